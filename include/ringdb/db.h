@@ -1,0 +1,73 @@
+// ringdb: an embeddable thread-per-core, shared-nothing key-value store.
+//
+//   ringdb::Options opt;
+//   opt.path = "/var/lib/app/db";
+//   std::unique_ptr<ringdb::DB> db;
+//   ringdb::Status s = ringdb::DB::Open(opt, &db);
+//   s = db->Put("key", "value");
+//   std::string v;
+//   s = db->Get("key", &v);  // s.IsNotFound() when absent
+//
+// Thread safety: every method may be called from any number of application threads at
+// once. Blocking calls wait for the owning shard; the *Async variants return at once and
+// run the callback on the owning shard's thread when the operation completes (keep
+// callbacks short and never call a blocking DB method from inside one).
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "ringdb/options.h"
+#include "ringdb/status.h"
+#include "ringdb/write_batch.h"
+
+namespace ringdb {
+
+class DB {
+ public:
+  // Creates or recovers the store at opt.path. A store held by another DB (in this or
+  // another process) is Busy.
+  static Status Open(const Options& opt, std::unique_ptr<DB>* db);
+
+  DB() = default;
+  DB(const DB&) = delete;
+  DB& operator=(const DB&) = delete;
+  // Closes the store if Close() was not called.
+  virtual ~DB() = default;
+
+  virtual Status Put(const WriteOptions& wo, std::string_view key, std::string_view value) = 0;
+  virtual Status Delete(const WriteOptions& wo, std::string_view key) = 0;
+  virtual Status Write(const WriteOptions& wo, const WriteBatch& batch) = 0;
+  Status Put(std::string_view key, std::string_view value) {
+    return Put(WriteOptions(), key, value);
+  }
+  Status Delete(std::string_view key) { return Delete(WriteOptions(), key); }
+  Status Write(const WriteBatch& batch) { return Write(WriteOptions(), batch); }
+
+  // OK and *value set, NotFound, or an error.
+  virtual Status Get(const ReadOptions& ro, std::string_view key, std::string* value) = 0;
+  Status Get(std::string_view key, std::string* value) { return Get(ReadOptions(), key, value); }
+
+  using WriteCallback = std::function<void(Status)>;
+  // `value` is valid only during the callback.
+  using GetCallback = std::function<void(Status, std::string_view value)>;
+  virtual void PutAsync(std::string_view key, std::string_view value, WriteCallback cb) = 0;
+  virtual void DeleteAsync(std::string_view key, WriteCallback cb) = 0;
+  virtual void WriteAsync(const WriteBatch& batch, WriteCallback cb) = 0;
+  virtual void GetAsync(std::string_view key, GetCallback cb) = 0;
+
+  // Turns every shard's memtable into an SSTable and waits until that is durable.
+  virtual Status Flush() = 0;
+
+  // Waits for in-flight work, flushes nothing that is not needed for durability (the
+  // WAL covers the memtables), syncs, and releases the directory. Idempotent.
+  virtual Status Close() = 0;
+
+  virtual uint32_t shard_count() const = 0;
+  // "io_uring" or "libaio", and why (e.g. the io_uring probe failure on fallback).
+  virtual std::string io_backend() const = 0;
+};
+
+}  // namespace ringdb

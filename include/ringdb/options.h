@@ -1,0 +1,79 @@
+// Options for opening a ringdb store and for individual reads and writes.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace ringdb {
+
+class Snapshot;
+
+// When a write is acknowledged. DO NOT CHANGE the values: recorded in OPTIONS.
+enum class Durability : uint8_t {
+  // Acknowledged only after its WAL bytes are fdatasync'ed (group commit). Default.
+  kSync = 0,
+  // Acknowledged once the WAL write reached the kernel; fdatasync at least every
+  // periodic_sync_ms. A crash of the machine may lose up to that much.
+  kPeriodic = 1,
+  // Acknowledged once in the memtable and handed to the kernel; never fdatasync'ed
+  // except on flush/close. A process crash loses nothing the kernel got; a power loss may.
+  kNone = 2,
+};
+
+enum class IoBackendKind : uint8_t {
+  kAuto = 0,   // io_uring when usable, else libaio; env RINGDB_IO_BACKEND overrides
+  kUring = 1,
+  kAio = 2,
+};
+
+// Limits enforced with InvalidArgument.
+inline constexpr size_t kMaxKeyBytes = 16 * 1024;          // 16 KiB
+inline constexpr size_t kMaxValueBytes = 32 * 1024 * 1024; // 32 MiB
+inline constexpr uint32_t kMaxShards = 256;
+
+struct Options {
+  // Directory of the store. Created (with parents) when create_if_missing.
+  std::string path;
+  bool create_if_missing = true;
+  bool error_if_exists = false;
+
+  // Number of shards (one thread each). 0 = one per online CPU. Fixed at creation and
+  // recorded in OPTIONS; reopening with a different non-zero count is InvalidArgument.
+  uint32_t shards = 0;
+  // Pin shard i's thread to CPU (i % online CPUs).
+  bool pin_threads = false;
+
+  Durability durability = Durability::kSync;
+  uint32_t periodic_sync_ms = 100;
+
+  // Per shard: a memtable becomes immutable at this size and is flushed to an SSTable.
+  size_t memtable_bytes = 64ull << 20;
+  // Per shard: writes stall while this many immutable memtables wait for flush.
+  uint32_t max_immutable_memtables = 2;
+  // WAL segments are preallocated in steps of this size.
+  size_t wal_preallocate_bytes = 64ull << 20;
+
+  // Total block cache, split evenly across shards.
+  size_t block_cache_bytes = 256ull << 20;
+  size_t block_bytes = 4096;
+  int bloom_bits_per_key = 10;
+
+  IoBackendKind io_backend = IoBackendKind::kAuto;
+  // How long an idle shard spins before it sleeps in the kernel.
+  uint32_t idle_spin_us = 50;
+};
+
+struct WriteOptions {
+  // Force an fdatasync before acknowledging this write whatever Options::durability says.
+  bool sync = false;
+};
+
+struct ReadOptions {
+  // Read as of this snapshot (from DB::GetSnapshot), or the latest data when null.
+  const Snapshot* snapshot = nullptr;
+  // Populate the block cache with blocks this read loads.
+  bool fill_cache = true;
+};
+
+}  // namespace ringdb

@@ -1,0 +1,47 @@
+// WriteBatch: a group of updates applied atomically within each shard.
+//
+// A batch whose keys all map to one shard is applied atomically: after a crash either
+// all of it or none of it is visible. A batch spanning shards is split into one
+// sub-batch per shard; each sub-batch is atomic and durable on its own, and the write is
+// acknowledged when every sub-batch is durable. A crash before the acknowledgement can
+// leave some shards' sub-batches applied and others not (see docs/write-batch.md).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "ringdb/status.h"
+
+namespace ringdb {
+
+class WriteBatch {
+ public:
+  WriteBatch() = default;
+
+  void Put(std::string_view key, std::string_view value);
+  void Delete(std::string_view key);
+  void Clear();
+
+  uint32_t Count() const { return count_; }
+  // Bytes of the encoded batch (keys, values and framing).
+  size_t ApproximateSize() const { return rep_.size(); }
+
+  // Calls handler for each update, in insertion order.
+  class Handler {
+   public:
+    virtual ~Handler() = default;
+    virtual void Put(std::string_view key, std::string_view value) = 0;
+    virtual void Delete(std::string_view key) = 0;
+  };
+  Status Iterate(Handler* handler) const;
+
+ private:
+  friend class WriteBatchInternal;
+  // Encoding: repeated { type:u8 (1=Put, 0=Delete), varint32 klen, key,
+  //                      [varint32 vlen, value] }.
+  std::string rep_;
+  uint32_t count_ = 0;
+};
+
+}  // namespace ringdb

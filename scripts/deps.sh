@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages ringdb needs to build, test and benchmark, when they
+# are missing. Idempotent; needs root (or sudo).
+set -euo pipefail
+
+PKGS=(
+  g++ meson ninja-build pkg-config
+  liburing-dev libaio-dev libboost-context-dev libxxhash-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+)
+# Optional extras for comparisons and profiling: scripts/deps.sh --extras
+if [[ "${1:-}" == "--extras" ]]; then
+  PKGS+=(fio rocksdb-tools linux-perf)
+fi
+
+missing=()
+for p in "${PKGS[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+echo "ringdb: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,30 @@
+// Hooks for tests that need to reach below the public API: wrap each shard's I/O
+// backend (fault injection, power-loss simulation) and abandon a DB the way a crash
+// would. Not part of the public API.
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include "io/io_backend.h"
+#include "ringdb/db.h"
+
+namespace ringdb::testing {
+
+struct OpenHooks {
+  // Called once per shard with the backend the shard would use; returns the backend
+  // the shard uses instead (e.g. an io::FaultBackend wrapping `inner`).
+  std::function<std::unique_ptr<io::IoBackend>(std::unique_ptr<io::IoBackend> inner,
+                                               unsigned shard)>
+      wrap_backend;
+};
+
+Status OpenWithHooks(const Options& opt, const OpenHooks& hooks, std::unique_ptr<DB>* db);
+
+// Stops every shard at once, without flushing, syncing or finishing queued work, closes
+// its files and releases LOCK, as a process crash would (the process lives on). Calls
+// still blocked in the DB return Aborted. After this, the backends are idle, so a
+// FaultBackend's SimulatePowerLoss() may run.
+void Crash(std::unique_ptr<DB> db);
+
+}  // namespace ringdb::testing
