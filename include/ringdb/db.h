@@ -20,6 +20,7 @@
 #include <string_view>
 
 #include "ringdb/options.h"
+#include "ringdb/stats.h"
 #include "ringdb/status.h"
 #include "ringdb/write_batch.h"
 
@@ -65,7 +66,12 @@ class DB {
   // WAL covers the memtables), syncs, and releases the directory. Idempotent.
   virtual Status Close() = 0;
 
+  // Counters of every shard (gathered on each shard's thread).
+  virtual Status GetStats(Stats* stats) = 0;
+
   virtual uint32_t shard_count() const = 0;
+  // The shard that owns `key` (stable for the life of the store).
+  virtual uint32_t ShardForKey(std::string_view key) const = 0;
   // "io_uring" or "libaio", and why (e.g. the io_uring probe failure on fallback).
   virtual std::string io_backend() const = 0;
 };

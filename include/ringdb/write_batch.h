@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "ringdb/options.h"
 #include "ringdb/status.h"
 
 namespace ringdb {
@@ -19,11 +20,13 @@ class WriteBatch {
  public:
   WriteBatch() = default;
 
+  // A key over kMaxKeyBytes or a value over kMaxValueBytes (options.h) is not added;
+  // DB::Write then rejects the whole batch with InvalidArgument.
   void Put(std::string_view key, std::string_view value);
   void Delete(std::string_view key);
   void Clear();
 
-  uint32_t Count() const { return count_; }
+  uint32_t Count() const { return count_ & 0x7fffffffu; }
   // Bytes of the encoded batch (keys, values and framing).
   size_t ApproximateSize() const { return rep_.size(); }
 
@@ -38,8 +41,7 @@ class WriteBatch {
 
  private:
   friend class WriteBatchInternal;
-  // Encoding: repeated { type:u8 (1=Put, 0=Delete), varint32 klen, key,
-  //                      [varint32 vlen, value] }.
+  // The encoded updates (docs/wal.md, "write-batch rep"); empty until the first update.
   std::string rep_;
   uint32_t count_ = 0;
 };

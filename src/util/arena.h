@@ -28,8 +28,11 @@ class Arena {
     return AllocateSlow(bytes, align);
   }
 
-  // Bytes reserved from the system, including unused tails of blocks.
-  size_t MemoryUsage() const { return memory_usage_; }
+  // Bytes handed out, plus the unused tails of blocks already left behind (the part of
+  // the current block not yet handed out is not counted).
+  size_t MemoryUsage() const { return memory_usage_ - remaining_; }
+  // Bytes reserved from the system.
+  size_t ReservedBytes() const { return memory_usage_; }
 
  private:
   char* AllocateSlow(size_t bytes, size_t align);

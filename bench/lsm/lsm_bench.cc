@@ -1,0 +1,152 @@
+// Micro-benchmarks of the per-shard LSM building blocks: memtable, blocks, bloom
+// filter, table building, crc32c.
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "lsm/block.h"
+#include "lsm/block_builder.h"
+#include "lsm/bloom.h"
+#include "lsm/dbformat.h"
+#include "lsm/memtable.h"
+#include "lsm/table_builder.h"
+#include "lsm/wal_format.h"
+#include "lsm/write_batch_rep.h"
+#include "util/crc32c.h"
+
+namespace ringdb::lsm {
+namespace {
+
+std::string KeyOf(uint64_t i) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "key%016llu", static_cast<unsigned long long>(i));
+  return buf;
+}
+
+std::vector<uint64_t> Shuffled(size_t n) {
+  std::vector<uint64_t> v(n);
+  for (size_t i = 0; i < n; i++) v[i] = i;
+  std::shuffle(v.begin(), v.end(), std::mt19937_64(1));
+  return v;
+}
+
+void BM_MemTableInsert(benchmark::State& state) {
+  const size_t n = 100000;
+  auto order = Shuffled(n);
+  std::string value(100, 'v');
+  for (auto _ : state) {
+    MemTable m;
+    for (size_t i = 0; i < n; i++) m.Add(i + 1, ValueType::kValue, KeyOf(order[i]), value);
+    benchmark::DoNotOptimize(m.num_entries());
+  }
+  state.SetItemsProcessed(state.iterations() * n);
+}
+BENCHMARK(BM_MemTableInsert)->Unit(benchmark::kMillisecond);
+
+void BM_MemTableGet(benchmark::State& state) {
+  const size_t n = 100000;
+  MemTable m;
+  std::string value(100, 'v');
+  auto order = Shuffled(n);
+  for (size_t i = 0; i < n; i++) m.Add(i + 1, ValueType::kValue, KeyOf(order[i]), value);
+  std::vector<std::string> keys;
+  for (size_t i = 0; i < 4096; i++) keys.push_back(KeyOf(order[(i * 7919) % n]));
+  std::string out;
+  size_t i = 0;
+  for (auto _ : state) {
+    LookupKey lk(keys[i++ & 4095], kMaxSequenceNumber);
+    benchmark::DoNotOptimize(m.Get(lk, &out));
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_MemTableGet);
+
+void BM_BlockSeek(benchmark::State& state) {
+  BlockBuilder b(16);
+  std::vector<std::string> keys;
+  for (int i = 0; i < 40; i++) {  // ~4 KiB block
+    keys.push_back(MakeInternalKey(KeyOf(i * 3), 1, ValueType::kValue));
+    b.Add(keys.back(), std::string(80, 'v'));
+  }
+  BlockPtr block;
+  if (!Block::FromContents(std::string(b.Finish()), 0, BlockKind::kData, &block).ok()) {
+    state.SkipWithError("bad block");
+    return;
+  }
+  Block::Iter it(block);
+  size_t i = 0;
+  for (auto _ : state) {
+    it.Seek(keys[(i++ * 17) % keys.size()]);
+    benchmark::DoNotOptimize(it.Valid());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_BlockSeek);
+
+void BM_BloomProbe(benchmark::State& state) {
+  BloomFilterBuilder b(10);
+  for (int i = 0; i < 1000000; i++) b.AddKey(KeyOf(i));
+  std::string contents = b.Finish();
+  BloomFilter f;
+  f.Parse(contents);
+  std::vector<std::string> probes;
+  for (int i = 0; i < 4096; i++) probes.push_back(KeyOf(2000000 + i * 31));
+  size_t i = 0;
+  for (auto _ : state) benchmark::DoNotOptimize(f.MayContain(probes[i++ & 4095]));
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_BloomProbe);
+
+void BM_TableBuild(benchmark::State& state) {
+  const size_t n = 200000;
+  std::vector<std::string> keys;
+  for (size_t i = 0; i < n; i++)
+    keys.push_back(MakeInternalKey(KeyOf(i), i + 1, ValueType::kValue));
+  std::string value(100, 'v');
+  uint64_t bytes = 0;
+  for (auto _ : state) {
+    TableBuilder t(TableOptions{});
+    for (const auto& k : keys) {
+      t.Add(k, value);
+      if (t.ready().size() >= (256 << 10)) t.Consume(t.ready().size());
+    }
+    t.Finish();
+    bytes += t.FileSize();
+    t.Consume(t.ready().size());
+  }
+  state.SetBytesProcessed(bytes);
+}
+BENCHMARK(BM_TableBuild)->Unit(benchmark::kMillisecond);
+
+void BM_WalEncode(benchmark::State& state) {
+  std::string rep;
+  for (int i = 0; i < 16; i++) WriteBatchRep::Put(&rep, KeyOf(i), std::string(100, 'v'));
+  std::string buf;
+  uint64_t bytes = 0;
+  for (auto _ : state) {
+    WalWriteEncoder enc(1, 0, 0, &buf);
+    for (int i = 0; i < 32; i++) enc.AddBatch(1 + i * 16, rep);
+    bytes += enc.FinishPadded();
+  }
+  state.SetBytesProcessed(bytes);
+}
+BENCHMARK(BM_WalEncode);
+
+void BM_Crc32c(benchmark::State& state) {
+  std::string data(state.range(0), 'x');
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(util::crc32c::Value(data.data(), data.size()));
+  }
+  state.SetBytesProcessed(state.iterations() * data.size());
+}
+BENCHMARK(BM_Crc32c)->Arg(4096)->Arg(1 << 20);
+
+}  // namespace
+}  // namespace ringdb::lsm
+
+BENCHMARK_MAIN();

@@ -1,0 +1,164 @@
+// IoBackend: the one asynchronous I/O interface every disk operation in ringdb goes
+// through. Implementations: UringBackend (io_uring), AioBackend (libaio), and
+// FaultBackend (wraps either; injects faults and simulates power loss in tests).
+//
+// Model (see docs/io.md):
+//   - The caller owns each IoRequest. Prepare() links it into the backend's queue
+//     (intrusively: no allocation); Submit() hands every queued request to the kernel
+//     in one batch (one io_uring_submit / io_submit per reactor iteration).
+//   - Poll() reaps completions without blocking and calls req->done(req) for each, on
+//     the calling (reactor) thread. Wait() submits, then sleeps in the kernel until a
+//     completion arrives, Wake() is called, or the timeout passes.
+//   - req->result is >= 0 on success (bytes transferred, or the new fd for kOpen) and
+//     -errno on failure. Short reads/writes are reported as such, never retried
+//     silently: the caller decides (see io/file.h helpers).
+//   - kLinkNext orders this request before the next one Prepare()d on the same
+//     backend (io_uring IOSQE_IO_LINK semantics): the next one starts only after this
+//     one completed in full; if this one fails or is short, every later request of the
+//     chain completes with -ECANCELED. Backends without native links emulate them.
+//
+// Thread ownership: a backend belongs to one reactor thread. Only Wake() may be called
+// from other threads.
+#pragma once
+
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "ringdb/status.h"
+
+namespace ringdb::io {
+
+// What an I/O is for; drives stats, tracing and (later) scheduling priority.
+// DO NOT CHANGE the values: recorded in I/O trace files.
+enum class IoClass : uint8_t {
+  kOther = 0,
+  kWal = 1,
+  kFlush = 2,
+  kCompactionRead = 3,
+  kCompactionWrite = 4,
+  kUserRead = 5,
+  kManifest = 6,
+  kCount = 7,
+};
+const char* IoClassName(IoClass c);
+
+enum class IoOp : uint8_t {
+  kRead,       // pread(fd, buf, len, offset)
+  kWrite,      // pwrite(fd, buf, len, offset)
+  kReadv,      // preadv(fd, iov, iovcnt, offset)
+  kWritev,     // pwritev(fd, iov, iovcnt, offset)
+  kFsync,      // fsync(fd); on a directory fd this is the directory fsync
+  kFdatasync,  // fdatasync(fd)
+  kFallocate,  // fallocate(fd, mode, offset, len)
+  kOpen,       // openat(dirfd, path, open_flags, mode) -> result is the fd
+  kClose,      // close(fd)
+  kRename,     // renameat(dirfd, path, dirfd, path2)
+  kUnlink,     // unlinkat(dirfd, path, unlink_flags)
+};
+const char* IoOpName(IoOp op);
+
+struct IoRequest;
+using IoDoneFn = void (*)(IoRequest* req);
+
+struct IoRequest {
+  static constexpr uint8_t kLinkNext = 1;  // see the header comment
+
+  // ---- set by the caller before Prepare() ----
+  IoOp op = IoOp::kRead;
+  IoClass io_class = IoClass::kOther;
+  uint8_t flags = 0;
+  int fd = -1;          // target file; for open/rename/unlink: the directory fd
+                        // (AT_FDCWD for paths relative to the working directory)
+  uint64_t offset = 0;  // read/write/fallocate
+  uint64_t len = 0;     // read/write byte count; fallocate length
+  void* buf = nullptr;  // read/write
+  const iovec* iov = nullptr;  // readv/writev
+  uint32_t iovcnt = 0;
+  const char* path = nullptr;   // open, rename (old), unlink
+  const char* path2 = nullptr;  // rename (new)
+  int open_flags = 0;           // open flags; unlinkat flags (AT_REMOVEDIR)
+  uint32_t mode = 0;            // open mode; fallocate mode
+
+  IoDoneFn done = nullptr;  // called on the owning thread when the request completes
+  void* user = nullptr;     // for the caller (e.g. the waiting fiber)
+
+  // ---- set by the backend ----
+  int64_t result = 0;          // >= 0 success, -errno failure
+  uint64_t submit_ns = 0;      // when handed to the kernel (monotonic ns)
+  uint64_t complete_ns = 0;    // when reaped
+  uint32_t depth_at_submit = 0;  // requests in flight when this one was submitted
+
+  // ---- backend-private ----
+  IoRequest* next_ = nullptr;  // intrusive queue link
+  uint64_t backend_word_ = 0;  // free for the backend's use
+
+  bool ok() const { return result >= 0; }
+};
+
+enum class BackendKind : uint8_t { kAuto = 0, kUring = 1, kAio = 2 };
+const char* BackendKindName(BackendKind k);
+// "auto", "uring"/"io_uring", "aio"/"libaio" -> kind; false if unknown.
+bool ParseBackendKind(std::string_view s, BackendKind* out);
+
+struct BackendOptions {
+  BackendKind kind = BackendKind::kAuto;
+  uint32_t queue_depth = 256;  // submission queue entries / max aio events
+  bool register_buffers = true;  // io_uring: use fixed buffers where memlock allows
+};
+
+// Cumulative counters kept by every backend (owner thread only).
+struct BackendCounters {
+  uint64_t submit_calls = 0;       // io_uring_submit / io_submit syscalls made
+  uint64_t requests_submitted = 0;
+  uint64_t requests_completed = 0;
+  uint64_t max_batch = 0;          // largest number of requests in one submit call
+  uint64_t wakeups = 0;            // Wait() returns caused by Wake()
+};
+
+class IoBackend {
+ public:
+  virtual ~IoBackend() = default;
+
+  virtual BackendKind kind() const = 0;
+  virtual std::string_view name() const = 0;
+
+  // Queue `req` for the next Submit(). Never blocks, never allocates.
+  // REQUIRES: req and every buffer/path it points to stay valid until req->done runs.
+  virtual void Prepare(IoRequest* req) = 0;
+  // Hand every queued request to the kernel. Returns how many were submitted.
+  virtual int Submit() = 0;
+  // Run done() for every completion that is ready; never blocks. Returns the count.
+  virtual int Poll() = 0;
+  // Submit, then sleep until at least one completion is ready, Wake() is called, or
+  // timeout_ns passes (< 0: no timeout). Does not run done(); call Poll() afterwards.
+  virtual void Wait(int64_t timeout_ns) = 0;
+  // Thread-safe, async-signal-safe: make the current or next Wait() return soon.
+  virtual void Wake() = 0;
+
+  // Requests submitted (or queued) whose done() has not run yet.
+  virtual uint32_t in_flight() const = 0;
+  virtual const BackendCounters& counters() const = 0;
+};
+
+struct BackendChoice {
+  BackendKind chosen = BackendKind::kAuto;
+  std::string reason;  // why this backend; names the probe failure when falling back
+};
+
+// Creates the backend for one reactor. kAuto picks io_uring when ProbeUring() passes,
+// else libaio. The environment variable RINGDB_IO_BACKEND (uring|aio) overrides kAuto.
+// The choice and the reason for any fallback are logged and returned in *choice.
+Status CreateBackend(const BackendOptions& opt, std::unique_ptr<IoBackend>* out,
+                     BackendChoice* choice = nullptr);
+
+// Checks that io_uring is usable for ringdb: kernel.io_uring_disabled, ring setup
+// (seccomp/EPERM/ENOSYS), the opcodes ringdb needs, memlock. OK, or why not.
+Status ProbeUring();
+// Checks that libaio is built in and io_setup works.
+Status ProbeAio();
+
+}  // namespace ringdb::io

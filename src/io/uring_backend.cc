@@ -1,0 +1,449 @@
+#include "io/uring_backend.h"
+
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "util/assert.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+namespace ringdb::io {
+namespace {
+
+// user_data of the internal eventfd read. Request pointers are at least 8-byte aligned,
+// so 1 never collides with one.
+constexpr uint64_t kEventTag = 1;
+// CQEs copied out per peek: a batch that fits in a few cache lines of stack.
+constexpr unsigned kReapBatch = 64;
+
+std::string MemlockText() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_MEMLOCK, &rl) != 0) return "unknown";
+  if (rl.rlim_cur == RLIM_INFINITY) return "unlimited";
+  return std::to_string(static_cast<unsigned long long>(rl.rlim_cur)) + " bytes";
+}
+
+}  // namespace
+
+std::string UringSetupErrorText(int neg_err, unsigned entries) {
+  char buf[512];
+  switch (-neg_err) {
+    case EPERM:
+      std::snprintf(buf, sizeof(buf),
+                    "io_uring_setup: EPERM: io_uring is blocked for this process (a "
+                    "seccomp profile, e.g. the default one of Docker/containerd, or "
+                    "kernel.io_uring_disabled=1 and the process is neither in "
+                    "kernel.io_uring_group nor CAP_SYS_ADMIN)");
+      break;
+    case ENOSYS:
+      std::snprintf(buf, sizeof(buf),
+                    "io_uring_setup: ENOSYS: the kernel has no io_uring (built without "
+                    "CONFIG_IO_URING, or the syscall is filtered)");
+      break;
+    case ENOMEM:
+      std::snprintf(buf, sizeof(buf),
+                    "io_uring_setup(entries=%u): ENOMEM: not enough lockable memory for "
+                    "the rings (RLIMIT_MEMLOCK is %s; raise it with ulimit -l / "
+                    "LimitMEMLOCK=, or lower queue_depth)",
+                    entries, MemlockText().c_str());
+      break;
+    default:
+      std::snprintf(buf, sizeof(buf), "io_uring_setup(entries=%u): %s", entries,
+                    std::strerror(-neg_err));
+  }
+  return buf;
+}
+
+Status UringBackend::Create(const BackendOptions& opt, std::unique_ptr<UringBackend>* out) {
+  std::unique_ptr<UringBackend> b(new UringBackend());
+  Status s = b->Init(opt);
+  if (!s.ok()) return s;
+  *out = std::move(b);
+  return Status::OK();
+}
+
+Status UringBackend::Init(const BackendOptions& opt) {
+  if (opt.queue_depth == 0) return Status::InvalidArgument("io_uring: queue_depth must be > 0");
+  register_buffers_ = opt.register_buffers;
+  event_fd_ = eventfd(0, EFD_CLOEXEC);  // blocking: io_uring then polls it for us
+  if (event_fd_ < 0) return Status::FromErrno(errno, "io_uring: eventfd");
+
+  // Most capable first. R_DISABLED defers binding SINGLE_ISSUER/DEFER_TASKRUN to the
+  // thread that first uses the ring; each later entry drops what older kernels reject.
+  constexpr unsigned kBase = IORING_SETUP_CLAMP | IORING_SETUP_SUBMIT_ALL;
+  const unsigned kTries[] = {
+      kBase | IORING_SETUP_R_DISABLED | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+          IORING_SETUP_TASKRUN_FLAG,
+      kBase | IORING_SETUP_R_DISABLED | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN |
+          IORING_SETUP_TASKRUN_FLAG,
+      kBase | IORING_SETUP_R_DISABLED | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
+      kBase | IORING_SETUP_R_DISABLED,
+      IORING_SETUP_CLAMP,
+      0,
+  };
+  int ret = -EINVAL;
+  for (unsigned flags : kTries) {
+    io_uring_params p{};
+    p.flags = flags;
+    ret = io_uring_queue_init_params(opt.queue_depth, &ring_, &p);
+    if (ret == 0) {
+      setup_flags_ = flags;
+      kernel_cap_ = p.cq_entries;
+      break;
+    }
+    if (ret != -EINVAL) break;  // EPERM/ENOMEM/ENOSYS will not go away with fewer flags
+  }
+  if (ret < 0) return Status::IOError(UringSetupErrorText(ret, opt.queue_depth));
+  ring_ready_ = true;
+  enabled_ = (setup_flags_ & IORING_SETUP_R_DISABLED) == 0;
+  ArmEventRead();
+  RINGDB_LOG_DEBUG("%s", Describe().c_str());
+  return Status::OK();
+}
+
+UringBackend::~UringBackend() {
+  if (in_flight_ != 0)
+    RINGDB_LOG_WARN("io_uring backend destroyed with %u requests in flight", in_flight_);
+  if (ring_ready_) io_uring_queue_exit(&ring_);
+  if (event_fd_ >= 0) close(event_fd_);
+}
+
+std::string UringBackend::Describe() const {
+  char buf[256];
+  std::snprintf(buf, sizeof(buf), "io_uring: sq=%u cq=%u%s%s%s%s%s fixed_buffer_regions=%d",
+                ring_.sq.ring_entries, kernel_cap_,
+                (setup_flags_ & IORING_SETUP_SINGLE_ISSUER) ? " SINGLE_ISSUER" : "",
+                (setup_flags_ & IORING_SETUP_DEFER_TASKRUN) ? " DEFER_TASKRUN" : "",
+                (setup_flags_ & IORING_SETUP_COOP_TASKRUN) ? " COOP_TASKRUN" : "",
+                (setup_flags_ & IORING_SETUP_SUBMIT_ALL) ? " SUBMIT_ALL" : "",
+                (setup_flags_ & IORING_SETUP_R_DISABLED) ? " R_DISABLED(lazy enable)" : "",
+                nregions_);
+  return buf;
+}
+
+void UringBackend::EnsureEnabled() {
+  if (__builtin_expect(enabled_, 1)) return;
+  // Raw syscall: liburing 2.3 declares io_uring_enable_rings() but does not export it.
+  long ret =
+      syscall(__NR_io_uring_register, ring_.ring_fd, IORING_REGISTER_ENABLE_RINGS, nullptr, 0);
+  RINGDB_ASSERT_MSG(ret == 0, "io_uring: IORING_REGISTER_ENABLE_RINGS failed");
+  enabled_ = true;
+}
+
+void UringBackend::ArmEventRead() {
+  io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+  if (sqe == nullptr) {
+    Enter(0, -1);
+    sqe = io_uring_get_sqe(&ring_);
+  }
+  RINGDB_ASSERT_MSG(sqe != nullptr, "io_uring: no SQE for the wake-up read");
+  io_uring_prep_read(sqe, event_fd_, &event_value_, sizeof(event_value_), 0);
+  io_uring_sqe_set_data64(sqe, kEventTag);
+  in_kernel_++;
+  event_armed_ = true;
+}
+
+int UringBackend::FixedIndex(const void* buf, uint64_t len) const {
+  const uintptr_t b = reinterpret_cast<uintptr_t>(buf);
+  for (int i = 0; i < nregions_; i++) {
+    if (b >= regions_[i].begin && b + len <= regions_[i].end) return i;
+  }
+  return -1;
+}
+
+void UringBackend::FillSqe(io_uring_sqe* sqe, IoRequest* req) {
+  switch (req->op) {
+    case IoOp::kRead:
+    case IoOp::kWrite: {
+      RINGDB_ASSERT_MSG(req->len <= UINT32_MAX, "io_uring read/write longer than 4 GiB");
+      const unsigned len = static_cast<unsigned>(req->len);
+      const int idx = nregions_ > 0 ? FixedIndex(req->buf, req->len) : -1;
+      if (req->op == IoOp::kRead) {
+        if (idx >= 0)
+          io_uring_prep_read_fixed(sqe, req->fd, req->buf, len, req->offset, idx);
+        else
+          io_uring_prep_read(sqe, req->fd, req->buf, len, req->offset);
+      } else {
+        if (idx >= 0)
+          io_uring_prep_write_fixed(sqe, req->fd, req->buf, len, req->offset, idx);
+        else
+          io_uring_prep_write(sqe, req->fd, req->buf, len, req->offset);
+      }
+      break;
+    }
+    case IoOp::kReadv:
+      io_uring_prep_readv(sqe, req->fd, req->iov, req->iovcnt, req->offset);
+      break;
+    case IoOp::kWritev:
+      io_uring_prep_writev(sqe, req->fd, req->iov, req->iovcnt, req->offset);
+      break;
+    case IoOp::kFsync:
+      io_uring_prep_fsync(sqe, req->fd, 0);
+      break;
+    case IoOp::kFdatasync:
+      io_uring_prep_fsync(sqe, req->fd, IORING_FSYNC_DATASYNC);
+      break;
+    case IoOp::kFallocate:
+      io_uring_prep_fallocate(sqe, req->fd, static_cast<int>(req->mode),
+                              static_cast<off_t>(req->offset), static_cast<off_t>(req->len));
+      break;
+    case IoOp::kOpen:
+      io_uring_prep_openat(sqe, req->fd, req->path, req->open_flags, req->mode);
+      break;
+    case IoOp::kClose:
+      io_uring_prep_close(sqe, req->fd);
+      break;
+    case IoOp::kRename:
+      io_uring_prep_renameat(sqe, req->fd, req->path, req->fd, req->path2, 0);
+      break;
+    case IoOp::kUnlink:
+      io_uring_prep_unlinkat(sqe, req->fd, req->path, req->open_flags);
+      break;
+    default:
+      RINGDB_ASSERT_MSG(false, "IoRequest with an unknown op");
+  }
+  io_uring_sqe_set_data(sqe, req);
+}
+
+bool UringBackend::TryPlace(IoRequest* head, uint32_t n) {
+  // The CQ keeps one slot for the wake-up read.
+  RINGDB_ASSERT_MSG(n <= ring_.sq.ring_entries && n < kernel_cap_,
+                    "link chain longer than the io_uring queue depth");
+  if (in_kernel_ + n > kernel_cap_) return false;  // the CQ could overflow
+  if (io_uring_sq_space_left(&ring_) < n) {
+    // Flush what is queued rather than split the chain across two submissions: the
+    // kernel ends a link chain at the end of a submit call.
+    Enter(0, -1);
+    if (io_uring_sq_space_left(&ring_) < n) return false;
+  }
+  IoRequest* r = head;
+  for (uint32_t i = 0; i < n; i++) {
+    IoRequest* next = r->next_;
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    FillSqe(sqe, r);
+    // The last request of a chain never links: a chain left open at Submit() ends there
+    // and must not capture whatever is placed after it.
+    if (i + 1 < n) sqe->flags |= IOSQE_IO_LINK;
+    r->next_ = nullptr;
+    r = next;
+  }
+  in_kernel_ += n;
+  return true;
+}
+
+void UringBackend::PlaceOrQueue(IoRequest* head, IoRequest* tail, uint32_t n) {
+  head->backend_word_ = n;  // chain length, read back when the overflow drains
+  if (overflow_head_ == nullptr && TryPlace(head, n)) return;
+  tail->next_ = nullptr;
+  if (overflow_tail_ != nullptr)
+    overflow_tail_->next_ = head;
+  else
+    overflow_head_ = head;
+  overflow_tail_ = tail;
+}
+
+void UringBackend::DrainOverflow() {
+  while (overflow_head_ != nullptr) {
+    IoRequest* head = overflow_head_;
+    const uint32_t n = static_cast<uint32_t>(head->backend_word_);
+    IoRequest* tail = head;
+    for (uint32_t i = 1; i < n; i++) tail = tail->next_;
+    IoRequest* rest = tail->next_;
+    tail->next_ = nullptr;
+    if (!TryPlace(head, n)) {
+      tail->next_ = rest;
+      return;
+    }
+    overflow_head_ = rest;
+    if (rest == nullptr) overflow_tail_ = nullptr;
+  }
+}
+
+void UringBackend::CloseChain() {
+  IoRequest* head = chain_head_;
+  IoRequest* tail = chain_tail_;
+  const uint32_t n = chain_len_;
+  chain_head_ = chain_tail_ = nullptr;
+  chain_len_ = 0;
+  PlaceOrQueue(head, tail, n);
+}
+
+void UringBackend::Prepare(IoRequest* req) {
+  req->next_ = nullptr;
+  req->result = 0;
+  in_flight_++;
+  if (chain_head_ != nullptr || (req->flags & IoRequest::kLinkNext)) {
+    // A chain is placed whole once its last request arrives, so that it never spans
+    // two submissions.
+    if (chain_tail_ != nullptr)
+      chain_tail_->next_ = req;
+    else
+      chain_head_ = req;
+    chain_tail_ = req;
+    chain_len_++;
+    if (!(req->flags & IoRequest::kLinkNext)) CloseChain();
+    return;
+  }
+  PlaceOrQueue(req, req, 1);
+}
+
+int UringBackend::Enter(unsigned wait_nr, int64_t timeout_ns) {
+  EnsureEnabled();
+  const unsigned pending = io_uring_sq_ready(&ring_);
+  if (pending == 0 && wait_nr == 0) return 0;
+
+  // Stamp every request about to be handed over; the SQEs still hold their pointers.
+  const unsigned head = *ring_.sq.khead;
+  const uint64_t now = pending != 0 ? util::NowNanos() : 0;
+  uint32_t depth = submitted_user_;
+  for (unsigned i = 0; i < pending; i++) {
+    const uint64_t ud = ring_.sq.sqes[(head + i) & ring_.sq.ring_mask].user_data;
+    if (ud == kEventTag) continue;
+    IoRequest* r = reinterpret_cast<IoRequest*>(ud);
+    r->submit_ns = now;
+    r->depth_at_submit = ++depth;
+  }
+
+  int ret;
+  if (wait_nr == 0) {
+    ret = io_uring_submit(&ring_);
+  } else if (timeout_ns < 0) {
+    ret = io_uring_submit_and_wait(&ring_, wait_nr);
+  } else {
+    __kernel_timespec ts{};
+    ts.tv_sec = timeout_ns / 1'000'000'000;
+    ts.tv_nsec = timeout_ns % 1'000'000'000;
+    io_uring_cqe* cqe = nullptr;
+    ret = io_uring_submit_and_wait_timeout(&ring_, &cqe, wait_nr, &ts, nullptr);
+  }
+  if (ret < 0 && ret != -ETIME && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY) {
+    RINGDB_LOG_ERROR("io_uring_enter: %s", std::strerror(-ret));
+  }
+
+  // Count what the kernel actually consumed (the return value of the wait variants
+  // does not say), and how many of those were user requests.
+  const unsigned consumed = pending - io_uring_sq_ready(&ring_);
+  uint32_t users = 0;
+  for (unsigned i = 0; i < consumed; i++) {
+    if (ring_.sq.sqes[(head + i) & ring_.sq.ring_mask].user_data != kEventTag) users++;
+  }
+  if (users > 0) {
+    submitted_user_ += users;
+    counters_.submit_calls++;
+    counters_.requests_submitted += users;
+    counters_.max_batch = std::max<uint64_t>(counters_.max_batch, users);
+  }
+  return static_cast<int>(users);
+}
+
+int UringBackend::Submit() {
+  EnsureEnabled();
+  if (chain_head_ != nullptr) CloseChain();
+  DrainOverflow();
+  return Enter(0, -1);
+}
+
+int UringBackend::Reap() {
+  struct Done {
+    uint64_t user_data;
+    int32_t res;
+  };
+  int completed = 0;
+  for (;;) {
+    io_uring_cqe* cqes[kReapBatch];
+    // Also runs deferred task work (DEFER_TASKRUN) or flushes a CQ overflow when the
+    // kernel flags that it is needed and nothing is ready.
+    const unsigned n = io_uring_peek_batch_cqe(&ring_, cqes, kReapBatch);
+    if (n == 0) break;
+    Done done[kReapBatch];
+    for (unsigned i = 0; i < n; i++) done[i] = {cqes[i]->user_data, cqes[i]->res};
+    // Free the CQ slots before running callbacks: done() may queue more I/O.
+    io_uring_cq_advance(&ring_, n);
+    in_kernel_ -= n;
+    const uint64_t now = util::NowNanos();
+    for (unsigned i = 0; i < n; i++) {
+      if (done[i].user_data == kEventTag) {
+        event_armed_ = false;
+        ArmEventRead();
+        continue;
+      }
+      IoRequest* r = reinterpret_cast<IoRequest*>(done[i].user_data);
+      r->result = done[i].res;
+      r->complete_ns = now;
+      in_flight_--;
+      submitted_user_--;
+      counters_.requests_completed++;
+      completed++;
+      if (r->done != nullptr) r->done(r);
+    }
+    if (n < kReapBatch) break;
+  }
+  DrainOverflow();
+  return completed;
+}
+
+int UringBackend::Poll() {
+  EnsureEnabled();
+  return Reap();
+}
+
+void UringBackend::Wait(int64_t timeout_ns) {
+  EnsureEnabled();
+  if (chain_head_ != nullptr) CloseChain();
+  DrainOverflow();
+  if (timeout_ns == 0 || io_uring_cq_ready(&ring_) > 0) {
+    Enter(0, -1);
+  } else {
+    Enter(1, timeout_ns);
+  }
+  if (wake_pending_.exchange(false, std::memory_order_acq_rel)) counters_.wakeups++;
+}
+
+void UringBackend::Wake() {
+  wake_pending_.store(true, std::memory_order_release);
+  const uint64_t one = 1;
+  // Async-signal-safe. Cannot block: the counter would need 2^64-2 unread wakes.
+  ssize_t n = write(event_fd_, &one, sizeof(one));
+  (void)n;
+}
+
+int UringBackend::RegisterBuffer(void* addr, size_t len) {
+  if (!register_buffers_) return -EOPNOTSUPP;
+  if (addr == nullptr || len == 0) return -EINVAL;
+  if (nregions_ == kMaxRegions) return -ENOSPC;
+  if (!sparse_registered_) {
+    int ret = io_uring_register_buffers_sparse(&ring_, kMaxRegions);
+    if (ret < 0) {
+      RINGDB_LOG_WARN("io_uring: fixed buffers unavailable (register sparse: %s)",
+                      std::strerror(-ret));
+      return ret == -EINVAL ? -EOPNOTSUPP : ret;
+    }
+    sparse_registered_ = true;
+  }
+  iovec iov{addr, len};
+  __u64 tag = 0;
+  int ret =
+      io_uring_register_buffers_update_tag(&ring_, static_cast<unsigned>(nregions_), &iov, &tag, 1);
+  if (ret < 0) {
+    if (ret == -ENOMEM) {
+      RINGDB_LOG_WARN("io_uring: cannot register a %zu-byte fixed buffer: RLIMIT_MEMLOCK is %s",
+                      len, MemlockText().c_str());
+    } else {
+      RINGDB_LOG_WARN("io_uring: cannot register a %zu-byte fixed buffer: %s", len,
+                      std::strerror(-ret));
+    }
+    return ret;
+  }
+  const uintptr_t b = reinterpret_cast<uintptr_t>(addr);
+  regions_[nregions_] = {b, b + len};
+  return nregions_++;
+}
+
+}  // namespace ringdb::io

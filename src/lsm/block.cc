@@ -1,0 +1,173 @@
+#include "lsm/block.h"
+
+#include "util/coding.h"
+
+namespace ringdb::lsm {
+
+Status Block::FromRaw(std::string raw, const BlockHandle& handle, BlockKind kind, BlockPtr* out) {
+  std::string_view contents;
+  Status s = VerifyBlock(raw, handle, kind, &contents);
+  if (!s.ok()) return s;
+  raw.resize(handle.size);  // drop the trailer
+  return FromContents(std::move(raw), handle.offset, kind, out);
+}
+
+Status Block::FromContents(std::string contents, uint64_t offset, BlockKind kind, BlockPtr* out) {
+  std::shared_ptr<Block> b(new Block());
+  b->storage_ = std::move(contents);
+  b->contents_ = b->storage_;
+  b->offset_ = offset;
+  b->kind_ = kind;
+  Status s = b->ParseRestarts();
+  if (!s.ok()) return s;
+  *out = std::move(b);
+  return Status::OK();
+}
+
+Status Block::ParseRestarts() {
+  auto err = [&](const std::string& what) {
+    return Status::Corruption(std::string("sst ") + BlockKindName(kind_) + " block at offset " +
+                              std::to_string(offset_) + ": " + what);
+  };
+  if (contents_.size() < 4 || contents_.size() >= UINT32_MAX) return err("bad block size");
+  num_restarts_ = util::DecodeFixed32(contents_.data() + contents_.size() - 4);
+  uint64_t max_restarts = (contents_.size() - 4) / 4;
+  if (num_restarts_ == 0 || num_restarts_ > max_restarts) return err("bad restart count");
+  restarts_offset_ = static_cast<uint32_t>(contents_.size() - 4 - 4 * uint64_t{num_restarts_});
+  uint32_t prev = 0;
+  for (uint32_t i = 0; i < num_restarts_; i++) {
+    uint32_t r = util::DecodeFixed32(contents_.data() + restarts_offset_ + 4 * i);
+    // Restart 0 is the first entry; later ones strictly increase inside the entries.
+    bool ok = (i == 0) ? r == 0 : (r > prev && r < restarts_offset_);
+    if (!ok) return err("bad restart offset");
+    prev = r;
+  }
+  return Status::OK();
+}
+
+std::unique_ptr<Block::Iter> Block::NewIterator(BlockPtr block) {
+  return std::make_unique<Iter>(std::move(block));
+}
+
+Block::Iter::Iter(BlockPtr block)
+    : block_(std::move(block)),
+      data_(block_->contents_.data()),
+      restarts_offset_(block_->restarts_offset_),
+      num_restarts_(block_->num_restarts_),
+      current_(restarts_offset_) {}
+
+uint32_t Block::Iter::RestartPoint(uint32_t i) const {
+  return util::DecodeFixed32(data_ + restarts_offset_ + 4 * i);
+}
+
+void Block::Iter::SeekToRestartPoint(uint32_t i) {
+  key_.clear();
+  restart_index_ = i;
+  next_ = RestartPoint(i);
+  current_ = restarts_offset_;
+}
+
+void Block::Iter::MarkCorrupt(const char* what) {
+  current_ = restarts_offset_;
+  next_ = restarts_offset_;
+  restart_index_ = num_restarts_;
+  key_.clear();
+  value_ = {};
+  if (status_.ok()) {
+    status_ =
+        Status::Corruption(std::string("sst ") + BlockKindName(block_->kind()) +
+                           " block at offset " + std::to_string(block_->offset()) + ": " + what);
+  }
+}
+
+bool Block::Iter::ParseNextKey() {
+  current_ = next_;
+  if (current_ >= restarts_offset_) {
+    current_ = restarts_offset_;
+    restart_index_ = num_restarts_;
+    return false;
+  }
+  const char* p = data_ + current_;
+  const char* limit = data_ + restarts_offset_;
+  uint32_t shared, non_shared, value_len;
+  if ((p = util::GetVarint32Ptr(p, limit, &shared)) == nullptr ||
+      (p = util::GetVarint32Ptr(p, limit, &non_shared)) == nullptr ||
+      (p = util::GetVarint32Ptr(p, limit, &value_len)) == nullptr ||
+      static_cast<uint64_t>(limit - p) < uint64_t{non_shared} + value_len || shared > key_.size()) {
+    MarkCorrupt("bad entry");
+    return false;
+  }
+  key_.resize(shared);
+  key_.append(p, non_shared);
+  value_ = std::string_view(p + non_shared, value_len);
+  next_ = static_cast<uint32_t>(p + non_shared + value_len - data_);
+  while (restart_index_ + 1 < num_restarts_ && RestartPoint(restart_index_ + 1) <= current_) {
+    restart_index_++;
+  }
+  return true;
+}
+
+void Block::Iter::SeekToFirst() {
+  if (!status_.ok()) return;
+  SeekToRestartPoint(0);
+  ParseNextKey();
+}
+
+void Block::Iter::SeekToLast() {
+  if (!status_.ok()) return;
+  SeekToRestartPoint(num_restarts_ - 1);
+  while (ParseNextKey() && next_ < restarts_offset_) {
+  }
+}
+
+void Block::Iter::Next() {
+  ParseNextKey();
+}
+
+void Block::Iter::Prev() {
+  const uint32_t original = current_;
+  // Back up to a restart point strictly before the current entry.
+  while (RestartPoint(restart_index_) >= original) {
+    if (restart_index_ == 0) {
+      current_ = restarts_offset_;  // before the first entry: invalid
+      restart_index_ = num_restarts_;
+      return;
+    }
+    restart_index_--;
+  }
+  SeekToRestartPoint(restart_index_);
+  while (ParseNextKey() && next_ < original) {
+  }
+  if (status_.ok() && next_ != original) MarkCorrupt("entries overlap");
+}
+
+void Block::Iter::Seek(std::string_view target) {
+  if (!status_.ok()) return;
+  // Binary search for the last restart point whose key is < target.
+  uint32_t left = 0;
+  uint32_t right = num_restarts_ - 1;
+  while (left < right) {
+    uint32_t mid = left + (right - left + 1) / 2;
+    const char* p = data_ + RestartPoint(mid);
+    const char* limit = data_ + restarts_offset_;
+    uint32_t shared, non_shared, value_len;
+    if ((p = util::GetVarint32Ptr(p, limit, &shared)) == nullptr ||
+        (p = util::GetVarint32Ptr(p, limit, &non_shared)) == nullptr ||
+        (p = util::GetVarint32Ptr(p, limit, &value_len)) == nullptr || shared != 0 ||
+        static_cast<uint64_t>(limit - p) < non_shared) {
+      MarkCorrupt("bad restart entry");
+      return;
+    }
+    if (icmp_.Compare(std::string_view(p, non_shared), target) < 0) {
+      left = mid;
+    } else {
+      right = mid - 1;
+    }
+  }
+  SeekToRestartPoint(left);
+  while (ParseNextKey()) {
+    if (icmp_.Compare(key_, target) >= 0) return;
+  }
+}
+
+}  // namespace ringdb::lsm

@@ -1,0 +1,58 @@
+// Whole-table bloom filter over user keys (docs/sst.md "Filter block").
+//
+//   contents := bits[m] | num_probes u8 | filter_kind u8 (1 = bloom, XXH3 double hashing)
+//
+// Probe i tests bit FastRange64(h + i * delta, nbits), h = Hash64(user_key),
+// delta = rotr64(h, 21). Hash64 and this probe sequence are on-disk decisions.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ringdb::lsm {
+
+// DO NOT CHANGE: on-disk (last byte of a filter block).
+enum class FilterKind : uint8_t { kBloomXxh3 = 1 };
+
+class BloomFilterBuilder {
+ public:
+  // REQUIRES: bits_per_key >= 1.
+  explicit BloomFilterBuilder(int bits_per_key);
+
+  // Consecutive duplicates (versions of one user key) are added once.
+  void AddKey(std::string_view user_key);
+  size_t num_keys() const { return hashes_.size(); }
+  // The filter block contents; the builder is reset.
+  std::string Finish();
+
+  static int ProbesFor(int bits_per_key);
+
+ private:
+  int bits_per_key_;
+  int num_probes_;
+  std::vector<uint64_t> hashes_;
+};
+
+// A read-only view of filter contents (the bytes must outlive it).
+class BloomFilter {
+ public:
+  BloomFilter() = default;
+  // False if `contents` is malformed; an unknown filter kind parses as "always may
+  // contain" (forward compatible).
+  bool Parse(std::string_view contents);
+
+  bool MayContain(std::string_view user_key) const;
+  bool MayContainHash(uint64_t h) const;
+  uint64_t num_bits() const { return num_bits_; }
+  int num_probes() const { return num_probes_; }
+
+ private:
+  const uint8_t* bits_ = nullptr;
+  uint32_t num_bits_ = 0;
+  int num_probes_ = 0;
+  bool always_true_ = true;
+};
+
+}  // namespace ringdb::lsm

@@ -1,0 +1,515 @@
+// Shard: write path (group commit), point reads, lifecycle. Recovery lives in
+// shard_recovery.cc, flush and MANIFEST in shard_flush.cc.
+#include "lsm/shard.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "lsm/filenames.h"
+#include "lsm/io_batch.h"
+#include "lsm/wal_format.h"
+#include "lsm/write_batch_rep.h"
+#include "runtime/file_io.h"
+#include "runtime/reactor.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+namespace ringdb::lsm {
+namespace {
+
+// A group commit takes at most this many payload bytes (one larger batch goes alone).
+constexpr size_t kMaxGroupBytes = 4 << 20;
+
+std::string OffsetMsg(const std::string& path, uint64_t offset) {
+  return path + " offset " + std::to_string(offset);
+}
+
+}  // namespace
+
+Shard::Table::~Table() {
+  // close(2) of a read-only file has nothing to flush; it does not block the reactor.
+  if (fd >= 0) ::close(fd);
+}
+
+Shard::Shard(const ShardOptions& opt)
+    : opt_(opt), mem_(std::make_unique<MemTable>()), cache_(opt.block_cache_bytes) {}
+
+Shard::~Shard() {
+  // Normally Close() closed everything through the backend; after Crash() or a failed
+  // Open() the descriptors are still here.
+  if (wal_.fd >= 0) ::close(wal_.fd);
+  if (manifest_fd_ >= 0) ::close(manifest_fd_);
+  if (dir_fd_ >= 0) ::close(dir_fd_);
+}
+
+Status Shard::Open(const ShardOptions& opt, std::unique_ptr<Shard>* out) {
+  std::unique_ptr<Shard> shard(new Shard(opt));
+  Status s = shard->Recover();
+  if (!s.ok()) return s;
+  rt::Reactor* r = rt::CurrentReactor();
+  Shard* raw = shard.get();
+  raw->fibers_.Add(2);
+  r->Spawn(
+      [raw] {
+        raw->CommitLoop();
+        raw->fibers_.Done();
+      },
+      "commit");
+  r->Spawn(
+      [raw] {
+        raw->FlushLoop();
+        raw->fibers_.Done();
+      },
+      "flush");
+  *out = std::move(shard);
+  return Status::OK();
+}
+
+// ---------------------------------------------------------------------------------
+// Write path
+
+void Shard::SubmitWrite(WriteRequest* w) {
+  w->next = nullptr;
+  if (crashed_ || stopping_) {
+    w->status = Status::Aborted("shard is closing");
+    w->done(w);
+    return;
+  }
+  if (WriteBatchRep::Empty(w->rep)) {
+    w->status = Status::OK();
+    w->done(w);
+    return;
+  }
+  if (queue_tail_ == nullptr) {
+    queue_head_ = queue_tail_ = w;
+  } else {
+    queue_tail_->next = w;
+    queue_tail_ = w;
+  }
+  queue_len_++;
+  commit_wakeup_.Set();
+}
+
+void Shard::FailQueued(const Status& s) {
+  WriteRequest* w = queue_head_;
+  queue_head_ = queue_tail_ = nullptr;
+  queue_len_ = 0;
+  while (w != nullptr) {
+    WriteRequest* next = w->next;  // done() may free w
+    w->status = s;
+    w->done(w);
+    w = next;
+  }
+}
+
+void Shard::SetBackgroundError(const Status& s) {
+  if (!bg_error_.ok() || s.ok()) return;
+  bg_error_ = s;
+  RINGDB_LOG_ERROR("shard %u is now read-only: %s", opt_.shard_id, s.ToString().c_str());
+  flush_progress_.Set();  // stalled writers re-check and see the error
+}
+
+void Shard::CommitLoop() {
+  const uint64_t period_ns = uint64_t{opt_.periodic_sync_ms} * 1'000'000;
+  for (;;) {
+    if (crashed_) {
+      FailQueued(Status::Aborted("shard crashed (test)"));
+      return;
+    }
+    if (switch_requested_) {
+      if (mem_->num_entries() > 0 && bg_error_.ok()) {
+        Status s = SwitchMemtable();
+        (void)s;  // a failure is the background error now
+      }
+      switch_requested_ = false;
+      switch_done_.Set();
+      continue;
+    }
+    if (queue_head_ == nullptr) {
+      if (stopping_) return;
+      if (opt_.durability == Durability::kPeriodic && bg_error_.ok() &&
+          wal_.synced_upto < wal_.write_offset) {
+        uint64_t now = util::NowNanos(), deadline = last_sync_ns_ + period_ns;
+        if (now >= deadline) {
+          Status s = SyncWal();
+          if (!s.ok()) SetBackgroundError(s);
+          continue;
+        }
+        commit_wakeup_.Reset();
+        commit_wakeup_.WaitFor(deadline - now);
+        continue;
+      }
+      commit_wakeup_.Reset();
+      commit_wakeup_.Wait();
+      continue;
+    }
+    if (!bg_error_.ok()) {
+      FailQueued(Status::ReadOnly("shard " + std::to_string(opt_.shard_id) +
+                                  " is read-only after an earlier error: " + bg_error_.ToString()));
+      continue;
+    }
+    // Take every queued request, up to kMaxGroupBytes, as one group.
+    WriteRequest* head = queue_head_;
+    WriteRequest* last = head;
+    size_t n = 1, bytes = head->rep.size();
+    while (last->next != nullptr && bytes + last->next->rep.size() <= kMaxGroupBytes) {
+      last = last->next;
+      bytes += last->rep.size();
+      n++;
+    }
+    queue_head_ = last->next;
+    if (queue_head_ == nullptr) queue_tail_ = nullptr;
+    last->next = nullptr;
+    queue_len_ -= n;
+
+    Status s = MakeRoomForWrite();
+    if (s.ok()) s = CommitGroup(head, n);
+    for (WriteRequest* w = head; w != nullptr;) {
+      WriteRequest* next = w->next;
+      w->status = s;
+      w->done(w);
+      w = next;
+    }
+  }
+}
+
+Status Shard::CommitGroup(WriteRequest* head, size_t n) {
+  bool sync = opt_.durability == Durability::kSync;
+  for (WriteRequest* w = head; w != nullptr; w = w->next) sync |= w->sync;
+  if (opt_.durability == Durability::kPeriodic &&
+      util::NowNanos() - last_sync_ns_ >= uint64_t{opt_.periodic_sync_ms} * 1'000'000) {
+    sync = true;
+  }
+  const SequenceNumber first_seq = last_seq_ + 1;
+  SequenceNumber seq = first_seq;
+  {
+    WalWriteEncoder enc(wal_.number, wal_.write_offset, wal_.synced_upto, &encode_buf_);
+    for (WriteRequest* w = head; w != nullptr; w = w->next) {
+      enc.AddBatch(seq, w->rep);
+      seq += WriteBatchRep::Count(w->rep);
+    }
+    enc.FinishPadded();
+  }
+  Status s = WriteWal(encode_buf_, sync);
+  if (!s.ok()) {
+    if (!crashed_) SetBackgroundError(s);
+    return s;
+  }
+  seq = first_seq;
+  for (WriteRequest* w = head; w != nullptr; w = w->next) {
+    s = WriteBatchRep::InsertInto(w->rep, seq, mem_.get());
+    RINGDB_ASSERT_MSG(s.ok(), "a validated batch failed to apply");
+    seq += WriteBatchRep::Count(w->rep);
+  }
+  last_seq_ = seq - 1;
+  stats_.writes += n;
+  stats_.write_groups++;
+  stats_.group_size.Record(n);
+  return Status::OK();
+}
+
+Status Shard::WriteWal(const std::string& bytes, bool sync) {
+  const std::string path = FilePath(WalFileName(wal_.number));
+  const size_t len = bytes.size();
+  if (wal_.write_offset + len > wal_.allocated) {
+    uint64_t grow = std::max<uint64_t>(opt_.wal_preallocate_bytes, len);
+    Status s = rt::Fallocate(wal_.fd, 0, wal_.allocated, grow, path);
+    if (!s.ok() && !s.IsNotSupported()) return s;
+    wal_.allocated += grow;
+  }
+  if (wal_buf_.capacity() < len) wal_buf_.Reset(std::max<size_t>(len, 64 << 10));
+  std::memcpy(wal_buf_.data(), bytes.data(), len);
+
+  io::IoRequest wr, fs;
+  wr.op = io::IoOp::kWrite;
+  wr.io_class = io::IoClass::kWal;
+  wr.fd = wal_.fd;
+  wr.offset = wal_.write_offset;
+  wr.len = len;
+  wr.buf = wal_buf_.data();
+  if (sync) {
+    wr.flags = io::IoRequest::kLinkNext;
+    fs.op = io::IoOp::kFdatasync;
+    fs.io_class = io::IoClass::kWal;
+    fs.fd = wal_.fd;
+  }
+  IoBatch batch;
+  batch.Add(&wr);
+  if (sync) batch.Add(&fs);
+  batch.WaitAll();
+  if (wr.result < 0)
+    return Status::FromErrno(static_cast<int>(-wr.result),
+                             "write " + OffsetMsg(path, wal_.write_offset));
+  if (static_cast<uint64_t>(wr.result) != len) {
+    return Status::IOError("short write " + OffsetMsg(path, wal_.write_offset) + ": " +
+                           std::to_string(wr.result) + " of " + std::to_string(len) + " bytes");
+  }
+  wal_.write_offset += len;
+  stats_.wal_bytes += len;
+  if (sync) {
+    if (fs.result < 0) return Status::FromErrno(static_cast<int>(-fs.result), "fdatasync " + path);
+    wal_.synced_upto = wal_.write_offset;
+    last_sync_ns_ = util::NowNanos();
+    stats_.wal_syncs++;
+  }
+  return Status::OK();
+}
+
+Status Shard::SyncWal() {
+  const std::string path = FilePath(WalFileName(wal_.number));
+  uint64_t upto = wal_.write_offset;
+  Status s = rt::Fdatasync(wal_.fd, io::IoClass::kWal, path);
+  if (!s.ok()) return s;
+  wal_.synced_upto = std::max(wal_.synced_upto, upto);
+  last_sync_ns_ = util::NowNanos();
+  stats_.wal_syncs++;
+  return Status::OK();
+}
+
+Status Shard::MakeRoomForWrite() {
+  if (mem_->ApproximateMemoryUsage() < opt_.memtable_bytes) return Status::OK();
+  return SwitchMemtable();
+}
+
+Status Shard::SwitchMemtable() {
+  uint64_t stall_start = 0;
+  while (imm_.size() >= opt_.max_immutable_memtables && bg_error_.ok() && !crashed_) {
+    if (stall_start == 0) {
+      stall_start = util::NowNanos();
+      RINGDB_LOG_DEBUG("shard %u: writes stalled, %zu immutable memtables wait for flush",
+                       opt_.shard_id, imm_.size());
+    }
+    flush_wakeup_.Set();
+    flush_progress_.Reset();
+    flush_progress_.Wait();
+  }
+  if (stall_start != 0) stats_.stall_ns += util::NowNanos() - stall_start;
+  if (crashed_) return Status::Aborted("shard crashed (test)");
+  if (!bg_error_.ok()) return Status::ReadOnly("shard is read-only: " + bg_error_.ToString());
+
+  WalSegment seg;
+  Status s = NewWalSegment(&seg);
+  if (!s.ok()) {
+    SetBackgroundError(s);
+    return s;
+  }
+  WalSegment old = wal_;
+  wal_ = seg;
+  // kSync: every byte of the old segment is synced already. kPeriodic: sync it now so
+  // the period bound holds. kNone: the flush makes its contents durable.
+  s = CloseWalSegment(&old, opt_.durability == Durability::kPeriodic);
+  if (!s.ok()) {
+    SetBackgroundError(s);
+    return s;
+  }
+  imm_.push_back(Immutable{std::move(mem_), old.number});
+  mem_ = std::make_unique<MemTable>();
+  flush_wakeup_.Set();
+  return Status::OK();
+}
+
+Status Shard::NewWalSegment(WalSegment* seg) {
+  seg->number = next_file_number_++;
+  const std::string name = WalFileName(seg->number);
+  const std::string path = FilePath(name);
+  int fd = -1;
+  Status s = rt::OpenAt(dir_fd_, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_DIRECT | O_CLOEXEC,
+                        0644, &fd);
+  if (!s.ok()) return s;
+  seg->fd = fd;
+  seg->write_offset = seg->synced_upto = 0;
+  seg->allocated = 0;
+  s = rt::Fallocate(fd, 0, 0, opt_.wal_preallocate_bytes, path);
+  if (s.ok()) {
+    seg->allocated = opt_.wal_preallocate_bytes;
+  } else if (!s.IsNotSupported()) {
+    return s;
+  }
+  // The segment's directory entry must be durable before a write in it is acknowledged.
+  return rt::Fsync(dir_fd_, io::IoClass::kWal, opt_.dir);
+}
+
+Status Shard::CloseWalSegment(WalSegment* seg, bool sync) {
+  Status s;
+  if (sync && seg->synced_upto < seg->write_offset) {
+    s = rt::Fdatasync(seg->fd, io::IoClass::kWal, FilePath(WalFileName(seg->number)));
+  }
+  Status c = rt::Close(seg->fd);
+  seg->fd = -1;
+  return s.ok() ? c : s;
+}
+
+// ---------------------------------------------------------------------------------
+// Reads
+
+class Shard::Fetcher final : public BlockFetcher {
+ public:
+  Fetcher(Shard* shard, uint64_t number, Table* table)
+      : shard_(shard), number_(number), table_(table) {}
+
+  Status Fetch(const BlockHandle& h, BlockKind kind, BlockPtr* out) override {
+    if (BlockPtr b = shard_->cache_.Lookup(number_, h.offset)) {
+      *out = std::move(b);
+      return Status::OK();
+    }
+    const uint64_t start = h.offset & ~uint64_t{kTableAlignBytes - 1};
+    const uint64_t end =
+        (h.offset + h.read_size() + kTableAlignBytes - 1) & ~uint64_t{kTableAlignBytes - 1};
+    io::AlignedBuffer buf(end - start);
+    Status s = rt::ReadFull(table_->fd, buf.data(), end - start, start, io::IoClass::kUserRead,
+                            shard_->FilePath(TableFileName(number_)));
+    if (!s.ok()) return s;
+    shard_->stats_.table_reads++;
+    std::string raw(buf.data() + (h.offset - start), h.read_size());
+    s = Block::FromRaw(std::move(raw), h, kind, out);
+    if (!s.ok()) {
+      return Status::Corruption(shard_->FilePath(TableFileName(number_)) + ": " + s.message());
+    }
+    shard_->cache_.Insert(number_, h.offset, *out, h.read_size());
+    return Status::OK();
+  }
+
+ private:
+  Shard* shard_;
+  uint64_t number_;
+  Table* table_;
+};
+
+bool Shard::GetFromMemtables(std::string_view key, std::string* value, Status* s) const {
+  LookupKey lk(key, last_seq_);
+  auto settle = [&](LookupResult r) {
+    if (r == LookupResult::kFound) {
+      *s = Status::OK();
+      return true;
+    }
+    if (r == LookupResult::kDeleted) {
+      *s = Status::NotFound();
+      return true;
+    }
+    return false;
+  };
+  if (settle(mem_->Get(lk, value))) return true;
+  for (auto it = imm_.rbegin(); it != imm_.rend(); ++it) {
+    if (settle(it->mem->Get(lk, value))) return true;
+  }
+  return false;
+}
+
+Status Shard::Get(std::string_view key, std::string* value) {
+  stats_.gets++;
+  Status s;
+  if (GetFromMemtables(key, value, &s)) return s;
+  // Snapshot what to search before the first suspension: a flush that completes while
+  // this fiber waits for I/O adds a table whose keys are all in a memtable we saw.
+  const SequenceNumber seq = last_seq_;
+  std::vector<FileMetaData> files = version_.files(0);  // newest first
+  for (int level = 1; level < kNumLevels; level++) {
+    for (const FileMetaData& f : version_.files(level)) {
+      if (ExtractUserKey(f.smallest) <= key && key <= ExtractUserKey(f.largest)) {
+        files.push_back(f);
+        break;  // files of a level >= 1 do not overlap
+      }
+    }
+  }
+  LookupKey lk(key, seq);
+  for (const FileMetaData& f : files) {
+    if (key < ExtractUserKey(f.smallest) || key > ExtractUserKey(f.largest)) continue;
+    std::shared_ptr<Table> t;
+    s = GetTable(f, &t);
+    if (!s.ok()) return s;
+    BlockHandle h;
+    bool may_exist = false;
+    s = t->reader->FindDataBlock(lk, &h, &may_exist);
+    if (!s.ok()) return s;
+    if (!may_exist) {
+      stats_.bloom_skips++;
+      continue;
+    }
+    Fetcher fetcher(this, f.number, t.get());
+    BlockPtr block;
+    s = fetcher.Fetch(h, BlockKind::kData, &block);
+    if (!s.ok()) return s;
+    LookupResult r = LookupResult::kAbsent;
+    s = TableReader::SearchDataBlock(block, lk, &r, value);
+    if (!s.ok()) return s;
+    if (r == LookupResult::kFound) return Status::OK();
+    if (r == LookupResult::kDeleted) return Status::NotFound();
+  }
+  return Status::NotFound();
+}
+
+// ---------------------------------------------------------------------------------
+// Lifecycle
+
+Status Shard::Flush() {
+  if (!bg_error_.ok()) return bg_error_;
+  if (mem_->num_entries() > 0) {
+    // Only the commit fiber switches memtables (it owns the WAL), so ask it.
+    switch_requested_ = true;
+    commit_wakeup_.Set();
+    while (switch_requested_ && !crashed_) {
+      switch_done_.Reset();
+      switch_done_.Wait();
+    }
+  }
+  flush_wakeup_.Set();
+  while (!imm_.empty() && bg_error_.ok() && !crashed_) {
+    flush_progress_.Reset();
+    flush_progress_.Wait();
+  }
+  if (crashed_) return Status::Aborted("shard crashed (test)");
+  return bg_error_;
+}
+
+Status Shard::Close() {
+  stopping_ = true;
+  commit_wakeup_.Set();
+  flush_wakeup_.Set();
+  flush_progress_.Set();
+  fibers_.Wait();
+  Status s = bg_error_;
+  if (s.ok() && wal_.fd >= 0 && wal_.synced_upto < wal_.write_offset) s = SyncWal();
+  if (wal_.fd >= 0) {
+    Status c = rt::Close(wal_.fd);
+    wal_.fd = -1;
+    if (s.ok()) s = c;
+  }
+  if (manifest_fd_ >= 0) {
+    Status c = rt::Close(manifest_fd_);
+    manifest_fd_ = -1;
+    if (s.ok()) s = c;
+  }
+  tables_.clear();
+  if (dir_fd_ >= 0) {
+    rt::Close(dir_fd_);
+    dir_fd_ = -1;
+  }
+  return s;
+}
+
+void Shard::Crash() {
+  crashed_ = true;
+  stopping_ = true;
+  switch_done_.Set();
+  FailQueued(Status::Aborted("shard crashed (test)"));
+  commit_wakeup_.Set();
+  flush_wakeup_.Set();
+  flush_progress_.Set();
+  fibers_.Wait();
+}
+
+ShardStats Shard::GetStats() const {
+  ShardStats st = stats_;
+  st.memtable_bytes = mem_->ApproximateMemoryUsage();
+  st.immutable_memtables = imm_.size();
+  st.l0_files = version_.files(0).size();
+  st.cache_usage = cache_.usage();
+  st.cache_hits = cache_.hits();
+  st.cache_misses = cache_.misses();
+  return st;
+}
+
+}  // namespace ringdb::lsm

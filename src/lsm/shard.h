@@ -1,0 +1,210 @@
+// Shard: the storage engine one shard thread runs. It owns a WAL with group commit, the
+// memtable and immutable memtables, the SSTables and their block cache, and the
+// MANIFEST; flush runs as a fiber beside the commit fiber. See docs/engine.md.
+//
+// Thread ownership: everything here is touched only by the shard's reactor thread.
+// Methods marked (fiber) must run inside a fiber on that reactor; the others may also
+// run from a ring-message handler.
+//
+// Durability contract (DESIGN.md): in kSync a write's WriteRequest completes only after
+// its WAL bytes were fdatasync'ed (one write + one linked fdatasync per group of
+// requests that arrived together). Any failed WAL, table or MANIFEST write or sync makes
+// the shard read-only with that error; nothing is retried as if it had not happened.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "io/aligned_buffer.h"
+#include "lsm/block_cache.h"
+#include "lsm/memtable.h"
+#include "lsm/table_builder.h"
+#include "lsm/table_reader.h"
+#include "lsm/version_edit.h"
+#include "ringdb/options.h"
+#include "ringdb/status.h"
+#include "runtime/sync.h"
+#include "util/histogram.h"
+
+namespace ringdb::lsm {
+
+struct ShardOptions {
+  std::string dir;  // <store>/shard-NNN
+  uint32_t shard_id = 0;
+  bool create_if_missing = true;
+  Durability durability = Durability::kSync;
+  uint32_t periodic_sync_ms = 100;
+  size_t memtable_bytes = 64ull << 20;
+  uint32_t max_immutable_memtables = 2;
+  size_t wal_preallocate_bytes = 64ull << 20;
+  size_t block_cache_bytes = 64ull << 20;
+  TableOptions table;
+};
+
+// One write handed to a shard. Owned by the caller until done() runs (on the shard
+// thread); done() may free it.
+struct WriteRequest {
+  std::string_view rep;  // write-batch rep (lsm/write_batch_rep.h) of this shard's part
+  bool sync = false;     // fdatasync before completing, whatever the durability mode
+  Status status;         // set before done()
+  void (*done)(WriteRequest*) = nullptr;
+  void* arg = nullptr;
+  WriteRequest* next = nullptr;  // intrusive queue link (shard-private)
+};
+
+struct ShardStats {
+  uint64_t writes = 0;        // requests completed OK
+  uint64_t write_groups = 0;  // WAL writes (group commits)
+  uint64_t wal_bytes = 0;
+  uint64_t wal_syncs = 0;
+  uint64_t flushes = 0;
+  uint64_t flush_bytes = 0;
+  uint64_t stall_ns = 0;
+  uint64_t gets = 0;
+  uint64_t table_reads = 0;  // data blocks read from disk
+  uint64_t bloom_skips = 0;
+  size_t memtable_bytes = 0;
+  size_t immutable_memtables = 0;
+  size_t l0_files = 0;
+  size_t cache_usage = 0;
+  uint64_t cache_hits = 0;
+  uint64_t cache_misses = 0;
+  util::Histogram group_size;  // requests per group commit
+};
+
+class Shard {
+ public:
+  // (fiber) Creates the shard directory's contents or recovers them: MANIFEST, then
+  // every WAL segment it does not cover (torn tails are cut and logged; corruption in
+  // the middle is an error naming file and offset), flushes what the WAL held into an
+  // L0 table, writes a fresh MANIFEST and CURRENT, deletes obsolete files, and starts
+  // the commit and flush fibers.
+  static Status Open(const ShardOptions& opt, std::unique_ptr<Shard>* out);
+  ~Shard();
+  Shard(const Shard&) = delete;
+  Shard& operator=(const Shard&) = delete;
+
+  // Queues a write; w->done runs when it is acknowledged or failed.
+  void SubmitWrite(WriteRequest* w);
+
+  // Looks in the memtables only. True when that settles it: *s is OK (value set) or
+  // NotFound. False: the tables must be searched (call Get in a fiber).
+  bool GetFromMemtables(std::string_view key, std::string* value, Status* s) const;
+  // (fiber) Full point lookup.
+  Status Get(std::string_view key, std::string* value);
+
+  // (fiber) Makes the current memtable immutable and waits until every immutable
+  // memtable is in an SSTable recorded by the MANIFEST.
+  Status Flush();
+  // (fiber) Finishes queued writes, stops the background fibers, syncs the WAL (so a
+  // clean close loses nothing in any durability mode) and closes every file.
+  Status Close();
+  // Abandons the shard as a crash would: queued and future writes fail with Aborted,
+  // background fibers stop at their next step without issuing more I/O. Files are
+  // closed by the destructor.
+  void Crash();
+
+  // The error that made the shard read-only, or OK.
+  const Status& background_error() const { return bg_error_; }
+  ShardStats GetStats() const;
+  uint32_t shard_id() const { return opt_.shard_id; }
+
+ private:
+  struct WalSegment {
+    uint64_t number = 0;
+    int fd = -1;
+    uint64_t write_offset = 0;  // next write goes here (4 KiB aligned)
+    uint64_t synced_upto = 0;   // bytes before this are fdatasync'ed
+    uint64_t allocated = 0;     // preallocated size
+  };
+  struct Immutable {
+    std::unique_ptr<MemTable> mem;
+    uint64_t wal_number;  // segment holding exactly this memtable's writes
+  };
+  struct Table {
+    int fd = -1;
+    std::unique_ptr<TableReader> reader;
+    ~Table();
+  };
+  class Fetcher;
+
+  explicit Shard(const ShardOptions& opt);
+
+  // Recovery (shard_recovery.cc).
+  Status Recover();
+  Status ReplayWal(uint64_t number, MemTable* mem, bool* torn);
+  Status DeleteObsoleteFiles();
+
+  // Write path (shard.cc).
+  void CommitLoop();
+  Status CommitGroup(WriteRequest* head, size_t n);
+  Status WriteWal(const std::string& bytes, bool sync);
+  Status SyncWal();
+  Status MakeRoomForWrite();
+  // Stalls while too many immutable memtables wait, then starts a new WAL segment and
+  // memtable. Commit fiber only: it owns the WAL.
+  Status SwitchMemtable();
+  Status NewWalSegment(WalSegment* seg);
+  Status CloseWalSegment(WalSegment* seg, bool sync);
+  void FailQueued(const Status& s);
+  void SetBackgroundError(const Status& s);
+
+  // Flush and MANIFEST (shard_flush.cc).
+  void FlushLoop();
+  Status FlushOldestImmutable();
+  Status WriteTable(InternalIterator* it, FileMetaData* meta);
+  // Appends edit to the MANIFEST (write + linked fdatasync), then applies it.
+  Status LogAndApply(VersionEdit* edit);
+  Status AppendManifestRecord(const VersionEdit& edit);
+  Status WriteNewManifest();
+  Status OpenTable(uint64_t number, uint64_t file_size, std::shared_ptr<Table>* out);
+  Status GetTable(const FileMetaData& f, std::shared_ptr<Table>* out);
+
+  std::string FilePath(const std::string& name) const { return opt_.dir + "/" + name; }
+
+  const ShardOptions opt_;
+  int dir_fd_ = -1;
+
+  // Write path state. Invariant: wal_.write_offset only moves forward within a segment.
+  WriteRequest* queue_head_ = nullptr;
+  WriteRequest* queue_tail_ = nullptr;
+  size_t queue_len_ = 0;
+  rt::Event commit_wakeup_;
+  WalSegment wal_;
+  io::AlignedBuffer wal_buf_;
+  std::string encode_buf_;
+  uint64_t last_sync_ns_ = 0;
+  uint64_t last_seq_ = 0;  // last sequence applied to the memtable
+
+  std::unique_ptr<MemTable> mem_;
+  std::deque<Immutable> imm_;      // oldest first
+  bool switch_requested_ = false;  // Flush() asks the commit fiber for a switch
+  rt::Event switch_done_;
+  rt::Event flush_wakeup_;
+  rt::Event flush_progress_;  // set whenever an immutable memtable got flushed
+  bool flush_in_progress_ = false;
+
+  VersionState version_;
+  uint64_t next_file_number_ = 1;
+  uint64_t manifest_number_ = 0;
+  int manifest_fd_ = -1;
+  uint64_t manifest_offset_ = 0;
+
+  std::map<uint64_t, std::shared_ptr<Table>> tables_;
+  BlockCache cache_;
+
+  Status bg_error_;  // sticky: read-only once set
+  bool stopping_ = false;
+  bool crashed_ = false;
+  rt::WaitGroup fibers_;  // commit + flush fibers
+  rt::Event stopped_;
+
+  ShardStats stats_;
+};
+
+}  // namespace ringdb::lsm

@@ -1,0 +1,291 @@
+// Shard: Open and recovery. Runs once per shard at start-up, in a fiber on the shard's
+// reactor; every read and write goes through the backend (so fault injection and
+// power-loss simulation see them). Listing the directory is the one blocking call:
+// readdir has no asynchronous form, and it happens before the shard serves anything.
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <set>
+
+#include "lsm/filenames.h"
+#include "lsm/shard.h"
+#include "lsm/wal_format.h"
+#include "lsm/write_batch_rep.h"
+#include "runtime/file_io.h"
+#include "util/coding.h"
+#include "util/log.h"
+
+namespace ringdb::lsm {
+namespace {
+
+struct DirListing {
+  std::set<uint64_t> wals, tables, manifests;
+  std::vector<std::string> temps;
+  bool has_current = false;
+  uint64_t max_number = 0;
+};
+
+Status ListDir(const std::string& dir, DirListing* out) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return Status::FromErrno(errno, "opendir " + dir);
+  while (dirent* e = ::readdir(d)) {
+    std::string_view name(e->d_name);
+    uint64_t number = 0;
+    switch (ParseFileName(name, &number)) {
+      case FileKind::kWal:
+        out->wals.insert(number);
+        break;
+      case FileKind::kTable:
+        out->tables.insert(number);
+        break;
+      case FileKind::kManifest:
+        out->manifests.insert(number);
+        break;
+      case FileKind::kCurrent:
+        out->has_current = true;
+        break;
+      case FileKind::kTemp:
+        out->temps.emplace_back(name);
+        break;
+      case FileKind::kUnknown:
+        continue;
+    }
+    out->max_number = std::max(out->max_number, number);
+  }
+  ::closedir(d);
+  return Status::OK();
+}
+
+// Reads a whole file through the backend (buffered; start-up only).
+Status ReadFile(int dir_fd, const std::string& name, const std::string& path, std::string* out) {
+  int fd = -1;
+  Status s = rt::OpenAt(dir_fd, name.c_str(), O_RDONLY | O_CLOEXEC, 0, &fd);
+  if (!s.ok()) return s;
+  out->clear();
+  constexpr size_t kChunk = 1 << 20;
+  for (;;) {
+    size_t old = out->size();
+    out->resize(old + kChunk);
+    size_t got = 0;
+    s = rt::ReadAt(fd, out->data() + old, kChunk, old, io::IoClass::kOther, &got, path);
+    out->resize(old + got);
+    if (!s.ok() || got < kChunk) break;
+  }
+  Status c = rt::Close(fd);
+  return s.ok() ? c : s;
+}
+
+// Every MANIFEST record is synced on its own before anything relies on it, so a bad
+// last record is acceptable only as the remains of a write cut short by a crash. Such a
+// write leaves whole sectors unwritten (zero, as the file's new space was), while media
+// corruption of a complete record leaves every sector written. A record with no
+// all-zero sector (ignoring intersections under 16 bytes, which may be zero by
+// content) is therefore reported as corruption rather than dropped.
+Status CheckManifestTear(std::string_view data, uint64_t bad, const std::string& path) {
+  constexpr uint64_t kSector = 512, kMinRun = 16;
+  if (bad + kWalHeaderBytes > data.size()) return Status::OK();  // cut inside the header
+  uint64_t len = util::DecodeFixed32(data.data() + bad + 4);
+  uint64_t end = bad + kWalHeaderBytes + len;
+  if (end > data.size()) return Status::OK();  // the file ends inside the record
+  for (uint64_t sec = bad & ~(kSector - 1); sec < end; sec += kSector) {
+    uint64_t a = std::max(sec, bad), b = std::min(sec + kSector, end);
+    if (b - a < kMinRun) continue;
+    bool zero = true;
+    for (uint64_t i = a; i < b && zero; i++) zero = data[i] == 0;
+    if (zero) return Status::OK();
+  }
+  return Status::Corruption(path + " offset " + std::to_string(bad) +
+                            ": checksum mismatch in a completely written record (not a torn "
+                            "write); the MANIFEST is damaged");
+}
+
+}  // namespace
+
+Status Shard::Recover() {
+  const std::string& dir = opt_.dir;
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+    return Status::FromErrno(errno, "mkdir " + dir);
+  }
+  Status s = rt::OpenAt(AT_FDCWD, dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, &dir_fd_);
+  if (!s.ok()) return s;
+  DirListing ls;
+  s = ListDir(dir, &ls);
+  if (!s.ok()) return s;
+
+  if (!ls.has_current && ls.tables.empty()) {
+    // CURRENT is replaced by rename, so once written it never goes missing in a crash. A
+    // shard without it whose WAL segments hold no record is one whose first Open was
+    // cut short (nothing in it was ever acknowledged): clear the leftovers and start over.
+    bool any_record = false;
+    for (uint64_t number : ls.wals) {
+      std::string data;
+      s = ReadFile(dir_fd_, WalFileName(number), FilePath(WalFileName(number)), &data);
+      if (!s.ok()) return s;
+      WalReader reader(number, data);
+      WalRecord rec;
+      if (reader.Next(&rec) || !reader.status().ok()) any_record = true;
+    }
+    if (!any_record && (!ls.wals.empty() || !ls.manifests.empty())) {
+      RINGDB_LOG_WARN("%s: removing the leftovers of an interrupted creation", dir.c_str());
+      for (uint64_t n : ls.wals) rt::UnlinkAt(dir_fd_, WalFileName(n).c_str());
+      for (uint64_t n : ls.manifests) rt::UnlinkAt(dir_fd_, ManifestFileName(n).c_str());
+      ls.wals.clear();
+      ls.manifests.clear();
+    }
+  }
+  if (!ls.has_current) {
+    if (!ls.wals.empty() || !ls.tables.empty() || !ls.manifests.empty()) {
+      return Status::Corruption(
+          dir + ": CURRENT is missing but the directory holds " +
+          std::to_string(ls.wals.size() + ls.tables.size() + ls.manifests.size()) +
+          " ringdb files; refusing to guess which MANIFEST is live");
+    }
+    if (!opt_.create_if_missing) return Status::InvalidArgument(dir + ": no ringdb shard here");
+  } else {
+    std::string contents;
+    s = ReadFile(dir_fd_, kCurrentFileName, FilePath(kCurrentFileName), &contents);
+    if (!s.ok()) return s;
+    s = DecodeCurrent(contents, FilePath(kCurrentFileName), &manifest_number_);
+    if (!s.ok()) return s;
+    const std::string mname = ManifestFileName(manifest_number_);
+    if (ls.manifests.count(manifest_number_) == 0) {
+      return Status::Corruption(FilePath(kCurrentFileName) + " names " + mname +
+                                ", which does not exist");
+    }
+    std::string manifest;
+    s = ReadFile(dir_fd_, mname, FilePath(mname), &manifest);
+    if (!s.ok()) return s;
+    WalReader reader(manifest_number_, manifest);
+    WalRecord rec;
+    size_t edits = 0;
+    while (reader.Next(&rec)) {
+      const std::string where = FilePath(mname) + " offset " + std::to_string(rec.offset);
+      if (rec.type != WalRecordType::kMeta) {
+        return Status::Corruption(where + ": not a version edit record");
+      }
+      VersionEdit edit;
+      s = edit.DecodeFrom(rec.payload);
+      if (!s.ok()) return Status::Corruption(where + ": " + s.message());
+      s = version_.Apply(edit);
+      if (!s.ok()) return Status::Corruption(where + ": " + s.message());
+      edits++;
+    }
+    if (!reader.status().ok()) return reader.status();
+    if (edits == 0) return Status::Corruption(FilePath(mname) + ": holds no version edit");
+    if (reader.tail().kind == WalTail::Kind::kTorn) {
+      s = CheckManifestTear(manifest, reader.tail().bad_offset, FilePath(mname));
+      if (!s.ok()) return s;
+      RINGDB_LOG_WARN(
+          "%s: torn tail at offset %llu (%s); ignored an unsynced edit", FilePath(mname).c_str(),
+          static_cast<unsigned long long>(reader.tail().bad_offset), reader.tail().reason.c_str());
+    }
+    for (int level = 0; level < kNumLevels; level++) {
+      for (const FileMetaData& f : version_.files(level)) {
+        if (ls.tables.count(f.number) == 0) {
+          return Status::Corruption(FilePath(mname) + " names table " + TableFileName(f.number) +
+                                    ", which does not exist");
+        }
+      }
+    }
+  }
+  next_file_number_ = std::max({version_.next_file_number(), ls.max_number + 1, uint64_t{1}});
+  last_seq_ = version_.last_sequence();
+
+  // Replay the WAL segments the MANIFEST does not cover, oldest first.
+  for (uint64_t number : ls.wals) {
+    if (number < version_.log_number()) continue;
+    bool torn = false;
+    s = ReplayWal(number, mem_.get(), &torn);
+    if (!s.ok()) return s;
+  }
+
+  s = NewWalSegment(&wal_);
+  if (!s.ok()) return s;
+  if (mem_->num_entries() > 0) {
+    FileMetaData meta;
+    std::unique_ptr<InternalIterator> it = mem_->NewIterator();
+    s = WriteTable(it.get(), &meta);
+    if (!s.ok()) return s;
+    VersionEdit edit;
+    edit.AddFile(0, meta);
+    s = version_.Apply(edit);
+    if (!s.ok()) return s;
+    mem_ = std::make_unique<MemTable>();
+  }
+  s = WriteNewManifest();
+  if (!s.ok()) return s;
+  return DeleteObsoleteFiles();
+}
+
+Status Shard::ReplayWal(uint64_t number, MemTable* mem, bool* torn) {
+  const std::string name = WalFileName(number);
+  const std::string path = FilePath(name);
+  std::string data;
+  Status s = ReadFile(dir_fd_, name, path, &data);
+  if (!s.ok()) return s;
+  WalReader reader(number, data);
+  WalRecord rec;
+  uint64_t records = 0;
+  while (reader.Next(&rec)) {
+    if (rec.type != WalRecordType::kBatch) {
+      return Status::Corruption(path + " offset " + std::to_string(rec.offset) +
+                                ": unexpected record type");
+    }
+    if (mem->num_entries() > 0 && rec.first_seq <= mem->largest_seq()) {
+      return Status::Corruption(path + " offset " + std::to_string(rec.offset) +
+                                ": sequence numbers go backwards across segments");
+    }
+    s = WriteBatchRep::InsertInto(rec.payload, rec.first_seq, mem);
+    if (!s.ok()) {
+      return Status::Corruption(path + " offset " + std::to_string(rec.offset) + ": " +
+                                s.message());
+    }
+    last_seq_ = std::max<uint64_t>(last_seq_, rec.first_seq + rec.count - 1);
+    records++;
+  }
+  if (!reader.status().ok()) return reader.status();
+  const WalTail& tail = reader.tail();
+  *torn = tail.kind == WalTail::Kind::kTorn;
+  if (*torn) {
+    RINGDB_LOG_WARN(
+        "%s: torn tail at offset %llu (%s): %llu valid records replayed, data from offset %llu "
+        "on dropped",
+        path.c_str(), static_cast<unsigned long long>(tail.bad_offset), tail.reason.c_str(),
+        static_cast<unsigned long long>(records), static_cast<unsigned long long>(tail.valid_end));
+  } else {
+    RINGDB_LOG_DEBUG("%s: replayed %llu records", path.c_str(),
+                     static_cast<unsigned long long>(records));
+  }
+  return Status::OK();
+}
+
+Status Shard::DeleteObsoleteFiles() {
+  DirListing ls;
+  Status s = ListDir(opt_.dir, &ls);
+  if (!s.ok()) return s;
+  std::set<uint64_t> live;
+  for (int level = 0; level < kNumLevels; level++) {
+    for (const FileMetaData& f : version_.files(level)) live.insert(f.number);
+  }
+  std::vector<std::string> doomed = ls.temps;
+  for (uint64_t n : ls.wals) {
+    if (n < wal_.number) doomed.push_back(WalFileName(n));
+  }
+  for (uint64_t n : ls.tables) {
+    if (live.count(n) == 0) doomed.push_back(TableFileName(n));
+  }
+  for (uint64_t n : ls.manifests) {
+    if (n != manifest_number_) doomed.push_back(ManifestFileName(n));
+  }
+  for (const std::string& name : doomed) {
+    Status u = rt::UnlinkAt(dir_fd_, name.c_str());
+    if (!u.ok()) RINGDB_LOG_WARN("shard %u: %s", opt_.shard_id, u.ToString().c_str());
+  }
+  return Status::OK();
+}
+
+}  // namespace ringdb::lsm

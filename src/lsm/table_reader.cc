@@ -1,0 +1,245 @@
+#include "lsm/table_reader.h"
+
+#include "util/assert.h"
+
+namespace ringdb::lsm {
+
+namespace {
+
+Status IndexCorruption(const Block& index, const char* what) {
+  return Status::Corruption(std::string("sst index block at offset ") +
+                            std::to_string(index.offset()) + ": " + what);
+}
+
+// Decodes the data block handle in an index entry and checks it lies in the data area.
+Status DecodeDataHandle(const Block& index, std::string_view value, uint64_t data_end,
+                        BlockHandle* h) {
+  if (!DecodeBlockHandle(&value, h) || !value.empty()) {
+    return IndexCorruption(index, "bad block handle");
+  }
+  if (h->offset > data_end || h->size > data_end || data_end - h->offset < h->read_size()) {
+    return IndexCorruption(index, "block handle outside the data area");
+  }
+  return Status::OK();
+}
+
+// Two-level iteration: the index block picks data blocks, fetched on demand.
+class TableIter final : public InternalIterator {
+ public:
+  TableIter(BlockPtr index, uint64_t data_end, BlockFetcher* fetcher)
+      : index_block_(index),
+        index_(Block::NewIterator(std::move(index))),
+        data_end_(data_end),
+        fetcher_(fetcher) {}
+
+  bool Valid() const override { return status_.ok() && data_ != nullptr && data_->Valid(); }
+  void SeekToFirst() override {
+    index_->SeekToFirst();
+    InitDataBlock();
+    if (data_ != nullptr) data_->SeekToFirst();
+    SkipEmptyForward();
+  }
+  void SeekToLast() override {
+    index_->SeekToLast();
+    InitDataBlock();
+    if (data_ != nullptr) data_->SeekToLast();
+    SkipEmptyBackward();
+  }
+  void Seek(std::string_view target) override {
+    index_->Seek(target);
+    InitDataBlock();
+    if (data_ != nullptr) data_->Seek(target);
+    SkipEmptyForward();
+  }
+  void Next() override {
+    RINGDB_ASSERT(Valid());
+    data_->Next();
+    SkipEmptyForward();
+  }
+  void Prev() override {
+    RINGDB_ASSERT(Valid());
+    data_->Prev();
+    SkipEmptyBackward();
+  }
+  std::string_view key() const override { return data_->key(); }
+  std::string_view value() const override { return data_->value(); }
+  Status status() const override {
+    if (!status_.ok()) return status_;
+    if (!index_->status().ok()) return index_->status();
+    if (data_ != nullptr) return data_->status();
+    return Status::OK();
+  }
+
+ private:
+  // Points data_ at the block the index iterator is on (nullptr past the end or on
+  // error, which lands in status_).
+  void InitDataBlock() {
+    if (!status_.ok() || !index_->Valid()) {
+      if (!index_->status().ok() && status_.ok()) status_ = index_->status();
+      data_.reset();
+      return;
+    }
+    BlockHandle h;
+    Status s = DecodeDataHandle(*index_block_, index_->value(), data_end_, &h);
+    if (s.ok() && data_ != nullptr && h == handle_) return;  // already there
+    BlockPtr block;
+    if (s.ok()) s = fetcher_->Fetch(h, BlockKind::kData, &block);
+    if (!s.ok()) {
+      status_ = s;
+      data_.reset();
+      return;
+    }
+    handle_ = h;
+    data_ = Block::NewIterator(std::move(block));
+  }
+  void SkipEmptyForward() {
+    while (status_.ok() && (data_ == nullptr || !data_->Valid())) {
+      if (data_ != nullptr && !data_->status().ok()) {
+        status_ = data_->status();
+        break;
+      }
+      if (!index_->Valid()) {
+        data_.reset();
+        return;
+      }
+      index_->Next();
+      InitDataBlock();
+      if (data_ != nullptr) data_->SeekToFirst();
+    }
+  }
+  void SkipEmptyBackward() {
+    while (status_.ok() && (data_ == nullptr || !data_->Valid())) {
+      if (data_ != nullptr && !data_->status().ok()) {
+        status_ = data_->status();
+        break;
+      }
+      if (!index_->Valid()) {
+        data_.reset();
+        return;
+      }
+      index_->Prev();
+      InitDataBlock();
+      if (data_ != nullptr) data_->SeekToLast();
+    }
+  }
+
+  BlockPtr index_block_;
+  std::unique_ptr<Block::Iter> index_;
+  uint64_t data_end_;
+  BlockFetcher* fetcher_;
+  std::unique_ptr<Block::Iter> data_;
+  BlockHandle handle_;
+  Status status_;
+};
+
+}  // namespace
+
+Status StringBlockFetcher::Fetch(const BlockHandle& handle, BlockKind kind, BlockPtr* out) {
+  fetches_++;
+  if (handle.offset > file_.size() || file_.size() - handle.offset < handle.read_size()) {
+    return Status::IOError("read past end of file at offset " + std::to_string(handle.offset));
+  }
+  return Block::FromRaw(std::string(file_.substr(handle.offset, handle.read_size())), handle, kind,
+                        out);
+}
+
+Status TableReader::Open(uint64_t file_size, const Footer& footer, std::string meta,
+                         std::unique_ptr<TableReader>* out) {
+  const uint64_t meta_offset = footer.meta_offset();
+  if (meta_offset > file_size || meta.size() != file_size - meta_offset) {
+    return Status::InvalidArgument("sst meta region: expected " +
+                                   std::to_string(file_size - meta_offset) + " bytes, got " +
+                                   std::to_string(meta.size()));
+  }
+  std::unique_ptr<TableReader> t(new TableReader());
+  t->file_size_ = file_size;
+  t->footer_ = footer;
+  t->meta_ = std::move(meta);
+  auto raw_of = [&](const BlockHandle& h) {
+    return std::string_view(t->meta_).substr(h.offset - meta_offset, h.read_size());
+  };
+  std::string_view contents;
+  if (footer.filter.size != 0) {
+    Status s = VerifyBlock(raw_of(footer.filter), footer.filter, BlockKind::kFilter, &contents);
+    if (!s.ok()) return s;
+    if (!t->filter_.Parse(contents)) {
+      return Status::Corruption("sst filter block at offset " +
+                                std::to_string(footer.filter.offset) + ": malformed");
+    }
+    t->has_filter_ = true;
+  }
+  Status s =
+      VerifyBlock(raw_of(footer.properties), footer.properties, BlockKind::kProperties, &contents);
+  if (!s.ok()) return s;
+  s = TableProperties::DecodeFrom(contents, &t->props_);
+  if (!s.ok()) return s;
+  s = Block::FromRaw(std::string(raw_of(footer.index)), footer.index, BlockKind::kIndex,
+                     &t->index_);
+  if (!s.ok()) return s;
+  *out = std::move(t);
+  return Status::OK();
+}
+
+Status TableReader::OpenFromFile(std::string_view file, std::unique_ptr<TableReader>* out) {
+  Footer footer;
+  std::string_view tail = file.substr(file.size() - FooterReadBytes(file.size()));
+  Status s = Footer::DecodeFrom(tail, file.size(), &footer);
+  if (!s.ok()) return s;
+  return Open(file.size(), footer, std::string(file.substr(footer.meta_offset())), out);
+}
+
+bool TableReader::MayContain(std::string_view user_key) const {
+  return !has_filter_ || filter_.MayContain(user_key);
+}
+
+Status TableReader::FindDataBlock(const LookupKey& key, BlockHandle* handle,
+                                  bool* may_exist) const {
+  *may_exist = false;
+  if (!MayContain(key.user_key())) return Status::OK();
+  auto it = Block::NewIterator(index_);
+  it->Seek(key.internal_key());
+  if (!it->Valid()) return it->status();  // past the last key: absent
+  Status s = DecodeDataHandle(*index_, it->value(), footer_.meta_offset(), handle);
+  if (s.ok()) *may_exist = true;
+  return s;
+}
+
+Status TableReader::SearchDataBlock(const BlockPtr& block, const LookupKey& key,
+                                    LookupResult* result, std::string* value) {
+  *result = LookupResult::kAbsent;
+  Block::Iter it(block);
+  it.Seek(key.internal_key());
+  if (!it.Valid()) return it.status();
+  ParsedInternalKey parsed;
+  if (!ParseInternalKey(it.key(), &parsed)) {
+    return Status::Corruption("sst data block at offset " + std::to_string(block->offset()) +
+                              ": bad internal key");
+  }
+  if (parsed.user_key != key.user_key()) return Status::OK();
+  if (parsed.type == ValueType::kValue) {
+    value->assign(it.value());
+    *result = LookupResult::kFound;
+  } else {
+    *result = LookupResult::kDeleted;
+  }
+  return Status::OK();
+}
+
+Status TableReader::Get(const LookupKey& key, BlockFetcher* fetcher, LookupResult* result,
+                        std::string* value) const {
+  *result = LookupResult::kAbsent;
+  BlockHandle handle;
+  bool may_exist;
+  Status s = FindDataBlock(key, &handle, &may_exist);
+  if (!s.ok() || !may_exist) return s;
+  BlockPtr block;
+  s = fetcher->Fetch(handle, BlockKind::kData, &block);
+  if (!s.ok()) return s;
+  return SearchDataBlock(block, key, result, value);
+}
+
+std::unique_ptr<InternalIterator> TableReader::NewIterator(BlockFetcher* fetcher) const {
+  return std::make_unique<TableIter>(index_, footer_.meta_offset(), fetcher);
+}
+
+}  // namespace ringdb::lsm

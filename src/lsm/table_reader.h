@@ -1,0 +1,97 @@
+// TableReader: reads an SST through blocks the engine fetches (docs/sst.md).
+//
+// The reader does no I/O. Opening takes two reads the engine issues:
+//   1. the last FooterReadBytes(file_size) bytes -> Footer::DecodeFrom();
+//   2. the meta region [footer.meta_offset(), file_size) -> TableReader::Open(), which
+//      verifies and keeps the index block, filter and properties (often already covered
+//      by read 1).
+// After that, data blocks are fetched on demand through a BlockFetcher, which the
+// engine implements with async reads (the calling fiber suspends inside Fetch) and its
+// block cache. Every block read from disk is checksum-verified by Block::FromRaw.
+//
+// Thread ownership: the shard that opened the table; immutable after Open().
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "lsm/block.h"
+#include "lsm/bloom.h"
+#include "lsm/dbformat.h"
+#include "lsm/iterator.h"
+#include "lsm/table_format.h"
+#include "ringdb/status.h"
+
+namespace ringdb::lsm {
+
+class BlockFetcher {
+ public:
+  virtual ~BlockFetcher() = default;
+  // Produces the verified block at `handle`: either reads handle.read_size() bytes at
+  // handle.offset and calls Block::FromRaw(raw, handle, kind, out), or returns a cached
+  // block that came from FromRaw. IOError/Corruption are passed through to the caller.
+  virtual Status Fetch(const BlockHandle& handle, BlockKind kind, BlockPtr* out) = 0;
+};
+
+// A fetcher over a whole file held in memory (tests, ringdb-tool).
+class StringBlockFetcher final : public BlockFetcher {
+ public:
+  explicit StringBlockFetcher(std::string_view file) : file_(file) {}
+  Status Fetch(const BlockHandle& handle, BlockKind kind, BlockPtr* out) override;
+  uint64_t fetches() const { return fetches_; }
+
+ private:
+  std::string_view file_;
+  uint64_t fetches_ = 0;
+};
+
+class TableReader {
+ public:
+  // Bytes to read from the end of the file for the footer (step 1).
+  static uint64_t FooterReadBytes(uint64_t file_size) {
+    return file_size < kTableAlignBytes ? file_size : kTableAlignBytes;
+  }
+  // Step 2. meta holds the bytes [footer.meta_offset(), file_size).
+  static Status Open(uint64_t file_size, const Footer& footer, std::string meta,
+                     std::unique_ptr<TableReader>* out);
+  // Convenience for a file fully in memory: both steps.
+  static Status OpenFromFile(std::string_view file, std::unique_ptr<TableReader>* out);
+
+  const TableProperties& properties() const { return props_; }
+  const Footer& footer() const { return footer_; }
+  uint64_t file_size() const { return file_size_; }
+
+  // False when the filter proves user_key is absent.
+  bool MayContain(std::string_view user_key) const;
+
+  // Point lookup, step 1: the data block that may hold key (*handle); *may_exist is
+  // false when the filter or the index rules the key out (no read needed).
+  Status FindDataBlock(const LookupKey& key, BlockHandle* handle, bool* may_exist) const;
+  // Point lookup, step 2: searches the fetched block. *value is set for kFound.
+  static Status SearchDataBlock(const BlockPtr& block, const LookupKey& key, LookupResult* result,
+                                std::string* value);
+  // Both steps through a fetcher.
+  Status Get(const LookupKey& key, BlockFetcher* fetcher, LookupResult* result,
+             std::string* value) const;
+
+  // Iterates the whole table, fetching data blocks as it goes. The reader and the
+  // fetcher must outlive the iterator.
+  std::unique_ptr<InternalIterator> NewIterator(BlockFetcher* fetcher) const;
+  // The index: key = separator, value = EncodeBlockHandle(data block). For read-ahead.
+  std::unique_ptr<Block::Iter> NewIndexIterator() const { return Block::NewIterator(index_); }
+
+ private:
+  TableReader() = default;
+
+  uint64_t file_size_ = 0;
+  Footer footer_;
+  std::string meta_;  // owns the filter bytes
+  BlockPtr index_;
+  BloomFilter filter_;
+  bool has_filter_ = false;
+  TableProperties props_;
+};
+
+}  // namespace ringdb::lsm

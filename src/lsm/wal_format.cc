@@ -1,0 +1,252 @@
+#include "lsm/wal_format.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "util/assert.h"
+#include "util/coding.h"
+#include "util/crc32c.h"
+
+namespace ringdb::lsm {
+
+namespace {
+
+// Header field offsets (docs/wal.md).
+constexpr size_t kCrcOff = 0;
+constexpr size_t kLenOff = 4;
+constexpr size_t kTypeOff = 8;
+constexpr size_t kReservedOff = 9;
+constexpr size_t kCountOff = 12;
+constexpr size_t kSeqOff = 16;
+constexpr size_t kSyncedOff = 24;
+static_assert(kSyncedOff + 8 == kWalHeaderBytes);
+
+uint32_t RecordCrc(uint64_t segment_no, uint64_t offset, const char* header,
+                   std::string_view payload) {
+  char where[16];
+  util::EncodeFixed64(where, segment_no);
+  util::EncodeFixed64(where + 8, offset);
+  uint32_t crc = util::crc32c::Value(where, sizeof(where));
+  crc = util::crc32c::Extend(crc, header + kLenOff, kWalHeaderBytes - kLenOff);
+  return util::crc32c::Extend(crc, payload.data(), payload.size());
+}
+
+bool IsZero(const char* p, size_t n) {
+  static const char kZeros[4096] = {};
+  while (n > 0) {
+    size_t chunk = std::min(n, sizeof(kZeros));
+    if (std::memcmp(p, kZeros, chunk) != 0) return false;
+    p += chunk;
+    n -= chunk;
+  }
+  return true;
+}
+
+bool IsAligned(uint64_t x) {
+  return (x & (kWalBlockBytes - 1)) == 0;
+}
+
+}  // namespace
+
+void EncodeRecord(uint64_t segment_no, uint64_t offset, const WalRecord& meta,
+                  std::string_view payload, std::string* out) {
+  RINGDB_ASSERT(payload.size() <= kMaxBatchBytes);
+  RINGDB_ASSERT(meta.synced_upto <= offset && IsAligned(meta.synced_upto));
+  RINGDB_ASSERT(meta.type == WalRecordType::kBatch || meta.type == WalRecordType::kMeta);
+  char h[kWalHeaderBytes] = {};
+  util::EncodeFixed32(h + kLenOff, static_cast<uint32_t>(payload.size()));
+  h[kTypeOff] = static_cast<char>(meta.type);
+  util::EncodeFixed32(h + kCountOff, meta.count);
+  util::EncodeFixed64(h + kSeqOff, meta.first_seq);
+  util::EncodeFixed64(h + kSyncedOff, meta.synced_upto);
+  util::EncodeFixed32(h + kCrcOff, util::crc32c::Mask(RecordCrc(segment_no, offset, h, payload)));
+  out->append(h, kWalHeaderBytes);
+  out->append(payload.data(), payload.size());
+}
+
+WalWriteEncoder::WalWriteEncoder(uint64_t segment_no, uint64_t write_offset, uint64_t synced_upto,
+                                 std::string* buf)
+    : segment_no_(segment_no), write_offset_(write_offset), synced_upto_(synced_upto), buf_(buf) {
+  RINGDB_ASSERT(IsAligned(write_offset) && IsAligned(synced_upto));
+  RINGDB_ASSERT(synced_upto <= write_offset);
+  buf_->clear();
+}
+
+WalWriteEncoder::~WalWriteEncoder() {
+  RINGDB_ASSERT_MSG(finished_ || num_records_ == 0, "WalWriteEncoder: FinishPadded() not called");
+}
+
+void WalWriteEncoder::Add(const WalRecord& meta, std::string_view payload) {
+  RINGDB_ASSERT(!finished_);
+  EncodeRecord(segment_no_, next_offset(), meta, payload, buf_);
+  num_records_++;
+}
+
+void WalWriteEncoder::AddBatch(SequenceNumber first_seq, std::string_view rep) {
+  RINGDB_ASSERT(rep.size() >= 4);
+  WalRecord meta;
+  meta.type = WalRecordType::kBatch;
+  meta.count = util::DecodeFixed32(rep.data());
+  meta.first_seq = first_seq;
+  meta.synced_upto = synced_upto_;
+  RINGDB_ASSERT(first_seq + meta.count <= kMaxSequenceNumber + 1);
+  Add(meta, rep);
+}
+
+void WalWriteEncoder::AddMeta(std::string_view payload) {
+  WalRecord meta;
+  meta.type = WalRecordType::kMeta;
+  meta.synced_upto = synced_upto_;
+  Add(meta, payload);
+}
+
+size_t WalWriteEncoder::FinishPadded() {
+  RINGDB_ASSERT(!finished_);
+  finished_ = true;
+  buf_->resize(WalAlignUp(buf_->size()), '\0');
+  return buf_->size();
+}
+
+WalReader::WalReader(uint64_t segment_no, std::string_view segment)
+    : segment_no_(segment_no), seg_(segment) {}
+
+bool WalReader::AllZero(uint64_t from, uint64_t to) const {
+  return from >= to || IsZero(seg_.data() + from, to - from);
+}
+
+WalReader::Check WalReader::CheckRecord(uint64_t x, WalRecord* rec) const {
+  const uint64_t size = seg_.size();
+  if (x > size || size - x < kWalHeaderBytes) return Check::kBadFit;
+  const char* h = seg_.data() + x;
+  uint8_t type = static_cast<uint8_t>(h[kTypeOff]);
+  uint32_t length = util::DecodeFixed32(h + kLenOff);
+  if ((type != static_cast<uint8_t>(WalRecordType::kBatch) &&
+       type != static_cast<uint8_t>(WalRecordType::kMeta)) ||
+      h[kReservedOff] != 0 || h[kReservedOff + 1] != 0 || h[kReservedOff + 2] != 0 ||
+      length > kMaxBatchBytes) {
+    return Check::kBadHeader;
+  }
+  if (size - x - kWalHeaderBytes < length) return Check::kBadFit;
+  rec->offset = x;
+  rec->type = static_cast<WalRecordType>(type);
+  rec->count = util::DecodeFixed32(h + kCountOff);
+  rec->first_seq = util::DecodeFixed64(h + kSeqOff);
+  rec->synced_upto = util::DecodeFixed64(h + kSyncedOff);
+  rec->payload = seg_.substr(x + kWalHeaderBytes, length);
+  uint32_t expected = util::crc32c::Unmask(util::DecodeFixed32(h + kCrcOff));
+  if (RecordCrc(segment_no_, x, h, rec->payload) != expected) return Check::kBadChecksum;
+  return Check::kValid;
+}
+
+bool WalReader::Fail(uint64_t x, const std::string& what) {
+  done_ = true;
+  status_ = Status::Corruption("wal segment " + std::to_string(segment_no_) + " offset " +
+                               std::to_string(x) + ": " + what);
+  return false;
+}
+
+bool WalReader::Next(WalRecord* rec) {
+  while (!done_) {
+    const uint64_t x = pos_;
+    const uint64_t size = seg_.size();
+    if (x >= size) {
+      Stop(x, "end of segment", nullptr);
+      return false;
+    }
+    uint64_t boundary = std::min<uint64_t>(WalAlignUp(x + 1), size);
+    if (AllZero(x, boundary)) {
+      if (IsAligned(x)) {
+        Stop(x, "zero block", nullptr);
+        return false;
+      }
+      pos_ = boundary;  // padding after a write
+      continue;
+    }
+    WalRecord r;
+    switch (CheckRecord(x, &r)) {
+      case Check::kBadHeader:
+        Stop(x, "malformed record header", nullptr);
+        return false;
+      case Check::kBadFit:
+        Stop(x, "record extends past the end of the segment", nullptr);
+        return false;
+      case Check::kBadChecksum:
+        Stop(x, "record checksum mismatch", &r);
+        return false;
+      case Check::kValid:
+        break;
+    }
+    // The record is checksummed: a broken invariant is a writer bug or corruption
+    // that slipped past the CRC, never a torn write.
+    if (r.synced_upto > x || !IsAligned(r.synced_upto)) {
+      return Fail(x, "synced_upto " + std::to_string(r.synced_upto) + " is not a past boundary");
+    }
+    if (r.type == WalRecordType::kBatch) {
+      if (r.payload.size() < 4 || util::DecodeFixed32(r.payload.data()) != r.count) {
+        return Fail(x, "batch count does not match the record header");
+      }
+      if (r.first_seq < next_seq_ || r.first_seq + r.count > kMaxSequenceNumber + 1) {
+        return Fail(x, "sequence " + std::to_string(r.first_seq) +
+                           " goes backwards (expected >= " + std::to_string(next_seq_) + ")");
+      }
+      next_seq_ = r.first_seq + r.count;
+    }
+    pos_ = valid_end_ = r.end_offset();
+    *rec = r;
+    return true;
+  }
+  return false;
+}
+
+void WalReader::Stop(uint64_t x, const char* reason, const WalRecord* plausible) {
+  done_ = true;
+  const uint64_t size = seg_.size();
+  const uint64_t e = valid_end_;
+  uint64_t orphans = 0;
+  uint64_t proof_offset = 0;
+  uint64_t proof_synced = 0;
+  bool proven = false;
+  // Follows a chain of valid records from c; returns where it ends.
+  auto visit_chain = [&](uint64_t c) {
+    WalRecord r;
+    while (c < size && CheckRecord(c, &r) == Check::kValid) {
+      orphans++;
+      if (!proven && r.synced_upto > e) {
+        proven = true;
+        proof_offset = c;
+        proof_synced = r.synced_upto;
+      }
+      c = r.end_offset();
+    }
+    return c;
+  };
+  // Boundaries inside records already validated by a chain need no second look.
+  uint64_t covered = x + 1;
+  if (plausible != nullptr) {
+    uint64_t start = plausible->end_offset();
+    uint64_t end = visit_chain(start);
+    if (end > start) covered = end;
+  }
+  for (uint64_t b = WalAlignUp(x + 1); b < size && !proven; b += kWalBlockBytes) {
+    if (b < covered) continue;
+    uint64_t end = visit_chain(b);
+    if (end > b) covered = end;
+  }
+  if (proven) {
+    Fail(x, std::string(reason) + ", but the record at offset " + std::to_string(proof_offset) +
+                " was written after offset " + std::to_string(proof_synced) + " had been synced");
+    return;
+  }
+  tail_.valid_end = e;
+  tail_.next_write_offset = WalAlignUp(e);
+  tail_.bad_offset = x;
+  tail_.orphan_records = orphans;
+  if (AllZero(x, size)) {
+    tail_.kind = WalTail::Kind::kClean;
+  } else {
+    tail_.kind = WalTail::Kind::kTorn;
+    tail_.reason = reason;
+  }
+}
+
+}  // namespace ringdb::lsm

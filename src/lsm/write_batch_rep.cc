@@ -1,0 +1,150 @@
+#include "lsm/write_batch_rep.h"
+
+#include "lsm/memtable.h"
+#include "util/assert.h"
+#include "util/coding.h"
+
+namespace ringdb::lsm {
+
+namespace {
+
+void SetCount(std::string* rep, uint32_t n) {
+  util::EncodeFixed32(rep->data(), n);
+}
+
+size_t EntryBytes(std::string_view key, std::string_view value, bool has_value) {
+  size_t n = 1 + util::VarintLength(key.size()) + key.size();
+  if (has_value) n += util::VarintLength(value.size()) + value.size();
+  return n;
+}
+
+Status CheckAdd(const std::string& rep, std::string_view key, std::string_view value,
+                bool has_value) {
+  if (key.size() > kMaxUserKeyBytes) {
+    return Status::InvalidArgument("key of " + std::to_string(key.size()) +
+                                   " bytes exceeds the limit of " +
+                                   std::to_string(kMaxUserKeyBytes));
+  }
+  if (value.size() > kMaxValueBytes) {
+    return Status::InvalidArgument("value of " + std::to_string(value.size()) +
+                                   " bytes exceeds the limit of " + std::to_string(kMaxValueBytes));
+  }
+  if (rep.size() + EntryBytes(key, value, has_value) > kMaxBatchBytes) {
+    return Status::InvalidArgument("write batch exceeds " + std::to_string(kMaxBatchBytes) +
+                                   " bytes");
+  }
+  return Status::OK();
+}
+
+class MemTableInserter final : public WriteBatchRep::Handler {
+ public:
+  MemTableInserter(SequenceNumber seq, MemTable* mem) : seq_(seq), mem_(mem) {}
+  void Put(std::string_view key, std::string_view value) override {
+    mem_->Add(seq_++, ValueType::kValue, key, value);
+  }
+  void Delete(std::string_view key) override { mem_->Add(seq_++, ValueType::kDeletion, key, {}); }
+
+ private:
+  SequenceNumber seq_;
+  MemTable* mem_;
+};
+
+class NullHandler final : public WriteBatchRep::Handler {
+ public:
+  void Put(std::string_view, std::string_view) override {}
+  void Delete(std::string_view) override {}
+};
+
+}  // namespace
+
+void WriteBatchRep::Clear(std::string* rep) {
+  rep->assign(kHeaderBytes, '\0');
+}
+
+uint32_t WriteBatchRep::Count(std::string_view rep) {
+  RINGDB_ASSERT(rep.size() >= kHeaderBytes);
+  return util::DecodeFixed32(rep.data());
+}
+
+Status WriteBatchRep::Put(std::string* rep, std::string_view key, std::string_view value) {
+  if (rep->size() < kHeaderBytes) Clear(rep);
+  Status s = CheckAdd(*rep, key, value, true);
+  if (!s.ok()) return s;
+  rep->push_back(static_cast<char>(ValueType::kValue));
+  util::PutLengthPrefixed(rep, key);
+  util::PutLengthPrefixed(rep, value);
+  SetCount(rep, Count(*rep) + 1);
+  return Status::OK();
+}
+
+Status WriteBatchRep::Delete(std::string* rep, std::string_view key) {
+  if (rep->size() < kHeaderBytes) Clear(rep);
+  Status s = CheckAdd(*rep, key, {}, false);
+  if (!s.ok()) return s;
+  rep->push_back(static_cast<char>(ValueType::kDeletion));
+  util::PutLengthPrefixed(rep, key);
+  SetCount(rep, Count(*rep) + 1);
+  return Status::OK();
+}
+
+Status WriteBatchRep::Append(std::string* dst, std::string_view src) {
+  if (dst->size() < kHeaderBytes) Clear(dst);
+  if (src.size() < kHeaderBytes) return Status::Corruption("write batch rep too small");
+  if (dst->size() + src.size() - kHeaderBytes > kMaxBatchBytes) {
+    return Status::InvalidArgument("write batch exceeds " + std::to_string(kMaxBatchBytes) +
+                                   " bytes");
+  }
+  uint64_t count = uint64_t{Count(*dst)} + Count(src);
+  if (count > UINT32_MAX) return Status::InvalidArgument("write batch has too many entries");
+  dst->append(src.data() + kHeaderBytes, src.size() - kHeaderBytes);
+  SetCount(dst, static_cast<uint32_t>(count));
+  return Status::OK();
+}
+
+Status WriteBatchRep::Iterate(std::string_view rep, Handler* handler) {
+  if (rep.size() < kHeaderBytes) return Status::Corruption("write batch rep too small");
+  const uint32_t expected = Count(rep);
+  std::string_view input = rep.substr(kHeaderBytes);
+  uint32_t found = 0;
+  while (!input.empty()) {
+    uint8_t type = static_cast<uint8_t>(input[0]);
+    input.remove_prefix(1);
+    std::string_view key, value;
+    if (!util::GetLengthPrefixed(&input, &key) || key.size() > kMaxUserKeyBytes) {
+      return Status::Corruption("write batch: bad key in entry " + std::to_string(found));
+    }
+    if (type == static_cast<uint8_t>(ValueType::kValue)) {
+      if (!util::GetLengthPrefixed(&input, &value) || value.size() > kMaxValueBytes) {
+        return Status::Corruption("write batch: bad value in entry " + std::to_string(found));
+      }
+      handler->Put(key, value);
+    } else if (type == static_cast<uint8_t>(ValueType::kDeletion)) {
+      handler->Delete(key);
+    } else {
+      return Status::Corruption("write batch: unknown entry type " + std::to_string(type));
+    }
+    found++;
+  }
+  if (found != expected) {
+    return Status::Corruption("write batch: header count " + std::to_string(expected) + " but " +
+                              std::to_string(found) + " entries");
+  }
+  return Status::OK();
+}
+
+Status WriteBatchRep::Validate(std::string_view rep) {
+  NullHandler h;
+  return Iterate(rep, &h);
+}
+
+Status WriteBatchRep::InsertInto(std::string_view rep, SequenceNumber first_seq, MemTable* mem) {
+  Status s = Validate(rep);
+  if (!s.ok()) return s;
+  if (first_seq + Count(rep) > kMaxSequenceNumber + 1) {
+    return Status::InvalidArgument("sequence numbers exhausted");
+  }
+  MemTableInserter inserter(first_seq, mem);
+  return Iterate(rep, &inserter);
+}
+
+}  // namespace ringdb::lsm

@@ -1,0 +1,51 @@
+// Messages: what travels over the SPSC rings between threads.
+//
+// A message is a pointer to a task object owned by the sender (on the sender's stack
+// for blocking calls, so a call allocates nothing). The receiving reactor calls
+// handler(msg, receiver) on its own thread when it drains the ring; the handler may
+// repoint `handler` and send the same object back over the reverse ring (that is how
+// fiber-to-fiber SubmitTo returns its result).
+//
+// Ownership: between the push and the handler call, the receiver may touch the object;
+// once a handler has pushed it back (or completed the waiter), it must not touch it
+// again, since the owner may free it at any moment.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "runtime/spsc_ring.h"
+
+namespace ringdb::rt {
+
+class Reactor;
+
+struct Message {
+  void (*handler)(Message* msg, Reactor* receiver) = nullptr;
+};
+
+using MessageRing = SpscRing<Message*>;
+
+// The ring from one foreign (non-shard) thread to one shard. Created lazily by that
+// thread, linked into the shard reactor's lock-free registration list, and destroyed
+// by whichever side lets go last (refs counts the producer thread and the reactor).
+//
+// Thread ownership: `ring` is SPSC (the foreign thread produces, the reactor
+// consumes). `next` is written by the producer only before the node is published,
+// then only by the reactor (which alone unlinks nodes).
+struct ForeignRing {
+  explicit ForeignRing(size_t capacity) : ring(capacity) {}
+
+  MessageRing ring;
+  ForeignRing* next = nullptr;
+  std::atomic<int> refs{2};  // producer thread + reactor
+
+  // Drops one reference; deletes the node when it was the last.
+  static void Release(ForeignRing* r) {
+    if (r->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete r;
+  }
+  // True once the other party has let go (only one reference left: ours).
+  bool Orphaned() const { return refs.load(std::memory_order_acquire) == 1; }
+};
+
+}  // namespace ringdb::rt

@@ -1,0 +1,266 @@
+// Reactor: the event loop of one shard thread. It owns the shard's fibers, timers,
+// inbound rings and I/O backend, and is the only thread that touches them.
+//
+// One loop iteration (see docs/runtime.md):
+//   1. drain every inbound ring (other shards, then registered foreign threads) in
+//      bursts, running each message's handler;
+//   2. run the fibers that were ready when the pass began (a fiber that yields runs
+//      again next iteration, after rings, timers and I/O had their turn);
+//   3. fire expired timers;
+//   4. one backend->Submit() for all I/O the fibers queued, then backend->Poll();
+//   5. idle? spin for spin_ns re-checking, then sleep in backend->Wait() until the
+//      next timer, an I/O completion, or a producer's Wake().
+//
+// Sleep/wake protocol (no lost wake-ups): the reactor sets `sleeping_`, issues a
+// seq_cst fence, re-checks every inbound ring, and only then Wait()s. A producer
+// pushes, issues a seq_cst fence, and if it sees `sleeping_` it clears it and calls
+// backend->Wake(). Either the reactor's re-check sees the push or the producer sees
+// the flag.
+//
+// Thread ownership: everything here is reactor-thread-only except WakeIfSleeping(),
+// RequestStop(), RegisterForeign() and the read-only accessors marked thread-safe.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <new>
+#include <unordered_map>
+#include <vector>
+
+#include "io/io_backend.h"
+#include "ringdb/status.h"
+#include "runtime/fiber.h"
+#include "runtime/message.h"
+#include "runtime/stack_pool.h"
+#include "runtime/sync.h"
+#include "runtime/timer_queue.h"
+
+namespace ringdb::rt {
+
+// Replaces the backend a reactor would use (tests: io::FaultBackend around it).
+using BackendWrapFn = std::function<std::unique_ptr<io::IoBackend>(
+    std::unique_ptr<io::IoBackend> inner, unsigned shard)>;
+
+struct ReactorOptions {
+  uint32_t shard_id = 0;
+  io::BackendOptions backend;
+  BackendWrapFn wrap_backend;                 // optional
+  uint64_t spin_ns = 50'000;                  // busy-poll this long when idle before sleeping
+  size_t stack_bytes = 64 << 10;              // per fiber, plus a guard page
+  size_t max_cached_stacks = 256;             // StackPool free-list bound
+  uint64_t task_quota_ns = 500'000;           // MaybeYield() yields after this much CPU
+  uint64_t stall_threshold_ns = 20'000'000;   // warn when a fiber runs this long
+  uint32_t drain_burst = 64;                  // messages taken from one ring per pass
+  uint64_t stop_timeout_ns = 10'000'000'000;  // then remaining fibers are abandoned
+};
+
+struct ReactorStats {
+  uint64_t loops = 0;
+  uint64_t sleeps = 0;  // backend->Wait() calls
+  uint64_t fibers_spawned = 0;
+  uint64_t switches = 0;  // fiber resumptions
+  uint64_t messages = 0;  // messages handled from rings
+  uint64_t timers_fired = 0;
+  uint64_t stalls = 0;         // fibers that ran past stall_threshold_ns
+  uint64_t foreign_rings = 0;  // foreign rings currently registered
+};
+
+using TimerId = uint64_t;
+
+namespace detail {
+// Stop coordination among the reactors of one runtime: they exit together once every
+// one of them is quiescent (no live fibers, no I/O in flight, empty inbound rings).
+// While a message is in flight, the fiber that waits for its answer keeps its reactor
+// non-quiescent, so "all quiescent" means no message can still arrive.
+struct StopGroup {
+  std::atomic<int> not_quiescent{0};
+  std::vector<Reactor*> members;
+};
+}  // namespace detail
+
+class Reactor {
+ public:
+  // Creates the reactor and its I/O backend. Call on the thread that will Run() it
+  // (io_uring rings may be bound to their creator).
+  static Status Create(const ReactorOptions& opt, std::unique_ptr<Reactor>* out);
+  Reactor(const ReactorOptions& opt, std::unique_ptr<io::IoBackend> backend);
+  ~Reactor();
+  Reactor(const Reactor&) = delete;
+  Reactor& operator=(const Reactor&) = delete;
+
+  // Runs the loop on the calling thread until RequestStop() and quiescence (see
+  // StopGroup), or stop_timeout_ns after the stop request.
+  void Run();
+  // Thread-safe. Fibers see it through StopRequested() / stop_event().
+  void RequestStop();
+  bool StopRequested() const { return stop_requested_.load(std::memory_order_acquire); }
+  // Set (on the reactor thread) once a stop was requested; long-running fibers wait on
+  // it alongside their work to leave promptly.
+  Event& stop_event() { return stop_event_; }
+
+  // Starts a fiber running fn() on this reactor; it first runs on the next loop pass.
+  // REQUIRES: called on this reactor's thread (or before Run() on the thread that
+  // will run it). Returns the fiber id.
+  template <class F>
+  uint64_t Spawn(F&& fn, const char* name = "fiber");
+
+  // Calls cb on the reactor thread (outside any fiber) at or after deadline_ns
+  // (util::NowNanos clock). cb must not block; it may Spawn.
+  TimerId AddTimer(uint64_t deadline_ns, std::function<void()> cb);
+  bool CancelTimer(TimerId id);
+  // Intrusive timers for code that owns its node (sleep_for, timed waits).
+  void AddTimerNode(TimerNode* n) { timers_.Add(n); }
+  bool RemoveTimerNode(TimerNode* n) { return timers_.Remove(n); }
+
+  // ---- fiber scheduling primitives (reactor thread only) ----
+  Fiber* current_fiber() const { return current_; }
+  // Parks the current fiber until someone calls MakeReady() on it.
+  void Suspend();
+  // Puts the current fiber at the back of the ready queue and runs the others.
+  void Yield();
+  // REQUIRES: f is suspended and belongs to this reactor.
+  void MakeReady(Fiber* f);
+  // Start of the current fiber's time slice (for MaybeYield).
+  uint64_t slice_start_ns() const { return slice_start_ns_; }
+  const ReactorOptions& options() const { return opts_; }
+
+  // ---- rings ----
+  // Wiring done by Runtime before Run(): rings this reactor consumes / produces.
+  void AddInbound(MessageRing* ring) { inbound_.push_back(ring); }
+  void SetOutbound(std::vector<MessageRing*> out, std::vector<Reactor*> peers) {
+    outbound_ = std::move(out);
+    peers_ = std::move(peers);
+    send_waiters_ = std::vector<detail::WaitList>(outbound_.size());
+  }
+  void SetStopGroup(detail::StopGroup* g) { stop_group_ = g; }
+  // From a fiber on this reactor: pushes msg to shard `to`, then wakes the target if it
+  // sleeps. While the ring is full the fiber waits in a FIFO queue for that ring
+  // (backpressure, never drops); the loop lets waiters go as slots free up.
+  void SendToShard(uint32_t to, Message* msg);
+  // Thread-safe, lock-free: links a foreign thread's ring into this reactor's list.
+  void RegisterForeign(ForeignRing* r);
+  // Thread-safe: called by a producer after it pushed to one of our rings.
+  void WakeIfSleeping();
+
+  // ---- accessors ----
+  uint32_t shard_id() const { return opts_.shard_id; }
+  io::IoBackend* backend() const { return backend_.get(); }
+  // Which backend was chosen and why (thread-safe: fixed at creation).
+  const io::BackendChoice& backend_choice() const { return backend_choice_; }
+  StackPool& stacks() { return stacks_; }
+  uint32_t live_fibers() const { return live_fibers_; }
+  const ReactorStats& stats() const { return stats_; }
+  uint64_t now_ns() const { return now_ns_; }         // cached at the last loop pass
+  void* runtime_tag() const { return runtime_tag_; }  // the owning Runtime, if any
+  void set_runtime_tag(void* t) { runtime_tag_ = t; }
+
+ private:
+  static constexpr size_t kMaxInlineFnBytes = 1024;
+  struct OwnedTimer;
+
+  uint64_t Launch(Stack s, char* fiber_mem, char* sp, detail::FiberFnBase* fn, bool on_heap,
+                  const char* name);
+  static void FiberEntry(boost::context::detail::transfer_t t);
+  void SwitchTo(Fiber* f);
+  void SwitchToMain(bool exiting);
+  void DestroyFiber(Fiber* f);
+  bool DrainInbound();
+  bool InboundEmpty();
+  void UnlinkForeign(ForeignRing* prev, ForeignRing* node);
+  bool RunReady();
+  bool ServiceSendWaiters();
+  bool SendWaitersCanGo();
+  void Sleep();
+  bool StopReached();
+  void Shutdown();
+
+  ReactorOptions opts_;
+  std::unique_ptr<io::IoBackend> backend_;
+  io::BackendChoice backend_choice_;
+  StackPool stacks_;
+  TimerQueue timers_;
+  ReactorStats stats_;
+
+  // Ready queue (FIFO, intrusive) and the fiber being run.
+  Fiber* ready_head_ = nullptr;
+  Fiber* ready_tail_ = nullptr;
+  size_t ready_count_ = 0;
+  Fiber* current_ = nullptr;
+  Fiber* all_fibers_ = nullptr;  // every live fiber (for shutdown)
+  uint32_t live_fibers_ = 0;
+  uint64_t next_fiber_id_ = 1;
+  uint64_t slice_start_ns_ = 0;
+  uint64_t now_ns_ = 0;
+
+  // The loop's own context (the thread's stack), as seen from fibers.
+  boost::context::detail::fcontext_t main_ctx_ = nullptr;
+  const void* main_stack_bottom_ = nullptr;
+  size_t main_stack_size_ = 0;
+  void* main_fake_stack_ = nullptr;
+  void* main_tsan_fiber_ = nullptr;
+
+  // Timers created by AddTimer (the queue holds their nodes).
+  std::unordered_map<TimerId, std::unique_ptr<OwnedTimer>> owned_timers_;
+  TimerId next_timer_id_ = 1;
+
+  std::vector<MessageRing*> inbound_;
+  std::vector<MessageRing*> outbound_;  // index: target shard (nullptr for self)
+  std::vector<Reactor*> peers_;
+  std::vector<detail::WaitList> send_waiters_;  // fibers waiting for room, per target
+  uint32_t send_waiting_ = 0;
+  std::atomic<ForeignRing*> foreign_head_{nullptr};
+  std::vector<Message*> drain_buf_;
+
+  alignas(kCacheLine) std::atomic<bool> sleeping_{false};
+  std::atomic<bool> stop_requested_{false};
+  detail::StopGroup own_stop_group_;
+  detail::StopGroup* stop_group_ = nullptr;
+  bool stop_seen_ = false;
+  bool counted_quiescent_ = false;
+  uint64_t stop_deadline_ns_ = 0;
+  Event stop_event_;
+  void* runtime_tag_ = nullptr;
+};
+
+// ---- the current thread's reactor and fiber ----
+
+// The reactor running on this thread, or nullptr on a foreign thread.
+Reactor* CurrentReactor();
+// The current reactor's shard id. REQUIRES: on a reactor thread.
+uint32_t ShardId();
+// True when called from inside a fiber.
+bool InFiber();
+
+// Fiber-only helpers (REQUIRES: InFiber()).
+void Yield();
+void SleepFor(uint64_t ns);
+void SleepUntil(uint64_t deadline_ns);
+// Yields when the current fiber has run for task_quota_ns since it was resumed.
+// Long loops (compaction, scans) call it every few iterations. True if it yielded.
+bool MaybeYield();
+
+// ---- template implementation ----
+
+template <class F>
+uint64_t Reactor::Spawn(F&& fn, const char* name) {
+  using Fn = detail::FiberFn<std::decay_t<F>>;
+  static_assert(alignof(Fn) <= kCacheLine, "over-aligned fiber callable");
+  Stack s = stacks_.Get();
+  auto align_down = [](char* p, size_t a) {
+    return reinterpret_cast<char*>(reinterpret_cast<uintptr_t>(p) & ~(uintptr_t(a) - 1));
+  };
+  char* fiber_mem = align_down(s.top() - sizeof(Fiber), kCacheLine);
+  if constexpr (sizeof(Fn) <= kMaxInlineFnBytes) {
+    char* fn_mem = align_down(fiber_mem - sizeof(Fn), alignof(Fn) < 16 ? 16 : alignof(Fn));
+    auto* f = new (fn_mem) Fn(std::forward<F>(fn));
+    return Launch(s, fiber_mem, align_down(fn_mem, 64), f, false, name);
+  } else {
+    auto* f = new Fn(std::forward<F>(fn));
+    return Launch(s, fiber_mem, align_down(fiber_mem, 64), f, true, name);
+  }
+}
+
+}  // namespace ringdb::rt

@@ -1,0 +1,270 @@
+#include "runtime/runtime.h"
+
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <unordered_map>
+
+#include "util/clock.h"
+#include "util/log.h"
+
+namespace ringdb::rt {
+
+namespace {
+
+std::atomic<uint64_t> g_next_runtime_id{1};
+
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+void FutexWait(std::atomic<uint32_t>* addr, uint32_t expected) {
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(addr), FUTEX_WAIT_PRIVATE, expected, nullptr,
+          nullptr, 0);
+}
+void FutexWake(std::atomic<uint32_t>* addr) {
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(addr), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+}
+
+// Spin, then yield the CPU, then sleep with exponential backoff (1 us .. 1 ms): used
+// only while a ring is full, which is rare and means the shard is overloaded.
+class Backoff {
+ public:
+  void Pause() {
+    if (n_ < 256) {
+      CpuRelax();
+    } else if (n_ < 320) {
+      sched_yield();
+    } else {
+      timespec ts{0, static_cast<long>(sleep_ns_)};
+      nanosleep(&ts, nullptr);
+      if (sleep_ns_ < 1'000'000) sleep_ns_ *= 2;
+    }
+    n_++;
+  }
+
+ private:
+  uint32_t n_ = 0;
+  uint64_t sleep_ns_ = 1'000;
+};
+
+// Per foreign thread: its rings to every shard of every runtime it has talked to.
+// Destroyed at thread exit, which drops the thread's reference on each ring; the
+// reactor then reclaims the ring once it has drained it.
+struct ForeignThreadState {
+  uint64_t cached_id = 0;
+  std::vector<ForeignRing*>* cached = nullptr;
+  std::unordered_map<uint64_t, std::vector<ForeignRing*>> rings;
+
+  ~ForeignThreadState() {
+    for (auto& [id, v] : rings) {
+      for (ForeignRing* r : v) {
+        if (r != nullptr) ForeignRing::Release(r);
+      }
+    }
+  }
+
+  // Forgets runtimes that are gone (their reactors dropped their references).
+  void PruneDead() {
+    for (auto it = rings.begin(); it != rings.end();) {
+      bool dead = true;
+      for (ForeignRing* r : it->second) dead &= (r == nullptr || r->Orphaned());
+      if (dead) {
+        for (ForeignRing* r : it->second) {
+          if (r != nullptr) ForeignRing::Release(r);
+        }
+        it = rings.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    cached_id = 0;
+    cached = nullptr;
+  }
+};
+
+thread_local ForeignThreadState tl_foreign;
+
+}  // namespace
+
+// ---------------------------------------------------------------- ForeignWaiter
+
+void detail::ForeignWaiter::Wait(uint64_t spin_ns) {
+  const uint64_t start = util::NowNanos();
+  for (uint32_t i = 1; state_.load(std::memory_order_acquire) != 1; i++) {
+    if ((i & 63) == 0 && util::NowNanos() - start >= spin_ns) break;
+    CpuRelax();
+  }
+  uint32_t expected = 0;
+  if (!state_.compare_exchange_strong(expected, 2, std::memory_order_acquire)) return;  // done
+  while (state_.load(std::memory_order_acquire) != 1) FutexWait(&state_, 2);
+}
+
+void detail::ForeignWaiter::Notify() {
+  if (state_.exchange(1, std::memory_order_acq_rel) == 2) FutexWake(&state_);
+}
+
+// ---------------------------------------------------------------- Runtime
+
+Runtime::Runtime(const RuntimeOptions& opt)
+    : opts_(opt), id_(g_next_runtime_id.fetch_add(1, std::memory_order_relaxed)) {}
+
+Status Runtime::Start(const RuntimeOptions& opt, std::unique_ptr<Runtime>* out) {
+  if (opt.shards == 0) return Status::InvalidArgument("runtime needs at least one shard");
+  if (opt.ring_capacity < 2) return Status::InvalidArgument("ring_capacity must be >= 2");
+  std::unique_ptr<Runtime> rt(new Runtime(opt));
+  const uint32_t n = opt.shards;
+  rt->reactors_.resize(n);
+  rt->create_status_.resize(n);
+  rt->rings_.resize(static_cast<size_t>(n) * n);
+  for (uint32_t from = 0; from < n; from++) {
+    for (uint32_t to = 0; to < n; to++) {
+      if (from != to) rt->rings_[from * n + to] = std::make_unique<MessageRing>(opt.ring_capacity);
+    }
+  }
+  for (uint32_t i = 0; i < n; i++)
+    rt->threads_.emplace_back([r = rt.get(), i] { r->ThreadMain(i); });
+
+  Status failed;
+  {
+    std::unique_lock<std::mutex> lock(rt->start_mu_);
+    rt->start_cv_.wait(lock, [&] { return rt->created_ == n; });
+    for (const Status& s : rt->create_status_) {
+      if (!s.ok() && failed.ok()) failed = s;
+    }
+    if (failed.ok()) {
+      // Wire rings and the stop group while every reactor is parked at the barrier.
+      rt->stop_group_.not_quiescent.store(static_cast<int>(n), std::memory_order_relaxed);
+      std::vector<Reactor*> peers;
+      for (auto& r : rt->reactors_) peers.push_back(r.get());
+      rt->stop_group_.members = peers;
+      for (uint32_t i = 0; i < n; i++) {
+        std::vector<MessageRing*> outbound(n, nullptr);
+        for (uint32_t j = 0; j < n; j++) {
+          if (j == i) continue;
+          outbound[j] = rt->rings_[i * n + j].get();
+          rt->reactors_[j]->AddInbound(rt->rings_[i * n + j].get());
+        }
+        rt->reactors_[i]->SetOutbound(std::move(outbound), peers);
+        rt->reactors_[i]->SetStopGroup(&rt->stop_group_);
+        rt->reactors_[i]->set_runtime_tag(rt.get());
+      }
+    }
+    rt->go_ = failed.ok() ? Go::kRun : Go::kAbort;
+  }
+  rt->start_cv_.notify_all();
+  if (!failed.ok()) {
+    for (auto& t : rt->threads_) t.join();
+    rt->threads_.clear();
+    rt->stopped_ = true;
+    return failed;
+  }
+  *out = std::move(rt);
+  return Status::OK();
+}
+
+void Runtime::ThreadMain(uint32_t shard) {
+  char name[16];
+  snprintf(name, sizeof(name), "ringdb-s%u", shard);
+  pthread_setname_np(pthread_self(), name);
+  if (opts_.pin_threads) {
+    const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    const int cpu = opts_.cpus.empty() ? static_cast<int>(shard % (ncpu > 0 ? ncpu : 1))
+                                       : opts_.cpus[shard % opts_.cpus.size()];
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    int err = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+    if (err != 0) RINGDB_LOG_WARN("shard %u: cannot pin to cpu %d (error %d)", shard, cpu, err);
+  }
+
+  ReactorOptions ro;
+  ro.shard_id = shard;
+  ro.backend = opts_.backend;
+  ro.wrap_backend = opts_.wrap_backend;
+  ro.spin_ns = opts_.spin_ns;
+  ro.stack_bytes = opts_.stack_bytes;
+  ro.task_quota_ns = opts_.task_quota_ns;
+  ro.stall_threshold_ns = opts_.stall_threshold_ns;
+  ro.stop_timeout_ns = opts_.stop_timeout_ns;
+  std::unique_ptr<Reactor> reactor;
+  Status s = Reactor::Create(ro, &reactor);
+  Reactor* r = reactor.get();
+  {
+    std::unique_lock<std::mutex> lock(start_mu_);
+    create_status_[shard] = s;
+    reactors_[shard] = std::move(reactor);
+    created_++;
+    start_cv_.notify_all();
+    start_cv_.wait(lock, [&] { return go_ != Go::kWait; });
+    if (go_ == Go::kAbort) {
+      reactors_[shard].reset();  // the backend was created on this thread: free it here
+      return;
+    }
+  }
+  r->Run();
+}
+
+Runtime::~Runtime() {
+  Stop();
+  // Reactors drop their references on foreign rings; rings_ outlive them.
+  reactors_.clear();
+}
+
+void Runtime::Stop() {
+  if (stopped_) return;
+  Reactor* cur = CurrentReactor();
+  RINGDB_ASSERT_MSG(cur == nullptr || cur->runtime_tag() != this,
+                    "Runtime::Stop() from one of its own shards would deadlock");
+  stopping_.store(true, std::memory_order_release);
+  for (auto& r : reactors_) r->RequestStop();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  stopped_ = true;
+}
+
+ForeignRing* Runtime::ForeignRingFor(uint32_t shard) {
+  ForeignThreadState& tl = tl_foreign;
+  if (tl.cached_id != id_) {
+    if (tl.rings.find(id_) == tl.rings.end()) tl.PruneDead();
+    std::vector<ForeignRing*>& v = tl.rings[id_];
+    v.resize(shards(), nullptr);
+    tl.cached_id = id_;
+    tl.cached = &v;
+  }
+  ForeignRing*& slot = (*tl.cached)[shard];
+  if (slot == nullptr) {
+    slot = new ForeignRing(opts_.ring_capacity);
+    reactors_[shard]->RegisterForeign(slot);
+  }
+  return slot;
+}
+
+void Runtime::PushForeign(uint32_t shard, Message* msg) {
+  RINGDB_ASSERT_MSG(shard < shards(), "SubmitTo: shard out of range");
+  RINGDB_ASSERT_MSG(!stopping_.load(std::memory_order_acquire), "SubmitTo after Runtime::Stop()");
+  Reactor* cur = CurrentReactor();
+  RINGDB_ASSERT_MSG(cur == nullptr || cur->runtime_tag() != this,
+                    "PushForeign from one of the runtime's own shards");
+  ForeignRing* fr = ForeignRingFor(shard);
+  Reactor* target = reactors_[shard].get();
+  if (!fr->ring.TryPush(msg)) {
+    Backoff backoff;
+    do {
+      target->WakeIfSleeping();
+      backoff.Pause();
+    } while (!fr->ring.TryPush(msg));
+  }
+  target->WakeIfSleeping();
+}
+
+}  // namespace ringdb::rt

@@ -1,0 +1,328 @@
+// Model-based random test: random Put/Delete/Write(batch)/Get (blocking and async)
+// applied to ringdb and to a std::map, with periodic Flush (memtable -> SSTable) and
+// Close + reopen; every read is compared with the model and the whole key universe is
+// compared after every reopen. Runs over both I/O backends.
+//
+// Replay: RINGDB_SEED=<seed> (printed at the start). Length: RINGDB_MODEL_OPS (default
+// 4000; the 'soak' suite runs far more).
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <sstream>
+
+#include "io/io_backend.h"
+#include "ringdb/db.h"
+#include "ringdb/write_batch.h"
+#include "tests/db/db_test_util.h"
+
+namespace ringdb {
+namespace {
+
+using dbtest::Printable;
+using dbtest::TempDir;
+
+const char* KindName(IoBackendKind k) {
+  switch (k) {
+    case IoBackendKind::kUring:
+      return "io_uring";
+    case IoBackendKind::kAio:
+      return "libaio";
+    case IoBackendKind::kAuto:
+      return "auto";
+  }
+  return "?";
+}
+
+const char* DurabilityName(Durability d) {
+  switch (d) {
+    case Durability::kSync:
+      return "sync";
+    case Durability::kPeriodic:
+      return "periodic";
+    case Durability::kNone:
+      return "none";
+  }
+  return "?";
+}
+
+// Waits for one async callback (the test issues one async op at a time so that the
+// model's order of operations is the store's).
+class OneShot {
+ public:
+  void Set(Status s, std::string_view v) {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++calls_;
+    status_ = std::move(s);
+    value_.assign(v.data(), v.size());
+    cv_.notify_all();
+  }
+  bool Wait(Status* s, std::string* v) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!cv_.wait_for(lock, std::chrono::seconds(30), [&] { return calls_ > 0; })) return false;
+    *s = status_;
+    if (v != nullptr) *v = value_;
+    return calls_ == 1;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int calls_ = 0;
+  Status status_;
+  std::string value_;
+};
+
+class ModelTest : public ::testing::TestWithParam<IoBackendKind> {
+ protected:
+  void SetUp() override {
+    Status probe = GetParam() == IoBackendKind::kUring ? io::ProbeUring() : io::ProbeAio();
+    if (!probe.ok()) {
+      GTEST_SKIP() << KindName(GetParam()) << " backend unavailable here: " << probe.ToString();
+    }
+  }
+
+  // Opens the store; false (with a skip or failure recorded) when it cannot.
+  bool OpenDb() {
+    db_.reset();
+    Status s = DB::Open(opt_, &db_);
+    if (s.IsNotSupported()) {
+      skipped_ = true;
+      std::fprintf(stderr, "[ skip ] DB::Open with %s: %s\n", KindName(GetParam()),
+                   s.ToString().c_str());
+      return false;
+    }
+    EXPECT_TRUE(s.ok()) << "Open: " << s.ToString() << Context();
+    if (!s.ok()) return false;
+    const std::string backend = db_->io_backend();
+    EXPECT_TRUE(dbtest::StartsWith(backend, KindName(GetParam())))
+        << "asked for " << KindName(GetParam()) << ", store reports '" << backend << "'";
+    return true;
+  }
+
+  std::string Context() const {
+    std::ostringstream os;
+    os << "\n  seed=" << seed_ << " op#" << op_ << " backend=" << KindName(GetParam())
+       << " shards=" << opt_.shards << " durability=" << DurabilityName(opt_.durability)
+       << "\n  replay: RINGDB_SEED=" << seed_ << " db_test --gtest_filter='"
+       << ::testing::UnitTest::GetInstance()->current_test_info()->test_suite_name() << "."
+       << ::testing::UnitTest::GetInstance()->current_test_info()->name() << "'"
+       << "\n  last ops:";
+    for (const auto& l : recent_) os << "\n    " << l;
+    return os.str();
+  }
+  void Log(std::string line) {
+    recent_.push_back(std::move(line));
+    if (recent_.size() > 24) recent_.pop_front();
+  }
+
+  // Compares one key with the model; returns false on mismatch (failure recorded).
+  bool Check(const std::string& key, const char* how) {
+    std::string got;
+    Status s = db_->Get(key, &got);
+    auto it = model_.find(key);
+    if (it == model_.end()) {
+      EXPECT_TRUE(s.IsNotFound()) << how << " Get(" << Printable(key) << ") want NotFound, got "
+                                  << s.ToString() << " " << Printable(got) << Context();
+      return s.IsNotFound();
+    }
+    EXPECT_TRUE(s.ok() && got == it->second)
+        << how << " Get(" << Printable(key) << ") want " << Printable(it->second) << ", got "
+        << s.ToString() << " " << Printable(got) << Context();
+    return s.ok() && got == it->second;
+  }
+  bool CheckAll(const char* how) {
+    for (const auto& k : keys_) {
+      if (!Check(k, how)) return false;
+    }
+    return true;
+  }
+
+  std::string RandomValue() {
+    uint64_t r = rng_() % 1000;
+    size_t len;
+    if (r < 5) {
+      len = 64 * 1024 + rng_() % (256 * 1024);  // bigger than a memtable
+    } else if (r < 60) {
+      len = 1024 + rng_() % (20 * 1024);
+    } else {
+      len = rng_() % 300;
+    }
+    // Mostly compressible, sometimes random bytes.
+    if (rng_() % 4 == 0) return dbtest::RandomBytes(rng_, len);
+    std::string v = dbtest::KeyN("v", op_) + ":";
+    while (v.size() < len) v += v;
+    v.resize(len);
+    return v;
+  }
+  const std::string& RandomKey() { return keys_[rng_() % keys_.size()]; }
+
+  void MakeKeys() {
+    // Printable keys with shared prefixes, plus binary ones and edge lengths.
+    for (int i = 0; i < 300; ++i) keys_.push_back(dbtest::KeyN("user:", i * 37 % 1000));
+    for (int i = 0; i < 100; ++i) {
+      keys_.push_back(dbtest::RandomBytes(rng_, 1 + rng_() % 24));
+    }
+    keys_.push_back(std::string("\0", 1));
+    keys_.push_back(std::string(200, 'L'));
+    keys_.push_back(std::string(2000, 'M'));
+    std::sort(keys_.begin(), keys_.end());
+    keys_.erase(std::unique(keys_.begin(), keys_.end()), keys_.end());
+  }
+
+  TempDir tmp_;
+  std::unique_ptr<DB> db_;
+  Options opt_;
+  std::map<std::string, std::string> model_;
+  std::vector<std::string> keys_;
+  std::mt19937_64 rng_;
+  uint64_t seed_ = 0;
+  uint64_t op_ = 0;
+  bool skipped_ = false;
+  std::deque<std::string> recent_;
+};
+
+TEST_P(ModelTest, RandomOpsMatchStdMap) {
+  seed_ = dbtest::TestSeed(::testing::UnitTest::GetInstance()->current_test_info()->name());
+  rng_.seed(seed_ * 2 + static_cast<uint64_t>(GetParam()));
+  const uint64_t ops = dbtest::EnvU64("RINGDB_MODEL_OPS", 4000);
+  opt_ = dbtest::SmallOptions(tmp_.Sub("db"), 1 + static_cast<uint32_t>(rng_() % 3));
+  opt_.io_backend = GetParam();
+  const Durability modes[] = {Durability::kSync, Durability::kPeriodic, Durability::kNone};
+  opt_.durability = modes[rng_() % 3];
+  opt_.periodic_sync_ms = 5;
+  MakeKeys();
+  if (!OpenDb()) {
+    if (skipped_) GTEST_SKIP() << "backend not supported by DB::Open (see log)";
+    return;
+  }
+  uint64_t n_put = 0, n_del = 0, n_batch = 0, n_get = 0, n_async = 0, n_flush = 0, n_reopen = 0;
+  for (op_ = 0; op_ < ops; ++op_) {
+    const uint64_t r = rng_() % 1000;
+    if (r < 330) {  // Put
+      const std::string& k = RandomKey();
+      std::string v = RandomValue();
+      Log("Put " + Printable(k) + " len " + std::to_string(v.size()));
+      Status s = db_->Put(k, v);
+      ASSERT_TRUE(s.ok()) << "Put: " << s.ToString() << Context();
+      model_[k] = std::move(v);
+      ++n_put;
+    } else if (r < 430) {  // Delete
+      const std::string& k = RandomKey();
+      Log("Delete " + Printable(k));
+      Status s = db_->Delete(k);
+      ASSERT_TRUE(s.ok()) << "Delete: " << s.ToString() << Context();
+      model_.erase(k);
+      ++n_del;
+    } else if (r < 530) {  // Write(batch), possibly several updates of one key
+      WriteBatch b;
+      std::vector<std::pair<std::string, std::optional<std::string>>> ups;
+      const int n = 1 + static_cast<int>(rng_() % 20);
+      for (int i = 0; i < n; ++i) {
+        const std::string& k = RandomKey();
+        if (rng_() % 4 == 0) {
+          b.Delete(k);
+          ups.emplace_back(k, std::nullopt);
+        } else {
+          std::string v = RandomValue();
+          b.Put(k, v);
+          ups.emplace_back(k, std::move(v));
+        }
+      }
+      Log("Write batch of " + std::to_string(n));
+      Status s = db_->Write(b);
+      ASSERT_TRUE(s.ok()) << "Write: " << s.ToString() << Context();
+      for (auto& [k, v] : ups) {
+        if (v.has_value()) {
+          model_[k] = std::move(*v);
+        } else {
+          model_.erase(k);
+        }
+      }
+      ++n_batch;
+    } else if (r < 880) {  // Get
+      const std::string& k = RandomKey();
+      Log("Get " + Printable(k));
+      ASSERT_TRUE(Check(k, "random"));
+      ++n_get;
+    } else if (r < 990) {  // async put / delete / get
+      const std::string& k = RandomKey();
+      OneShot done;
+      Status s;
+      std::string got;
+      const uint64_t which = rng_() % 3;
+      if (which == 0) {
+        std::string v = RandomValue();
+        Log("PutAsync " + Printable(k));
+        db_->PutAsync(k, v, [&done](Status st) { done.Set(std::move(st), {}); });
+        ASSERT_TRUE(done.Wait(&s, nullptr)) << "PutAsync callback missing or repeated" << Context();
+        ASSERT_TRUE(s.ok()) << "PutAsync: " << s.ToString() << Context();
+        model_[k] = std::move(v);
+      } else if (which == 1) {
+        Log("DeleteAsync " + Printable(k));
+        db_->DeleteAsync(k, [&done](Status st) { done.Set(std::move(st), {}); });
+        ASSERT_TRUE(done.Wait(&s, nullptr))
+            << "DeleteAsync callback missing or repeated" << Context();
+        ASSERT_TRUE(s.ok()) << "DeleteAsync: " << s.ToString() << Context();
+        model_.erase(k);
+      } else {
+        Log("GetAsync " + Printable(k));
+        db_->GetAsync(k, [&done](Status st, std::string_view v) { done.Set(std::move(st), v); });
+        ASSERT_TRUE(done.Wait(&s, &got)) << "GetAsync callback missing or repeated" << Context();
+        auto it = model_.find(k);
+        if (it == model_.end()) {
+          ASSERT_TRUE(s.IsNotFound()) << "GetAsync(" << Printable(k) << ") want NotFound, got "
+                                      << s.ToString() << " " << Printable(got) << Context();
+        } else {
+          ASSERT_TRUE(s.ok() && got == it->second)
+              << "GetAsync(" << Printable(k) << ") want " << Printable(it->second) << ", got "
+              << s.ToString() << " " << Printable(got) << Context();
+        }
+      }
+      ++n_async;
+    } else if (r < 997) {  // Flush
+      Log("Flush");
+      Status s = db_->Flush();
+      ASSERT_TRUE(s.ok()) << "Flush: " << s.ToString() << Context();
+      ++n_flush;
+    } else {  // Close + reopen, then compare everything
+      Log("Close+reopen");
+      Status s = db_->Close();
+      ASSERT_TRUE(s.ok()) << "Close: " << s.ToString() << Context();
+      ASSERT_TRUE(OpenDb());
+      ASSERT_TRUE(CheckAll("after reopen"));
+      ++n_reopen;
+    }
+  }
+  Log("final Close+reopen");
+  ASSERT_TRUE(CheckAll("before final close"));
+  ASSERT_OK(db_->Close());
+  ASSERT_TRUE(OpenDb());
+  ASSERT_TRUE(CheckAll("after final reopen"));
+  ASSERT_OK(db_->Flush());
+  ASSERT_TRUE(CheckAll("after final flush"));
+  std::fprintf(stderr,
+               "[ model] seed=%llu backend=%s shards=%u durability=%s ops=%llu: put=%llu "
+               "delete=%llu batch=%llu get=%llu async=%llu flush=%llu reopen=%llu live=%zu "
+               "sst_bytes=%llu\n",
+               static_cast<unsigned long long>(seed_), KindName(GetParam()), opt_.shards,
+               DurabilityName(opt_.durability), static_cast<unsigned long long>(ops),
+               static_cast<unsigned long long>(n_put), static_cast<unsigned long long>(n_del),
+               static_cast<unsigned long long>(n_batch), static_cast<unsigned long long>(n_get),
+               static_cast<unsigned long long>(n_async), static_cast<unsigned long long>(n_flush),
+               static_cast<unsigned long long>(n_reopen), model_.size(),
+               static_cast<unsigned long long>(dbtest::TotalBytesWithSuffix(opt_.path, ".sst")));
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, ModelTest,
+                         ::testing::Values(IoBackendKind::kUring, IoBackendKind::kAio),
+                         [](const ::testing::TestParamInfo<IoBackendKind>& info) {
+                           return info.param == IoBackendKind::kUring ? std::string("Uring")
+                                                                      : std::string("Aio");
+                         });
+
+}  // namespace
+}  // namespace ringdb

@@ -1,0 +1,223 @@
+#include "lsm/block.h"
+
+#include <cmath>
+#include <map>
+
+#include "gtest/gtest.h"
+#include "lsm/block_builder.h"
+#include "lsm/bloom.h"
+#include "test_util.h"
+
+namespace ringdb::lsm {
+namespace {
+
+using testing::Rng;
+using Model = std::map<std::string, std::string, InternalKeyComparator>;
+
+BlockPtr BuildBlock(const Model& model, int restart_interval) {
+  BlockBuilder b(restart_interval);
+  for (const auto& [k, v] : model) b.Add(k, v);
+  BlockPtr block;
+  EXPECT_TRUE(Block::FromContents(std::string(b.Finish()), 0, BlockKind::kData, &block).ok());
+  return block;
+}
+
+Model RandomModel(Rng* rng, int n) {
+  Model m;
+  for (int i = 0; i < n; i++) {
+    m[MakeInternalKey(rng->Key(10), rng->Uniform(50), ValueType::kValue)] =
+        rng->Bytes(rng->Uniform(30));
+  }
+  return m;
+}
+
+TEST(BlockTest, EmptyBlock) {
+  BlockBuilder b(16);
+  EXPECT_TRUE(b.empty());
+  BlockPtr block;
+  ASSERT_TRUE(Block::FromContents(std::string(b.Finish()), 0, BlockKind::kData, &block).ok());
+  auto it = Block::NewIterator(block);
+  it->SeekToFirst();
+  EXPECT_FALSE(it->Valid());
+  it->SeekToLast();
+  EXPECT_FALSE(it->Valid());
+  it->Seek(MakeInternalKey("a", 1, ValueType::kValue));
+  EXPECT_FALSE(it->Valid());
+  EXPECT_TRUE(it->status().ok());
+}
+
+class BlockModelTest : public ::testing::TestWithParam<int> {};
+
+TEST_P(BlockModelTest, IterateBothWaysAndSeekMatchModel) {
+  Rng rng(testing::TestSeed() + GetParam());
+  Model model = RandomModel(&rng, 2000);
+  BlockPtr block = BuildBlock(model, GetParam());
+  auto it = Block::NewIterator(block);
+  auto mi = model.begin();
+  for (it->SeekToFirst(); it->Valid(); it->Next(), ++mi) {
+    ASSERT_NE(mi, model.end());
+    ASSERT_EQ(it->key(), mi->first);
+    ASSERT_EQ(it->value(), mi->second);
+  }
+  ASSERT_EQ(mi, model.end());
+  auto rmi = model.rbegin();
+  for (it->SeekToLast(); it->Valid(); it->Prev(), ++rmi) {
+    ASSERT_NE(rmi, model.rend());
+    ASSERT_EQ(it->key(), rmi->first);
+    ASSERT_EQ(it->value(), rmi->second);
+  }
+  ASSERT_EQ(rmi, model.rend());
+  for (int i = 0; i < 5000; i++) {
+    std::string target = MakeInternalKey(rng.Key(10), rng.Uniform(60), ValueType::kValue);
+    it->Seek(target);
+    auto expect = model.lower_bound(target);
+    if (expect == model.end()) {
+      ASSERT_FALSE(it->Valid());
+      continue;
+    }
+    ASSERT_TRUE(it->Valid());
+    ASSERT_EQ(it->key(), expect->first);
+    // Mixed direction after a seek.
+    if (rng.OneIn(2)) {
+      it->Prev();
+      if (expect == model.begin()) {
+        ASSERT_FALSE(it->Valid());
+      } else {
+        ASSERT_TRUE(it->Valid());
+        ASSERT_EQ(it->key(), std::prev(expect)->first);
+      }
+    } else {
+      it->Next();
+      auto n = std::next(expect);
+      ASSERT_EQ(it->Valid(), n != model.end());
+      if (n != model.end()) {
+        ASSERT_EQ(it->key(), n->first);
+      }
+    }
+  }
+  EXPECT_TRUE(it->status().ok());
+}
+
+INSTANTIATE_TEST_SUITE_P(RestartIntervals, BlockModelTest, ::testing::Values(1, 2, 16, 1000));
+
+TEST(BlockTest, PrefixCompressionShrinksSharedKeys) {
+  Model model;
+  for (int i = 0; i < 100; i++) {
+    model.emplace(
+        MakeInternalKey(testing::Cat("a-long-common-prefix-", 1000 + i), 1, ValueType::kValue),
+        "v");
+  }
+  BlockPtr compressed = BuildBlock(model, 16);
+  BlockPtr plain = BuildBlock(model, 1);
+  EXPECT_LT(compressed->contents().size(), plain->contents().size() * 6 / 10);
+  EXPECT_EQ(compressed->num_restarts(), 7u);
+}
+
+TEST(BlockTest, VerifiedRoundTripThroughTrailer) {
+  Rng rng(3);
+  Model model = RandomModel(&rng, 100);
+  BlockBuilder b(16);
+  for (const auto& [k, v] : model) b.Add(k, v);
+  std::string raw(b.Finish());
+  BlockHandle h{8192, raw.size()};
+  AppendBlockTrailer(h.offset, BlockKind::kData, raw, &raw);
+  BlockPtr block;
+  ASSERT_TRUE(Block::FromRaw(raw, h, BlockKind::kData, &block).ok());
+  // Wrong kind, wrong offset, short read: all corruption.
+  EXPECT_TRUE(Block::FromRaw(raw, h, BlockKind::kIndex, &block).IsCorruption());
+  EXPECT_TRUE(
+      Block::FromRaw(raw, BlockHandle{4096, h.size}, BlockKind::kData, &block).IsCorruption());
+  EXPECT_TRUE(
+      Block::FromRaw(raw.substr(0, raw.size() - 1), h, BlockKind::kData, &block).IsCorruption());
+}
+
+TEST(BlockTest, GarbageContentsNeverCrashIterators) {
+  Rng rng(testing::TestSeed());
+  Model model = RandomModel(&rng, 300);
+  BlockBuilder b(4);
+  for (const auto& [k, v] : model) b.Add(k, v);
+  std::string good(b.Finish());
+  int corrupt_seen = 0;
+  for (int iter = 0; iter < 3000; iter++) {
+    std::string bad = good;
+    for (int f = 0; f < 3; f++)
+      bad[rng.Uniform(bad.size())] ^= static_cast<char>(1 + rng.Uniform(255));
+    BlockPtr block;
+    Status s = Block::FromContents(bad, 0, BlockKind::kData, &block);
+    if (!s.ok()) {
+      ASSERT_TRUE(s.IsCorruption());
+      corrupt_seen++;
+      continue;
+    }
+    auto it = Block::NewIterator(block);
+    size_t n = 0;
+    for (it->SeekToFirst(); it->Valid() && n < 10000; it->Next()) n++;
+    for (it->SeekToLast(); it->Valid() && n < 20000; it->Prev()) n++;
+    it->Seek(MakeInternalKey(rng.Key(10), 5, ValueType::kValue));
+    if (!it->status().ok()) corrupt_seen++;
+  }
+  EXPECT_GT(corrupt_seen, 0);
+}
+
+TEST(BloomTest, NoFalseNegatives) {
+  BloomFilterBuilder b(10);
+  for (int i = 0; i < 10000; i++) b.AddKey(testing::Cat("key", i));
+  std::string f = b.Finish();
+  BloomFilter bloom;
+  ASSERT_TRUE(bloom.Parse(f));
+  for (int i = 0; i < 10000; i++) ASSERT_TRUE(bloom.MayContain(testing::Cat("key", i)));
+}
+
+TEST(BloomTest, EmptyFilterRejectsEverything) {
+  BloomFilterBuilder b(10);
+  std::string f = b.Finish();
+  BloomFilter bloom;
+  ASSERT_TRUE(bloom.Parse(f));
+  EXPECT_EQ(bloom.num_bits(), 64u);
+  EXPECT_FALSE(bloom.MayContain("anything"));
+}
+
+// Theory for a standard bloom filter: (1 - e^{-k n / m})^k.
+double TheoreticalFp(double bits_per_key, int k) {
+  return std::pow(1.0 - std::exp(-k / bits_per_key), k);
+}
+
+class BloomRateTest : public ::testing::TestWithParam<int> {};
+
+TEST_P(BloomRateTest, FalsePositiveRateNearTheory) {
+  const int bits = GetParam();
+  const int n = 100000;
+  BloomFilterBuilder b(bits);
+  for (int i = 0; i < n; i++) b.AddKey(testing::Cat("present-", i));
+  std::string f = b.Finish();
+  BloomFilter bloom;
+  ASSERT_TRUE(bloom.Parse(f));
+  const int probes = 1000000;
+  int fp = 0;
+  for (int i = 0; i < probes; i++) fp += bloom.MayContain(testing::Cat("absent-", i));
+  double rate = static_cast<double>(fp) / probes;
+  double theory = TheoreticalFp(bits, bloom.num_probes());
+  std::printf("bloom bits/key=%d probes=%d fp=%.4f%% theory=%.4f%%\n", bits, bloom.num_probes(),
+              100 * rate, 100 * theory);
+  EXPECT_LT(rate, theory * 1.25);
+  EXPECT_GT(rate, theory * 0.75);
+}
+
+INSTANTIATE_TEST_SUITE_P(BitsPerKey, BloomRateTest, ::testing::Values(6, 10, 16));
+
+TEST(BloomTest, MalformedAndUnknownFilters) {
+  BloomFilter bloom;
+  EXPECT_FALSE(bloom.Parse("x"));
+  std::string f(10, '\0');
+  f.push_back(7);   // probes
+  f.push_back(99);  // unknown kind: parses as "may contain"
+  EXPECT_TRUE(bloom.Parse(f));
+  EXPECT_TRUE(bloom.MayContain("k"));
+  std::string zero_probes(10, '\0');
+  zero_probes.push_back(0);
+  zero_probes.push_back(1);
+  EXPECT_FALSE(bloom.Parse(zero_probes));
+}
+
+}  // namespace
+}  // namespace ringdb::lsm

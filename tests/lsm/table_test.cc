@@ -1,0 +1,354 @@
+#include <map>
+#include <set>
+
+#include "gtest/gtest.h"
+#include "lsm/table_builder.h"
+#include "lsm/table_reader.h"
+#include "test_util.h"
+
+namespace ringdb::lsm {
+namespace {
+
+using testing::Rng;
+using Model = std::map<std::string, std::string, InternalKeyComparator>;
+
+// Builds a table, draining ready bytes in aligned pieces as the engine would.
+std::string BuildTable(const Model& model, const TableOptions& opt,
+                       TableProperties* props = nullptr) {
+  TableBuilder b(opt);
+  std::string file;
+  for (const auto& [k, v] : model) {
+    EXPECT_TRUE(b.Add(k, v).ok());
+    if (b.ready().size() >= 3 * kTableAlignBytes) {
+      EXPECT_EQ(b.ready_offset(), file.size());
+      file.append(b.ready());
+      b.Consume(b.ready().size());
+    }
+  }
+  EXPECT_TRUE(b.Finish().ok());
+  EXPECT_EQ(b.ready_offset(), file.size());
+  file.append(b.ready());
+  b.Consume(b.ready().size());
+  EXPECT_EQ(file.size(), b.FileSize());
+  EXPECT_EQ(file.size() % kTableAlignBytes, 0u);
+  if (props != nullptr) *props = b.properties();
+  return file;
+}
+
+std::string Lookup(const TableReader& t, BlockFetcher* f, std::string_view key,
+                   SequenceNumber seq) {
+  std::string v;
+  LookupResult r;
+  Status s = t.Get(LookupKey(key, seq), f, &r, &v);
+  if (!s.ok()) return s.ToString();
+  return r == LookupResult::kFound ? v : r == LookupResult::kDeleted ? "DELETED" : "ABSENT";
+}
+
+class TableRoundTrip : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Rng rng(testing::TestSeed());
+    for (int i = 0; i < 100000; i++) {
+      std::string k = testing::Cat("user", rng.Uniform(1u << 30));
+      if (!user_keys_.insert(k).second) continue;  // one version per user key
+      model_[MakeInternalKey(k, 1 + rng.Uniform(1000000), ValueType::kValue)] =
+          rng.Bytes(rng.Uniform(100));
+    }
+    file_ = BuildTable(model_, TableOptions{}, &props_);
+    ASSERT_TRUE(TableReader::OpenFromFile(file_, &table_).ok());
+  }
+  Model model_;
+  std::set<std::string> user_keys_;
+  std::string file_;
+  TableProperties props_;
+  std::unique_ptr<TableReader> table_;
+};
+
+TEST_F(TableRoundTrip, PropertiesDescribeTheContents) {
+  const TableProperties& p = table_->properties();
+  EXPECT_EQ(p.num_entries, model_.size());
+  EXPECT_EQ(p.smallest_key, model_.begin()->first);
+  EXPECT_EQ(p.largest_key, model_.rbegin()->first);
+  EXPECT_EQ(p.bloom_bits_per_key, 10u);
+  EXPECT_GT(p.num_data_blocks, model_.size() / 100);
+  EXPECT_EQ(p.num_data_blocks, props_.num_data_blocks);
+}
+
+TEST_F(TableRoundTrip, GetEveryKeyAndAbsentKeys) {
+  StringBlockFetcher fetcher(file_);
+  for (const auto& [ik, v] : model_) {
+    ParsedInternalKey p;
+    ASSERT_TRUE(ParseInternalKey(ik, &p));
+    ASSERT_EQ(Lookup(*table_, &fetcher, p.user_key, kMaxSequenceNumber), v);
+    ASSERT_EQ(Lookup(*table_, &fetcher, p.user_key, p.sequence), v);
+    if (p.sequence > 0) {
+      ASSERT_EQ(Lookup(*table_, &fetcher, p.user_key, p.sequence - 1), "ABSENT");
+    }
+  }
+  uint64_t before = fetcher.fetches();
+  int absent = 0;
+  for (int i = 0; i < 10000; i++) {
+    std::string k = testing::Cat("nope", i);
+    ASSERT_EQ(Lookup(*table_, &fetcher, k, kMaxSequenceNumber), "ABSENT");
+    absent++;
+  }
+  // The filter spares almost every read for absent keys.
+  EXPECT_LT(fetcher.fetches() - before, 300u);
+}
+
+TEST_F(TableRoundTrip, IterateForwardAndBackward) {
+  StringBlockFetcher fetcher(file_);
+  auto it = table_->NewIterator(&fetcher);
+  auto mi = model_.begin();
+  for (it->SeekToFirst(); it->Valid(); it->Next(), ++mi) {
+    ASSERT_NE(mi, model_.end());
+    ASSERT_EQ(it->key(), mi->first);
+    ASSERT_EQ(it->value(), mi->second);
+  }
+  ASSERT_EQ(mi, model_.end());
+  ASSERT_TRUE(it->status().ok());
+  auto rmi = model_.rbegin();
+  for (it->SeekToLast(); it->Valid(); it->Prev(), ++rmi) {
+    ASSERT_NE(rmi, model_.rend());
+    ASSERT_EQ(it->key(), rmi->first);
+  }
+  ASSERT_EQ(rmi, model_.rend());
+  ASSERT_TRUE(it->status().ok());
+}
+
+TEST_F(TableRoundTrip, SeekThenStepBothWays) {
+  StringBlockFetcher fetcher(file_);
+  auto it = table_->NewIterator(&fetcher);
+  Rng rng(testing::TestSeed() + 9);
+  for (int i = 0; i < 20000; i++) {
+    std::string target = MakeInternalKey(testing::Cat("user", rng.Uniform(1u << 30)),
+                                         rng.Uniform(1000000), ValueType::kValue);
+    it->Seek(target);
+    auto expect = model_.lower_bound(target);
+    ASSERT_EQ(it->Valid(), expect != model_.end());
+    if (expect == model_.end()) continue;
+    ASSERT_EQ(it->key(), expect->first);
+    if (i % 2 == 0) {
+      it->Prev();
+      ASSERT_EQ(it->Valid(), expect != model_.begin());
+      if (it->Valid()) {
+        ASSERT_EQ(it->key(), std::prev(expect)->first);
+      }
+    } else {
+      it->Next();
+      auto n = std::next(expect);
+      ASSERT_EQ(it->Valid(), n != model_.end());
+      if (it->Valid()) {
+        ASSERT_EQ(it->key(), n->first);
+      }
+    }
+  }
+}
+
+TEST(TableTest, VersionsOfOneKeySpanningBlocks) {
+  Model model;
+  for (SequenceNumber s = 1; s <= 500; s++) {
+    ValueType t = s % 7 == 0 ? ValueType::kDeletion : ValueType::kValue;
+    model[MakeInternalKey("hot", s, t)] = t == ValueType::kValue ? testing::Cat("v", s) : "";
+  }
+  model.emplace(MakeInternalKey("cold", 3, ValueType::kValue), "c");
+  TableOptions opt;
+  opt.block_bytes = 256;
+  std::string file = BuildTable(model, opt);
+  std::unique_ptr<TableReader> t;
+  ASSERT_TRUE(TableReader::OpenFromFile(file, &t).ok());
+  ASSERT_GT(t->properties().num_data_blocks, 10u);
+  StringBlockFetcher f(file);
+  for (SequenceNumber s = 1; s <= 510; s++) {
+    SequenceNumber eff = std::min<SequenceNumber>(s, 500);
+    std::string expect = eff % 7 == 0 ? "DELETED" : testing::Cat("v", eff);
+    ASSERT_EQ(Lookup(*t, &f, "hot", s), expect) << s;
+  }
+  EXPECT_EQ(Lookup(*t, &f, "hot", 0), "ABSENT");
+  EXPECT_EQ(Lookup(*t, &f, "cold", 2), "ABSENT");
+  EXPECT_EQ(Lookup(*t, &f, "cold", 3), "c");
+  EXPECT_EQ(t->properties().num_deletions, 71u);
+}
+
+TEST(TableTest, EmptyTable) {
+  std::string file = BuildTable(Model{}, TableOptions{});
+  EXPECT_EQ(file.size(), kTableAlignBytes);
+  std::unique_ptr<TableReader> t;
+  ASSERT_TRUE(TableReader::OpenFromFile(file, &t).ok());
+  StringBlockFetcher f(file);
+  auto it = t->NewIterator(&f);
+  it->SeekToFirst();
+  EXPECT_FALSE(it->Valid());
+  EXPECT_TRUE(it->status().ok());
+  EXPECT_EQ(Lookup(*t, &f, "k", 5), "ABSENT");
+}
+
+TEST(TableTest, NoFilter) {
+  Model model;
+  for (int i = 0; i < 1000; i++)
+    model.emplace(MakeInternalKey(testing::Cat("k", i), 1, ValueType::kValue), "v");
+  TableOptions opt;
+  opt.bloom_bits_per_key = 0;
+  std::string file = BuildTable(model, opt);
+  std::unique_ptr<TableReader> t;
+  ASSERT_TRUE(TableReader::OpenFromFile(file, &t).ok());
+  EXPECT_EQ(t->footer().filter.size, 0u);
+  StringBlockFetcher f(file);
+  EXPECT_EQ(Lookup(*t, &f, "k5", 1), "v");
+  EXPECT_EQ(Lookup(*t, &f, "k5x", 1), "ABSENT");
+}
+
+TEST(TableTest, OutOfOrderAddIsStickyError) {
+  TableBuilder b(TableOptions{});
+  ASSERT_TRUE(b.Add(MakeInternalKey("b", 1, ValueType::kValue), "v").ok());
+  Status s = b.Add(MakeInternalKey("a", 1, ValueType::kValue), "v");
+  EXPECT_TRUE(s.IsInvalidArgument());
+  EXPECT_TRUE(b.Add(MakeInternalKey("c", 1, ValueType::kValue), "v").IsInvalidArgument());
+  EXPECT_TRUE(b.Finish().IsInvalidArgument());
+}
+
+TEST(TableTest, DuplicateKeyAndBadKeyRejected) {
+  TableBuilder b(TableOptions{});
+  ASSERT_TRUE(b.Add(MakeInternalKey("a", 1, ValueType::kValue), "v").ok());
+  EXPECT_TRUE(b.Add(MakeInternalKey("a", 1, ValueType::kValue), "v").IsInvalidArgument());
+  b.Abandon();
+  TableBuilder b2(TableOptions{});
+  EXPECT_TRUE(b2.Add("short", "v").IsInvalidArgument());
+  b2.Abandon();
+}
+
+TEST(TableTest, AbandonWithoutFinish) {
+  TableBuilder b(TableOptions{});
+  ASSERT_TRUE(b.Add(MakeInternalKey("a", 1, ValueType::kValue), "v").ok());
+  b.Abandon();
+}
+
+TEST(TableTest, BuilderDestroyedWithoutFinishDies) {
+  EXPECT_DEATH({ TableBuilder b(TableOptions{}); }, "Finish");
+}
+
+TEST(TableTest, FooterRejectsTruncationAndBadMagic) {
+  Model model;
+  for (int i = 0; i < 100; i++)
+    model.emplace(MakeInternalKey(testing::Cat("k", i), 1, ValueType::kValue), "v");
+  std::string file = BuildTable(model, TableOptions{});
+  std::unique_ptr<TableReader> t;
+  EXPECT_TRUE(TableReader::OpenFromFile(file.substr(0, file.size() - 1), &t).IsCorruption());
+  EXPECT_TRUE(TableReader::OpenFromFile(file.substr(0, 10), &t).IsCorruption());
+  std::string bad = file;
+  bad[bad.size() - 1] ^= 1;
+  EXPECT_TRUE(TableReader::OpenFromFile(bad, &t).IsCorruption());
+}
+
+// Which block kind covers each byte of a table, for the bit-flip test.
+enum class Region { kData, kFilter, kProperties, kIndex, kPadding, kFooter };
+
+Region RegionOf(const TableReader& t, uint64_t pos) {
+  const Footer& f = t.footer();
+  auto in = [pos](const BlockHandle& h) {
+    return pos >= h.offset && pos < h.offset + h.read_size();
+  };
+  if (pos >= t.file_size() - kFooterBytes) return Region::kFooter;
+  if (pos < f.meta_offset()) return Region::kData;
+  if (f.filter.size != 0 && in(f.filter)) return Region::kFilter;
+  if (in(f.properties)) return Region::kProperties;
+  if (in(f.index)) return Region::kIndex;
+  return Region::kPadding;
+}
+
+// Flips one bit at every byte of a small table. Every flip outside the padding must
+// surface as Corruption (at open, on Get, or while iterating); none may crash or
+// return wrong data silently.
+TEST(TableCorruptionTest, BitFlipInEveryByteOfEveryBlockKind) {
+  Model model;
+  Rng rng(5);
+  for (int i = 0; i < 300; i++) {
+    model[MakeInternalKey(testing::Cat("key", rng.Uniform(100000)), 1 + i, ValueType::kValue)] =
+        rng.Bytes(20);
+  }
+  TableOptions opt;
+  opt.block_bytes = 1024;
+  std::string file = BuildTable(model, opt);
+  std::unique_ptr<TableReader> good;
+  ASSERT_TRUE(TableReader::OpenFromFile(file, &good).ok());
+  std::map<Region, int> detected, flipped;
+  for (uint64_t pos = 0; pos < file.size(); pos++) {
+    Region region = RegionOf(*good, pos);
+    std::string bad = file;
+    bad[pos] ^= static_cast<char>(1 << (pos % 8));
+    flipped[region]++;
+    std::unique_ptr<TableReader> t;
+    Status s = TableReader::OpenFromFile(bad, &t);
+    bool corrupt = false;
+    if (!s.ok()) {
+      ASSERT_TRUE(s.IsCorruption() || s.IsNotSupported()) << s.ToString();
+      corrupt = true;
+    } else {
+      StringBlockFetcher f(bad);
+      auto it = t->NewIterator(&f);
+      auto mi = model.begin();
+      for (it->SeekToFirst(); it->Valid(); it->Next(), ++mi) {
+        ASSERT_NE(mi, model.end());
+        ASSERT_EQ(it->key(), mi->first) << "silent bad key at flip " << pos;
+        ASSERT_EQ(it->value(), mi->second) << "silent bad value at flip " << pos;
+      }
+      if (!it->status().ok()) {
+        ASSERT_TRUE(it->status().IsCorruption());
+        corrupt = true;
+      } else {
+        ASSERT_EQ(mi, model.end());
+      }
+      for (const auto& [ik, v] : model) {
+        LookupResult r;
+        std::string got;
+        Status gs = t->Get(LookupKey(ExtractUserKey(ik), kMaxSequenceNumber), &f, &r, &got);
+        if (!gs.ok()) {
+          ASSERT_TRUE(gs.IsCorruption()) << gs.ToString();
+          corrupt = true;
+        } else {
+          ASSERT_EQ(r, LookupResult::kFound);
+          ASSERT_EQ(got, v);
+        }
+      }
+    }
+    if (corrupt) detected[region]++;
+    if (region != Region::kPadding) {
+      ASSERT_TRUE(corrupt) << "undetected flip at byte " << pos;
+    }
+    if (region == Region::kPadding) {
+      ASSERT_FALSE(corrupt) << "padding flip at " << pos;
+    }
+  }
+  for (Region r :
+       {Region::kData, Region::kFilter, Region::kProperties, Region::kIndex, Region::kFooter}) {
+    EXPECT_GT(flipped[r], 0);
+    EXPECT_EQ(detected[r], flipped[r]);
+  }
+}
+
+TEST(TableCorruptionTest, CorruptDataBlockNamesOffset) {
+  Model model;
+  for (int i = 0; i < 2000; i++)
+    model[MakeInternalKey(testing::Cat("k", 10000 + i), 1, ValueType::kValue)] = "value";
+  std::string file = BuildTable(model, TableOptions{});
+  std::unique_ptr<TableReader> t;
+  ASSERT_TRUE(TableReader::OpenFromFile(file, &t).ok());
+  auto idx = t->NewIndexIterator();
+  idx->SeekToFirst();
+  idx->Next();
+  std::string_view v = idx->value();
+  BlockHandle h;
+  ASSERT_TRUE(DecodeBlockHandle(&v, &h));
+  file[h.offset + 10] ^= 0x20;
+  StringBlockFetcher f(file);
+  auto it = t->NewIterator(&f);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+  }
+  ASSERT_TRUE(it->status().IsCorruption());
+  EXPECT_NE(it->status().message().find(testing::Cat("data block at offset ", h.offset)),
+            std::string::npos)
+      << it->status().message();
+}
+
+}  // namespace
+}  // namespace ringdb::lsm
