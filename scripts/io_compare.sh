@@ -10,7 +10,8 @@
 #   SIZE=4G        size of the file created when FILE is missing
 #   RUNTIME=10     seconds per fio job and per io_bench benchmark
 #   ROUNDS=3       alternations of fio and io_bench
-#   FIO_DEPTHS=32  fio queue depths (e.g. "1 32 128")
+#   QDS="1 32 128" queue depths for io_bench
+#   FIO_DEPTHS=32  queue depths at which fio runs too (e.g. "1 32 128")
 #   BUILD_DIR=build-io   meson build dir holding bench/io/io_bench
 #   FIXED=1        also run io_bench's uring_fixed (registered buffers) variant
 set -euo pipefail
@@ -40,29 +41,40 @@ trap 'rm -f "$results"' EXIT
 
 variants="uring aio"
 [ "$fixed" = 1 ] && variants="uring uring_fixed aio"
-filter="randread4k/($(echo $variants | tr ' ' '|'))/qd(1|32|128)/"
 
-for round in $(seq 1 "$rounds"); do
-  for depth in $fio_depths; do
-    for engine in io_uring libaio; do
-      iops=$(fio --name=rr --filename="$file" --size="$bytes" --rw=randread --bs=4k --direct=1 \
-        --ioengine="$engine" --iodepth="$depth" --numjobs=1 --runtime="$runtime" --time_based \
-        --output-format=json | python3 -c 'import json,sys; print(json.load(sys.stdin)["jobs"][0]["read"]["iops"])')
-      echo "fio_${engine} qd${depth} ${iops}" >>"$results"
-      echo "round $round: fio $engine qd$depth: $iops" >&2
-    done
-  done
-  RINGDB_LOG_LEVEL=warn RINGDB_BENCH_FILE="$file" "$bench" --benchmark_filter="$filter" \
-    --benchmark_min_time="$runtime" --benchmark_format=json 2>/dev/null |
+run_fio() {  # engine depth
+  local iops
+  iops=$(fio --name=rr --filename="$file" --size="$bytes" --rw=randread --bs=4k --direct=1 \
+    --ioengine="$1" --iodepth="$2" --numjobs=1 --runtime="$runtime" --time_based \
+    --output-format=json | python3 -c 'import json,sys; print(json.load(sys.stdin)["jobs"][0]["read"]["iops"])')
+  echo "fio_$1 qd$2 $iops" >>"$results"
+  echo "round $round: fio $1 qd$2: $iops" >&2
+}
+
+run_ringdb() {  # variant depth
+  local iops
+  iops=$(RINGDB_LOG_LEVEL=warn RINGDB_BENCH_FILE="$file" "$bench" \
+    --benchmark_filter="^randread4k/$1/qd$2/" --benchmark_min_time="$runtime" \
+    --benchmark_format=json 2>/dev/null |
     python3 -c '
 import json, sys
-for b in json.load(sys.stdin)["benchmarks"]:
-    if "IOPS" not in b:
-        print("skipped", b["name"], b.get("error_message", ""), file=sys.stderr)
-        continue
-    _, variant, qd, _ = b["name"].split("/", 3)
-    print("ringdb_%s %s %s" % (variant, qd, b["IOPS"]))' >>"$results"
-  grep '^ringdb' "$results" | tail -n $((3 * $(echo $variants | wc -w))) | sed "s/^/round $round: /" >&2
+b = json.load(sys.stdin)["benchmarks"][0]
+print(b["IOPS"] if "IOPS" in b else "skipped:" + b.get("error_message", "?").replace(" ", "_"))')
+  echo "ringdb_$1 qd$2 $iops" >>"$results"
+  echo "round $round: ringdb $1 qd$2: $iops" >&2
+}
+
+# Each fio job runs right next to the ringdb runs it is compared with, so that drift of
+# a shared (virtual) disk hits both alike.
+for round in $(seq 1 "$rounds"); do
+  for depth in ${QDS:-1 32 128}; do
+    with_fio=0
+    for d in $fio_depths; do [ "$d" = "$depth" ] && with_fio=1; done
+    [ "$with_fio" = 1 ] && run_fio io_uring "$depth"
+    for v in $variants; do [ "$v" != aio ] && run_ringdb "$v" "$depth"; done
+    [ "$with_fio" = 1 ] && run_fio libaio "$depth"
+    run_ringdb aio "$depth"
+  done
 done
 
 python3 - "$results" <<'PY'
@@ -70,6 +82,9 @@ import collections, statistics, sys
 runs = collections.OrderedDict()
 for line in open(sys.argv[1]):
     name, qd, iops = line.split()
+    if iops.startswith("skipped"):
+        print(name, qd, iops, file=sys.stderr)
+        continue
     runs.setdefault((name, int(qd[2:])), []).append(float(iops))
 order = ["fio_io_uring", "ringdb_uring", "ringdb_uring_fixed", "fio_libaio", "ringdb_aio"]
 keys = sorted(runs, key=lambda k: (k[1], order.index(k[0]) if k[0] in order else 99))
@@ -81,5 +96,10 @@ med = {k: statistics.median(v) for k, v in runs.items()}
 for ours, ref in (("ringdb_uring", "fio_io_uring"), ("ringdb_uring_fixed", "fio_io_uring"),
                   ("ringdb_aio", "fio_libaio")):
     if (ours, 32) in med and (ref, 32) in med:
-        print("%s / %s at qd32: %.1f%%" % (ours, ref, 100.0 * med[(ours, 32)] / med[(ref, 32)]))
+        a, r = runs[(ours, 32)], runs[(ref, 32)]
+        # Runs of the same round were back to back: their ratio cancels slow drift of a
+        # shared disk better than the ratio of medians.
+        paired = statistics.median(x / y for x, y in zip(a, r)) if len(a) == len(r) else float("nan")
+        print("%s / %s at qd32: %.1f%% (ratio of medians), %.1f%% (median of per-round ratios)"
+              % (ours, ref, 100.0 * med[(ours, 32)] / med[(ref, 32)], 100.0 * paired))
 PY

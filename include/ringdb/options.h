@@ -60,8 +60,12 @@ struct Options {
   int bloom_bits_per_key = 10;
 
   IoBackendKind io_backend = IoBackendKind::kAuto;
-  // How long an idle shard spins before it sleeps in the kernel.
-  uint32_t idle_spin_us = 50;
+  // How long an idle shard spins before it sleeps in the kernel, and how long a
+  // blocking caller spins before it sleeps on a futex. kAutoSpin: 20 us / 5 us when the
+  // machine has a core to spare beyond the shards, else 0 (spinning would steal the
+  // CPU the shards and the application need).
+  static constexpr uint32_t kAutoSpin = 0xffffffffu;
+  uint32_t idle_spin_us = kAutoSpin;
 };
 
 struct WriteOptions {

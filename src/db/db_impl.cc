@@ -234,7 +234,17 @@ Status DBImpl::Open(const Options& opt, const testing::OpenHooks* hooks,
   ro.shards = so.shards;
   ro.pin_threads = opt.pin_threads;
   ro.backend.kind = static_cast<io::BackendKind>(opt.io_backend);
-  ro.spin_ns = uint64_t{opt.idle_spin_us} * 1000;
+  {
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    bool spare_core = ncpu > static_cast<long>(so.shards);
+    if (opt.idle_spin_us == Options::kAutoSpin) {
+      ro.spin_ns = spare_core ? 20'000 : 0;
+      db->caller_spin_ns_ = spare_core ? 5'000 : 0;
+    } else {
+      ro.spin_ns = uint64_t{opt.idle_spin_us} * 1000;
+      db->caller_spin_ns_ = ro.spin_ns / 4;
+    }
+  }
   if (hooks != nullptr && hooks->wrap_backend) ro.wrap_backend = hooks->wrap_backend;
   s = rt::Runtime::Start(ro, &db->rt_);
   if (!s.ok()) return s;

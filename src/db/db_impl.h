@@ -67,7 +67,7 @@ class DBImpl final : public DB {
   uint32_t nshards_ = 0;
   std::string backend_desc_;
   std::atomic<bool> closed_{false};
-  uint64_t caller_spin_ns_ = 20'000;
+  uint64_t caller_spin_ns_ = 0;  // set by Open (Options::idle_spin_us)
 };
 
 }  // namespace ringdb::db

@@ -35,12 +35,12 @@ void MemTable::Add(SequenceNumber seq, ValueType type, std::string_view key,
   size_t bytes = util::VarintLength(ikey_len) + ikey_len + util::VarintLength(val_len) + val_len;
   char* buf = arena_.Allocate(bytes, 1);
   char* p = util::EncodeVarint32(buf, ikey_len);
-  std::memcpy(p, key.data(), key.size());
+  if (!key.empty()) std::memcpy(p, key.data(), key.size());  // data() may be null
   p += key.size();
   util::EncodeFixed64(p, PackSequenceAndType(seq, type));
   p += kTrailerBytes;
   p = util::EncodeVarint32(p, val_len);
-  std::memcpy(p, value.data(), value.size());
+  if (!value.empty()) std::memcpy(p, value.data(), value.size());
   RINGDB_ASSERT(p + val_len == buf + bytes);
   table_.Insert(buf);
   if (type == ValueType::kDeletion) num_deletions_++;

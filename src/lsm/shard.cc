@@ -185,13 +185,27 @@ Status Shard::CommitGroup(WriteRequest* head, size_t n) {
   }
   const SequenceNumber first_seq = last_seq_ + 1;
   SequenceNumber seq = first_seq;
-  {
+  if (wal_direct()) {
+    // O_DIRECT: the group is one write from a 4 KiB boundary, zero-padded to the next.
     WalWriteEncoder enc(wal_.number, wal_.write_offset, wal_.synced_upto, &encode_buf_);
     for (WriteRequest* w = head; w != nullptr; w = w->next) {
       enc.AddBatch(seq, w->rep);
       seq += WriteBatchRep::Count(w->rep);
     }
     enc.FinishPadded();
+  } else {
+    // Buffered: records follow each other without padding (docs/wal.md allows both).
+    encode_buf_.clear();
+    WalRecord meta;
+    meta.type = WalRecordType::kBatch;
+    meta.synced_upto = wal_.synced_upto & ~uint64_t{kWalBlockBytes - 1};
+    for (WriteRequest* w = head; w != nullptr; w = w->next) {
+      meta.count = WriteBatchRep::Count(w->rep);
+      meta.first_seq = seq;
+      EncodeRecord(wal_.number, wal_.write_offset + encode_buf_.size(), meta, w->rep,
+                   &encode_buf_);
+      seq += meta.count;
+    }
   }
   Status s = WriteWal(encode_buf_, sync);
   if (!s.ok()) {
@@ -214,14 +228,18 @@ Status Shard::CommitGroup(WriteRequest* head, size_t n) {
 Status Shard::WriteWal(const std::string& bytes, bool sync) {
   const std::string path = FilePath(WalFileName(wal_.number));
   const size_t len = bytes.size();
-  if (wal_.write_offset + len > wal_.allocated) {
+  if (opt_.wal_preallocate_bytes > 0 && wal_.write_offset + len > wal_.allocated) {
     uint64_t grow = std::max<uint64_t>(opt_.wal_preallocate_bytes, len);
     Status s = rt::Fallocate(wal_.fd, 0, wal_.allocated, grow, path);
     if (!s.ok() && !s.IsNotSupported()) return s;
     wal_.allocated += grow;
   }
-  if (wal_buf_.capacity() < len) wal_buf_.Reset(std::max<size_t>(len, 64 << 10));
-  std::memcpy(wal_buf_.data(), bytes.data(), len);
+  const void* src = bytes.data();
+  if (wal_direct()) {  // O_DIRECT needs an aligned buffer
+    if (wal_buf_.capacity() < len) wal_buf_.Reset(std::max<size_t>(len, 64 << 10));
+    std::memcpy(wal_buf_.data(), bytes.data(), len);
+    src = wal_buf_.data();
+  }
 
   io::IoRequest wr, fs;
   wr.op = io::IoOp::kWrite;
@@ -229,7 +247,7 @@ Status Shard::WriteWal(const std::string& bytes, bool sync) {
   wr.fd = wal_.fd;
   wr.offset = wal_.write_offset;
   wr.len = len;
-  wr.buf = wal_buf_.data();
+  wr.buf = const_cast<void*>(src);
   if (sync) {
     wr.flags = io::IoRequest::kLinkNext;
     fs.op = io::IoOp::kFdatasync;
@@ -316,17 +334,20 @@ Status Shard::NewWalSegment(WalSegment* seg) {
   const std::string name = WalFileName(seg->number);
   const std::string path = FilePath(name);
   int fd = -1;
-  Status s = rt::OpenAt(dir_fd_, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_DIRECT | O_CLOEXEC,
-                        0644, &fd);
+  const int direct = wal_direct() ? O_DIRECT : 0;
+  Status s =
+      rt::OpenAt(dir_fd_, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | direct | O_CLOEXEC, 0644, &fd);
   if (!s.ok()) return s;
   seg->fd = fd;
   seg->write_offset = seg->synced_upto = 0;
   seg->allocated = 0;
-  s = rt::Fallocate(fd, 0, 0, opt_.wal_preallocate_bytes, path);
-  if (s.ok()) {
-    seg->allocated = opt_.wal_preallocate_bytes;
-  } else if (!s.IsNotSupported()) {
-    return s;
+  if (opt_.wal_preallocate_bytes > 0) {
+    s = rt::Fallocate(fd, 0, 0, opt_.wal_preallocate_bytes, path);
+    if (s.ok()) {
+      seg->allocated = opt_.wal_preallocate_bytes;
+    } else if (!s.IsNotSupported()) {
+      return s;
+    }
   }
   // The segment's directory entry must be durable before a write in it is acknowledged.
   return rt::Fsync(dir_fd_, io::IoClass::kWal, opt_.dir);

@@ -196,12 +196,17 @@ TEST(RuntimeTest, SleepingReactorWakesOnPush) {
   ASSERT_TRUE(rt);
   for (int i = 0; i < 20; i++) {
     const uint64_t sleeps_before = rt->SubmitTo(1, [] { return CurrentReactor()->stats().sleeps; });
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    // Wait until shard 1 is asleep in the kernel (no timer is armed: only a Wake()
+    // can get it out).
+    for (int spins = 0; !rt->reactor(1)->sleeping(); spins++) {
+      ASSERT_LT(spins, 10'000) << "shard 1 never went to sleep";
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
     std::promise<uint64_t> p;
     rt->SubmitToAsync(
         1, [] { return CurrentReactor()->stats().sleeps; }, [&](uint64_t s) { p.set_value(s); });
     auto f = p.get_future();
-    // A lost wake-up would leave this pending forever (no timer is armed).
+    // A lost wake-up would leave this pending forever.
     ASSERT_EQ(f.wait_for(std::chrono::seconds(10)), std::future_status::ready) << "iteration " << i;
     EXPECT_GT(f.get(), sleeps_before);
   }
