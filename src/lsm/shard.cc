@@ -116,6 +116,7 @@ void Shard::CommitLoop() {
   const uint64_t period_ns = uint64_t{opt_.periodic_sync_ms} * 1'000'000;
   for (;;) {
     if (crashed_) {
+      DrainGroups();
       FailQueued(Status::Aborted("shard crashed (test)"));
       return;
     }
@@ -129,7 +130,10 @@ void Shard::CommitLoop() {
       continue;
     }
     if (queue_head_ == nullptr) {
-      if (stopping_) return;
+      if (stopping_) {
+        DrainGroups();
+        return;
+      }
       if (opt_.durability == Durability::kPeriodic && bg_error_.ok() &&
           wal_.synced_upto < wal_.write_offset) {
         uint64_t now = util::NowNanos(), deadline = last_sync_ns_ + period_ns;
@@ -165,6 +169,20 @@ void Shard::CommitLoop() {
     last->next = nullptr;
     queue_len_ -= n;
 
+    if (wal_direct()) {
+      // Pipelined: up to kMaxGroupsInFlight groups, each a write + linked fdatasync,
+      // acknowledged in order by CompleteGroups() as their I/O completes.
+      while (inflight_.size() >= kMaxGroupsInFlight) {
+        inflight_progress_.Reset();
+        inflight_progress_.Wait();
+      }
+      Status s = bg_error_.ok() ? MakeRoomForWrite()
+                                : Status::ReadOnly("shard is read-only: " + bg_error_.ToString());
+      if (s.ok()) s = IssueGroup(head);
+      if (s.ok()) continue;
+      CompleteRequests(head, s);
+      continue;
+    }
     Status s = MakeRoomForWrite();
     if (s.ok()) s = CommitGroup(head, n);
     for (WriteRequest* w = head; w != nullptr;) {
@@ -173,6 +191,145 @@ void Shard::CommitLoop() {
       w->done(w);
       w = next;
     }
+  }
+}
+
+void Shard::CompleteRequests(WriteRequest* head, const Status& s) {
+  for (WriteRequest* w = head; w != nullptr;) {
+    WriteRequest* next = w->next;  // done() may free w
+    w->status = s;
+    w->done(w);
+    w = next;
+  }
+}
+
+Status Shard::IssueGroup(WriteRequest* head) {
+  std::unique_ptr<InflightGroup> g;
+  if (!spare_groups_.empty()) {
+    g = std::move(spare_groups_.back());
+    spare_groups_.pop_back();
+  } else {
+    g = std::make_unique<InflightGroup>();
+  }
+  g->shard = this;
+  g->head = head;
+  g->first_seq = next_seq_;
+  g->n = 0;
+  SequenceNumber seq = next_seq_;
+  {
+    // Each group starts on a fresh 4 KiB page, so groups in flight never share a page
+    // and a later group's write cannot disturb an earlier group's bytes.
+    WalWriteEncoder enc(wal_.number, wal_.write_offset, durable_upto_, &encode_buf_);
+    for (WriteRequest* w = head; w != nullptr; w = w->next) {
+      enc.AddBatch(seq, w->rep);
+      seq += WriteBatchRep::Count(w->rep);
+      g->n++;
+    }
+    enc.FinishPadded();
+  }
+  const size_t len = encode_buf_.size();
+  if (opt_.wal_preallocate_bytes > 0 && wal_.write_offset + len > wal_.allocated) {
+    uint64_t grow = std::max<uint64_t>(opt_.wal_preallocate_bytes, len);
+    Status s = rt::Fallocate(wal_.fd, 0, wal_.allocated, grow, FilePath(WalFileName(wal_.number)));
+    if (!s.ok() && !s.IsNotSupported()) {
+      SetBackgroundError(s);
+      spare_groups_.push_back(std::move(g));
+      return s;
+    }
+    wal_.allocated += grow;
+  }
+  if (g->buf.capacity() < len) g->buf.Reset(std::max<size_t>(len, 64 << 10));
+  std::memcpy(g->buf.data(), encode_buf_.data(), len);
+  g->offset = wal_.write_offset;
+  g->len = len;
+  g->pending = 2;
+  g->done = false;
+  g->wr = io::IoRequest();
+  g->wr.op = io::IoOp::kWrite;
+  g->wr.io_class = io::IoClass::kWal;
+  g->wr.flags = io::IoRequest::kLinkNext;
+  g->wr.fd = wal_.fd;
+  g->wr.offset = g->offset;
+  g->wr.len = len;
+  g->wr.buf = g->buf.data();
+  g->wr.done = &Shard::OnGroupIo;
+  g->wr.user = g.get();
+  g->fs = io::IoRequest();
+  g->fs.op = io::IoOp::kFdatasync;
+  g->fs.io_class = io::IoClass::kWal;
+  g->fs.fd = wal_.fd;
+  g->fs.done = &Shard::OnGroupIo;
+  g->fs.user = g.get();
+  wal_.write_offset += len;
+  next_seq_ = seq;
+  io::IoBackend* backend = rt::CurrentReactor()->backend();
+  backend->Prepare(&g->wr);
+  backend->Prepare(&g->fs);
+  inflight_.push_back(std::move(g));
+  return Status::OK();
+}
+
+void Shard::OnGroupIo(io::IoRequest* req) {
+  auto* g = static_cast<InflightGroup*>(req->user);
+  if (--g->pending > 0) return;
+  g->done = true;
+  g->shard->CompleteGroups();
+}
+
+void Shard::CompleteGroups() {
+  while (!inflight_.empty() && inflight_.front()->done) {
+    std::unique_ptr<InflightGroup> g = std::move(inflight_.front());
+    inflight_.pop_front();
+    const std::string path = FilePath(WalFileName(wal_.number));
+    Status s;
+    if (g->wr.result < 0) {
+      s = Status::FromErrno(static_cast<int>(-g->wr.result),
+                            "write " + OffsetMsg(path, g->offset));
+    } else if (static_cast<uint64_t>(g->wr.result) != g->len) {
+      s = Status::IOError("short write " + OffsetMsg(path, g->offset) + ": " +
+                          std::to_string(g->wr.result) + " of " + std::to_string(g->len) +
+                          " bytes");
+    } else if (g->fs.result < 0) {
+      s = Status::FromErrno(static_cast<int>(-g->fs.result), "fdatasync " + path);
+    }
+    if (crashed_) {
+      s = Status::Aborted("shard crashed (test)");
+    } else if (!s.ok()) {
+      SetBackgroundError(s);
+    } else if (!bg_error_.ok()) {
+      // An earlier group failed: this one's bytes may be durable, but recovery drops
+      // them (they follow a break in the log), so it must not be acknowledged.
+      s = Status::ReadOnly("shard is read-only: " + bg_error_.ToString());
+    }
+    if (s.ok()) {
+      SequenceNumber seq = g->first_seq;
+      for (WriteRequest* w = g->head; w != nullptr; w = w->next) {
+        Status a = WriteBatchRep::InsertInto(w->rep, seq, mem_.get());
+        RINGDB_ASSERT_MSG(a.ok(), "a validated batch failed to apply");
+        seq += WriteBatchRep::Count(w->rep);
+      }
+      last_seq_ = seq - 1;
+      durable_upto_ = g->offset + g->len;
+      wal_.synced_upto = durable_upto_;
+      last_sync_ns_ = util::NowNanos();
+      stats_.writes += g->n;
+      stats_.write_groups++;
+      stats_.wal_syncs++;
+      stats_.wal_bytes += g->len;
+      stats_.group_size.Record(g->n);
+    }
+    WriteRequest* head = g->head;
+    g->head = nullptr;
+    spare_groups_.push_back(std::move(g));
+    CompleteRequests(head, s);
+  }
+  inflight_progress_.Set();
+}
+
+void Shard::DrainGroups() {
+  while (!inflight_.empty()) {
+    inflight_progress_.Reset();
+    inflight_progress_.Wait();
   }
 }
 
@@ -219,6 +376,7 @@ Status Shard::CommitGroup(WriteRequest* head, size_t n) {
     seq += WriteBatchRep::Count(w->rep);
   }
   last_seq_ = seq - 1;
+  next_seq_ = seq;
   stats_.writes += n;
   stats_.write_groups++;
   stats_.group_size.Record(n);
@@ -293,6 +451,8 @@ Status Shard::MakeRoomForWrite() {
 }
 
 Status Shard::SwitchMemtable() {
+  DrainGroups();  // the old segment's writes must be done before it is closed
+  if (!bg_error_.ok()) return Status::ReadOnly("shard is read-only: " + bg_error_.ToString());
   uint64_t stall_start = 0;
   while (imm_.size() >= opt_.max_immutable_memtables && bg_error_.ok() && !crashed_) {
     if (stall_start == 0) {
@@ -316,6 +476,7 @@ Status Shard::SwitchMemtable() {
   }
   WalSegment old = wal_;
   wal_ = seg;
+  durable_upto_ = 0;
   // kSync: every byte of the old segment is synced already. kPeriodic: sync it now so
   // the period bound holds. kNone: the flush makes its contents durable.
   s = CloseWalSegment(&old, opt_.durability == Durability::kPeriodic);

@@ -203,6 +203,7 @@ Status Shard::Recover() {
     if (!s.ok()) return s;
   }
 
+  next_seq_ = last_seq_ + 1;
   s = NewWalSegment(&wal_);
   if (!s.ok()) return s;
   if (mem_->num_entries() > 0) {

@@ -153,7 +153,9 @@ class Reactor {
   StackPool& stacks() { return stacks_; }
   uint32_t live_fibers() const { return live_fibers_; }
   const ReactorStats& stats() const { return stats_; }
-  uint64_t now_ns() const { return now_ns_; }         // cached at the last loop pass
+  uint64_t now_ns() const { return now_ns_; }  // cached at the last loop pass
+  // Thread-safe: true while the reactor is (about to be) asleep in backend->Wait().
+  bool sleeping() const { return sleeping_.load(std::memory_order_acquire); }
   void* runtime_tag() const { return runtime_tag_; }  // the owning Runtime, if any
   void set_runtime_tag(void* t) { runtime_tag_ = t; }
 
