@@ -474,9 +474,15 @@ Status Shard::SwitchMemtable() {
     SetBackgroundError(s);
     return s;
   }
+  // Invariant (relied on by FlushOldestImmutable's log number): every memtable's WAL
+  // segment is either wal_ or recorded in imm_. So the switch of segment and memtable
+  // happens without a suspension in between; only then is the old segment closed.
   WalSegment old = wal_;
   wal_ = seg;
   durable_upto_ = 0;
+  imm_.push_back(Immutable{std::move(mem_), old.number});
+  mem_ = std::make_unique<MemTable>();
+  flush_wakeup_.Set();
   // kSync: every byte of the old segment is synced already. kPeriodic: sync it now so
   // the period bound holds. kNone: the flush makes its contents durable.
   s = CloseWalSegment(&old, opt_.durability == Durability::kPeriodic);
@@ -484,9 +490,6 @@ Status Shard::SwitchMemtable() {
     SetBackgroundError(s);
     return s;
   }
-  imm_.push_back(Immutable{std::move(mem_), old.number});
-  mem_ = std::make_unique<MemTable>();
-  flush_wakeup_.Set();
   return Status::OK();
 }
 

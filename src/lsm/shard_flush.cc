@@ -20,7 +20,9 @@ namespace ringdb::lsm {
 void Shard::FlushLoop() {
   for (;;) {
     if (crashed_) break;
-    if (imm_.empty() || !bg_error_.ok() || stopping_) {
+    // While stopping, keep flushing what is immutable: the commit fiber may be stalled
+    // on it, and the next Open then has less WAL to replay.
+    if (imm_.empty() || !bg_error_.ok()) {
       if (stopping_) break;
       flush_wakeup_.Reset();
       flush_wakeup_.Wait();
