@@ -26,6 +26,11 @@ struct ShardStats {
   uint64_t memtable_bytes = 0;
   uint64_t immutable_memtables = 0;
   uint64_t l0_files = 0;
+  uint64_t level_files[7] = {};   // table files per level
+  uint64_t compactions = 0;
+  uint64_t compaction_errors = 0;     // failed compactions (the store is left as it was)
+  uint64_t compaction_read_bytes = 0;
+  uint64_t compaction_write_bytes = 0;
 };
 
 struct Stats {

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <latch>
 #include <mutex>
@@ -266,6 +267,9 @@ Status DBImpl::Open(const Options& opt, const testing::OpenHooks* hooks,
   base.block_cache_bytes = opt.block_cache_bytes / so.shards;
   base.table.block_bytes = opt.block_bytes;
   base.table.bloom_bits_per_key = opt.bloom_bits_per_key;
+  // L1 holds about four memtables' worth; outputs are cut near one memtable's size.
+  base.compaction.max_bytes_for_level_base = std::max<uint64_t>(4 * opt.memtable_bytes, 1 << 20);
+  base.compaction.target_file_size = std::max<uint64_t>(opt.memtable_bytes, 256 << 10);
   DBImpl* raw = db.get();
   s = raw->OnAllShards([raw, &base, &opt](uint32_t i) {
     lsm::ShardOptions so2 = base;
@@ -599,6 +603,11 @@ Status DBImpl::GetStats(Stats* stats) {
     o.memtable_bytes = r.memtable_bytes;
     o.immutable_memtables = r.immutable_memtables;
     o.l0_files = r.l0_files;
+    o.compactions = r.compactions;
+    o.compaction_errors = r.compaction_errors;
+    o.compaction_read_bytes = r.compaction_read_bytes;
+    o.compaction_write_bytes = r.compaction_write_bytes;
+    for (int l = 0; l < 7; l++) o.level_files[l] = r.level_files[l];
     ShardStats& t = stats->total;
     t.writes += o.writes;
     t.write_groups += o.write_groups;
@@ -616,6 +625,11 @@ Status DBImpl::GetStats(Stats* stats) {
     t.memtable_bytes += o.memtable_bytes;
     t.immutable_memtables += o.immutable_memtables;
     t.l0_files += o.l0_files;
+    t.compactions += o.compactions;
+    t.compaction_errors += o.compaction_errors;
+    t.compaction_read_bytes += o.compaction_read_bytes;
+    t.compaction_write_bytes += o.compaction_write_bytes;
+    for (int l = 0; l < 7; l++) t.level_files[l] += o.level_files[l];
   }
   return Status::OK();
 }

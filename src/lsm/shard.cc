@@ -51,7 +51,13 @@ Status Shard::Open(const ShardOptions& opt, std::unique_ptr<Shard>* out) {
   if (!s.ok()) return s;
   rt::Reactor* r = rt::CurrentReactor();
   Shard* raw = shard.get();
-  raw->fibers_.Add(2);
+  raw->fibers_.Add(3);
+  r->Spawn(
+      [raw] {
+        raw->CompactionLoop();
+        raw->fibers_.Done();
+      },
+      "compaction");
   r->Spawn(
       [raw] {
         raw->CommitLoop();
@@ -154,6 +160,20 @@ void Shard::CommitLoop() {
       FailQueued(Status::ReadOnly("shard " + std::to_string(opt_.shard_id) +
                                   " is read-only after an earlier error: " + bg_error_.ToString()));
       continue;
+    }
+    // Backpressure: too many L0 files slow writes down, then stop them, until
+    // compaction catches up. The time is counted as stall.
+    if (WriteStall ws = L0WriteStall(version_, opt_.compaction); ws != WriteStall::kNone) {
+      const uint64_t t0 = util::NowNanos();
+      compact_wakeup_.Set();
+      if (ws == WriteStall::kStop) {
+        compact_progress_.Reset();
+        compact_progress_.WaitFor(10'000'000);
+      } else {
+        rt::SleepFor(1'000'000);
+      }
+      stats_.stall_ns += util::NowNanos() - t0;
+      if (ws == WriteStall::kStop) continue;
     }
     // Take every queued request, up to kMaxGroupBytes, as one group.
     WriteRequest* head = queue_head_;
@@ -590,6 +610,18 @@ Status Shard::Get(std::string_view key, std::string* value) {
   // Snapshot what to search before the first suspension: a flush that completes while
   // this fiber waits for I/O adds a table whose keys are all in a memtable we saw.
   const SequenceNumber seq = last_seq_;
+  for (int attempt = 0;; attempt++) {
+    bool vanished = false;
+    s = GetFromTables(key, seq, value, &vanished);
+    // A compaction deleted a table this lookup had not opened yet while it waited for
+    // I/O; its data now lives in the compaction's output: look again.
+    if (!vanished || attempt == 3) return s;
+  }
+}
+
+Status Shard::GetFromTables(std::string_view key, SequenceNumber seq, std::string* value,
+                            bool* vanished) {
+  Status s;
   std::vector<FileMetaData> files = version_.files(0);  // newest first
   for (int level = 1; level < kNumLevels; level++) {
     for (const FileMetaData& f : version_.files(level)) {
@@ -604,7 +636,10 @@ Status Shard::Get(std::string_view key, std::string* value) {
     if (key < ExtractUserKey(f.smallest) || key > ExtractUserKey(f.largest)) continue;
     std::shared_ptr<Table> t;
     s = GetTable(f, &t);
-    if (!s.ok()) return s;
+    if (!s.ok()) {
+      *vanished = !IsLiveFile(f.number);
+      return s;
+    }
     BlockHandle h;
     bool may_exist = false;
     s = t->reader->FindDataBlock(lk, &h, &may_exist);
@@ -651,6 +686,7 @@ Status Shard::Flush() {
 
 Status Shard::Close() {
   stopping_ = true;
+  compact_wakeup_.Set();
   commit_wakeup_.Set();
   flush_wakeup_.Set();
   flush_progress_.Set();
@@ -679,6 +715,7 @@ void Shard::Crash() {
   crashed_ = true;
   stopping_ = true;
   switch_done_.Set();
+  compact_wakeup_.Set();
   FailQueued(Status::Aborted("shard crashed (test)"));
   commit_wakeup_.Set();
   flush_wakeup_.Set();
@@ -686,11 +723,21 @@ void Shard::Crash() {
   fibers_.Wait();
 }
 
+bool Shard::IsLiveFile(uint64_t number) const {
+  for (int level = 0; level < kNumLevels; level++) {
+    for (const FileMetaData& f : version_.files(level)) {
+      if (f.number == number) return true;
+    }
+  }
+  return false;
+}
+
 ShardStats Shard::GetStats() const {
   ShardStats st = stats_;
   st.memtable_bytes = mem_->ApproximateMemoryUsage();
   st.immutable_memtables = imm_.size();
   st.l0_files = version_.files(0).size();
+  for (int l = 0; l < kNumLevels; l++) st.level_files[l] = version_.files(l).size();
   st.cache_usage = cache_.usage();
   st.cache_hits = cache_.hits();
   st.cache_misses = cache_.misses();

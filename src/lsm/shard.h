@@ -23,6 +23,7 @@
 #include "io/aligned_buffer.h"
 #include "io/io_backend.h"
 #include "lsm/block_cache.h"
+#include "lsm/compaction.h"
 #include "lsm/memtable.h"
 #include "lsm/table_builder.h"
 #include "lsm/table_reader.h"
@@ -45,6 +46,7 @@ struct ShardOptions {
   size_t wal_preallocate_bytes = 64ull << 20;
   size_t block_cache_bytes = 64ull << 20;
   TableOptions table;
+  CompactionOptions compaction;
 };
 
 // One write handed to a shard. Owned by the caller until done() runs (on the shard
@@ -69,9 +71,15 @@ struct ShardStats {
   uint64_t gets = 0;
   uint64_t table_reads = 0;  // data blocks read from disk
   uint64_t bloom_skips = 0;
+  uint64_t compactions = 0;
+  uint64_t compaction_errors = 0;
+  uint64_t compaction_read_bytes = 0;
+  uint64_t compaction_write_bytes = 0;
+  uint64_t compaction_ns = 0;
   size_t memtable_bytes = 0;
   size_t immutable_memtables = 0;
   size_t l0_files = 0;
+  size_t level_files[kNumLevels] = {};
   size_t cache_usage = 0;
   uint64_t cache_hits = 0;
   uint64_t cache_misses = 0;
@@ -133,6 +141,7 @@ class Shard {
     ~Table();
   };
   class Fetcher;
+  class ReadaheadFetcher;
   // A group commit in flight (kSync): its WAL write and the linked fdatasync.
   struct InflightGroup {
     Shard* shard = nullptr;
@@ -180,6 +189,10 @@ class Shard {
   void FailQueued(const Status& s);
   void SetBackgroundError(const Status& s);
 
+  // Compaction (shard_compaction.cc).
+  void CompactionLoop();
+  Status RunCompaction(const Compaction& c);
+
   // Flush and MANIFEST (shard_flush.cc).
   void FlushLoop();
   Status FlushOldestImmutable();
@@ -190,6 +203,9 @@ class Shard {
   Status WriteNewManifest();
   Status OpenTable(uint64_t number, uint64_t file_size, std::shared_ptr<Table>* out);
   Status GetTable(const FileMetaData& f, std::shared_ptr<Table>* out);
+  Status GetFromTables(std::string_view key, SequenceNumber seq, std::string* value,
+                       bool* vanished);
+  bool IsLiveFile(uint64_t number) const;
 
   // kSync: the WAL is written with O_DIRECT in 4 KiB-aligned, padded group writes (the
   // device sees each group once). Otherwise it is written through the page cache,
@@ -229,8 +245,16 @@ class Shard {
   VersionState version_;
   uint64_t next_file_number_ = 1;
   uint64_t manifest_number_ = 0;
+  rt::Semaphore manifest_lock_{1};  // serializes LogAndApply across fibers
   int manifest_fd_ = -1;
   uint64_t manifest_offset_ = 0;
+
+  CompactPointers compact_pointers_;
+  rt::Event compact_wakeup_;
+  rt::Event compact_progress_;  // set whenever a compaction finished (or failed)
+  bool compaction_running_ = false;
+  uint64_t last_compaction_backoff_ms_ = 0;
+  std::vector<SequenceNumber> snapshots_;  // live snapshots (none yet: no snapshot API)
 
   std::map<uint64_t, std::shared_ptr<Table>> tables_;
   BlockCache cache_;
@@ -238,7 +262,7 @@ class Shard {
   Status bg_error_;  // sticky: read-only once set
   bool stopping_ = false;
   bool crashed_ = false;
-  rt::WaitGroup fibers_;  // commit + flush fibers
+  rt::WaitGroup fibers_;  // commit, flush and compaction fibers
   rt::Event stopped_;
 
   ShardStats stats_;

@@ -31,6 +31,7 @@ void Shard::FlushLoop() {
     Status s = FlushOldestImmutable();
     if (!s.ok() && !crashed_) SetBackgroundError(s);
     flush_progress_.Set();
+    compact_wakeup_.Set();
   }
   flush_progress_.Set();
 }
@@ -117,6 +118,13 @@ Status Shard::WriteTable(InternalIterator* it, FileMetaData* meta) {
 }
 
 Status Shard::LogAndApply(VersionEdit* edit) {
+  // Flush and compaction fibers both install edits; each must apply to the version the
+  // previous one produced and own the MANIFEST's tail while it writes.
+  manifest_lock_.Acquire();
+  struct Release {
+    rt::Semaphore* sem;
+    ~Release() { sem->Release(); }
+  } release{&manifest_lock_};
   VersionState next = version_;
   Status s = next.Apply(*edit);
   RINGDB_ASSERT_MSG(s.ok(), "engine produced an invalid version edit");

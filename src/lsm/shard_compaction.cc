@@ -1,0 +1,317 @@
+// Shard: leveled compaction as a cooperative fiber (policy: lsm/compaction.h and
+// docs/compaction.md). One compaction at a time per shard. Inputs are read with
+// read-ahead (a 512 KiB chunk in use and the next one in flight), outputs written with
+// write-behind (WriteBehind), and the fiber yields every few hundred entries so that
+// foreground reads and commits on the same reactor keep their latency.
+#include <fcntl.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "lsm/compaction_iterator.h"
+#include "lsm/filenames.h"
+#include "lsm/merging_iterator.h"
+#include "lsm/shard.h"
+#include "lsm/write_behind.h"
+#include "runtime/file_io.h"
+#include "runtime/reactor.h"
+#include "util/clock.h"
+#include "util/log.h"
+
+namespace ringdb::lsm {
+namespace {
+
+constexpr uint64_t kReadaheadBytes = 512 << 10;
+
+}  // namespace
+
+// Fetches the blocks of one table for a sequential scan: reads aligned chunks and keeps
+// the read of the following chunk in flight while the current one is consumed. Blocks
+// do not go through the block cache (a compaction would flush it of hot blocks).
+class Shard::ReadaheadFetcher final : public BlockFetcher {
+ public:
+  ReadaheadFetcher(Shard* shard, uint64_t number, std::shared_ptr<Table> table)
+      : shard_(shard), number_(number), table_(std::move(table)) {}
+  ~ReadaheadFetcher() override { WaitNext(); }
+
+  Status Fetch(const BlockHandle& h, BlockKind kind, BlockPtr* out) override {
+    const uint64_t end = h.offset + h.read_size();
+    if (!Covers(cur_, h.offset, end)) {
+      WaitNext();
+      if (next_.valid && Covers(next_, h.offset, end) && next_.status.ok()) {
+        std::swap(cur_, next_);
+        next_.valid = false;
+      } else {
+        Status s = ReadChunk(h.offset, end, &cur_);
+        if (!s.ok()) return s;
+      }
+      IssueNext(cur_.offset + cur_.len);
+    }
+    std::string raw(cur_.buf.data() + (h.offset - cur_.offset), h.read_size());
+    Status s = Block::FromRaw(std::move(raw), h, kind, out);
+    if (!s.ok()) {
+      return Status::Corruption(shard_->FilePath(TableFileName(number_)) + ": " + s.message());
+    }
+    shard_->stats_.compaction_read_bytes += h.read_size();
+    return Status::OK();
+  }
+
+ private:
+  struct Chunk {
+    io::AlignedBuffer buf;
+    uint64_t offset = 0;
+    uint64_t len = 0;
+    bool valid = false;
+    Status status;
+  };
+  static bool Covers(const Chunk& c, uint64_t from, uint64_t to) {
+    return c.valid && from >= c.offset && to <= c.offset + c.len;
+  }
+  uint64_t FileSize() const { return table_->reader->file_size(); }
+
+  Status ReadChunk(uint64_t from, uint64_t to, Chunk* c) {
+    const uint64_t start = from & ~uint64_t{kTableAlignBytes - 1};
+    uint64_t stop = std::max(to, start + kReadaheadBytes);
+    stop = (stop + kTableAlignBytes - 1) & ~uint64_t{kTableAlignBytes - 1};
+    stop = std::min(stop, FileSize());
+    if (c->buf.capacity() < stop - start) c->buf.Reset(std::max<uint64_t>(stop - start, kReadaheadBytes));
+    Status s = rt::ReadFull(table_->fd, c->buf.data(), stop - start, start,
+                            io::IoClass::kCompactionRead, shard_->FilePath(TableFileName(number_)));
+    c->valid = s.ok();
+    c->offset = start;
+    c->len = stop - start;
+    return s;
+  }
+
+  void IssueNext(uint64_t from) {
+    if (from >= FileSize() || in_flight_) return;
+    const uint64_t len = std::min<uint64_t>(kReadaheadBytes, FileSize() - from);
+    if (next_.buf.capacity() < len) next_.buf.Reset(kReadaheadBytes);
+    next_.offset = from;
+    next_.len = len;
+    next_.valid = false;
+    req_ = io::IoRequest();
+    req_.op = io::IoOp::kRead;
+    req_.io_class = io::IoClass::kCompactionRead;
+    req_.fd = table_->fd;
+    req_.offset = from;
+    req_.len = len;
+    req_.buf = next_.buf.data();
+    req_.done = &OnDone;
+    req_.user = this;
+    in_flight_ = true;
+    rt::CurrentReactor()->backend()->Prepare(&req_);
+  }
+  static void OnDone(io::IoRequest* req) {
+    auto* f = static_cast<ReadaheadFetcher*>(req->user);
+    f->in_flight_ = false;
+    if (req->result >= 0 && static_cast<uint64_t>(req->result) == f->next_.len) {
+      f->next_.valid = true;
+      f->next_.status = Status::OK();
+    } else {
+      f->next_.valid = false;  // a failed or short read-ahead is simply redone in Fetch
+    }
+    if (f->waiter_ != nullptr) {
+      rt::Fiber* w = f->waiter_;
+      f->waiter_ = nullptr;
+      rt::CurrentReactor()->MakeReady(w);
+    }
+  }
+  void WaitNext() {
+    while (in_flight_) {
+      waiter_ = rt::CurrentReactor()->current_fiber();
+      rt::CurrentReactor()->Suspend();
+    }
+  }
+
+  Shard* shard_;
+  uint64_t number_;
+  std::shared_ptr<Table> table_;
+  Chunk cur_, next_;
+  io::IoRequest req_;
+  bool in_flight_ = false;
+  rt::Fiber* waiter_ = nullptr;
+};
+
+void Shard::CompactionLoop() {
+  uint64_t backoff_ms = 0;
+  for (;;) {
+    if (crashed_ || stopping_) break;
+    std::optional<Compaction> c;
+    if (bg_error_.ok() && backoff_ms == 0) c = PickCompaction(version_, opt_.compaction, compact_pointers_);
+    if (!c) {
+      compact_wakeup_.Reset();
+      if (backoff_ms > 0) {
+        compact_wakeup_.WaitFor(backoff_ms * 1'000'000);
+        backoff_ms = 0;
+      } else {
+        compact_wakeup_.Wait();
+      }
+      continue;
+    }
+    compaction_running_ = true;
+    Status s = RunCompaction(*c);
+    compaction_running_ = false;
+    compact_progress_.Set();
+    if (!s.ok()) {
+      if (crashed_ || stopping_) break;
+      stats_.compaction_errors++;
+      // The store is as it was (inputs kept, partial outputs removed). Try again later;
+      // repeated failures back off up to 5 s.
+      backoff_ms = std::min<uint64_t>(5000, std::max<uint64_t>(100, last_compaction_backoff_ms_ * 2));
+      last_compaction_backoff_ms_ = backoff_ms;
+      RINGDB_LOG_WARN("shard %u: compaction L%d->L%d failed (retry in %llu ms): %s", opt_.shard_id,
+                      c->level, c->output_level, static_cast<unsigned long long>(backoff_ms),
+                      s.ToString().c_str());
+    } else {
+      last_compaction_backoff_ms_ = 0;
+    }
+  }
+  compact_progress_.Set();
+}
+
+Status Shard::RunCompaction(const Compaction& c) {
+  const uint64_t start_ns = util::NowNanos();
+  VersionEdit edit;
+  if (c.IsTrivialMove()) {
+    AddCompactionToEdit(c, c.inputs[0], &edit);
+    edit.SetNextFileNumber(next_file_number_);
+    Status s = LogAndApply(&edit);
+    if (s.ok()) {
+      compact_pointers_[c.level] = c.next_compact_pointer;
+      stats_.compactions++;
+    }
+    return s;
+  }
+
+  // Inputs: one iterator per file, merged; the newest data comes first for equal keys.
+  std::vector<std::unique_ptr<ReadaheadFetcher>> fetchers;
+  std::vector<std::unique_ptr<InternalIterator>> children;
+  for (int which = 0; which < 2; which++) {
+    for (const FileMetaData& f : c.inputs[which]) {
+      std::shared_ptr<Table> t;
+      Status s = GetTable(f, &t);
+      if (!s.ok()) return s;
+      fetchers.push_back(std::make_unique<ReadaheadFetcher>(this, f.number, t));
+      children.push_back(t->reader->NewIterator(fetchers.back().get()));
+    }
+  }
+  std::unique_ptr<InternalIterator> merged = NewMergingIterator(std::move(children));
+  CompactionIterator it(merged.get(), snapshots_, c.is_bottommost);
+  OutputSplitter splitter(opt_.compaction.target_file_size);
+
+  struct Output {
+    uint64_t number = 0;
+    int fd = -1;
+    std::unique_ptr<TableBuilder> builder;
+    std::unique_ptr<WriteBehind> wb;
+    FileMetaData meta;
+    bool finished = false;  // Finish() ran on the builder
+  };
+  std::vector<Output> outputs;
+  Status s;
+  auto finish_output = [&](Output& o) -> Status {
+    o.finished = true;
+    Status st = o.builder->Finish();
+    if (st.ok()) {
+      size_t take = o.builder->ready().size();
+      o.wb->Write(o.builder->ready(), o.builder->ready_offset());
+      o.builder->Consume(take);
+    }
+    Status w = o.wb->Finish();
+    if (st.ok()) st = w;
+    const std::string path = FilePath(TableFileName(o.number));
+    if (st.ok()) st = rt::Fdatasync(o.fd, io::IoClass::kCompactionWrite, path);
+    Status cl = rt::Close(o.fd);
+    o.fd = -1;
+    if (st.ok()) st = cl;
+    o.meta = splitter.FinishFile();
+    o.meta.number = o.number;
+    o.meta.file_size = o.builder->FileSize();
+    stats_.compaction_write_bytes += o.meta.file_size;
+    return st;
+  };
+  auto open_output = [&]() -> Status {
+    Output o;
+    o.number = next_file_number_++;
+    const std::string name = TableFileName(o.number);
+    Status st = rt::OpenAt(dir_fd_, name.c_str(),
+                           O_WRONLY | O_CREAT | O_EXCL | O_DIRECT | O_CLOEXEC, 0644, &o.fd);
+    if (!st.ok()) return st;
+    o.builder = std::make_unique<TableBuilder>(opt_.table);
+    o.wb = std::make_unique<WriteBehind>(o.fd, io::IoClass::kCompactionWrite, FilePath(name));
+    outputs.push_back(std::move(o));
+    return Status::OK();
+  };
+
+  uint64_t n = 0;
+  bool open = false;
+  for (it.SeekToFirst(); it.Valid() && s.ok(); it.Next()) {
+    if (open && splitter.ShouldCutBefore(it.key())) {
+      s = finish_output(outputs.back());
+      open = false;
+      if (!s.ok()) break;
+    }
+    if (!open) {
+      s = open_output();
+      if (!s.ok()) break;
+      open = true;
+    }
+    splitter.Add(it.key(), it.value().size());
+    Output& o = outputs.back();
+    s = o.builder->Add(it.key(), it.value());
+    if (s.ok() && o.builder->ready().size() >= kWriteChunkBytes) {
+      size_t take = o.builder->ready().size();
+      o.wb->Write(o.builder->ready(), o.builder->ready_offset());
+      o.builder->Consume(take);
+    }
+    if (++n % 256 == 0) {
+      rt::MaybeYield();
+      if (crashed_ || stopping_) s = Status::Aborted("shard is closing");
+    }
+  }
+  if (s.ok()) s = it.status();
+  if (s.ok() && open) {
+    s = finish_output(outputs.back());
+    open = false;
+  }
+  if (s.ok() && !outputs.empty()) s = rt::Fsync(dir_fd_, io::IoClass::kCompactionWrite, opt_.dir);
+  std::vector<FileMetaData> metas;
+  for (Output& o : outputs) metas.push_back(o.meta);
+  if (s.ok()) {
+    AddCompactionToEdit(c, metas, &edit);
+    edit.SetNextFileNumber(next_file_number_);
+    s = LogAndApply(&edit);
+  }
+  if (!s.ok()) {
+    // Leave the store as it was: the inputs stay live; remove every partial output.
+    for (Output& o : outputs) {
+      if (!o.finished) o.builder->Abandon();
+      if (o.fd >= 0) {
+        o.wb->Finish();
+        rt::Close(o.fd);
+        o.fd = -1;
+      }
+      rt::UnlinkAt(dir_fd_, TableFileName(o.number).c_str());
+    }
+    return s;
+  }
+  compact_pointers_[c.level] = c.next_compact_pointer;
+  stats_.compactions++;
+  stats_.compaction_ns += util::NowNanos() - start_ns;
+  // The edit that drops the inputs is durable: they may go. A reader that still holds
+  // one (shared_ptr<Table>) keeps its descriptor until it is done.
+  for (int which = 0; which < 2; which++) {
+    for (const FileMetaData& f : c.inputs[which]) {
+      tables_.erase(f.number);
+      cache_.EraseFile(f.number);
+      Status u = rt::UnlinkAt(dir_fd_, TableFileName(f.number).c_str());
+      if (!u.ok()) RINGDB_LOG_WARN("shard %u: %s", opt_.shard_id, u.ToString().c_str());
+    }
+  }
+  RINGDB_LOG_DEBUG("shard %u: compacted L%d->L%d: %zu+%zu files -> %zu", opt_.shard_id, c.level,
+                   c.output_level, c.inputs[0].size(), c.inputs[1].size(), metas.size());
+  return Status::OK();
+}
+
+}  // namespace ringdb::lsm
