@@ -391,6 +391,10 @@ int UringBackend::Reap() {
 
 int UringBackend::Poll() {
   EnsureEnabled();
+  // With DEFER_TASKRUN (and COOP_TASKRUN) completions wait as task work until this
+  // thread enters the kernel; the kernel flags that in the SQ ring. Run it here so a
+  // polling (spinning) reactor sees completions without sleeping first.
+  if (IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_TASKRUN) io_uring_get_events(&ring_);
   return Reap();
 }
 
