@@ -28,8 +28,8 @@
 #include "benchmark/benchmark.h"
 #include "io/aligned_buffer.h"
 #include "io/io_backend.h"
-#include "util/clock.h"
 #include "io/uring_backend.h"
+#include "util/clock.h"
 
 namespace ringdb::io {
 namespace {

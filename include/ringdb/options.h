@@ -22,14 +22,14 @@ enum class Durability : uint8_t {
 };
 
 enum class IoBackendKind : uint8_t {
-  kAuto = 0,   // io_uring when usable, else libaio; env RINGDB_IO_BACKEND overrides
+  kAuto = 0,  // io_uring when usable, else libaio; env RINGDB_IO_BACKEND overrides
   kUring = 1,
   kAio = 2,
 };
 
 // Limits enforced with InvalidArgument.
-inline constexpr size_t kMaxKeyBytes = 16 * 1024;          // 16 KiB
-inline constexpr size_t kMaxValueBytes = 32 * 1024 * 1024; // 32 MiB
+inline constexpr size_t kMaxKeyBytes = 16 * 1024;           // 16 KiB
+inline constexpr size_t kMaxValueBytes = 32 * 1024 * 1024;  // 32 MiB
 inline constexpr uint32_t kMaxShards = 256;
 
 struct Options {
@@ -60,10 +60,10 @@ struct Options {
   int bloom_bits_per_key = 10;
 
   IoBackendKind io_backend = IoBackendKind::kAuto;
-  // How long an idle shard spins before it sleeps in the kernel, and how long a
-  // blocking caller spins before it sleeps on a futex. kAutoSpin: 20 us / 5 us when the
-  // machine has a core to spare beyond the shards, else 0 (spinning would steal the
-  // CPU the shards and the application need).
+  // How long an idle shard spins before it sleeps in the kernel; a blocking caller
+  // spins a quarter of that before it sleeps on a futex. kAutoSpin: shards spin 20 us
+  // (cheaper than waking an idle vCPU), callers 5 us only when the machine has a core
+  // to spare beyond the shards (else their spinning steals the shards' CPU).
   static constexpr uint32_t kAutoSpin = 0xffffffffu;
   uint32_t idle_spin_us = kAutoSpin;
 };

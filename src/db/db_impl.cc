@@ -35,8 +35,8 @@ namespace {
 Status ValidateOptions(const Options& o) {
   if (o.path.empty()) return Status::InvalidArgument("Options::path is empty");
   if (o.shards > kMaxShards) {
-    return Status::InvalidArgument("Options::shards is " + std::to_string(o.shards) +
-                                   "; at most " + std::to_string(kMaxShards));
+    return Status::InvalidArgument("Options::shards is " + std::to_string(o.shards) + "; at most " +
+                                   std::to_string(kMaxShards));
   }
   if (o.memtable_bytes < (64 << 10) || o.memtable_bytes > (4ull << 30)) {
     return Status::InvalidArgument("Options::memtable_bytes must be in [64 KiB, 4 GiB]");
@@ -172,8 +172,8 @@ class Splitter : public lsm::WriteBatchRep::Handler {
 Status CheckKeyValue(std::string_view key, std::string_view value) {
   if (key.size() > kMaxKeyBytes) {
     return Status::InvalidArgument("key of " + std::to_string(key.size()) +
-                                   " bytes exceeds kMaxKeyBytes (" +
-                                   std::to_string(kMaxKeyBytes) + ")");
+                                   " bytes exceeds kMaxKeyBytes (" + std::to_string(kMaxKeyBytes) +
+                                   ")");
   }
   if (value.size() > kMaxValueBytes) {
     return Status::InvalidArgument("value of " + std::to_string(value.size()) +
@@ -185,8 +185,7 @@ Status CheckKeyValue(std::string_view key, std::string_view value) {
 
 }  // namespace
 
-Status DBImpl::Open(const Options& opt, const testing::OpenHooks* hooks,
-                    std::unique_ptr<DB>* out) {
+Status DBImpl::Open(const Options& opt, const testing::OpenHooks* hooks, std::unique_ptr<DB>* out) {
   Status s = ValidateOptions(opt);
   if (!s.ok()) return s;
   struct stat st;
@@ -209,7 +208,8 @@ Status DBImpl::Open(const Options& opt, const testing::OpenHooks* hooks,
   s = ReadStoreOptions(opt.path, &so);
   if (s.IsNotFound()) {
     if (!opt.create_if_missing) {
-      return Status::InvalidArgument(opt.path + ": not a ringdb store (create_if_missing is false)");
+      return Status::InvalidArgument(opt.path +
+                                     ": not a ringdb store (create_if_missing is false)");
     }
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     so.shards = opt.shards != 0 ? opt.shards : static_cast<uint32_t>(ncpu > 0 ? ncpu : 1);
@@ -239,7 +239,9 @@ Status DBImpl::Open(const Options& opt, const testing::OpenHooks* hooks,
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     bool spare_core = ncpu > static_cast<long>(so.shards);
     if (opt.idle_spin_us == Options::kAutoSpin) {
-      ro.spin_ns = spare_core ? 20'000 : 0;
+      // Measured on a 2-core VM (docs/engine.md, "Spinning"): a 20 us reactor spin
+      // saves the wake-up of an idle vCPU; callers spin only with a core to spare.
+      ro.spin_ns = 20'000;
       db->caller_spin_ns_ = spare_core ? 5'000 : 0;
     } else {
       ro.spin_ns = uint64_t{opt.idle_spin_us} * 1000;
@@ -295,7 +297,9 @@ Status DBImpl::Open(const Options& opt, const testing::OpenHooks* hooks,
   return Status::OK();
 }
 
-DBImpl::~DBImpl() { Close(); }
+DBImpl::~DBImpl() {
+  Close();
+}
 
 template <class F>
 Status DBImpl::OnAllShards(F fn) {
@@ -324,8 +328,9 @@ bool DBImpl::OnShardThread() const {
 Status DBImpl::CheckOpen() const {
   if (closed_.load(std::memory_order_acquire)) return Status::Shutdown("the DB is closed");
   if (OnShardThread()) {
-    return Status::InvalidArgument("blocking DB call from a shard thread (e.g. inside an async "
-                                   "callback) would deadlock; use the *Async variants");
+    return Status::InvalidArgument(
+        "blocking DB call from a shard thread (e.g. inside an async "
+        "callback) would deadlock; use the *Async variants");
   }
   return Status::OK();
 }

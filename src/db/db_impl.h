@@ -23,8 +23,7 @@ namespace ringdb::db {
 
 class DBImpl final : public DB {
  public:
-  static Status Open(const Options& opt, const testing::OpenHooks* hooks,
-                     std::unique_ptr<DB>* out);
+  static Status Open(const Options& opt, const testing::OpenHooks* hooks, std::unique_ptr<DB>* out);
   ~DBImpl() override;
 
   Status Put(const WriteOptions& wo, std::string_view key, std::string_view value) override;

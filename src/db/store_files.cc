@@ -62,8 +62,7 @@ std::string EncodeStoreOptions(const StoreOptions& so) {
   return body + crc;
 }
 
-Status DecodeStoreOptions(const std::string& contents, const std::string& file,
-                          StoreOptions* so) {
+Status DecodeStoreOptions(const std::string& contents, const std::string& file, StoreOptions* so) {
   size_t crc_pos = contents.rfind("crc32c=");
   if (crc_pos == std::string::npos || contents.rfind("ringdb-options\n", 0) != 0) {
     return Status::Corruption(file + ": not a ringdb OPTIONS file");

@@ -71,11 +71,11 @@ struct IoRequest {
   IoOp op = IoOp::kRead;
   IoClass io_class = IoClass::kOther;
   uint8_t flags = 0;
-  int fd = -1;          // target file; for open/rename/unlink: the directory fd
-                        // (AT_FDCWD for paths relative to the working directory)
-  uint64_t offset = 0;  // read/write/fallocate
-  uint64_t len = 0;     // read/write byte count; fallocate length
-  void* buf = nullptr;  // read/write
+  int fd = -1;                 // target file; for open/rename/unlink: the directory fd
+                               // (AT_FDCWD for paths relative to the working directory)
+  uint64_t offset = 0;         // read/write/fallocate
+  uint64_t len = 0;            // read/write byte count; fallocate length
+  void* buf = nullptr;         // read/write
   const iovec* iov = nullptr;  // readv/writev
   uint32_t iovcnt = 0;
   const char* path = nullptr;   // open, rename (old), unlink
@@ -87,9 +87,9 @@ struct IoRequest {
   void* user = nullptr;     // for the caller (e.g. the waiting fiber)
 
   // ---- set by the backend ----
-  int64_t result = 0;          // >= 0 success, -errno failure
-  uint64_t submit_ns = 0;      // when handed to the kernel (monotonic ns)
-  uint64_t complete_ns = 0;    // when reaped
+  int64_t result = 0;            // >= 0 success, -errno failure
+  uint64_t submit_ns = 0;        // when handed to the kernel (monotonic ns)
+  uint64_t complete_ns = 0;      // when reaped
   uint32_t depth_at_submit = 0;  // requests in flight when this one was submitted
 
   // ---- backend-private ----
@@ -106,17 +106,17 @@ bool ParseBackendKind(std::string_view s, BackendKind* out);
 
 struct BackendOptions {
   BackendKind kind = BackendKind::kAuto;
-  uint32_t queue_depth = 256;  // submission queue entries / max aio events
+  uint32_t queue_depth = 256;    // submission queue entries / max aio events
   bool register_buffers = true;  // io_uring: use fixed buffers where memlock allows
 };
 
 // Cumulative counters kept by every backend (owner thread only).
 struct BackendCounters {
-  uint64_t submit_calls = 0;       // io_uring_submit / io_submit syscalls made
+  uint64_t submit_calls = 0;  // io_uring_submit / io_submit syscalls made
   uint64_t requests_submitted = 0;
   uint64_t requests_completed = 0;
-  uint64_t max_batch = 0;          // largest number of requests in one submit call
-  uint64_t wakeups = 0;            // Wait() returns caused by Wake()
+  uint64_t max_batch = 0;  // largest number of requests in one submit call
+  uint64_t wakeups = 0;    // Wait() returns caused by Wake()
 };
 
 class IoBackend {

@@ -303,8 +303,7 @@ void Shard::CompleteGroups() {
     const std::string path = FilePath(WalFileName(wal_.number));
     Status s;
     if (g->wr.result < 0) {
-      s = Status::FromErrno(static_cast<int>(-g->wr.result),
-                            "write " + OffsetMsg(path, g->offset));
+      s = Status::FromErrno(static_cast<int>(-g->wr.result), "write " + OffsetMsg(path, g->offset));
     } else if (static_cast<uint64_t>(g->wr.result) != g->len) {
       s = Status::IOError("short write " + OffsetMsg(path, g->offset) + ": " +
                           std::to_string(g->wr.result) + " of " + std::to_string(g->len) +
@@ -379,8 +378,7 @@ Status Shard::CommitGroup(WriteRequest* head, size_t n) {
     for (WriteRequest* w = head; w != nullptr; w = w->next) {
       meta.count = WriteBatchRep::Count(w->rep);
       meta.first_seq = seq;
-      EncodeRecord(wal_.number, wal_.write_offset + encode_buf_.size(), meta, w->rep,
-                   &encode_buf_);
+      EncodeRecord(wal_.number, wal_.write_offset + encode_buf_.size(), meta, w->rep, &encode_buf_);
       seq += meta.count;
     }
   }
@@ -519,8 +517,8 @@ Status Shard::NewWalSegment(WalSegment* seg) {
   const std::string path = FilePath(name);
   int fd = -1;
   const int direct = wal_direct() ? O_DIRECT : 0;
-  Status s =
-      rt::OpenAt(dir_fd_, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | direct | O_CLOEXEC, 0644, &fd);
+  Status s = rt::OpenAt(dir_fd_, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | direct | O_CLOEXEC,
+                        0644, &fd);
   if (!s.ok()) return s;
   seg->fd = fd;
   seg->write_offset = seg->synced_upto = 0;

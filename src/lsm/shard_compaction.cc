@@ -74,7 +74,8 @@ class Shard::ReadaheadFetcher final : public BlockFetcher {
     uint64_t stop = std::max(to, start + kReadaheadBytes);
     stop = (stop + kTableAlignBytes - 1) & ~uint64_t{kTableAlignBytes - 1};
     stop = std::min(stop, FileSize());
-    if (c->buf.capacity() < stop - start) c->buf.Reset(std::max<uint64_t>(stop - start, kReadaheadBytes));
+    if (c->buf.capacity() < stop - start)
+      c->buf.Reset(std::max<uint64_t>(stop - start, kReadaheadBytes));
     Status s = rt::ReadFull(table_->fd, c->buf.data(), stop - start, start,
                             io::IoClass::kCompactionRead, shard_->FilePath(TableFileName(number_)));
     c->valid = s.ok();
@@ -138,7 +139,8 @@ void Shard::CompactionLoop() {
   for (;;) {
     if (crashed_ || stopping_) break;
     std::optional<Compaction> c;
-    if (bg_error_.ok() && backoff_ms == 0) c = PickCompaction(version_, opt_.compaction, compact_pointers_);
+    if (bg_error_.ok() && backoff_ms == 0)
+      c = PickCompaction(version_, opt_.compaction, compact_pointers_);
     if (!c) {
       compact_wakeup_.Reset();
       if (backoff_ms > 0) {
@@ -158,7 +160,8 @@ void Shard::CompactionLoop() {
       stats_.compaction_errors++;
       // The store is as it was (inputs kept, partial outputs removed). Try again later;
       // repeated failures back off up to 5 s.
-      backoff_ms = std::min<uint64_t>(5000, std::max<uint64_t>(100, last_compaction_backoff_ms_ * 2));
+      backoff_ms =
+          std::min<uint64_t>(5000, std::max<uint64_t>(100, last_compaction_backoff_ms_ * 2));
       last_compaction_backoff_ms_ = backoff_ms;
       RINGDB_LOG_WARN("shard %u: compaction L%d->L%d failed (retry in %llu ms): %s", opt_.shard_id,
                       c->level, c->output_level, static_cast<unsigned long long>(backoff_ms),

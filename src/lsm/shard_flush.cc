@@ -7,9 +7,9 @@
 
 #include "lsm/filenames.h"
 #include "lsm/io_batch.h"
-#include "lsm/write_behind.h"
 #include "lsm/shard.h"
 #include "lsm/wal_format.h"
+#include "lsm/write_behind.h"
 #include "runtime/file_io.h"
 #include "runtime/reactor.h"
 #include "util/clock.h"

@@ -109,5 +109,4 @@ class WriteBehind {
   Status status_;
 };
 
-
 }  // namespace ringdb::lsm

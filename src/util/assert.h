@@ -6,14 +6,14 @@ namespace ringdb::util {
 [[noreturn]] void AssertFail(const char* expr, const char* file, int line, const char* msg);
 }  // namespace ringdb::util
 
-#define RINGDB_ASSERT(expr)                                                   \
-  do {                                                                        \
-    if (__builtin_expect(!(expr), 0))                                         \
-      ::ringdb::util::AssertFail(#expr, __FILE__, __LINE__, nullptr);         \
+#define RINGDB_ASSERT(expr)                                           \
+  do {                                                                \
+    if (__builtin_expect(!(expr), 0))                                 \
+      ::ringdb::util::AssertFail(#expr, __FILE__, __LINE__, nullptr); \
   } while (0)
 
-#define RINGDB_ASSERT_MSG(expr, msg)                                          \
-  do {                                                                        \
-    if (__builtin_expect(!(expr), 0))                                         \
-      ::ringdb::util::AssertFail(#expr, __FILE__, __LINE__, (msg));           \
+#define RINGDB_ASSERT_MSG(expr, msg)                                \
+  do {                                                              \
+    if (__builtin_expect(!(expr), 0))                               \
+      ::ringdb::util::AssertFail(#expr, __FILE__, __LINE__, (msg)); \
   } while (0)

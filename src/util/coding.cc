@@ -2,7 +2,9 @@
 
 namespace ringdb::util {
 
-char* EncodeVarint32(char* dst, uint32_t v) { return EncodeVarint64(dst, v); }
+char* EncodeVarint32(char* dst, uint32_t v) {
+  return EncodeVarint64(dst, v);
+}
 
 char* EncodeVarint64(char* dst, uint64_t v) {
   auto* p = reinterpret_cast<unsigned char*>(dst);

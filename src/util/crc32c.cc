@@ -30,9 +30,8 @@ uint32_t ExtendPortable(uint32_t crc, const uint8_t* p, size_t n) {
     uint64_t w;
     std::memcpy(&w, p, 8);
     w ^= crc;
-    crc = t[7][w & 0xff] ^ t[6][(w >> 8) & 0xff] ^ t[5][(w >> 16) & 0xff] ^
-          t[4][(w >> 24) & 0xff] ^ t[3][(w >> 32) & 0xff] ^ t[2][(w >> 40) & 0xff] ^
-          t[1][(w >> 48) & 0xff] ^ t[0][w >> 56];
+    crc = t[7][w & 0xff] ^ t[6][(w >> 8) & 0xff] ^ t[5][(w >> 16) & 0xff] ^ t[4][(w >> 24) & 0xff] ^
+          t[3][(w >> 32) & 0xff] ^ t[2][(w >> 40) & 0xff] ^ t[1][(w >> 48) & 0xff] ^ t[0][w >> 56];
     p += 8;
     n -= 8;
   }
@@ -54,10 +53,16 @@ __attribute__((target("sse4.2"))) uint32_t ExtendHw(uint32_t crc, const uint8_t*
   while (n--) c32 = __builtin_ia32_crc32qi(c32, *p++);
   return c32;
 }
-bool DetectHw() { return __builtin_cpu_supports("sse4.2"); }
+bool DetectHw() {
+  return __builtin_cpu_supports("sse4.2");
+}
 #else
-uint32_t ExtendHw(uint32_t crc, const uint8_t* p, size_t n) { return ExtendPortable(crc, p, n); }
-bool DetectHw() { return false; }
+uint32_t ExtendHw(uint32_t crc, const uint8_t* p, size_t n) {
+  return ExtendPortable(crc, p, n);
+}
+bool DetectHw() {
+  return false;
+}
 #endif
 
 const bool kHw = DetectHw();
@@ -71,6 +76,8 @@ uint32_t Extend(uint32_t init_crc, const void* data, size_t n) {
   return ~crc;
 }
 
-bool IsHardwareAccelerated() { return kHw; }
+bool IsHardwareAccelerated() {
+  return kHw;
+}
 
 }  // namespace ringdb::util::crc32c

@@ -36,11 +36,9 @@ uint64_t Histogram::Percentile(double q) const {
 
 std::string Histogram::Summary(double scale) const {
   char buf[256];
-  std::snprintf(buf, sizeof(buf),
-                "count=%llu mean=%.2f p50=%.2f p99=%.2f p99.9=%.2f max=%.2f",
-                static_cast<unsigned long long>(count_), Mean() / scale,
-                Percentile(0.5) / scale, Percentile(0.99) / scale, Percentile(0.999) / scale,
-                max() / scale);
+  std::snprintf(buf, sizeof(buf), "count=%llu mean=%.2f p50=%.2f p99=%.2f p99.9=%.2f max=%.2f",
+                static_cast<unsigned long long>(count_), Mean() / scale, Percentile(0.5) / scale,
+                Percentile(0.99) / scale, Percentile(0.999) / scale, max() / scale);
   return buf;
 }
 

@@ -23,11 +23,11 @@ void Logf(LogLevel level, const char* fmt, ...) __attribute__((format(printf, 2,
 
 }  // namespace ringdb::util
 
-#define RINGDB_LOG(level, ...)                                                 \
-  do {                                                                         \
-    if (static_cast<int>(::ringdb::util::LogLevel::level) >=                   \
-        static_cast<int>(::ringdb::util::GetLogLevel()))                       \
-      ::ringdb::util::Logf(::ringdb::util::LogLevel::level, __VA_ARGS__);      \
+#define RINGDB_LOG(level, ...)                                            \
+  do {                                                                    \
+    if (static_cast<int>(::ringdb::util::LogLevel::level) >=              \
+        static_cast<int>(::ringdb::util::GetLogLevel()))                  \
+      ::ringdb::util::Logf(::ringdb::util::LogLevel::level, __VA_ARGS__); \
   } while (0)
 #define RINGDB_LOG_DEBUG(...) RINGDB_LOG(kDebug, __VA_ARGS__)
 #define RINGDB_LOG_INFO(...) RINGDB_LOG(kInfo, __VA_ARGS__)

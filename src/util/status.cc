@@ -33,18 +33,30 @@ Status Status::FromErrno(int err, std::string_view context) {
 
 const char* Status::CodeName(Code code) {
   switch (code) {
-    case Code::kOk: return "OK";
-    case Code::kNotFound: return "NotFound";
-    case Code::kCorruption: return "Corruption";
-    case Code::kNotSupported: return "NotSupported";
-    case Code::kInvalidArgument: return "InvalidArgument";
-    case Code::kIOError: return "IOError";
-    case Code::kNoSpace: return "NoSpace";
-    case Code::kBusy: return "Busy";
-    case Code::kReadOnly: return "ReadOnly";
-    case Code::kAborted: return "Aborted";
-    case Code::kTimedOut: return "TimedOut";
-    case Code::kShutdown: return "Shutdown";
+    case Code::kOk:
+      return "OK";
+    case Code::kNotFound:
+      return "NotFound";
+    case Code::kCorruption:
+      return "Corruption";
+    case Code::kNotSupported:
+      return "NotSupported";
+    case Code::kInvalidArgument:
+      return "InvalidArgument";
+    case Code::kIOError:
+      return "IOError";
+    case Code::kNoSpace:
+      return "NoSpace";
+    case Code::kBusy:
+      return "Busy";
+    case Code::kReadOnly:
+      return "ReadOnly";
+    case Code::kAborted:
+      return "Aborted";
+    case Code::kTimedOut:
+      return "TimedOut";
+    case Code::kShutdown:
+      return "Shutdown";
   }
   return "Unknown";
 }

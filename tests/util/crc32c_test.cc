@@ -25,7 +25,8 @@ TEST(Crc32c, StandardResults) {
 TEST(Crc32c, ExtendEqualsWhole) {
   std::string s = "hello world, this spans more than eight bytes";
   for (size_t cut = 0; cut <= s.size(); cut++) {
-    EXPECT_EQ(Value(s.data(), s.size()), Extend(Value(s.data(), cut), s.data() + cut, s.size() - cut));
+    EXPECT_EQ(Value(s.data(), s.size()),
+              Extend(Value(s.data(), cut), s.data() + cut, s.size() - cut));
   }
 }
 
