@@ -7,10 +7,11 @@ PKGS=(
   g++ meson ninja-build pkg-config
   liburing-dev libaio-dev libboost-context-dev libxxhash-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libcli11-dev nlohmann-json3-dev
 )
 # Optional extras for comparisons and profiling: scripts/deps.sh --extras
 if [[ "${1:-}" == "--extras" ]]; then
-  PKGS+=(fio rocksdb-tools linux-perf)
+  PKGS+=(fio rocksdb-tools linux-perf bc)
 fi
 
 missing=()
