@@ -580,6 +580,34 @@ std::vector<lsm::ShardStats> DBImpl::ShardStatsSnapshot() {
   return out;
 }
 
+namespace {
+
+void AddShardStats(const ShardStats& s, ShardStats* t) {
+  t->writes += s.writes;
+  t->write_groups += s.write_groups;
+  t->wal_bytes += s.wal_bytes;
+  t->wal_syncs += s.wal_syncs;
+  t->flushes += s.flushes;
+  t->flush_bytes += s.flush_bytes;
+  t->stall_ns += s.stall_ns;
+  t->gets += s.gets;
+  t->table_reads += s.table_reads;
+  t->bloom_skips += s.bloom_skips;
+  t->cache_hits += s.cache_hits;
+  t->cache_misses += s.cache_misses;
+  t->cache_bytes += s.cache_bytes;
+  t->memtable_bytes += s.memtable_bytes;
+  t->immutable_memtables += s.immutable_memtables;
+  t->l0_files += s.l0_files;
+  for (int l = 0; l < 7; l++) t->level_files[l] += s.level_files[l];
+  t->compactions += s.compactions;
+  t->compaction_errors += s.compaction_errors;
+  t->compaction_read_bytes += s.compaction_read_bytes;
+  t->compaction_write_bytes += s.compaction_write_bytes;
+}
+
+}  // namespace
+
 Status DBImpl::GetStats(Stats* stats) {
   Status s = CheckOpen();
   if (!s.ok()) return s;
@@ -589,52 +617,10 @@ Status DBImpl::GetStats(Stats* stats) {
   stats->total = ShardStats();
   stats->total.shard = nshards_;
   for (uint32_t i = 0; i < nshards_; i++) {
-    const lsm::ShardStats& r = raw[i];
     ShardStats& o = stats->shards[i];
+    o = raw[i];  // the public part
     o.shard = i;
-    o.writes = r.writes;
-    o.write_groups = r.write_groups;
-    o.wal_bytes = r.wal_bytes;
-    o.wal_syncs = r.wal_syncs;
-    o.flushes = r.flushes;
-    o.flush_bytes = r.flush_bytes;
-    o.stall_ns = r.stall_ns;
-    o.gets = r.gets;
-    o.table_reads = r.table_reads;
-    o.bloom_skips = r.bloom_skips;
-    o.cache_hits = r.cache_hits;
-    o.cache_misses = r.cache_misses;
-    o.cache_bytes = r.cache_usage;
-    o.memtable_bytes = r.memtable_bytes;
-    o.immutable_memtables = r.immutable_memtables;
-    o.l0_files = r.l0_files;
-    o.compactions = r.compactions;
-    o.compaction_errors = r.compaction_errors;
-    o.compaction_read_bytes = r.compaction_read_bytes;
-    o.compaction_write_bytes = r.compaction_write_bytes;
-    for (int l = 0; l < 7; l++) o.level_files[l] = r.level_files[l];
-    ShardStats& t = stats->total;
-    t.writes += o.writes;
-    t.write_groups += o.write_groups;
-    t.wal_bytes += o.wal_bytes;
-    t.wal_syncs += o.wal_syncs;
-    t.flushes += o.flushes;
-    t.flush_bytes += o.flush_bytes;
-    t.stall_ns += o.stall_ns;
-    t.gets += o.gets;
-    t.table_reads += o.table_reads;
-    t.bloom_skips += o.bloom_skips;
-    t.cache_hits += o.cache_hits;
-    t.cache_misses += o.cache_misses;
-    t.cache_bytes += o.cache_bytes;
-    t.memtable_bytes += o.memtable_bytes;
-    t.immutable_memtables += o.immutable_memtables;
-    t.l0_files += o.l0_files;
-    t.compactions += o.compactions;
-    t.compaction_errors += o.compaction_errors;
-    t.compaction_read_bytes += o.compaction_read_bytes;
-    t.compaction_write_bytes += o.compaction_write_bytes;
-    for (int l = 0; l < 7; l++) t.level_files[l] += o.level_files[l];
+    AddShardStats(o, &stats->total);
   }
   return Status::OK();
 }

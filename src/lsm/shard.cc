@@ -736,7 +736,7 @@ ShardStats Shard::GetStats() const {
   st.immutable_memtables = imm_.size();
   st.l0_files = version_.files(0).size();
   for (int l = 0; l < kNumLevels; l++) st.level_files[l] = version_.files(l).size();
-  st.cache_usage = cache_.usage();
+  st.cache_bytes = cache_.usage();
   st.cache_hits = cache_.hits();
   st.cache_misses = cache_.misses();
   return st;

@@ -29,6 +29,7 @@
 #include "lsm/table_reader.h"
 #include "lsm/version_edit.h"
 #include "ringdb/options.h"
+#include "ringdb/stats.h"
 #include "ringdb/status.h"
 #include "runtime/sync.h"
 #include "util/histogram.h"
@@ -60,29 +61,9 @@ struct WriteRequest {
   WriteRequest* next = nullptr;  // intrusive queue link (shard-private)
 };
 
-struct ShardStats {
-  uint64_t writes = 0;        // requests completed OK
-  uint64_t write_groups = 0;  // WAL writes (group commits)
-  uint64_t wal_bytes = 0;
-  uint64_t wal_syncs = 0;
-  uint64_t flushes = 0;
-  uint64_t flush_bytes = 0;
-  uint64_t stall_ns = 0;
-  uint64_t gets = 0;
-  uint64_t table_reads = 0;  // data blocks read from disk
-  uint64_t bloom_skips = 0;
-  uint64_t compactions = 0;
-  uint64_t compaction_errors = 0;
-  uint64_t compaction_read_bytes = 0;
-  uint64_t compaction_write_bytes = 0;
+// The public counters (ringdb/stats.h) plus what only the engine looks at.
+struct ShardStats : ringdb::ShardStats {
   uint64_t compaction_ns = 0;
-  size_t memtable_bytes = 0;
-  size_t immutable_memtables = 0;
-  size_t l0_files = 0;
-  size_t level_files[kNumLevels] = {};
-  size_t cache_usage = 0;
-  uint64_t cache_hits = 0;
-  uint64_t cache_misses = 0;
   util::Histogram group_size;  // requests per group commit
 };
 
