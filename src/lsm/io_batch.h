@@ -6,8 +6,10 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "io/io_backend.h"
+#include "ringdb/status.h"
 #include "runtime/reactor.h"
 #include "util/assert.h"
 
@@ -54,5 +56,21 @@ class IoBatch {
   uint32_t threshold_ = 0;
   rt::Fiber* waiter_ = nullptr;
 };
+
+// The outcome of a write of `wr.len` bytes to `path` and, when `fs` is given, the
+// fdatasync linked after it: the write's errno, a short write, or the sync's errno.
+inline Status WriteSyncStatus(const io::IoRequest& wr, const io::IoRequest* fs,
+                              const std::string& path) {
+  const std::string where = path + " offset " + std::to_string(wr.offset);
+  if (wr.result < 0) return Status::FromErrno(static_cast<int>(-wr.result), "write " + where);
+  if (static_cast<uint64_t>(wr.result) != wr.len) {
+    return Status::IOError("short write " + where + ": " + std::to_string(wr.result) + " of " +
+                           std::to_string(wr.len) + " bytes");
+  }
+  if (fs != nullptr && fs->result < 0) {
+    return Status::FromErrno(static_cast<int>(-fs->result), "fdatasync " + path);
+  }
+  return Status::OK();
+}
 
 }  // namespace ringdb::lsm

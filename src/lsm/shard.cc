@@ -23,10 +23,6 @@ namespace {
 // A group commit takes at most this many payload bytes (one larger batch goes alone).
 constexpr size_t kMaxGroupBytes = 4 << 20;
 
-std::string OffsetMsg(const std::string& path, uint64_t offset) {
-  return path + " offset " + std::to_string(offset);
-}
-
 }  // namespace
 
 Shard::Table::~Table() {
@@ -301,16 +297,7 @@ void Shard::CompleteGroups() {
     std::unique_ptr<InflightGroup> g = std::move(inflight_.front());
     inflight_.pop_front();
     const std::string path = FilePath(WalFileName(wal_.number));
-    Status s;
-    if (g->wr.result < 0) {
-      s = Status::FromErrno(static_cast<int>(-g->wr.result), "write " + OffsetMsg(path, g->offset));
-    } else if (static_cast<uint64_t>(g->wr.result) != g->len) {
-      s = Status::IOError("short write " + OffsetMsg(path, g->offset) + ": " +
-                          std::to_string(g->wr.result) + " of " + std::to_string(g->len) +
-                          " bytes");
-    } else if (g->fs.result < 0) {
-      s = Status::FromErrno(static_cast<int>(-g->fs.result), "fdatasync " + path);
-    }
+    Status s = WriteSyncStatus(g->wr, &g->fs, path);
     if (crashed_) {
       s = Status::Aborted("shard crashed (test)");
     } else if (!s.ok()) {
@@ -434,17 +421,11 @@ Status Shard::WriteWal(const std::string& bytes, bool sync) {
   batch.Add(&wr);
   if (sync) batch.Add(&fs);
   batch.WaitAll();
-  if (wr.result < 0)
-    return Status::FromErrno(static_cast<int>(-wr.result),
-                             "write " + OffsetMsg(path, wal_.write_offset));
-  if (static_cast<uint64_t>(wr.result) != len) {
-    return Status::IOError("short write " + OffsetMsg(path, wal_.write_offset) + ": " +
-                           std::to_string(wr.result) + " of " + std::to_string(len) + " bytes");
-  }
+  Status s = WriteSyncStatus(wr, sync ? &fs : nullptr, path);
+  if (!s.ok()) return s;
   wal_.write_offset += len;
   stats_.wal_bytes += len;
   if (sync) {
-    if (fs.result < 0) return Status::FromErrno(static_cast<int>(-fs.result), "fdatasync " + path);
     wal_.synced_upto = wal_.write_offset;
     last_sync_ns_ = util::NowNanos();
     stats_.wal_syncs++;

@@ -161,14 +161,8 @@ Status Shard::AppendManifestRecord(const VersionEdit& edit) {
   batch.Add(&wr);
   batch.Add(&fs);
   batch.WaitAll();
-  if (wr.result < 0) {
-    return Status::FromErrno(static_cast<int>(-wr.result),
-                             "write " + path + " offset " + std::to_string(manifest_offset_));
-  }
-  if (static_cast<uint64_t>(wr.result) != bytes.size()) {
-    return Status::IOError("short write " + path + " offset " + std::to_string(manifest_offset_));
-  }
-  if (fs.result < 0) return Status::FromErrno(static_cast<int>(-fs.result), "fdatasync " + path);
+  Status s = WriteSyncStatus(wr, &fs, path);
+  if (!s.ok()) return s;
   manifest_offset_ += bytes.size();
   return Status::OK();
 }
