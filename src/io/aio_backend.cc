@@ -224,6 +224,8 @@ int AioBackend::Submit() {
     auto* r = static_cast<IoRequest*>(batch_[i]->data);
     free_iocbs_.push_back(batch_[i]);
     r->result = ret;
+    r->submit_ns = now;
+    r->depth_at_submit = 0;  // rejected: never in the kernel
     local_done_.Push(r);
     i++;
   }
@@ -240,6 +242,7 @@ void AioBackend::Complete(IoRequest* req, int64_t res, uint64_t now_ns) {
   auto* succ = reinterpret_cast<IoRequest*>(req->backend_word_);
   req->backend_word_ = 0;
   const bool chain_ok = CompletedInFull(req);
+  NotifyComplete(*req);
   if (req->done != nullptr) req->done(req);  // may recycle req: not touched after this
   if (succ == nullptr) return;
   if (chain_ok) {
@@ -250,9 +253,11 @@ void AioBackend::Complete(IoRequest* req, int64_t res, uint64_t now_ns) {
     auto* next = reinterpret_cast<IoRequest*>(succ->backend_word_);
     succ->backend_word_ = 0;
     succ->result = -ECANCELED;
-    succ->complete_ns = now_ns;
+    succ->submit_ns = succ->complete_ns = now_ns;  // never reached the kernel
+    succ->depth_at_submit = 0;
     in_flight_--;
     counters_.requests_completed++;
+    NotifyComplete(*succ);
     if (succ->done != nullptr) succ->done(succ);
     succ = next;
   }

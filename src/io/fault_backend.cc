@@ -1278,6 +1278,7 @@ void FaultBackend::Deliver(Shadow* sh) {
   outstanding_--;
   delivered_++;
   counters_.requests_completed++;
+  NotifyComplete(*out);
   if (out->done != nullptr) out->done(out);
 }
 

@@ -66,6 +66,8 @@ using IoDoneFn = void (*)(IoRequest* req);
 
 struct IoRequest {
   static constexpr uint8_t kLinkNext = 1;  // see the header comment
+  // Not recorded in the I/O trace (the trace's own writes); still counted in stats.
+  static constexpr uint8_t kNoTrace = 2;
 
   // ---- set by the caller before Prepare() ----
   IoOp op = IoOp::kRead;
@@ -119,9 +121,27 @@ struct BackendCounters {
   uint64_t wakeups = 0;    // Wait() returns caused by Wake()
 };
 
+// Sees every request a backend completes (stats, I/O trace): OnIoComplete(req) runs on
+// the owning thread just before req.done, with result, submit_ns, complete_ns and
+// depth_at_submit set. It must not block; it may Prepare() requests of its own.
+// Only the outermost backend reports: a wrapper (FaultBackend) reports the requests
+// its caller gave it, never the inner backend's shadows.
+class IoObserver {
+ public:
+  virtual void OnIoComplete(const IoRequest& req) = 0;
+
+ protected:
+  ~IoObserver() = default;
+};
+
 class IoBackend {
  public:
   virtual ~IoBackend() = default;
+
+  // Installs (or, with nullptr, removes) the observer. Owner thread only; the observer
+  // must outlive its installation.
+  void set_observer(IoObserver* o) { observer_ = o; }
+  IoObserver* observer() const { return observer_; }
 
   virtual BackendKind kind() const = 0;
   virtual std::string_view name() const = 0;
@@ -142,6 +162,15 @@ class IoBackend {
   // Requests submitted (or queued) whose done() has not run yet.
   virtual uint32_t in_flight() const = 0;
   virtual const BackendCounters& counters() const = 0;
+
+ protected:
+  // Every implementation calls this right before req->done(req).
+  void NotifyComplete(const IoRequest& req) {
+    if (observer_ != nullptr) observer_->OnIoComplete(req);
+  }
+
+ private:
+  IoObserver* observer_ = nullptr;
 };
 
 struct BackendChoice {

@@ -381,6 +381,7 @@ int UringBackend::Reap() {
       submitted_user_--;
       counters_.requests_completed++;
       completed++;
+      NotifyComplete(*r);
       if (r->done != nullptr) r->done(r);
     }
     if (n < kReapBatch) break;

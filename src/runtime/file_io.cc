@@ -140,7 +140,7 @@ int64_t AwaitIo(io::IoRequest& req) {
   Reactor* r = CurrentReactor();
   req.done = &OnDone;
   req.user = r->current_fiber();
-  r->backend()->Prepare(&req);
+  r->PrepareIo(&req);
   r->Suspend();
   return req.result;
 }

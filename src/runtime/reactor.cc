@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 
+#include "io/io_trace.h"
 #include "runtime/sanitizer.h"
 #include "util/assert.h"
 #include "util/clock.h"
@@ -57,11 +58,14 @@ Reactor::Reactor(const ReactorOptions& opt, std::unique_ptr<io::IoBackend> backe
   own_stop_group_.not_quiescent.store(1, std::memory_order_relaxed);
   stop_group_ = &own_stop_group_;
   drain_buf_.resize(std::max<uint32_t>(1, opts_.drain_burst));
+  backend_->set_observer(&io_acct_);
 }
 
 Reactor::~Reactor() {
   RINGDB_ASSERT_MSG(tl_reactor != this, "a reactor cannot destroy itself");
   if (live_fibers_ > 0) Shutdown();
+  backend_->set_observer(nullptr);
+  AbandonIoTrace();
   ForeignRing* n = foreign_head_.exchange(nullptr, std::memory_order_acquire);
   while (n != nullptr) {
     ForeignRing* next = n->next;
@@ -244,6 +248,7 @@ void Reactor::SendToShard(uint32_t to, Message* msg) {
     return;
   }
   RINGDB_ASSERT_MSG(current_ != nullptr, "SendToShard on a full ring outside a fiber");
+  stats_.ring_full_waits++;
   do {
     // The peer is behind: make sure it is awake, then park until the loop sees room.
     // Our loop keeps draining the reverse rings meanwhile, so two shards sending to
@@ -318,8 +323,11 @@ bool Reactor::DrainInbound() {
   size_t handled = 0;
   Message** buf = drain_buf_.data();
   const size_t burst = drain_buf_.size();
+  size_t waiting = 0;
   for (MessageRing* ring : inbound_) {
-    const size_t k = ring->PopN(buf, burst);
+    const size_t k = ring->PopN(buf, burst, &waiting);
+    if (k == 0) continue;
+    ring_occupancy_.Record(waiting);
     for (size_t i = 0; i < k; i++) buf[i]->handler(buf[i], this);
     handled += k;
   }
@@ -327,7 +335,8 @@ bool Reactor::DrainInbound() {
   uint64_t foreign = 0;
   for (ForeignRing* n = foreign_head_.load(std::memory_order_acquire); n != nullptr;) {
     ForeignRing* next = n->next;
-    const size_t k = n->ring.PopN(buf, burst);
+    const size_t k = n->ring.PopN(buf, burst, &waiting);
+    if (k > 0) ring_occupancy_.Record(waiting);
     for (size_t i = 0; i < k; i++) buf[i]->handler(buf[i], this);
     handled += k;
     // The producer thread exited (it dropped its reference) and everything it sent has
@@ -375,8 +384,10 @@ void Reactor::Run() {
       stats_.timers_fired += fired;
       busy |= fired > 0;
     }
+    PrepareBackground();
     if (backend_->in_flight() > 0) {
-      backend_->Submit();
+      const int submitted = backend_->Submit();
+      if (submitted > 0) io_acct_.RecordSubmitBatch(static_cast<uint32_t>(submitted));
       busy |= backend_->Poll() > 0;
     }
     if (stop_requested_.load(std::memory_order_acquire) && StopReached()) break;
@@ -435,8 +446,8 @@ bool Reactor::StopReached() {
     stop_event_.Set();  // fibers waiting on it run next pass
     return false;
   }
-  const bool quiescent =
-      live_fibers_ == 0 && backend_->in_flight() == 0 && ready_head_ == nullptr && InboundEmpty();
+  const bool quiescent = live_fibers_ == 0 && backend_->in_flight() == 0 && bg_head_ == nullptr &&
+                         ready_head_ == nullptr && InboundEmpty();
   if (quiescent != counted_quiescent_) {
     counted_quiescent_ = quiescent;
     const int before =

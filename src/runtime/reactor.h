@@ -17,6 +17,12 @@
 // backend->Wake(). Either the reactor's re-check sees the push or the producer sees
 // the flag.
 //
+// I/O accounting: the reactor installs an io::IoAccounting as the observer of its
+// (outermost) backend, so every I/O it completes is counted by class, and records the
+// size of every Submit() batch; FillStats() copies that, the loop counters and the
+// inbound ring occupancy into a ShardStats. An optional I/O trace (StartIoTrace) rides
+// on the same hook.
+//
 // Thread ownership: everything here is reactor-thread-only except WakeIfSleeping(),
 // RequestStop(), RegisterForeign() and the read-only accessors marked thread-safe.
 #pragma once
@@ -27,10 +33,14 @@
 #include <functional>
 #include <memory>
 #include <new>
+#include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
 #include "io/io_backend.h"
+#include "io/io_stats.h"
+#include "ringdb/stats.h"
 #include "ringdb/status.h"
 #include "runtime/fiber.h"
 #include "runtime/message.h"
@@ -64,8 +74,9 @@ struct ReactorStats {
   uint64_t switches = 0;  // fiber resumptions
   uint64_t messages = 0;  // messages handled from rings
   uint64_t timers_fired = 0;
-  uint64_t stalls = 0;         // fibers that ran past stall_threshold_ns
-  uint64_t foreign_rings = 0;  // foreign rings currently registered
+  uint64_t stalls = 0;           // fibers that ran past stall_threshold_ns
+  uint64_t foreign_rings = 0;    // foreign rings currently registered
+  uint64_t ring_full_waits = 0;  // SendToShard calls that found the ring full and waited
 };
 
 using TimerId = uint64_t;
@@ -145,6 +156,31 @@ class Reactor {
   // Thread-safe: called by a producer after it pushed to one of our rings.
   void WakeIfSleeping();
 
+  // Queues req for this loop pass's submission, foreground first: background requests
+  // (flush, compaction) are held back and handed to the backend after every
+  // foreground request prepared in the same pass, so a deep compaction queue never
+  // sits in front of a user read or a WAL write in the submission queue. A linked
+  // chain (IoRequest::kLinkNext) stays together on the route of its first request.
+  void PrepareIo(io::IoRequest* req) {
+    const bool bg = chain_background_ >= 0 ? chain_background_ != 0 : IsBackground(req->io_class);
+    chain_background_ = (req->flags & io::IoRequest::kLinkNext) ? (bg ? 1 : 0) : -1;
+    if (!bg) {
+      backend_->Prepare(req);
+      return;
+    }
+    req->next_ = nullptr;
+    if (bg_tail_ != nullptr) {
+      bg_tail_->next_ = req;
+    } else {
+      bg_head_ = req;
+    }
+    bg_tail_ = req;
+  }
+  static bool IsBackground(io::IoClass c) {
+    return c == io::IoClass::kFlush || c == io::IoClass::kCompactionRead ||
+           c == io::IoClass::kCompactionWrite;
+  }
+
   // ---- accessors ----
   uint32_t shard_id() const { return opts_.shard_id; }
   io::IoBackend* backend() const { return backend_.get(); }
@@ -158,6 +194,30 @@ class Reactor {
   bool sleeping() const { return sleeping_.load(std::memory_order_acquire); }
   void* runtime_tag() const { return runtime_tag_; }  // the owning Runtime, if any
   void set_runtime_tag(void* t) { runtime_tag_ = t; }
+
+  // ---- I/O accounting and trace (reactor thread only) ----
+  // Copies the I/O statistics (out->io: per class counts, bytes and latency, submit
+  // batches, depth at submit, backend name, in flight, trace counters) and the loop's
+  // (out->runtime: loops, sleeps, switches, messages, ring occupancy...) into *out.
+  // Leaves every other field of *out alone.
+  void FillStats(ringdb::ShardStats* out) const;
+  const io::IoAccounting& io_accounting() const { return io_acct_; }
+  const ringdb::HistogramData& ring_occupancy() const { return ring_occupancy_; }
+
+  // Starts recording every I/O this reactor completes into a new trace file at `path`
+  // (truncated if it exists; docs/iotrace.md), buffering at most buffer_bytes.
+  // REQUIRES: in a fiber of this reactor (the file is opened and its header written
+  // through the backend), or on its thread before Run(). Error if a trace is running.
+  Status StartIoTrace(const std::string& path, size_t buffer_bytes);
+  // Stops recording, writes what is buffered and the final header, syncs and closes
+  // the file. OK when no trace runs. REQUIRES: in a fiber of this reactor, or on its
+  // thread while Run() is not running.
+  Status StopIoTrace();
+  // Names `fd` in the trace from now on (files opened outside the backend, or before
+  // StartIoTrace; files opened through the backend are named automatically). number 0:
+  // parsed from the name ("000123.sst" -> 123). No-op without a running trace.
+  void RegisterTraceFile(int fd, uint64_t file_number, std::string_view name);
+  bool io_trace_running() const { return trace_fd_ >= 0; }
 
  private:
   static constexpr size_t kMaxInlineFnBytes = 1024;
@@ -178,9 +238,31 @@ class Reactor {
   void Sleep();
   bool StopReached();
   void Shutdown();
+  void AbandonIoTrace();
+
+  // Background requests PrepareIo held back this pass (linked through next_, which is
+  // the backend's only once Prepare()d).
+  void PrepareBackground() {
+    while (bg_head_ != nullptr) {
+      io::IoRequest* r = bg_head_;
+      bg_head_ = r->next_;
+      backend_->Prepare(r);
+    }
+    bg_tail_ = nullptr;
+  }
 
   ReactorOptions opts_;
   std::unique_ptr<io::IoBackend> backend_;
+  io::IoRequest* bg_head_ = nullptr;
+  io::IoRequest* bg_tail_ = nullptr;
+  int chain_background_ = -1;  // inside a linked chain: its route (1 background, 0 not)
+  io::IoAccounting io_acct_;   // installed as backend_'s observer
+  ringdb::HistogramData ring_occupancy_;
+  std::unique_ptr<io::IoTraceRecorder> trace_;  // kept after StopIoTrace for its counters
+  int trace_fd_ = -1;                           // >= 0 while a trace runs
+  std::string trace_path_;
+  uint64_t trace_start_wall_ns_ = 0;
+  uint64_t trace_start_mono_ns_ = 0;
   io::BackendChoice backend_choice_;
   StackPool stacks_;
   TimerQueue timers_;

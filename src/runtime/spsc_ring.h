@@ -103,12 +103,19 @@ class SpscRing {
 
   // Pops up to `max` items into out[]; returns how many.
   size_t PopN(T* out, size_t max) {
+    size_t avail;
+    return PopN(out, max, &avail);
+  }
+  // The same; *available is how many items the ring held when popped (exact when it
+  // is < max, else a lower bound: the ring is not re-read once max are known).
+  size_t PopN(T* out, size_t max, size_t* available) {
     const size_t head = cons_.head.load(std::memory_order_relaxed);
     size_t avail = cons_.tail_cache - head;
     if (avail < max) {
       cons_.tail_cache = prod_.tail.load(std::memory_order_acquire);
       avail = cons_.tail_cache - head;
     }
+    *available = avail;
     const size_t k = avail < max ? avail : max;
     for (size_t i = 0; i < k; i++) out[i] = std::move(slots_[(head + i) & mask_]);
     if (k) cons_.head.store(head + k, std::memory_order_release);
