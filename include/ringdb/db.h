@@ -16,15 +16,36 @@
 
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "ringdb/iterator.h"
 #include "ringdb/options.h"
+#include "ringdb/shard_context.h"
 #include "ringdb/stats.h"
 #include "ringdb/status.h"
 #include "ringdb/write_batch.h"
 
 namespace ringdb {
+
+// A consistent read view: one sequence number per shard, taken at GetSnapshot. Reads
+// with ReadOptions::snapshot see exactly what each shard had acknowledged at that
+// point. Across shards the view is per shard: it is taken on every shard at once but
+// not atomically, so a multi-shard WriteBatch that was in flight during GetSnapshot may
+// be visible on some shards and not on others (docs/engine.md "Snapshots"). Writes
+// acknowledged before GetSnapshot was called are always visible; writes issued after it
+// returned never are.
+class Snapshot {
+ public:
+  Snapshot(const Snapshot&) = delete;
+  Snapshot& operator=(const Snapshot&) = delete;
+
+ protected:
+  Snapshot() = default;
+  ~Snapshot() = default;
+};
 
 class DB {
  public:
@@ -51,6 +72,22 @@ class DB {
   virtual Status Get(const ReadOptions& ro, std::string_view key, std::string* value) = 0;
   Status Get(std::string_view key, std::string* value) { return Get(ReadOptions(), key, value); }
 
+  // Looks up every key at once: each owning shard gets its keys in one message and issues
+  // every block-cache miss together, so a batch of cold keys uses the SSD's parallelism.
+  // (*values)[i] and the returned status [i] belong to keys[i] (OK, NotFound or error).
+  virtual std::vector<Status> MultiGet(const ReadOptions& ro,
+                                       std::span<const std::string_view> keys,
+                                       std::vector<std::string>* values) = 0;
+
+  // An ordered iterator over every shard (ringdb/iterator.h), bounded by
+  // ReadOptions::lower_bound/upper_bound, at ReadOptions::snapshot or at a view taken now.
+  virtual std::unique_ptr<Iterator> NewIterator(const ReadOptions& ro) = 0;
+
+  // Pins the current sequence number of every shard; compaction keeps what it needs.
+  // Release with ReleaseSnapshot before closing the DB.
+  virtual const Snapshot* GetSnapshot() = 0;
+  virtual void ReleaseSnapshot(const Snapshot* snapshot) = 0;
+
   using WriteCallback = std::function<void(Status)>;
   // `value` is valid only during the callback.
   using GetCallback = std::function<void(Status, std::string_view value)>;
@@ -68,6 +105,17 @@ class DB {
 
   // Counters of every shard (gathered on each shard's thread).
   virtual Status GetStats(Stats* stats) = 0;
+  // GetStats rendered as one JSON object / in the Prometheus text exposition format.
+  // Empty on error (e.g. after Close).
+  std::string StatsJson();
+  std::string StatsPrometheus();
+
+  // Runs task(ctx, i) for i in [0, fibers_per_shard) as fibers on every shard's own
+  // thread and returns when all of them have returned (ringdb/shard_context.h). The
+  // task must not call blocking DB methods; it uses ctx. Returns the first error of
+  // the shards (e.g. Aborted if the store closes meanwhile).
+  using ShardTask = std::function<void(ShardContext& ctx, uint32_t fiber)>;
+  virtual Status RunOnShards(uint32_t fibers_per_shard, const ShardTask& task) = 0;
 
   virtual uint32_t shard_count() const = 0;
   // The shard that owns `key` (stable for the life of the store).

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace ringdb {
@@ -59,6 +60,10 @@ struct Options {
   size_t block_bytes = 4096;
   int bloom_bits_per_key = 10;
 
+  // Per shard: cap on flush and compaction I/O, bytes per second (0: no cap). Background
+  // I/O also backs off on its own while foreground reads and commits are deep.
+  uint64_t background_io_bytes_per_sec = 0;
+
   IoBackendKind io_backend = IoBackendKind::kAuto;
   // How long an idle shard spins before it sleeps in the kernel; a blocking caller
   // spins a quarter of that before it sleeps on a futex. kAutoSpin: shards spin 20 us
@@ -66,6 +71,13 @@ struct Options {
   // to spare beyond the shards (else their spinning steals the shards' CPU).
   static constexpr uint32_t kAutoSpin = 0xffffffffu;
   uint32_t idle_spin_us = kAutoSpin;
+
+  // I/O trace: every I/O's class, file, offset, length, submit/complete time and queue
+  // depth, per shard, into <path>/shard-NNN/IOTRACE (read it with `ringdb-tool iotrace`).
+  // Records are buffered in at most io_trace_buffer_bytes per shard and written in the
+  // background; when the disk cannot keep up, records are dropped and counted.
+  bool io_trace = false;
+  size_t io_trace_buffer_bytes = 4ull << 20;
 };
 
 struct WriteOptions {
@@ -78,6 +90,13 @@ struct ReadOptions {
   const Snapshot* snapshot = nullptr;
   // Populate the block cache with blocks this read loads.
   bool fill_cache = true;
+  // Iterators only: keys outside [lower_bound, upper_bound) are never returned, and
+  // shards stop reading at the bounds.
+  std::optional<std::string> lower_bound;  // inclusive
+  std::optional<std::string> upper_bound;  // exclusive
+  // Iterators only: bytes of entries a shard sends per chunk (the next chunk is
+  // prefetched while the caller consumes one).
+  size_t iterator_chunk_bytes = 64 * 1024;
 };
 
 }  // namespace ringdb

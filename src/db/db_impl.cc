@@ -8,8 +8,10 @@
 #include <latch>
 #include <mutex>
 
+#include "db/stats_render.h"
 #include "db/write_batch_internal.h"
 #include "lsm/write_batch_rep.h"
+#include "util/clock.h"
 #include "util/hash.h"
 #include "util/log.h"
 
@@ -90,21 +92,29 @@ struct GetMsg : rt::Message {
   lsm::Shard* shard = nullptr;
   std::string_view key;
   std::string* value = nullptr;
+  lsm::SequenceNumber seq = lsm::Shard::kLatest;
+  bool fill_cache = true;
   Status status;
   rt::detail::ForeignWaiter waiter;
 
   static void OnShard(rt::Message* m, rt::Reactor* r) {
     auto* g = static_cast<GetMsg*>(m);
-    if (g->shard->GetFromMemtables(g->key, g->value, &g->status)) {
-      g->waiter.Notify();  // last touch
+    const uint64_t start = util::NowNanos();
+    if (g->shard->GetFromMemtables(g->key, g->value, &g->status, g->seq)) {
+      Done(g, start);
       return;
     }
     r->Spawn(
-        [g] {
-          g->status = g->shard->Get(g->key, g->value);
-          g->waiter.Notify();
+        [g, start] {
+          g->status = g->shard->Get(g->key, g->value, g->seq, g->fill_cache);
+          Done(g, start);
         },
         "get");
+  }
+  static void Done(GetMsg* g, uint64_t start) {
+    g->shard->RecordOp(OpKind::kGet, start, g->status);
+    if (g->status.ok()) g->shard->AddUserBytesRead(g->key.size() + g->value->size());
+    g->waiter.Notify();  // last touch
   }
 };
 
@@ -133,15 +143,18 @@ struct AsyncGetMsg : rt::Message {
 
   static void OnShard(rt::Message* m, rt::Reactor* r) {
     auto* g = static_cast<AsyncGetMsg*>(m);
+    const uint64_t start = util::NowNanos();
     Status s;
     if (g->shard->GetFromMemtables(g->key, &g->value, &s)) {
-      Finish(g, s);
+      Finish(g, s, start);
       return;
     }
-    r->Spawn([g] { Finish(g, g->shard->Get(g->key, &g->value)); }, "get_async");
+    r->Spawn([g, start] { Finish(g, g->shard->Get(g->key, &g->value), start); }, "get_async");
   }
-  static void Finish(AsyncGetMsg* g, const Status& s) {
+  static void Finish(AsyncGetMsg* g, const Status& s, uint64_t start) {
     std::unique_ptr<AsyncGetMsg> own(g);
+    g->shard->RecordOp(OpKind::kGet, start, s);
+    if (s.ok()) g->shard->AddUserBytesRead(g->key.size() + g->value.size());
     if (g->cb) g->cb(s, s.ok() ? std::string_view(g->value) : std::string_view());
   }
 };
@@ -169,6 +182,8 @@ class Splitter : public lsm::WriteBatchRep::Handler {
   std::vector<std::string>* reps_;
 };
 
+}  // namespace
+
 Status CheckKeyValue(std::string_view key, std::string_view value) {
   if (key.size() > kMaxKeyBytes) {
     return Status::InvalidArgument("key of " + std::to_string(key.size()) +
@@ -182,8 +197,6 @@ Status CheckKeyValue(std::string_view key, std::string_view value) {
   }
   return Status::OK();
 }
-
-}  // namespace
 
 Status DBImpl::Open(const Options& opt, const testing::OpenHooks* hooks, std::unique_ptr<DB>* out) {
   Status s = ValidateOptions(opt);
@@ -259,6 +272,7 @@ Status DBImpl::Open(const Options& opt, const testing::OpenHooks* hooks, std::un
   }
 
   db->shards_.resize(so.shards);
+  db->cursors_.resize(so.shards);
   lsm::ShardOptions base;
   base.create_if_missing = true;
   base.durability = opt.durability;
@@ -269,6 +283,9 @@ Status DBImpl::Open(const Options& opt, const testing::OpenHooks* hooks, std::un
   base.block_cache_bytes = opt.block_cache_bytes / so.shards;
   base.table.block_bytes = opt.block_bytes;
   base.table.bloom_bits_per_key = opt.bloom_bits_per_key;
+  base.pacer.bytes_per_sec = opt.background_io_bytes_per_sec;
+  base.io_trace = opt.io_trace;
+  base.io_trace_buffer_bytes = opt.io_trace_buffer_bytes;
   // L1 holds about four memtables' worth; outputs are cut near one memtable's size.
   base.compaction.max_bytes_for_level_base = std::max<uint64_t>(4 * opt.memtable_bytes, 1 << 20);
   base.compaction.target_file_size = std::max<uint64_t>(opt.memtable_bytes, 256 << 10);
@@ -299,25 +316,7 @@ Status DBImpl::Open(const Options& opt, const testing::OpenHooks* hooks, std::un
 
 DBImpl::~DBImpl() {
   Close();
-}
-
-template <class F>
-Status DBImpl::OnAllShards(F fn) {
-  std::vector<Status> results(nshards_);
-  std::latch done(nshards_);
-  for (uint32_t i = 0; i < nshards_; i++) {
-    rt_->SubmitToAsync(
-        i, [&fn, i] { return fn(i); },
-        [&results, &done, i](Status st) {
-          results[i] = std::move(st);
-          done.count_down();
-        });
-  }
-  done.wait();
-  for (uint32_t i = 0; i < nshards_; i++) {
-    if (!results[i].ok()) return results[i];  // it names the shard's files
-  }
-  return Status::OK();
+  for (const Snapshot* snap : snapshots_) delete static_cast<const SnapshotImpl*>(snap);
 }
 
 bool DBImpl::OnShardThread() const {
@@ -339,8 +338,9 @@ uint32_t DBImpl::ShardOf(std::string_view key) const {
   return util::FastRange32(util::Hash64(key), nshards_);
 }
 
-Status DBImpl::SubmitWrite(uint32_t shard, std::string_view rep, bool sync) {
+Status DBImpl::SubmitWrite(uint32_t shard, std::string_view rep, bool sync, OpKind kind) {
   WriteMsg m;
+  m.req.kind = kind;
   m.handler = &WriteMsg::OnShard;
   m.shard = shards_[shard].get();
   m.req.rep = rep;
@@ -361,7 +361,7 @@ Status DBImpl::Put(const WriteOptions& wo, std::string_view key, std::string_vie
   lsm::WriteBatchRep::Clear(&rep);
   s = lsm::WriteBatchRep::Put(&rep, key, value);
   if (!s.ok()) return s;
-  return SubmitWrite(ShardOf(key), rep, wo.sync);
+  return SubmitWrite(ShardOf(key), rep, wo.sync, OpKind::kPut);
 }
 
 Status DBImpl::Delete(const WriteOptions& wo, std::string_view key) {
@@ -373,7 +373,7 @@ Status DBImpl::Delete(const WriteOptions& wo, std::string_view key) {
   lsm::WriteBatchRep::Clear(&rep);
   s = lsm::WriteBatchRep::Delete(&rep, key);
   if (!s.ok()) return s;
-  return SubmitWrite(ShardOf(key), rep, wo.sync);
+  return SubmitWrite(ShardOf(key), rep, wo.sync, OpKind::kDelete);
 }
 
 Status DBImpl::Write(const WriteOptions& wo, const WriteBatch& batch) {
@@ -417,12 +417,19 @@ Status DBImpl::Write(const WriteOptions& wo, const WriteBatch& batch) {
   return first;
 }
 
-Status DBImpl::Get(const ReadOptions&, std::string_view key, std::string* value) {
+Status DBImpl::Get(const ReadOptions& ro, std::string_view key, std::string* value) {
   Status s = CheckOpen();
   if (!s.ok()) return s;
   if (key.size() > kMaxKeyBytes) return CheckKeyValue(key, {});
   uint32_t shard = ShardOf(key);
   GetMsg m;
+  if (ro.snapshot != nullptr) {
+    std::vector<lsm::SequenceNumber> seqs;
+    s = ReadSeqs(ro, &seqs);
+    if (!s.ok()) return s;
+    m.seq = seqs[shard];
+  }
+  m.fill_cache = ro.fill_cache;
   m.handler = &GetMsg::OnShard;
   m.shard = shards_[shard].get();
   m.key = key;
@@ -432,8 +439,9 @@ Status DBImpl::Get(const ReadOptions&, std::string_view key, std::string* value)
   return m.status;
 }
 
-void DBImpl::SubmitWriteAsync(uint32_t shard, std::string rep, WriteCallback cb) {
+void DBImpl::SubmitWriteAsync(uint32_t shard, std::string rep, WriteCallback cb, OpKind kind) {
   auto* m = new AsyncWriteMsg;
+  m->req.kind = kind;
   m->handler = &AsyncWriteMsg::OnShard;
   m->shard = shards_[shard].get();
   m->rep = std::move(rep);
@@ -454,7 +462,7 @@ void DBImpl::PutAsync(std::string_view key, std::string_view value, WriteCallbac
   std::string rep;
   lsm::WriteBatchRep::Clear(&rep);
   (void)lsm::WriteBatchRep::Put(&rep, key, value);
-  SubmitWriteAsync(ShardOf(key), std::move(rep), std::move(cb));
+  SubmitWriteAsync(ShardOf(key), std::move(rep), std::move(cb), OpKind::kPut);
 }
 
 void DBImpl::DeleteAsync(std::string_view key, WriteCallback cb) {
@@ -467,7 +475,7 @@ void DBImpl::DeleteAsync(std::string_view key, WriteCallback cb) {
   std::string rep;
   lsm::WriteBatchRep::Clear(&rep);
   (void)lsm::WriteBatchRep::Delete(&rep, key);
-  SubmitWriteAsync(ShardOf(key), std::move(rep), std::move(cb));
+  SubmitWriteAsync(ShardOf(key), std::move(rep), std::move(cb), OpKind::kDelete);
 }
 
 void DBImpl::WriteAsync(const WriteBatch& batch, WriteCallback cb) {
@@ -549,7 +557,12 @@ Status DBImpl::Close() {
     RINGDB_LOG_ERROR("DB::Close called from a shard thread; leaking the store");
     return Status::InvalidArgument("Close from a shard thread");
   }
+  open_->store(false, std::memory_order_release);
   Status s = OnAllShards([this](uint32_t i) {
+    // Cursors of iterators still alive (they must be destroyed before the DB; if one
+    // is not, it finds the DB closed and leaves the cursors to us).
+    for (lsm::UserIterator* c : cursors_[i]) delete c;
+    cursors_[i].clear();
     Status st = shards_[i]->Close();
     shards_[i].reset();  // freed on its own thread
     return st;
@@ -561,7 +574,10 @@ Status DBImpl::Close() {
 
 void DBImpl::CrashForTesting() {
   if (closed_.exchange(true)) return;
+  open_->store(false, std::memory_order_release);
   OnAllShards([this](uint32_t i) {
+    for (lsm::UserIterator* c : cursors_[i]) delete c;
+    cursors_[i].clear();
     shards_[i]->Crash();
     shards_[i].reset();
     return Status::OK();
@@ -574,39 +590,11 @@ std::vector<lsm::ShardStats> DBImpl::ShardStatsSnapshot() {
   std::vector<lsm::ShardStats> out(nshards_);
   if (closed_.load()) return out;
   OnAllShards([this, &out](uint32_t i) {
-    out[i] = shards_[i]->GetStats();
+    shards_[i]->GetStats(&out[i]);
     return Status::OK();
   });
   return out;
 }
-
-namespace {
-
-void AddShardStats(const ShardStats& s, ShardStats* t) {
-  t->writes += s.writes;
-  t->write_groups += s.write_groups;
-  t->wal_bytes += s.wal_bytes;
-  t->wal_syncs += s.wal_syncs;
-  t->flushes += s.flushes;
-  t->flush_bytes += s.flush_bytes;
-  t->stall_ns += s.stall_ns;
-  t->gets += s.gets;
-  t->table_reads += s.table_reads;
-  t->bloom_skips += s.bloom_skips;
-  t->cache_hits += s.cache_hits;
-  t->cache_misses += s.cache_misses;
-  t->cache_bytes += s.cache_bytes;
-  t->memtable_bytes += s.memtable_bytes;
-  t->immutable_memtables += s.immutable_memtables;
-  t->l0_files += s.l0_files;
-  for (int l = 0; l < 7; l++) t->level_files[l] += s.level_files[l];
-  t->compactions += s.compactions;
-  t->compaction_errors += s.compaction_errors;
-  t->compaction_read_bytes += s.compaction_read_bytes;
-  t->compaction_write_bytes += s.compaction_write_bytes;
-}
-
-}  // namespace
 
 Status DBImpl::GetStats(Stats* stats) {
   Status s = CheckOpen();
@@ -620,10 +608,23 @@ Status DBImpl::GetStats(Stats* stats) {
     ShardStats& o = stats->shards[i];
     o = raw[i];  // the public part
     o.shard = i;
-    AddShardStats(o, &stats->total);
+    AccumulateShardStats(o, &stats->total);
   }
   return Status::OK();
 }
 
 }  // namespace db
+}  // namespace ringdb
+
+namespace ringdb {
+std::string DB::StatsJson() {
+  Stats st;
+  if (!GetStats(&st).ok()) return {};
+  return db::RenderStatsJson(st);
+}
+std::string DB::StatsPrometheus() {
+  Stats st;
+  if (!GetStats(&st).ok()) return {};
+  return db::RenderStatsPrometheus(st);
+}
 }  // namespace ringdb

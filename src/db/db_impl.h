@@ -9,8 +9,12 @@
 #pragma once
 
 #include <atomic>
+#include <latch>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "db/store_files.h"
@@ -20,6 +24,9 @@
 #include "runtime/runtime.h"
 
 namespace ringdb::db {
+
+// InvalidArgument for a key or value over the limits of ringdb/options.h.
+Status CheckKeyValue(std::string_view key, std::string_view value);
 
 class DBImpl final : public DB {
  public:
@@ -34,6 +41,12 @@ class DBImpl final : public DB {
   void DeleteAsync(std::string_view key, WriteCallback cb) override;
   void WriteAsync(const WriteBatch& batch, WriteCallback cb) override;
   void GetAsync(std::string_view key, GetCallback cb) override;
+  std::vector<Status> MultiGet(const ReadOptions& ro, std::span<const std::string_view> keys,
+                               std::vector<std::string>* values) override;
+  std::unique_ptr<Iterator> NewIterator(const ReadOptions& ro) override;
+  const Snapshot* GetSnapshot() override;
+  void ReleaseSnapshot(const Snapshot* snapshot) override;
+  Status RunOnShards(uint32_t fibers_per_shard, const ShardTask& task) override;
   Status Flush() override;
   Status Close() override;
   Status GetStats(Stats* stats) override;
@@ -49,6 +62,17 @@ class DBImpl final : public DB {
   // Stats of every shard, read on each shard's own thread.
   std::vector<lsm::ShardStats> ShardStatsSnapshot();
 
+  // For DBIterator.
+  rt::Runtime* runtime() const { return rt_.get(); }
+  lsm::Shard* shard(uint32_t i) const { return shards_[i].get(); }
+  uint64_t caller_spin_ns() const { return caller_spin_ns_; }
+  // False once Close began; shared so that an iterator outliving its DB (a bug the
+  // docs forbid) does not touch freed shards.
+  std::shared_ptr<const std::atomic<bool>> open_token() const { return open_; }
+  // Iterator cursors of shard i: touched only on shard i's thread. Close() frees what
+  // iterators left behind.
+  std::unordered_set<lsm::UserIterator*>& cursors(uint32_t i) { return cursors_[i]; }
+
  private:
   explicit DBImpl(const Options& opt) : opt_(opt) {}
   // Runs fn(shard) in a fiber on every shard at once; returns the first error.
@@ -56,8 +80,13 @@ class DBImpl final : public DB {
   Status OnAllShards(F fn);
   bool OnShardThread() const;
   Status CheckOpen() const;
-  Status SubmitWrite(uint32_t shard, std::string_view rep, bool sync);
-  void SubmitWriteAsync(uint32_t shard, std::string rep, WriteCallback cb);
+  Status SubmitWrite(uint32_t shard, std::string_view rep, bool sync,
+                     OpKind kind = OpKind::kWriteBatch);
+  // The per-shard sequence numbers a read uses: the snapshot's, or Shard::kLatest.
+  Status ReadSeqs(const ReadOptions& ro, std::vector<lsm::SequenceNumber>* seqs) const;
+  class SnapshotImpl;
+  void SubmitWriteAsync(uint32_t shard, std::string rep, WriteCallback cb,
+                        OpKind kind = OpKind::kWriteBatch);
 
   Options opt_;
   DirLock lock_;
@@ -67,6 +96,37 @@ class DBImpl final : public DB {
   std::string backend_desc_;
   std::atomic<bool> closed_{false};
   uint64_t caller_spin_ns_ = 0;  // set by Open (Options::idle_spin_us)
+  std::shared_ptr<std::atomic<bool>> open_ = std::make_shared<std::atomic<bool>>(true);
+  std::vector<std::unordered_set<lsm::UserIterator*>> cursors_;
+  std::mutex snapshots_mu_;  // not on the data path: GetSnapshot/ReleaseSnapshot only
+  std::set<const Snapshot*> snapshots_;
 };
+
+class DBImpl::SnapshotImpl final : public Snapshot {
+ public:
+  SnapshotImpl(const DBImpl* db, std::vector<lsm::SequenceNumber> seqs)
+      : db(db), seqs(std::move(seqs)) {}
+  const DBImpl* const db;
+  const std::vector<lsm::SequenceNumber> seqs;  // per shard
+};
+
+template <class F>
+Status DBImpl::OnAllShards(F fn) {
+  std::vector<Status> results(nshards_);
+  std::latch done(nshards_);
+  for (uint32_t i = 0; i < nshards_; i++) {
+    rt_->SubmitToAsync(
+        i, [&fn, i] { return fn(i); },
+        [&results, &done, i](Status st) {
+          results[i] = std::move(st);
+          done.count_down();
+        });
+  }
+  done.wait();
+  for (uint32_t i = 0; i < nshards_; i++) {
+    if (!results[i].ok()) return results[i];  // it names the shard's files
+  }
+  return Status::OK();
+}
 
 }  // namespace ringdb::db

@@ -14,7 +14,7 @@ BlockPtr BlockCache::Lookup(uint64_t file_number, uint64_t offset) {
 }
 
 void BlockCache::Insert(uint64_t file_number, uint64_t offset, BlockPtr block, size_t charge) {
-  if (capacity_ == 0 || charge > capacity_) return;
+  if (capacity_ == 0 || charge + pinned_ > capacity_) return;
   Key k{file_number, offset};
   auto it = map_.find(k);
   if (it != map_.end()) {

@@ -22,7 +22,21 @@ class BlockCache {
   // Drops every block of a file (it was deleted).
   void EraseFile(uint64_t file_number);
 
-  size_t usage() const { return usage_; }
+  // Memory held outside the LRU but charged to the same budget: the index and filter
+  // blocks of open tables (pinned while the table is open). Data blocks are evicted to
+  // make room; pinned bytes alone may exceed the capacity (then nothing is cached).
+  void Pin(size_t bytes) {
+    pinned_ += bytes;
+    usage_ += bytes;
+    EvictToFit();
+  }
+  void Unpin(size_t bytes) {
+    pinned_ -= bytes;
+    usage_ -= bytes;
+  }
+
+  size_t usage() const { return usage_; }  // data blocks + pinned
+  size_t pinned() const { return pinned_; }
   size_t capacity() const { return capacity_; }
   uint64_t hits() const { return hits_; }
   uint64_t misses() const { return misses_; }
@@ -45,6 +59,7 @@ class BlockCache {
 
   size_t capacity_;
   size_t usage_ = 0;
+  size_t pinned_ = 0;
   uint64_t hits_ = 0;
   uint64_t misses_ = 0;
   std::list<Entry> lru_;  // front = most recently used

@@ -28,7 +28,7 @@ class IoBatch {
     req->done = &OnDone;
     req->user = this;
     pending_++;
-    rt::CurrentReactor()->backend()->Prepare(req);
+    rt::CurrentReactor()->PrepareIo(req);
   }
   // Suspends until at most `n` requests of this batch are still in flight.
   void WaitUntilAtMost(uint32_t n) {

@@ -1,5 +1,6 @@
-// Shard: write path (group commit), point reads, lifecycle. Recovery lives in
-// shard_recovery.cc, flush and MANIFEST in shard_flush.cc.
+// Shard: write path (group commit) and lifecycle. Reads live in shard_read.cc, recovery
+// in shard_recovery.cc, flush and MANIFEST in shard_flush.cc, compaction in
+// shard_compaction.cc.
 #include "lsm/shard.h"
 
 #include <fcntl.h>
@@ -28,10 +29,14 @@ constexpr size_t kMaxGroupBytes = 4 << 20;
 Shard::Table::~Table() {
   // close(2) of a read-only file has nothing to flush; it does not block the reactor.
   if (fd >= 0) ::close(fd);
+  if (cache != nullptr) cache->Unpin(pinned);
 }
 
 Shard::Shard(const ShardOptions& opt)
-    : opt_(opt), mem_(std::make_unique<MemTable>()), cache_(opt.block_cache_bytes) {}
+    : opt_(opt),
+      mem_(std::make_shared<MemTable>()),
+      cache_(opt.block_cache_bytes),
+      pacer_(opt.pacer) {}
 
 Shard::~Shard() {
   // Normally Close() closed everything through the backend; after Crash() or a failed
@@ -39,6 +44,7 @@ Shard::~Shard() {
   if (wal_.fd >= 0) ::close(wal_.fd);
   if (manifest_fd_ >= 0) ::close(manifest_fd_);
   if (dir_fd_ >= 0) ::close(dir_fd_);
+  tables_.clear();  // before cache_ goes: each table unpins its index and filter there
 }
 
 Status Shard::Open(const ShardOptions& opt, std::unique_ptr<Shard>* out) {
@@ -75,6 +81,7 @@ Status Shard::Open(const ShardOptions& opt, std::unique_ptr<Shard>* out) {
 
 void Shard::SubmitWrite(WriteRequest* w) {
   w->next = nullptr;
+  w->start_ns = util::NowNanos();
   if (crashed_ || stopping_) {
     w->status = Status::Aborted("shard is closing");
     w->done(w);
@@ -102,6 +109,9 @@ void Shard::FailQueued(const Status& s) {
   while (w != nullptr) {
     WriteRequest* next = w->next;  // done() may free w
     w->status = s;
+    const uint64_t count = WriteBatchRep::Count(w->rep);
+    RecordOp(w->kind, w->start_ns, s, count);
+    if (s.ok()) stats_.user_bytes_written += w->rep.size() - WriteBatchRep::kHeaderBytes;
     w->done(w);
     w = next;
   }
@@ -169,6 +179,7 @@ void Shard::CommitLoop() {
         rt::SleepFor(1'000'000);
       }
       stats_.stall_ns += util::NowNanos() - t0;
+      stats_.stalls++;
       if (ws == WriteStall::kStop) continue;
     }
     // Take every queued request, up to kMaxGroupBytes, as one group.
@@ -278,10 +289,11 @@ Status Shard::IssueGroup(WriteRequest* head) {
   g->fs.user = g.get();
   wal_.write_offset += len;
   next_seq_ = seq;
-  io::IoBackend* backend = rt::CurrentReactor()->backend();
-  backend->Prepare(&g->wr);
-  backend->Prepare(&g->fs);
+  rt::Reactor* r = rt::CurrentReactor();
+  r->PrepareIo(&g->wr);
+  r->PrepareIo(&g->fs);
   inflight_.push_back(std::move(g));
+  pacer_.ForegroundStarted();
   return Status::OK();
 }
 
@@ -296,6 +308,7 @@ void Shard::CompleteGroups() {
   while (!inflight_.empty() && inflight_.front()->done) {
     std::unique_ptr<InflightGroup> g = std::move(inflight_.front());
     inflight_.pop_front();
+    pacer_.ForegroundDone();
     const std::string path = FilePath(WalFileName(wal_.number));
     Status s = WriteSyncStatus(g->wr, &g->fs, path);
     if (crashed_) {
@@ -369,7 +382,9 @@ Status Shard::CommitGroup(WriteRequest* head, size_t n) {
       seq += meta.count;
     }
   }
+  pacer_.ForegroundStarted();
   Status s = WriteWal(encode_buf_, sync);
+  pacer_.ForegroundDone();
   if (!s.ok()) {
     if (!crashed_) SetBackgroundError(s);
     return s;
@@ -463,7 +478,10 @@ Status Shard::SwitchMemtable() {
     flush_progress_.Reset();
     flush_progress_.Wait();
   }
-  if (stall_start != 0) stats_.stall_ns += util::NowNanos() - stall_start;
+  if (stall_start != 0) {
+    stats_.stall_ns += util::NowNanos() - stall_start;
+    stats_.stalls++;
+  }
   if (crashed_) return Status::Aborted("shard crashed (test)");
   if (!bg_error_.ok()) return Status::ReadOnly("shard is read-only: " + bg_error_.ToString());
 
@@ -480,7 +498,7 @@ Status Shard::SwitchMemtable() {
   wal_ = seg;
   durable_upto_ = 0;
   imm_.push_back(Immutable{std::move(mem_), old.number});
-  mem_ = std::make_unique<MemTable>();
+  mem_ = std::make_shared<MemTable>();
   flush_wakeup_.Set();
   // kSync: every byte of the old segment is synced already. kPeriodic: sync it now so
   // the period bound holds. kNone: the flush makes its contents durable.
@@ -524,120 +542,6 @@ Status Shard::CloseWalSegment(WalSegment* seg, bool sync) {
   Status c = rt::Close(seg->fd);
   seg->fd = -1;
   return s.ok() ? c : s;
-}
-
-// ---------------------------------------------------------------------------------
-// Reads
-
-class Shard::Fetcher final : public BlockFetcher {
- public:
-  Fetcher(Shard* shard, uint64_t number, Table* table)
-      : shard_(shard), number_(number), table_(table) {}
-
-  Status Fetch(const BlockHandle& h, BlockKind kind, BlockPtr* out) override {
-    if (BlockPtr b = shard_->cache_.Lookup(number_, h.offset)) {
-      *out = std::move(b);
-      return Status::OK();
-    }
-    const uint64_t start = h.offset & ~uint64_t{kTableAlignBytes - 1};
-    const uint64_t end =
-        (h.offset + h.read_size() + kTableAlignBytes - 1) & ~uint64_t{kTableAlignBytes - 1};
-    io::AlignedBuffer buf(end - start);
-    Status s = rt::ReadFull(table_->fd, buf.data(), end - start, start, io::IoClass::kUserRead,
-                            shard_->FilePath(TableFileName(number_)));
-    if (!s.ok()) return s;
-    shard_->stats_.table_reads++;
-    std::string raw(buf.data() + (h.offset - start), h.read_size());
-    s = Block::FromRaw(std::move(raw), h, kind, out);
-    if (!s.ok()) {
-      return Status::Corruption(shard_->FilePath(TableFileName(number_)) + ": " + s.message());
-    }
-    shard_->cache_.Insert(number_, h.offset, *out, h.read_size());
-    return Status::OK();
-  }
-
- private:
-  Shard* shard_;
-  uint64_t number_;
-  Table* table_;
-};
-
-bool Shard::GetFromMemtables(std::string_view key, std::string* value, Status* s) const {
-  LookupKey lk(key, last_seq_);
-  auto settle = [&](LookupResult r) {
-    if (r == LookupResult::kFound) {
-      *s = Status::OK();
-      return true;
-    }
-    if (r == LookupResult::kDeleted) {
-      *s = Status::NotFound();
-      return true;
-    }
-    return false;
-  };
-  if (settle(mem_->Get(lk, value))) return true;
-  for (auto it = imm_.rbegin(); it != imm_.rend(); ++it) {
-    if (settle(it->mem->Get(lk, value))) return true;
-  }
-  return false;
-}
-
-Status Shard::Get(std::string_view key, std::string* value) {
-  stats_.gets++;
-  Status s;
-  if (GetFromMemtables(key, value, &s)) return s;
-  // Snapshot what to search before the first suspension: a flush that completes while
-  // this fiber waits for I/O adds a table whose keys are all in a memtable we saw.
-  const SequenceNumber seq = last_seq_;
-  for (int attempt = 0;; attempt++) {
-    bool vanished = false;
-    s = GetFromTables(key, seq, value, &vanished);
-    // A compaction deleted a table this lookup had not opened yet while it waited for
-    // I/O; its data now lives in the compaction's output: look again.
-    if (!vanished || attempt == 3) return s;
-  }
-}
-
-Status Shard::GetFromTables(std::string_view key, SequenceNumber seq, std::string* value,
-                            bool* vanished) {
-  Status s;
-  std::vector<FileMetaData> files = version_.files(0);  // newest first
-  for (int level = 1; level < kNumLevels; level++) {
-    for (const FileMetaData& f : version_.files(level)) {
-      if (ExtractUserKey(f.smallest) <= key && key <= ExtractUserKey(f.largest)) {
-        files.push_back(f);
-        break;  // files of a level >= 1 do not overlap
-      }
-    }
-  }
-  LookupKey lk(key, seq);
-  for (const FileMetaData& f : files) {
-    if (key < ExtractUserKey(f.smallest) || key > ExtractUserKey(f.largest)) continue;
-    std::shared_ptr<Table> t;
-    s = GetTable(f, &t);
-    if (!s.ok()) {
-      *vanished = !IsLiveFile(f.number);
-      return s;
-    }
-    BlockHandle h;
-    bool may_exist = false;
-    s = t->reader->FindDataBlock(lk, &h, &may_exist);
-    if (!s.ok()) return s;
-    if (!may_exist) {
-      stats_.bloom_skips++;
-      continue;
-    }
-    Fetcher fetcher(this, f.number, t.get());
-    BlockPtr block;
-    s = fetcher.Fetch(h, BlockKind::kData, &block);
-    if (!s.ok()) return s;
-    LookupResult r = LookupResult::kAbsent;
-    s = TableReader::SearchDataBlock(block, lk, &r, value);
-    if (!s.ok()) return s;
-    if (r == LookupResult::kFound) return Status::OK();
-    if (r == LookupResult::kDeleted) return Status::NotFound();
-  }
-  return Status::NotFound();
 }
 
 // ---------------------------------------------------------------------------------
@@ -687,6 +591,10 @@ Status Shard::Close() {
     rt::Close(dir_fd_);
     dir_fd_ = -1;
   }
+  if (rt::CurrentReactor()->io_trace_running()) {
+    Status t = rt::CurrentReactor()->StopIoTrace();
+    if (!t.ok()) RINGDB_LOG_WARN("shard %u: I/O trace: %s", opt_.shard_id, t.ToString().c_str());
+  }
   return s;
 }
 
@@ -711,8 +619,10 @@ bool Shard::IsLiveFile(uint64_t number) const {
   return false;
 }
 
-ShardStats Shard::GetStats() const {
-  ShardStats st = stats_;
+void Shard::GetStats(ShardStats* out) const {
+  // Filled in place: the stats hold histograms too big for a fiber's stack.
+  ShardStats& st = *out;
+  st = stats_;
   st.memtable_bytes = mem_->ApproximateMemoryUsage();
   st.immutable_memtables = imm_.size();
   st.l0_files = version_.files(0).size();
@@ -720,7 +630,13 @@ ShardStats Shard::GetStats() const {
   st.cache_bytes = cache_.usage();
   st.cache_hits = cache_.hits();
   st.cache_misses = cache_.misses();
-  return st;
+  st.immutable_memtable_bytes = 0;
+  for (const Immutable& m : imm_) st.immutable_memtable_bytes += m.mem->ApproximateMemoryUsage();
+  for (int l = 0; l < kNumLevels && l < kStatsLevels; l++) {
+    st.level_bytes[l] = 0;
+    for (const FileMetaData& f : version_.files(l)) st.level_bytes[l] += f.file_size;
+  }
+  if (rt::Reactor* r = rt::CurrentReactor()) r->FillStats(&st);
 }
 
 }  // namespace ringdb::lsm

@@ -24,6 +24,8 @@
 #include "io/io_backend.h"
 #include "lsm/block_cache.h"
 #include "lsm/compaction.h"
+#include "lsm/db_iter.h"
+#include "lsm/io_pacer.h"
 #include "lsm/memtable.h"
 #include "lsm/table_builder.h"
 #include "lsm/table_reader.h"
@@ -32,6 +34,7 @@
 #include "ringdb/stats.h"
 #include "ringdb/status.h"
 #include "runtime/sync.h"
+#include "util/clock.h"
 #include "util/histogram.h"
 
 namespace ringdb::lsm {
@@ -48,6 +51,9 @@ struct ShardOptions {
   size_t block_cache_bytes = 64ull << 20;
   TableOptions table;
   CompactionOptions compaction;
+  IoPacerOptions pacer;
+  bool io_trace = false;  // record every I/O of this shard into <dir>/IOTRACE
+  size_t io_trace_buffer_bytes = 4ull << 20;
 };
 
 // One write handed to a shard. Owned by the caller until done() runs (on the shard
@@ -55,7 +61,9 @@ struct ShardOptions {
 struct WriteRequest {
   std::string_view rep;  // write-batch rep (lsm/write_batch_rep.h) of this shard's part
   bool sync = false;     // fdatasync before completing, whatever the durability mode
-  Status status;         // set before done()
+  OpKind kind = OpKind::kWriteBatch;  // for the per-op stats
+  uint64_t start_ns = 0;              // set by SubmitWrite
+  Status status;                      // set before done()
   void (*done)(WriteRequest*) = nullptr;
   void* arg = nullptr;
   WriteRequest* next = nullptr;  // intrusive queue link (shard-private)
@@ -82,11 +90,32 @@ class Shard {
   // Queues a write; w->done runs when it is acknowledged or failed.
   void SubmitWrite(WriteRequest* w);
 
+  // Reads take a sequence number: kLatest means what is acknowledged when the read
+  // starts; a snapshot's number (AcquireSnapshot) reads as of that point.
+  static constexpr SequenceNumber kLatest = kMaxSequenceNumber;
+  SequenceNumber last_sequence() const { return last_seq_; }
+  // Pins last_sequence(): compaction keeps every version a read at it needs until
+  // ReleaseSnapshot(that number).
+  SequenceNumber AcquireSnapshot();
+  void ReleaseSnapshot(SequenceNumber seq);
+
   // Looks in the memtables only. True when that settles it: *s is OK (value set) or
   // NotFound. False: the tables must be searched (call Get in a fiber).
-  bool GetFromMemtables(std::string_view key, std::string* value, Status* s) const;
+  bool GetFromMemtables(std::string_view key, std::string* value, Status* s,
+                        SequenceNumber seq = kLatest) const;
   // (fiber) Full point lookup.
-  Status Get(std::string_view key, std::string* value);
+  Status Get(std::string_view key, std::string* value, SequenceNumber seq = kLatest,
+             bool fill_cache = true);
+  // (fiber) Looks up keys[0..n) at once: every lookup that must read a table runs in its
+  // own fiber, so all their block-cache misses go to the disk in one submission.
+  void MultiGet(const std::string_view* keys, size_t n, std::string* values, Status* statuses,
+                SequenceNumber seq = kLatest, bool fill_cache = true);
+  // (fiber) An iterator over this shard's user keys as of seq, bounded to [lower, upper).
+  // It pins the memtables and tables of the current version (they outlive flushes and
+  // compactions while it lives); use and destroy it on this shard's thread, in fibers.
+  std::unique_ptr<UserIterator> NewIterator(SequenceNumber seq, std::optional<std::string> lower,
+                                            std::optional<std::string> upper,
+                                            bool fill_cache = true);
 
   // (fiber) Makes the current memtable immutable and waits until every immutable
   // memtable is in an SSTable recorded by the MANIFEST.
@@ -99,9 +128,20 @@ class Shard {
   // closed by the destructor.
   void Crash();
 
+  // Counts one operation of `kind` that arrived at start_ns (util::NowNanos) and ends now.
+  void RecordOp(OpKind kind, uint64_t start_ns, const Status& s, uint64_t items = 1) {
+    OpStats& o = stats_.op(kind);
+    o.count++;
+    o.items += items;
+    if (!s.ok() && !s.IsNotFound()) o.errors++;
+    o.latency_ns.Record(util::NowNanos() - start_ns);
+  }
+  void AddUserBytesRead(uint64_t n) { stats_.user_bytes_read += n; }
+
   // The error that made the shard read-only, or OK.
   const Status& background_error() const { return bg_error_; }
-  ShardStats GetStats() const;
+  // (Large: histograms. Fill a heap object, never a fiber-stack temporary.)
+  void GetStats(ShardStats* out) const;
   uint32_t shard_id() const { return opt_.shard_id; }
 
  private:
@@ -113,16 +153,20 @@ class Shard {
     uint64_t allocated = 0;     // preallocated size
   };
   struct Immutable {
-    std::unique_ptr<MemTable> mem;
+    std::shared_ptr<MemTable> mem;
     uint64_t wal_number;  // segment holding exactly this memtable's writes
   };
   struct Table {
     int fd = -1;
     std::unique_ptr<TableReader> reader;
+    BlockCache* cache = nullptr;  // its index and filter are charged there while open
+    size_t pinned = 0;
     ~Table();
   };
   class Fetcher;
   class ReadaheadFetcher;
+  class TableIterator;
+  class LevelIterator;
   // A group commit in flight (kSync): its WAL write and the linked fdatasync.
   struct InflightGroup {
     Shard* shard = nullptr;
@@ -185,7 +229,8 @@ class Shard {
   Status OpenTable(uint64_t number, uint64_t file_size, std::shared_ptr<Table>* out);
   Status GetTable(const FileMetaData& f, std::shared_ptr<Table>* out);
   Status GetFromTables(std::string_view key, SequenceNumber seq, std::string* value,
-                       bool* vanished);
+                       bool fill_cache, bool* vanished);
+  SequenceNumber ResolveSeq(SequenceNumber seq) const { return seq == kLatest ? last_seq_ : seq; }
   bool IsLiveFile(uint64_t number) const;
 
   // kSync: the WAL is written with O_DIRECT in 4 KiB-aligned, padded group writes (the
@@ -215,7 +260,8 @@ class Shard {
   rt::Event inflight_progress_;
   uint64_t durable_upto_ = 0;
 
-  std::unique_ptr<MemTable> mem_;
+  // Shared: iterators pin the memtables they read.
+  std::shared_ptr<MemTable> mem_;
   std::deque<Immutable> imm_;      // oldest first
   bool switch_requested_ = false;  // Flush() asks the commit fiber for a switch
   rt::Event switch_done_;
@@ -235,10 +281,11 @@ class Shard {
   rt::Event compact_progress_;  // set whenever a compaction finished (or failed)
   bool compaction_running_ = false;
   uint64_t last_compaction_backoff_ms_ = 0;
-  std::vector<SequenceNumber> snapshots_;  // live snapshots (none yet: no snapshot API)
+  std::vector<SequenceNumber> snapshots_;  // live snapshots, sorted (duplicates allowed)
 
   std::map<uint64_t, std::shared_ptr<Table>> tables_;
   BlockCache cache_;
+  IoPacer pacer_;  // background (flush, compaction) I/O budget
 
   Status bg_error_;  // sticky: read-only once set
   bool stopping_ = false;

@@ -76,8 +76,10 @@ class Shard::ReadaheadFetcher final : public BlockFetcher {
     stop = std::min(stop, FileSize());
     if (c->buf.capacity() < stop - start)
       c->buf.Reset(std::max<uint64_t>(stop - start, kReadaheadBytes));
+    shard_->pacer_.Acquire(stop - start, /*urgent=*/false);
     Status s = rt::ReadFull(table_->fd, c->buf.data(), stop - start, start,
                             io::IoClass::kCompactionRead, shard_->FilePath(TableFileName(number_)));
+    shard_->pacer_.Release();
     c->valid = s.ok();
     c->offset = start;
     c->len = stop - start;
@@ -101,11 +103,13 @@ class Shard::ReadaheadFetcher final : public BlockFetcher {
     req_.done = &OnDone;
     req_.user = this;
     in_flight_ = true;
-    rt::CurrentReactor()->backend()->Prepare(&req_);
+    shard_->pacer_.Acquire(len, /*urgent=*/false);
+    rt::CurrentReactor()->PrepareIo(&req_);
   }
   static void OnDone(io::IoRequest* req) {
     auto* f = static_cast<ReadaheadFetcher*>(req->user);
     f->in_flight_ = false;
+    f->shard_->pacer_.Release();
     if (req->result >= 0 && static_cast<uint64_t>(req->result) == f->next_.len) {
       f->next_.valid = true;
       f->next_.status = Status::OK();
@@ -242,12 +246,14 @@ Status Shard::RunCompaction(const Compaction& c) {
                            O_WRONLY | O_CREAT | O_EXCL | O_DIRECT | O_CLOEXEC, 0644, &o.fd);
     if (!st.ok()) return st;
     o.builder = std::make_unique<TableBuilder>(opt_.table);
-    o.wb = std::make_unique<WriteBehind>(o.fd, io::IoClass::kCompactionWrite, FilePath(name));
+    o.wb =
+        std::make_unique<WriteBehind>(o.fd, io::IoClass::kCompactionWrite, FilePath(name), &pacer_);
     outputs.push_back(std::move(o));
     return Status::OK();
   };
 
   uint64_t n = 0;
+  size_t since_yield = 0;
   bool open = false;
   for (it.SeekToFirst(); it.Valid() && s.ok(); it.Next()) {
     if (open && splitter.ShouldCutBefore(it.key())) {
@@ -268,7 +274,11 @@ Status Shard::RunCompaction(const Compaction& c) {
       o.wb->Write(o.builder->ready(), o.builder->ready_offset());
       o.builder->Consume(take);
     }
-    if (++n % 256 == 0) {
+    // Yield every 64 entries or 64 KiB, whichever first (MaybeYield only switches once
+    // the fiber has used its time slice, so this is cheap).
+    since_yield += it.key().size() + it.value().size();
+    if (++n % 64 == 0 || since_yield >= (64 << 10)) {
+      since_yield = 0;
       rt::MaybeYield();
       if (crashed_ || stopping_) s = Status::Aborted("shard is closing");
     }

@@ -72,7 +72,7 @@ Status Shard::WriteTable(InternalIterator* it, FileMetaData* meta) {
 
   TableBuilder builder(opt_.table);
   {
-    WriteBehind wb(fd, io::IoClass::kFlush, path);
+    WriteBehind wb(fd, io::IoClass::kFlush, path, &pacer_, /*urgent=*/true);
     uint64_t n = 0;
     for (it->SeekToFirst(); it->Valid() && s.ok(); it->Next()) {
       s = builder.Add(it->key(), it->value());
@@ -243,6 +243,9 @@ Status Shard::OpenTable(uint64_t number, uint64_t file_size, std::shared_ptr<Tab
                    file_size - footer.meta_offset());
   s = TableReader::Open(file_size, footer, std::move(meta), &t->reader);
   if (!s.ok()) return Status::Corruption(path + ": " + s.message());
+  t->pinned = t->reader->memory_usage();
+  t->cache = &cache_;
+  cache_.Pin(t->pinned);
   *out = std::move(t);
   return Status::OK();
 }

@@ -16,6 +16,7 @@
 #include "lsm/wal_format.h"
 #include "lsm/write_batch_rep.h"
 #include "runtime/file_io.h"
+#include "runtime/reactor.h"
 #include "util/coding.h"
 #include "util/log.h"
 
@@ -112,6 +113,12 @@ Status Shard::Recover() {
   }
   Status s = rt::OpenAt(AT_FDCWD, dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, &dir_fd_);
   if (!s.ok()) return s;
+  if (opt_.io_trace) {
+    // From here on every I/O of the shard is traced, recovery's included. A trace that
+    // cannot start costs the trace, not the store.
+    Status t = rt::CurrentReactor()->StartIoTrace(FilePath("IOTRACE"), opt_.io_trace_buffer_bytes);
+    if (!t.ok()) RINGDB_LOG_WARN("shard %u: I/O trace: %s", opt_.shard_id, t.ToString().c_str());
+  }
   DirListing ls;
   s = ListDir(dir, &ls);
   if (!s.ok()) return s;
@@ -215,7 +222,7 @@ Status Shard::Recover() {
     edit.AddFile(0, meta);
     s = version_.Apply(edit);
     if (!s.ok()) return s;
-    mem_ = std::make_unique<MemTable>();
+    mem_ = std::make_shared<MemTable>();
   }
   s = WriteNewManifest();
   if (!s.ok()) return s;

@@ -63,6 +63,9 @@ class TableReader {
   const Footer& footer() const { return footer_; }
   uint64_t file_size() const { return file_size_; }
 
+  bool has_filter() const { return has_filter_; }
+  // Heap bytes this reader keeps while open (index block, filter, properties).
+  size_t memory_usage() const { return meta_.capacity() + index_->charge() + sizeof(*this); }
   // False when the filter proves user_key is absent.
   bool MayContain(std::string_view user_key) const;
 

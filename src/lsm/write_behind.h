@@ -9,6 +9,7 @@
 
 #include "io/aligned_buffer.h"
 #include "io/io_backend.h"
+#include "lsm/io_pacer.h"
 #include "ringdb/status.h"
 #include "runtime/reactor.h"
 #include "util/assert.h"
@@ -23,8 +24,11 @@ constexpr uint32_t kWriteBehindSlots = 4;     // table writes in flight at once
 // sticky. Fiber-only.
 class WriteBehind {
  public:
-  WriteBehind(int fd, io::IoClass cls, std::string path)
-      : fd_(fd), cls_(cls), path_(std::move(path)) {}
+  // pacer (optional): every write first takes a background-I/O slot from it; urgent
+  // writes (flush) skip its foreground backoff and rate limit.
+  WriteBehind(int fd, io::IoClass cls, std::string path, IoPacer* pacer = nullptr,
+              bool urgent = false)
+      : fd_(fd), cls_(cls), path_(std::move(path)), pacer_(pacer), urgent_(urgent) {}
   ~WriteBehind() { WaitInFlight(0); }
   WriteBehind(const WriteBehind&) = delete;
   WriteBehind& operator=(const WriteBehind&) = delete;
@@ -39,6 +43,7 @@ class WriteBehind {
       }
       RINGDB_ASSERT(slot != nullptr);
       size_t n = std::min(data.size(), kWriteChunkBytes);
+      if (pacer_ != nullptr) pacer_->Acquire(n, urgent_);
       if (slot->buf.capacity() < n) slot->buf.Reset(kWriteChunkBytes);
       std::memcpy(slot->buf.data(), data.data(), n);
       slot->req = io::IoRequest();
@@ -52,7 +57,7 @@ class WriteBehind {
       slot->req.user = this;
       slot->busy = true;
       in_flight_++;
-      rt::CurrentReactor()->backend()->Prepare(&slot->req);
+      rt::CurrentReactor()->PrepareIo(&slot->req);
       data.remove_prefix(n);
       offset += n;
     }
@@ -75,6 +80,7 @@ class WriteBehind {
       if (&sl.req == req) sl.busy = false;
     }
     wb->in_flight_--;
+    if (wb->pacer_ != nullptr) wb->pacer_->Release();
     if (wb->status_.ok()) {
       if (req->result < 0) {
         wb->status_ =
@@ -102,6 +108,8 @@ class WriteBehind {
   int fd_;
   io::IoClass cls_;
   std::string path_;
+  IoPacer* pacer_;
+  bool urgent_;
   Slot slots_[kWriteBehindSlots];
   uint32_t in_flight_ = 0;
   uint32_t threshold_ = 0;

@@ -1,7 +1,9 @@
-// Model-based random test: random Put/Delete/Write(batch)/Get (blocking and async)
-// applied to ringdb and to a std::map, with periodic Flush (memtable -> SSTable) and
-// Close + reopen; every read is compared with the model and the whole key universe is
-// compared after every reopen. Runs over both I/O backends.
+// Model-based random test: random Put/Delete/Write(batch)/Get (blocking and async),
+// MultiGet, iterators (every seek kind, random walks both ways, random bounds and chunk
+// sizes) and snapshots (reads and iterators at a snapshot compared with a copy of the
+// model taken with it), applied to ringdb and to a std::map, with periodic Flush
+// (memtable -> SSTable; the small memtables make compactions run too) and Close +
+// reopen; the whole key universe is compared after every reopen. Both I/O backends.
 //
 // Replay: RINGDB_SEED=<seed> (printed at the start). Length: RINGDB_MODEL_OPS (default
 // 4000; the 'soak' suite runs far more).
@@ -159,6 +161,158 @@ class ModelTest : public ::testing::TestWithParam<IoBackendKind> {
     return v;
   }
   const std::string& RandomKey() { return keys_[rng_() % keys_.size()]; }
+  // A key from the universe or, sometimes, bytes that are probably not in it.
+  std::string RandomProbe() {
+    if (rng_() % 4 == 0) return dbtest::RandomBytes(rng_, rng_() % 6);
+    std::string k = RandomKey();
+    if (rng_() % 3 == 0) k.push_back(static_cast<char>(rng_() % 256));
+    return k;
+  }
+
+  using Model = std::map<std::string, std::string>;
+
+  // One iterator over `model` (the store's state at ro.snapshot, or now): a random
+  // seek, then a random walk of Next/Prev, every position compared.
+  bool CheckIterator(const Model& model, ReadOptions ro, const char* how) {
+    if (rng_() % 2 == 0) ro.lower_bound = RandomProbe();
+    if (rng_() % 2 == 0) ro.upper_bound = RandomProbe();
+    if (ro.lower_bound && ro.upper_bound && *ro.upper_bound < *ro.lower_bound) {
+      std::swap(ro.lower_bound, ro.upper_bound);
+    }
+    const size_t chunks[] = {1, 100, 4096, 64 * 1024};
+    ro.iterator_chunk_bytes = chunks[rng_() % 4];
+    auto in = [&](const std::string& k) {
+      return (!ro.lower_bound || k >= *ro.lower_bound) && (!ro.upper_bound || k < *ro.upper_bound);
+    };
+    std::unique_ptr<Iterator> it = db_->NewIterator(ro);
+    EXPECT_TRUE(it != nullptr);
+    if (it == nullptr) return false;
+    Model::const_iterator pos = model.end();  // end() = not valid
+    auto first_from = [&](Model::const_iterator p) {
+      return p != model.end() && in(p->first) ? p : model.end();
+    };
+    auto last_before = [&](Model::const_iterator p) {  // the entry before p, if in bounds
+      if (p == model.begin()) return model.end();
+      --p;
+      return in(p->first) ? p : model.end();
+    };
+    std::string desc = "[" + (ro.lower_bound ? Printable(*ro.lower_bound) : std::string("-")) +
+                       ", " + (ro.upper_bound ? Printable(*ro.upper_bound) : std::string("-")) +
+                       ") chunk " + std::to_string(ro.iterator_chunk_bytes) + ": ";
+    switch (rng_() % 4) {
+      case 0:
+        it->SeekToFirst();
+        pos = first_from(ro.lower_bound ? model.lower_bound(*ro.lower_bound) : model.begin());
+        desc += "SeekToFirst";
+        break;
+      case 1:
+        it->SeekToLast();
+        pos = last_before(ro.upper_bound ? model.lower_bound(*ro.upper_bound) : model.end());
+        desc += "SeekToLast";
+        break;
+      case 2: {
+        std::string t = RandomProbe();
+        it->Seek(t);
+        std::string from = ro.lower_bound && *ro.lower_bound > t ? *ro.lower_bound : t;
+        pos = first_from(model.lower_bound(from));
+        desc += "Seek(" + Printable(t) + ")";
+        break;
+      }
+      default: {
+        std::string t = RandomProbe();
+        it->SeekForPrev(t);
+        auto after = model.upper_bound(t);  // the entries before it are <= t
+        if (ro.upper_bound && (after == model.end() || after->first > *ro.upper_bound)) {
+          after = model.lower_bound(*ro.upper_bound);
+        }
+        pos = last_before(after);
+        desc += "SeekForPrev(" + Printable(t) + ")";
+        break;
+      }
+    }
+    const int steps = static_cast<int>(rng_() % 40);
+    for (int step = 0;; step++) {
+      const bool want_valid = pos != model.end();
+      EXPECT_EQ(it->Valid(), want_valid)
+          << how << " iterator after " << desc << ": status " << it->status().ToString()
+          << (want_valid ? " want key " + Printable(pos->first) : std::string(" want end"))
+          << Context();
+      if (it->Valid() != want_valid) return false;
+      if (!want_valid) break;
+      EXPECT_TRUE(it->key() == pos->first && it->value() == pos->second)
+          << how << " iterator after " << desc << ": want " << Printable(pos->first) << "="
+          << Printable(pos->second) << ", got " << Printable(it->key()) << "="
+          << Printable(it->value()) << Context();
+      if (it->key() != pos->first || it->value() != pos->second) return false;
+      if (step == steps) break;
+      if (rng_() % 3 != 0) {
+        it->Next();
+        pos = first_from(std::next(pos));
+        desc += " Next";
+      } else {
+        it->Prev();
+        pos = last_before(pos);
+        desc += " Prev";
+      }
+    }
+    EXPECT_TRUE(it->status().ok())
+        << how << " iterator status " << it->status().ToString() << Context();
+    return it->status().ok();
+  }
+
+  // A full scan forward and backward equals the model.
+  bool CheckScan(const Model& model, const ReadOptions& ro, const char* how) {
+    std::unique_ptr<Iterator> it = db_->NewIterator(ro);
+    auto m = model.begin();
+    for (it->SeekToFirst(); it->Valid(); it->Next(), ++m) {
+      EXPECT_TRUE(m != model.end() && it->key() == m->first && it->value() == m->second)
+          << how << " forward scan at " << Printable(it->key()) << Context();
+      if (m == model.end() || it->key() != m->first || it->value() != m->second) return false;
+    }
+    EXPECT_TRUE(it->status().ok() && m == model.end())
+        << how << " forward scan ended early: " << it->status().ToString() << Context();
+    if (!it->status().ok() || m != model.end()) return false;
+    auto r = model.rbegin();
+    for (it->SeekToLast(); it->Valid(); it->Prev(), ++r) {
+      EXPECT_TRUE(r != model.rend() && it->key() == r->first && it->value() == r->second)
+          << how << " backward scan at " << Printable(it->key()) << Context();
+      if (r == model.rend() || it->key() != r->first || it->value() != r->second) return false;
+    }
+    EXPECT_TRUE(it->status().ok() && r == model.rend())
+        << how << " backward scan ended early: " << it->status().ToString() << Context();
+    return it->status().ok() && r == model.rend();
+  }
+
+  bool CheckMultiGet(const Model& model, const ReadOptions& ro, const char* how) {
+    std::vector<std::string> ks;
+    const size_t n = 1 + rng_() % 40;
+    for (size_t i = 0; i < n; i++) ks.push_back(rng_() % 5 == 0 ? RandomProbe() : RandomKey());
+    std::vector<std::string_view> views(ks.begin(), ks.end());
+    std::vector<std::string> values;
+    std::vector<Status> st = db_->MultiGet(ro, views, &values);
+    EXPECT_EQ(st.size(), n);
+    EXPECT_EQ(values.size(), n);
+    if (st.size() != n || values.size() != n) return false;
+    for (size_t i = 0; i < n; i++) {
+      auto m = model.find(ks[i]);
+      const bool good =
+          m == model.end() ? st[i].IsNotFound() : st[i].ok() && values[i] == m->second;
+      EXPECT_TRUE(good) << how << " MultiGet[" << i << "] " << Printable(ks[i]) << ": want "
+                        << (m == model.end() ? std::string("NotFound") : Printable(m->second))
+                        << ", got " << st[i].ToString() << " " << Printable(values[i]) << Context();
+      if (!good) return false;
+    }
+    return true;
+  }
+
+  struct LiveSnapshot {
+    const Snapshot* snap;
+    Model model;
+  };
+  void ReleaseSnapshots() {
+    for (LiveSnapshot& ls : snaps_) db_->ReleaseSnapshot(ls.snap);
+    snaps_.clear();
+  }
 
   void MakeKeys() {
     // Printable keys with shared prefixes, plus binary ones and edge lengths.
@@ -183,6 +337,7 @@ class ModelTest : public ::testing::TestWithParam<IoBackendKind> {
   uint64_t op_ = 0;
   bool skipped_ = false;
   std::deque<std::string> recent_;
+  std::vector<LiveSnapshot> snaps_;
 };
 
 TEST_P(ModelTest, RandomOpsMatchStdMap) {
@@ -200,7 +355,57 @@ TEST_P(ModelTest, RandomOpsMatchStdMap) {
     return;
   }
   uint64_t n_put = 0, n_del = 0, n_batch = 0, n_get = 0, n_async = 0, n_flush = 0, n_reopen = 0;
+  uint64_t n_iter = 0, n_multiget = 0, n_snap = 0;
   for (op_ = 0; op_ < ops; ++op_) {
+    // Reads of everything added later: iterators, MultiGet, snapshots (taken, read at,
+    // released). Drawn first so the original op mix below keeps its seed stream.
+    const uint64_t extra = rng_() % 1000;
+    if (extra < 60) {
+      Log("Iterator");
+      ASSERT_TRUE(CheckIterator(model_, ReadOptions(), "latest"));
+      ++n_iter;
+    } else if (extra < 100) {
+      Log("MultiGet");
+      ASSERT_TRUE(CheckMultiGet(model_, ReadOptions(), "latest"));
+      ++n_multiget;
+    } else if (extra < 110 && snaps_.size() < 3) {
+      Log("GetSnapshot");
+      const Snapshot* snap = db_->GetSnapshot();
+      ASSERT_TRUE(snap != nullptr) << Context();
+      snaps_.push_back(LiveSnapshot{snap, model_});
+      ++n_snap;
+    } else if (extra < 150 && !snaps_.empty()) {
+      LiveSnapshot& ls = snaps_[rng_() % snaps_.size()];
+      ReadOptions ro;
+      ro.snapshot = ls.snap;
+      const uint64_t what = rng_() % 4;
+      if (what == 0) {
+        const std::string& k = RandomKey();
+        Log("Get at snapshot " + Printable(k));
+        std::string got;
+        Status s = db_->Get(ro, k, &got);
+        auto m = ls.model.find(k);
+        if (m == ls.model.end()) {
+          ASSERT_TRUE(s.IsNotFound()) << "snapshot Get(" << Printable(k) << ") want NotFound, got "
+                                      << s.ToString() << " " << Printable(got) << Context();
+        } else {
+          ASSERT_TRUE(s.ok() && got == m->second)
+              << "snapshot Get(" << Printable(k) << ") want " << Printable(m->second) << ", got "
+              << s.ToString() << " " << Printable(got) << Context();
+        }
+      } else if (what == 1) {
+        Log("Iterator at snapshot");
+        ASSERT_TRUE(CheckIterator(ls.model, ro, "snapshot"));
+      } else if (what == 2) {
+        Log("MultiGet at snapshot");
+        ASSERT_TRUE(CheckMultiGet(ls.model, ro, "snapshot"));
+      } else {
+        Log("ReleaseSnapshot");
+        db_->ReleaseSnapshot(ls.snap);
+        std::swap(ls, snaps_.back());
+        snaps_.pop_back();
+      }
+    }
     const uint64_t r = rng_() % 1000;
     if (r < 330) {  // Put
       const std::string& k = RandomKey();
@@ -294,31 +499,51 @@ TEST_P(ModelTest, RandomOpsMatchStdMap) {
       // it); the other times Close right after the last write, while a flush may run.
       if (n_reopen % 2 == 1) {
         ASSERT_TRUE(CheckAll("before close"));
+        for (const LiveSnapshot& ls : snaps_) {
+          ReadOptions ro;
+          ro.snapshot = ls.snap;
+          ASSERT_TRUE(CheckScan(ls.model, ro, "snapshot before close"));
+        }
       }
+      ReleaseSnapshots();
       Status s = db_->Close();
       ASSERT_TRUE(s.ok()) << "Close: " << s.ToString() << Context();
       ASSERT_TRUE(OpenDb());
       ASSERT_TRUE(CheckAll("after reopen"));
+      ASSERT_TRUE(CheckScan(model_, ReadOptions(), "after reopen"));
       ++n_reopen;
     }
   }
   Log("final Close+reopen");
   ASSERT_TRUE(CheckAll("before final close"));
+  ASSERT_TRUE(CheckScan(model_, ReadOptions(), "before final close"));
+  for (const LiveSnapshot& ls : snaps_) {
+    ReadOptions ro;
+    ro.snapshot = ls.snap;
+    ASSERT_TRUE(CheckScan(ls.model, ro, "snapshot at the end"));
+  }
+  ReleaseSnapshots();
+  Stats stats;
+  ASSERT_OK(db_->GetStats(&stats));
   ASSERT_OK(db_->Close());
   ASSERT_TRUE(OpenDb());
   ASSERT_TRUE(CheckAll("after final reopen"));
   ASSERT_OK(db_->Flush());
   ASSERT_TRUE(CheckAll("after final flush"));
+  ASSERT_TRUE(CheckScan(model_, ReadOptions(), "after final flush"));
   std::fprintf(stderr,
                "[ model] seed=%llu backend=%s shards=%u durability=%s ops=%llu: put=%llu "
-               "delete=%llu batch=%llu get=%llu async=%llu flush=%llu reopen=%llu live=%zu "
+               "delete=%llu batch=%llu get=%llu async=%llu flush=%llu reopen=%llu "
+               "iterators=%llu multiget=%llu snapshots=%llu compactions=%llu live=%zu "
                "sst_bytes=%llu\n",
                static_cast<unsigned long long>(seed_), KindName(GetParam()), opt_.shards,
                DurabilityName(opt_.durability), static_cast<unsigned long long>(ops),
                static_cast<unsigned long long>(n_put), static_cast<unsigned long long>(n_del),
                static_cast<unsigned long long>(n_batch), static_cast<unsigned long long>(n_get),
                static_cast<unsigned long long>(n_async), static_cast<unsigned long long>(n_flush),
-               static_cast<unsigned long long>(n_reopen), model_.size(),
+               static_cast<unsigned long long>(n_reopen), static_cast<unsigned long long>(n_iter),
+               static_cast<unsigned long long>(n_multiget), static_cast<unsigned long long>(n_snap),
+               static_cast<unsigned long long>(stats.total.compactions), model_.size(),
                static_cast<unsigned long long>(dbtest::TotalBytesWithSuffix(opt_.path, ".sst")));
 }
 

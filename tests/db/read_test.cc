@@ -1,0 +1,324 @@
+// End-to-end tests of the read API beyond Get: iterators across shards, snapshots,
+// MultiGet and RunOnShards, on both I/O backends. The randomized cross-check against a
+// model lives in model_test.cc; these pin down the documented edge cases.
+#include <atomic>
+#include <map>
+#include <thread>
+
+#include "io/io_backend.h"
+#include "ringdb/db.h"
+#include "tests/db/db_test_util.h"
+
+namespace ringdb {
+namespace {
+
+using dbtest::KeyN;
+using dbtest::TempDir;
+
+class ReadTest : public ::testing::TestWithParam<IoBackendKind> {
+ protected:
+  void SetUp() override {
+    Status probe = GetParam() == IoBackendKind::kUring ? io::ProbeUring() : io::ProbeAio();
+    if (!probe.ok()) GTEST_SKIP() << "backend unavailable here: " << probe.ToString();
+    opt_ = dbtest::SmallOptions(tmp_.Sub("db"), 3);
+    opt_.io_backend = GetParam();
+    opt_.durability = Durability::kNone;
+  }
+  void Open() { ASSERT_OK(DB::Open(opt_, &db_)); }
+  // n keys "key000123" -> "value-123-<pad>", written in shuffled order, flushed in
+  // pieces so every shard has memtable, L0 and (with enough data) deeper levels.
+  void Fill(int n, size_t pad = 100) {
+    std::vector<int> order(n);
+    for (int i = 0; i < n; i++) order[i] = i;
+    std::mt19937_64 rng(42);
+    std::shuffle(order.begin(), order.end(), rng);
+    for (int j = 0; j < n; j++) {
+      const int i = order[j];
+      std::string v = Value(i, pad);
+      ASSERT_OK(db_->Put(Key(i), v));
+      model_[Key(i)] = v;
+      if (j % (n / 4 + 1) == n / 4) {
+        ASSERT_OK(db_->Flush());
+      }
+    }
+  }
+  static std::string Key(int i) {
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "key%06d", i);
+    return buf;
+  }
+  static std::string Value(int i, size_t pad) {
+    std::string v = KeyN("value-", i);
+    v.push_back('-');
+    v.append(pad, 'x');
+    return v;
+  }
+
+  TempDir tmp_;
+  Options opt_;
+  std::unique_ptr<DB> db_;
+  std::map<std::string, std::string> model_;
+};
+
+TEST_P(ReadTest, IteratorScansAllShardsInOrderBothWays) {
+  Open();
+  Fill(3000);
+  for (size_t chunk : {size_t{1}, size_t{700}, size_t{64 << 10}}) {
+    ReadOptions ro;
+    ro.iterator_chunk_bytes = chunk;
+    std::unique_ptr<Iterator> it = db_->NewIterator(ro);
+    auto m = model_.begin();
+    for (it->SeekToFirst(); it->Valid(); it->Next(), ++m) {
+      ASSERT_TRUE(m != model_.end());
+      ASSERT_EQ(it->key(), m->first);
+      ASSERT_EQ(it->value(), m->second);
+    }
+    ASSERT_OK(it->status());
+    ASSERT_TRUE(m == model_.end()) << "chunk " << chunk;
+    auto r = model_.rbegin();
+    for (it->SeekToLast(); it->Valid(); it->Prev(), ++r) {
+      ASSERT_TRUE(r != model_.rend());
+      ASSERT_EQ(it->key(), r->first);
+    }
+    ASSERT_OK(it->status());
+    ASSERT_TRUE(r == model_.rend());
+  }
+}
+
+TEST_P(ReadTest, SeekBoundsAndDirectionChanges) {
+  Open();
+  Fill(500);
+  ReadOptions ro;
+  ro.lower_bound = Key(100);
+  ro.upper_bound = Key(200);
+  ro.iterator_chunk_bytes = 256;
+  std::unique_ptr<Iterator> it = db_->NewIterator(ro);
+  it->Seek("key0001505");  // between key000150 and key000151
+  ASSERT_TRUE(it->Valid());
+  EXPECT_EQ(it->key(), Key(151));
+  it->Prev();
+  ASSERT_TRUE(it->Valid());
+  EXPECT_EQ(it->key(), Key(150));
+  it->Next();
+  it->Next();
+  ASSERT_TRUE(it->Valid());
+  EXPECT_EQ(it->key(), Key(152));
+  it->SeekForPrev("key0001505");
+  ASSERT_TRUE(it->Valid());
+  EXPECT_EQ(it->key(), Key(150));
+  it->Seek("a");  // below the lower bound: the first key in bounds
+  ASSERT_TRUE(it->Valid());
+  EXPECT_EQ(it->key(), Key(100));
+  it->Prev();
+  EXPECT_FALSE(it->Valid());
+  EXPECT_OK(it->status());
+  it->SeekToLast();
+  ASSERT_TRUE(it->Valid());
+  EXPECT_EQ(it->key(), Key(199));
+  it->Next();
+  EXPECT_FALSE(it->Valid());
+  it->SeekForPrev("z");
+  ASSERT_TRUE(it->Valid());
+  EXPECT_EQ(it->key(), Key(199));
+  it->Seek(Key(200));
+  EXPECT_FALSE(it->Valid());
+  // Counting the range both ways.
+  int n = 0;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) n++;
+  EXPECT_EQ(n, 100);
+  n = 0;
+  for (it->SeekToLast(); it->Valid(); it->Prev()) n++;
+  EXPECT_EQ(n, 100);
+}
+
+TEST_P(ReadTest, IteratorViewIsFixedAtCreation) {
+  Open();
+  Fill(200);
+  std::unique_ptr<Iterator> it = db_->NewIterator(ReadOptions());
+  // Changes after creation, flushed and compacted away underneath the iterator.
+  for (int i = 0; i < 200; i++) ASSERT_OK(db_->Delete(Key(i)));
+  ASSERT_OK(db_->Put("key999999", "new"));
+  ASSERT_OK(db_->Flush());
+  int n = 0;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    ASSERT_EQ(it->value(), model_[std::string(it->key())]);
+    n++;
+  }
+  ASSERT_OK(it->status());
+  EXPECT_EQ(n, 200);
+  it.reset();
+  it = db_->NewIterator(ReadOptions());
+  it->SeekToFirst();
+  ASSERT_TRUE(it->Valid());
+  EXPECT_EQ(it->key(), "key999999");
+  it->Next();
+  EXPECT_FALSE(it->Valid());
+}
+
+TEST_P(ReadTest, SnapshotKeepsOldVersionsThroughFlushAndCompaction) {
+  opt_.memtable_bytes = 64 << 10;
+  Open();
+  Fill(300);
+  const Snapshot* snap = db_->GetSnapshot();
+  ASSERT_NE(snap, nullptr);
+  const auto old_model = model_;
+  // Overwrite and delete everything several times, with flushes: enough L0 files for
+  // compactions to merge the old versions with the new ones.
+  for (int round = 0; round < 6; round++) {
+    for (int i = 0; i < 300; i++) {
+      if ((i + round) % 3 == 0) {
+        ASSERT_OK(db_->Delete(Key(i)));
+      } else {
+        std::string v = KeyN("round", round);
+        v.append(200, 'y');
+        ASSERT_OK(db_->Put(Key(i), v));
+      }
+    }
+    ASSERT_OK(db_->Flush());
+  }
+  Stats st;
+  ASSERT_OK(db_->GetStats(&st));
+  EXPECT_GT(st.total.compactions, 0u) << "the test wants compactions to have run";
+  ReadOptions ro;
+  ro.snapshot = snap;
+  for (const auto& [k, v] : old_model) {
+    std::string got;
+    ASSERT_OK(db_->Get(ro, k, &got)) << k;
+    ASSERT_EQ(got, v);
+  }
+  std::unique_ptr<Iterator> it = db_->NewIterator(ro);
+  auto m = old_model.begin();
+  for (it->SeekToFirst(); it->Valid(); it->Next(), ++m) {
+    ASSERT_TRUE(m != old_model.end());
+    ASSERT_EQ(it->key(), m->first);
+    ASSERT_EQ(it->value(), m->second);
+  }
+  ASSERT_OK(it->status());
+  EXPECT_TRUE(m == old_model.end());
+  it.reset();
+  db_->ReleaseSnapshot(snap);
+  // Latest view: the last round.
+  std::string got;
+  ASSERT_OK(db_->Get(Key(0), &got));  // round 5 put it: (0 + 5) % 3 != 0
+  std::string want = KeyN("round", 5);
+  want.append(200, 'y');
+  EXPECT_EQ(got, want);
+  EXPECT_TRUE(db_->Get(Key(1), &got).IsNotFound());  // round 5 deleted it
+}
+
+TEST_P(ReadTest, MultiGetMixesHitsMissesAndBadKeys) {
+  Open();
+  Fill(1000);
+  ASSERT_OK(db_->Close());
+  Open();  // cold cache
+  std::vector<std::string> keys;
+  for (int i = 0; i < 64; i++) keys.push_back(Key(i * 37 % 1200));  // some past the end
+  keys.push_back(std::string(kMaxKeyBytes + 1, 'k'));
+  keys.push_back(Key(5));
+  keys.push_back(Key(5));  // duplicates are fine
+  std::vector<std::string_view> views(keys.begin(), keys.end());
+  std::vector<std::string> values;
+  std::vector<Status> st = db_->MultiGet(ReadOptions(), views, &values);
+  ASSERT_EQ(st.size(), keys.size());
+  for (size_t i = 0; i < keys.size(); i++) {
+    if (keys[i].size() > kMaxKeyBytes) {
+      EXPECT_TRUE(st[i].IsInvalidArgument()) << st[i].ToString();
+      continue;
+    }
+    auto m = model_.find(keys[i]);
+    if (m == model_.end()) {
+      EXPECT_TRUE(st[i].IsNotFound()) << keys[i] << " " << st[i].ToString();
+    } else {
+      EXPECT_OK(st[i]);
+      EXPECT_EQ(values[i], m->second);
+    }
+  }
+  Stats stats;
+  ASSERT_OK(db_->GetStats(&stats));
+  EXPECT_GT(stats.total.table_reads, 0u);
+}
+
+TEST_P(ReadTest, RunOnShardsWorksOnOwnedKeysOnly) {
+  Open();
+  std::atomic<uint64_t> puts{0}, wrong{0};
+  ASSERT_OK(db_->RunOnShards(4, [&](ShardContext& ctx, uint32_t fiber) {
+    for (int i = 0; i < 400; i++) {
+      const std::string k = KeyN("task", i);
+      if (!ctx.Owns(k)) {
+        if (i % 50 == 0 && ctx.Put(WriteOptions(), k, "x").IsInvalidArgument()) wrong++;
+        continue;
+      }
+      if (static_cast<uint32_t>(i) % 4 != fiber) continue;
+      Status s = ctx.Put(WriteOptions(), k, KeyN("v", i));
+      if (s.ok()) puts++;
+      std::string got;
+      if (!ctx.Get(ReadOptions(), k, &got).ok() || got != KeyN("v", i)) wrong += 1000;
+    }
+  }));
+  EXPECT_EQ(puts.load(), 400u);
+  EXPECT_GT(wrong.load(), 0u);     // keys of other shards were refused
+  EXPECT_LT(wrong.load(), 1000u);  // and every owned key read back
+  for (int i = 0; i < 400; i++) {
+    std::string got;
+    ASSERT_OK(db_->Get(KeyN("task", i), &got));
+    EXPECT_EQ(got, KeyN("v", i));
+  }
+}
+
+TEST_P(ReadTest, IteratorsAndSnapshotsOutlivingCloseAreSafe) {
+  Open();
+  Fill(100);
+  std::unique_ptr<Iterator> it = db_->NewIterator(ReadOptions());
+  const Snapshot* snap = db_->GetSnapshot();
+  it->SeekToFirst();
+  ASSERT_TRUE(it->Valid());
+  ASSERT_OK(db_->Close());
+  // Misuse the docs forbid, but it must not crash: the cursors were freed by Close.
+  it.reset();
+  db_->ReleaseSnapshot(snap);
+  db_.reset();
+}
+
+TEST_P(ReadTest, ConcurrentIteratorsWhileWriting) {
+  opt_.memtable_bytes = 64 << 10;
+  Open();
+  Fill(2000, 50);
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    for (int i = 0; !stop.load(); i++) {
+      ASSERT_OK(db_->Put(Key(2000 + i % 5000), std::string(100, 'w')));
+    }
+  });
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 3; t++) {
+    readers.emplace_back([&, t] {
+      for (int round = 0; round < 5; round++) {
+        ReadOptions ro;
+        ro.iterator_chunk_bytes = 1024 << t;
+        std::unique_ptr<Iterator> it = db_->NewIterator(ro);
+        std::string prev;
+        int n = 0;
+        for (it->SeekToFirst(); it->Valid(); it->Next()) {
+          ASSERT_LT(prev, it->key());
+          prev = std::string(it->key());
+          n++;
+        }
+        ASSERT_OK(it->status());
+        ASSERT_GE(n, 2000);
+      }
+    });
+  }
+  for (auto& r : readers) r.join();
+  stop = true;
+  writer.join();
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, ReadTest,
+                         ::testing::Values(IoBackendKind::kUring, IoBackendKind::kAio),
+                         [](const ::testing::TestParamInfo<IoBackendKind>& info) {
+                           return info.param == IoBackendKind::kUring ? std::string("Uring")
+                                                                      : std::string("Aio");
+                         });
+
+}  // namespace
+}  // namespace ringdb
