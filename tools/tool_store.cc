@@ -1,0 +1,356 @@
+#include "tools/tool_store.h"
+
+#include <dirent.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <memory>
+
+#include "lsm/block.h"
+#include "lsm/bloom.h"
+#include "lsm/filenames.h"
+#include "lsm/table_reader.h"
+#include "lsm/write_batch_rep.h"
+#include "tools/tool_common.h"
+#include "util/coding.h"
+
+namespace ringdb::tools {
+namespace {
+
+using lsm::BlockHandle;
+using lsm::BlockKind;
+
+std::string At(const std::string& path, uint64_t offset) {
+  return Cat(path, " offset ", offset);
+}
+
+// Where a failed WalReader stopped: its message names the offset.
+uint64_t WalFailOffset(const Status& s, uint64_t fallback) {
+  return OffsetInMessage(s.message()).value_or(fallback);
+}
+
+Status TableCorruption(BlockKind kind, uint64_t offset, const std::string& what) {
+  return Status::Corruption(
+      Cat("sst ", lsm::BlockKindName(kind), " block at offset ", offset, ": ", what));
+}
+
+// Checks the meta blocks (filter, properties, index). The first failure goes to
+// *status / *bad_offset; *index is set when the index block is sound.
+void CheckMetaBlocks(std::string_view file, const lsm::Footer& footer, TableCheck* out,
+                     lsm::BlockPtr* index, Status* status, uint64_t* bad_offset) {
+  auto fail = [&](uint64_t offset, Status s) {
+    if (status->ok()) {
+      *status = std::move(s);
+      *bad_offset = offset;
+    }
+  };
+  auto raw = [&](const BlockHandle& h) { return file.substr(h.offset, h.read_size()); };
+  std::string_view contents;
+  if (footer.filter.size != 0) {
+    Status s = lsm::VerifyBlock(raw(footer.filter), footer.filter, BlockKind::kFilter, &contents);
+    lsm::BloomFilter filter;
+    if (s.ok() && !filter.Parse(contents)) {
+      s = TableCorruption(BlockKind::kFilter, footer.filter.offset, "malformed");
+    }
+    if (s.ok()) out->blocks++;
+    fail(footer.filter.offset, s);
+  }
+  Status s = lsm::VerifyBlock(raw(footer.properties), footer.properties, BlockKind::kProperties,
+                              &contents);
+  if (s.ok()) s = lsm::TableProperties::DecodeFrom(contents, &out->props);
+  if (s.ok()) out->blocks++;
+  fail(footer.properties.offset, s);
+  s = lsm::Block::FromRaw(std::string(raw(footer.index)), footer.index, BlockKind::kIndex, index);
+  if (s.ok()) out->blocks++;
+  fail(footer.index.offset, s);
+}
+
+// Walks the index and every data block it names. Returns the first problem.
+Status CheckDataBlocks(std::string_view file, const lsm::Footer& footer, const lsm::BlockPtr& index,
+                       const lsm::FileMetaData* meta, TableCheck* out, uint64_t* bad_offset,
+                       std::string* first_key, std::string* last_key, uint64_t* deletions,
+                       uint64_t* data_blocks) {
+  const lsm::InternalKeyComparator icmp;
+  const uint64_t index_offset = footer.index.offset;
+  const uint64_t data_end = footer.meta_offset();
+  uint64_t expect = 0;  // data blocks are back to back from offset 0 (docs/sst.md)
+  std::unique_ptr<lsm::Block::Iter> it = lsm::Block::NewIterator(index);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    std::string_view hv = it->value();
+    BlockHandle h;
+    if (!lsm::DecodeBlockHandle(&hv, &h) || !hv.empty()) {
+      *bad_offset = index_offset;
+      return TableCorruption(BlockKind::kIndex, index_offset, "bad block handle");
+    }
+    if (h.offset != expect || h.size > data_end || data_end - h.offset < h.read_size()) {
+      *bad_offset = index_offset;
+      return TableCorruption(
+          BlockKind::kIndex, index_offset,
+          Cat("data block handle at offset ", h.offset, " size ", h.size,
+              " does not follow the previous block (", expect, ") inside the data area"));
+    }
+    expect = h.offset + h.read_size();
+    *bad_offset = h.offset;
+    lsm::BlockPtr block;
+    Status s = lsm::Block::FromRaw(std::string(file.substr(h.offset, h.read_size())), h,
+                                   BlockKind::kData, &block);
+    if (!s.ok()) return s;
+    out->blocks++;
+    (*data_blocks)++;
+    uint64_t in_block = 0;
+    std::unique_ptr<lsm::Block::Iter> d = lsm::Block::NewIterator(block);
+    for (d->SeekToFirst(); d->Valid(); d->Next()) {
+      std::string_view k = d->key();
+      lsm::ParsedInternalKey pk;
+      if (!lsm::ParseInternalKey(k, &pk)) {
+        return TableCorruption(BlockKind::kData, h.offset, "bad internal key");
+      }
+      if (!last_key->empty() && icmp.Compare(*last_key, k) >= 0) {
+        return TableCorruption(BlockKind::kData, h.offset,
+                               "key " + lsm::DebugInternalKey(k) + " is not after " +
+                                   lsm::DebugInternalKey(*last_key));
+      }
+      if (icmp.Compare(k, it->key()) > 0) {
+        return TableCorruption(
+            BlockKind::kData, h.offset,
+            "key " + lsm::DebugInternalKey(k) + " is beyond the block's index key");
+      }
+      if (meta != nullptr &&
+          (icmp.Compare(k, meta->smallest) < 0 || icmp.Compare(k, meta->largest) > 0)) {
+        return TableCorruption(BlockKind::kData, h.offset,
+                               "key " + lsm::DebugInternalKey(k) +
+                                   " lies outside the range the MANIFEST records for this table [" +
+                                   lsm::DebugInternalKey(meta->smallest) + " .. " +
+                                   lsm::DebugInternalKey(meta->largest) + "]");
+      }
+      if (first_key->empty()) first_key->assign(k);
+      last_key->assign(k);
+      if (pk.type == lsm::ValueType::kDeletion) (*deletions)++;
+      in_block++;
+    }
+    if (!d->status().ok()) return d->status();
+    if (in_block == 0) return TableCorruption(BlockKind::kData, h.offset, "empty data block");
+    out->entries += in_block;
+  }
+  if (!it->status().ok()) {
+    *bad_offset = index_offset;
+    return it->status();
+  }
+  if (expect != data_end) {
+    *bad_offset = index_offset;
+    return TableCorruption(
+        BlockKind::kIndex, index_offset,
+        Cat("the data blocks end at offset ", expect, ", the meta region starts at ", data_end));
+  }
+  return Status::OK();
+}
+
+// The properties must describe the data that was found.
+Status CrossCheckProperties(const lsm::Footer& footer, const TableCheck& tc,
+                            const std::string& first_key, const std::string& last_key,
+                            uint64_t deletions, uint64_t data_blocks) {
+  const lsm::TableProperties& p = tc.props;
+  std::string what;
+  if (p.num_entries != tc.entries) {
+    what = Cat("num_entries ", p.num_entries, ", the data blocks hold ", tc.entries);
+  } else if (p.num_deletions != deletions) {
+    what = Cat("num_deletions ", p.num_deletions, ", the data blocks hold ", deletions);
+  } else if (p.num_data_blocks != data_blocks) {
+    what = Cat("num_data_blocks ", p.num_data_blocks, ", the index names ", data_blocks);
+  } else if (p.smallest_key != first_key || p.largest_key != last_key) {
+    what = "smallest/largest key do not match the first/last entry";
+  }
+  if (what.empty()) return Status::OK();
+  return TableCorruption(BlockKind::kProperties, footer.properties.offset, what);
+}
+
+}  // namespace
+
+Status ListShardDir(const std::string& dir, ShardListing* out) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return Status::FromErrno(errno, "opendir " + dir);
+  while (dirent* e = ::readdir(d)) {
+    std::string_view name(e->d_name);
+    uint64_t number = 0;
+    switch (lsm::ParseFileName(name, &number)) {
+      case lsm::FileKind::kWal:
+        out->wals.insert(number);
+        break;
+      case lsm::FileKind::kTable:
+        out->tables.insert(number);
+        break;
+      case lsm::FileKind::kManifest:
+        out->manifests.insert(number);
+        break;
+      case lsm::FileKind::kCurrent:
+        out->has_current = true;
+        break;
+      case lsm::FileKind::kTemp:
+        out->temps.emplace_back(name);
+        break;
+      case lsm::FileKind::kUnknown:
+        break;
+    }
+  }
+  ::closedir(d);
+  std::sort(out->temps.begin(), out->temps.end());
+  return Status::OK();
+}
+
+Status ReadCurrent(const std::string& shard_dir, uint64_t* manifest_number) {
+  const std::string path = JoinPath(shard_dir, lsm::kCurrentFileName);
+  std::string contents;
+  Status s = ReadWholeFile(path, &contents);
+  if (!s.ok()) return s;
+  if (contents.size() > 4096) return Status::Corruption(path + ": unexpectedly large");
+  return lsm::DecodeCurrent(contents, path, manifest_number);
+}
+
+Status CheckManifestTear(std::string_view data, uint64_t bad, const std::string& path) {
+  constexpr uint64_t kSector = 512, kMinRun = 16;
+  if (bad + lsm::kWalHeaderBytes > data.size()) return Status::OK();  // cut inside the header
+  uint64_t len = util::DecodeFixed32(data.data() + bad + 4);
+  uint64_t end = bad + lsm::kWalHeaderBytes + len;
+  if (end > data.size()) return Status::OK();  // the file ends inside the record
+  for (uint64_t sec = bad & ~(kSector - 1); sec < end; sec += kSector) {
+    uint64_t a = std::max(sec, bad), b = std::min(sec + kSector, end);
+    if (b - a < kMinRun) continue;
+    bool zero = true;
+    for (uint64_t i = a; i < b && zero; i++) zero = data[i] == 0;
+    if (zero) return Status::OK();
+  }
+  return Status::Corruption(At(path, bad) +
+                            ": checksum mismatch in a completely written record (not a torn "
+                            "write); the MANIFEST is damaged");
+}
+
+Status ReplayManifest(uint64_t number, std::string_view bytes, const std::string& path,
+                      ManifestReplay* out, uint64_t* bad_offset) {
+  lsm::WalReader reader(number, bytes);
+  lsm::WalRecord rec;
+  uint64_t valid_end = 0;
+  while (reader.Next(&rec)) {
+    *bad_offset = rec.offset;
+    if (rec.type != lsm::WalRecordType::kMeta) {
+      return Status::Corruption(At(path, rec.offset) + ": not a version edit record");
+    }
+    lsm::VersionEdit edit;
+    Status s = edit.DecodeFrom(rec.payload);
+    if (s.ok()) s = out->state.Apply(edit);
+    if (!s.ok()) return Status::Corruption(At(path, rec.offset) + ": " + s.message());
+    out->edits++;
+    valid_end = rec.end_offset();
+  }
+  if (!reader.status().ok()) {
+    *bad_offset = WalFailOffset(reader.status(), valid_end);
+    return Status::Corruption(path + ": " + reader.status().message());
+  }
+  out->tail = reader.tail();
+  if (out->tail.kind == lsm::WalTail::Kind::kTorn) {
+    *bad_offset = out->tail.bad_offset;
+    Status s = CheckManifestTear(bytes, out->tail.bad_offset, path);
+    if (!s.ok()) return s;
+  }
+  if (out->edits == 0) {
+    *bad_offset = 0;
+    return Status::Corruption(path + ": holds no version edit");
+  }
+  return Status::OK();
+}
+
+Status ScanWal(uint64_t number, std::string_view bytes, const std::string& path, WalScan* out,
+               uint64_t* bad_offset) {
+  lsm::WalReader reader(number, bytes);
+  lsm::WalRecord rec;
+  uint64_t valid_end = 0;
+  while (reader.Next(&rec)) {
+    *bad_offset = rec.offset;
+    if (rec.type != lsm::WalRecordType::kBatch) {
+      return Status::Corruption(At(path, rec.offset) + ": not a write batch record");
+    }
+    Status s = lsm::WriteBatchRep::Validate(rec.payload);
+    if (!s.ok()) return Status::Corruption(At(path, rec.offset) + ": " + s.message());
+    if (out->records == 0) out->first_seq = rec.first_seq;
+    out->records++;
+    out->entries += rec.count;
+    if (rec.count > 0) out->last_seq = rec.first_seq + rec.count - 1;
+    valid_end = rec.end_offset();
+  }
+  if (!reader.status().ok()) {
+    *bad_offset = WalFailOffset(reader.status(), valid_end);
+    return Status::Corruption(path + ": " + reader.status().message());
+  }
+  out->tail = reader.tail();
+  return Status::OK();
+}
+
+Status CheckTable(std::string_view file, const lsm::FileMetaData* meta, TableCheck* out,
+                  uint64_t* bad_offset) {
+  const uint64_t size = file.size();
+  if (size < lsm::kFooterBytes) {
+    *bad_offset = 0;
+    return Status::Corruption(
+        Cat("sst: ", size, " bytes, shorter than a footer (", lsm::kFooterBytes, ")"));
+  }
+  *bad_offset = size - lsm::kFooterBytes;
+  Status s = lsm::Footer::DecodeFrom(file.substr(*bad_offset), size, &out->footer);
+  if (!s.ok()) return s;
+  const lsm::Footer& footer = out->footer;
+
+  // The meta blocks locate the data, so they are checked first; a bad data block still
+  // wins the report because it lies earlier in the file.
+  Status meta_status;
+  uint64_t meta_bad = 0;
+  lsm::BlockPtr index;
+  CheckMetaBlocks(file, footer, out, &index, &meta_status, &meta_bad);
+  if (index == nullptr) {
+    *bad_offset = meta_bad;
+    return meta_status;
+  }
+  std::string first_key, last_key;
+  uint64_t deletions = 0, data_blocks = 0;
+  s = CheckDataBlocks(file, footer, index, meta, out, bad_offset, &first_key, &last_key, &deletions,
+                      &data_blocks);
+  if (!s.ok()) return s;
+  if (!meta_status.ok()) {
+    *bad_offset = meta_bad;
+    return meta_status;
+  }
+  const uint64_t pad_start = footer.index.offset + footer.index.read_size();
+  for (uint64_t i = pad_start; i < size - lsm::kFooterBytes; i++) {
+    if (file[i] != 0) {
+      *bad_offset = i;
+      return Status::Corruption("sst padding before the footer: non-zero byte at offset " +
+                                std::to_string(i));
+    }
+  }
+  *bad_offset = footer.properties.offset;
+  return CrossCheckProperties(footer, *out, first_key, last_key, deletions, data_blocks);
+}
+
+Status ReadTableProperties(const std::string& path, lsm::TableProperties* props) {
+  uint64_t size = 0;
+  Status s = FileSize(path, &size);
+  if (!s.ok()) return s;
+  std::string tail;
+  uint64_t n = lsm::TableReader::FooterReadBytes(size);
+  s = ReadFileRange(path, size - n, n, &tail);
+  if (!s.ok()) return s;
+  lsm::Footer footer;
+  s = lsm::Footer::DecodeFrom(tail, size, &footer);
+  if (!s.ok()) return Status::Corruption(path + ": " + s.message());
+  std::string meta;
+  s = ReadFileRange(path, footer.meta_offset(), size - footer.meta_offset(), &meta);
+  if (!s.ok()) return s;
+  std::unique_ptr<lsm::TableReader> reader;
+  s = lsm::TableReader::Open(size, footer, std::move(meta), &reader);
+  if (!s.ok()) return Status::Corruption(path + ": " + s.message());
+  *props = reader->properties();
+  return Status::OK();
+}
+
+const char* TypeName(lsm::ValueType t) {
+  return t == lsm::ValueType::kDeletion ? "del" : "put";
+}
+
+}  // namespace ringdb::tools
