@@ -11,7 +11,8 @@ PKGS=(
 )
 # Optional extras for comparisons and profiling: scripts/deps.sh --extras
 if [[ "${1:-}" == "--extras" ]]; then
-  PKGS+=(fio rocksdb-tools linux-perf bc)
+  # librocksdb-dev: ringdb-bench -Drocksdb=enabled; chromium: the SVG render test.
+  PKGS+=(fio rocksdb-tools librocksdb-dev linux-perf bc chromium)
 fi
 
 missing=()

@@ -149,6 +149,8 @@ const std::vector<PhaseInfo>& Phases() {
        "YCSB E: 95% scan of 1..100 entries (iterator), 5% insert"},
       {"ycsb-f", Phase::kYcsbF, false, false, false, Dist::kZipfian,
        "YCSB F: 50% read, 50% read-modify-write"},
+      {"flush", Phase::kFlush, false, false, false, Dist::kUniform,
+       "turn every memtable into an SSTable and wait (db_bench's flush); not timed as ops"},
   };
   return kPhases;
 }

@@ -28,6 +28,7 @@ enum class Phase {
   kYcsbD,
   kYcsbE,
   kYcsbF,
+  kFlush,
 };
 
 // How a read phase picks existing keys (YCSB's requestdistribution).

@@ -87,6 +87,8 @@ class Engine {
   // The engine's statistics at the end of a run, as JSON (and printed when verbose).
   virtual json FinalStats(bool verbose) = 0;
 
+  // Memtables to SSTables, waiting until done (the "flush" phase).
+  virtual Status Flush() = 0;
   virtual Status Close() = 0;
 };
 

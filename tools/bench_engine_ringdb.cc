@@ -210,6 +210,7 @@ class RingdbEngine final : public Engine {
     return j;
   }
 
+  Status Flush() override { return db_->Flush(); }
   Status Close() override {
     if (closed_) return Status::OK();
     closed_ = true;

@@ -181,6 +181,11 @@ class RocksdbEngine final : public Engine {
     return j;
   }
 
+  Status Flush() override {
+    rocksdb::FlushOptions fo;
+    fo.wait = true;
+    return FromRocks(db_->Flush(fo));
+  }
   Status Close() override {
     if (!db_) return Status::OK();
     {

@@ -231,6 +231,8 @@ void RunWorker(PhaseShared* ps, KeySpace* ks, Client* client, const WorkerSpec& 
       case Phase::kReadMissing:
         client->Get(g.MissingKey());
         break;
+      case Phase::kFlush:  // handled by Trial::RunPhase; never reaches a worker
+        return;
       case Phase::kReadRandomWriteRandom:
         // db_bench's schedule: in each block of 100 ops, readwritepercent reads first.
         if (get_weight == 0 && put_weight == 0) {

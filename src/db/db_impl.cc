@@ -213,6 +213,10 @@ Status DBImpl::Open(const Options& opt, const testing::OpenHooks* hooks, std::un
     s = CreateDirs(opt.path);
     if (!s.ok()) return s;
   }
+  if (exists && !opt.create_if_missing && ::access((opt.path + "/OPTIONS").c_str(), F_OK) != 0) {
+    // Checked before taking LOCK, so a directory that is not a store is left untouched.
+    return Status::InvalidArgument(opt.path + ": not a ringdb store (create_if_missing is false)");
+  }
   std::unique_ptr<DBImpl> db(new DBImpl(opt));
   s = db->lock_.Acquire(opt.path);
   if (!s.ok()) return s;
