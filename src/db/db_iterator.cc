@@ -17,14 +17,13 @@ DBIterator::DBIterator(DBImpl* db, std::vector<lsm::SequenceNumber> seqs, const 
   // waits. Each shard fixes its view when it runs the request, which the ring orders
   // before any later request of this thread (a write issued after NewIterator returns
   // is not in the view; one acknowledged before it was called is).
-  const auto& lower = ro.lower_bound;
-  const auto& upper = ro.upper_bound;
+  // The requests run after this returns: they own copies of the bounds.
   const bool fill = ro.fill_cache;
   for (uint32_t i = 0; i < streams_.size(); i++) {
     Stream* s = &streams_[i];
     s->shard = i;
     const lsm::SequenceNumber seq = seqs[i];
-    Issue(s, [db, s, seq, &lower, &upper, fill] {
+    Issue(s, [db, s, seq, lower = ro.lower_bound, upper = ro.upper_bound, fill] {
       auto it = db->shard(s->shard)->NewIterator(seq, lower, upper, fill);
       s->cursor = it.release();
       db->cursors(s->shard).insert(s->cursor);

@@ -86,7 +86,7 @@ void PreadFull(int fd, char* buf, uint64_t n, uint64_t off) {
     if (r <= 0) break;
     got += static_cast<uint64_t>(r);
   }
-  std::memset(buf + got, 0, n - got);
+  if (got < n) std::memset(buf + got, 0, n - got);
 }
 
 bool PwriteFull(int fd, const char* buf, uint64_t n, uint64_t off) {

@@ -236,6 +236,9 @@ Status Shard::RunCompaction(const Compaction& c) {
     o.meta.number = o.number;
     o.meta.file_size = o.builder->FileSize();
     stats_.compaction_write_bytes += o.meta.file_size;
+    // The finished output's buffers (several MiB) go now, not when the compaction ends.
+    o.builder.reset();
+    o.wb.reset();
     return st;
   };
   auto open_output = [&]() -> Status {
@@ -295,6 +298,14 @@ Status Shard::RunCompaction(const Compaction& c) {
     AddCompactionToEdit(c, metas, &edit);
     edit.SetNextFileNumber(next_file_number_);
     s = LogAndApply(&edit);
+    if (!s.ok()) {
+      // The edit may be durable (e.g. its write landed and only the fdatasync failed):
+      // the MANIFEST's state is unknown, so the shard turns read-only, as after a failed
+      // flush, and the outputs stay on disk. The next Open finds out which version is
+      // durable and deletes what it does not name.
+      if (!crashed_) SetBackgroundError(s);
+      return s;
+    }
   }
   if (!s.ok()) {
     // Leave the store as it was: the inputs stay live; remove every partial output.

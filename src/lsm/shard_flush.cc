@@ -125,6 +125,9 @@ Status Shard::LogAndApply(VersionEdit* edit) {
     rt::Semaphore* sem;
     ~Release() { sem->Release(); }
   } release{&manifest_lock_};
+  // A failed MANIFEST write or sync (by the other fiber, while this one waited for the
+  // lock) leaves its tail unknown: nothing may be appended after it.
+  if (!bg_error_.ok()) return Status::ReadOnly("shard is read-only: " + bg_error_.ToString());
   VersionState next = version_;
   Status s = next.Apply(*edit);
   RINGDB_ASSERT_MSG(s.ok(), "engine produced an invalid version edit");

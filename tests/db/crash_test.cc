@@ -9,12 +9,16 @@
 //     may have been in flight is either fully visible or not (per shard for batches).
 // Each round writes fresh keys into the same store, so later rounds also recover stores
 // that were themselves recovered; keys of earlier rounds must keep their settled values.
+// The *_compaction modes write ~3 KB values into 64 KiB memtables (the minimum) and kill
+// later, so that flushes and compactions run (and are killed) in the children: a child
+// reports its compaction count ("C <n>") and the test fails if no child ever compacted.
 //
 // Replay: RINGDB_SEED=<seed>. Kill count: RINGDB_CRASH_KILLS (default per mode below).
 #include <poll.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -53,14 +57,15 @@ std::string CrashKey(uint32_t round, int thread, int k) {
   return buf;
 }
 
-std::string CrashValue(const std::string& key, uint32_t seq) {
+// extra: bytes added to every value (the compaction modes write more data per op).
+std::string CrashValue(const std::string& key, uint32_t seq, size_t extra) {
   std::string v = key + "@" + std::to_string(seq) + ":";
-  const size_t len = v.size() + (std::hash<std::string>()(v) % 400);
+  const size_t len = v.size() + extra + (std::hash<std::string>()(v) % 400);
   while (v.size() < len) v += static_cast<char>('a' + v.size() % 26);
   return v;
 }
 
-CrashOp MakeOp(uint64_t seed, uint32_t round, int thread, uint32_t seq) {
+CrashOp MakeOp(uint64_t seed, uint32_t round, int thread, uint32_t seq, size_t extra) {
   std::mt19937_64 rng(seed ^ (uint64_t{round} << 40) ^ (uint64_t(thread) << 32) ^ seq);
   CrashOp op;
   const uint64_t r = rng() % 100;
@@ -68,14 +73,14 @@ CrashOp MakeOp(uint64_t seed, uint32_t round, int thread, uint32_t seq) {
   if (r < 55) {
     op.kind = CrashOp::kPut;
     std::string k = key();
-    op.updates.emplace_back(k, CrashValue(k, seq));
+    op.updates.emplace_back(k, CrashValue(k, seq, extra));
   } else if (r < 70) {
     op.kind = CrashOp::kDelete;
     op.updates.emplace_back(key(), std::nullopt);
   } else if (r < 85) {
     op.kind = CrashOp::kPutAsync;
     std::string k = key();
-    op.updates.emplace_back(k, CrashValue(k, seq));
+    op.updates.emplace_back(k, CrashValue(k, seq, extra));
   } else {
     op.kind = CrashOp::kBatch;
     std::set<std::string> used;
@@ -86,22 +91,31 @@ CrashOp MakeOp(uint64_t seed, uint32_t round, int thread, uint32_t seq) {
       if (rng() % 4 == 0) {
         op.updates.emplace_back(k, std::nullopt);
       } else {
-        op.updates.emplace_back(k, CrashValue(k, seq));
+        op.updates.emplace_back(k, CrashValue(k, seq, extra));
       }
     }
   }
   return op;
 }
 
+// Mode names: "sync", "periodic", "none", optionally followed by "_compaction".
 Durability ParseDurability(const std::string& s) {
-  if (s == "periodic") return Durability::kPeriodic;
-  if (s == "none") return Durability::kNone;
+  if (s.rfind("periodic", 0) == 0) return Durability::kPeriodic;
+  if (s.rfind("none", 0) == 0) return Durability::kNone;
   return Durability::kSync;
 }
+bool IsCompactionMode(const std::string& s) {
+  return dbtest::EndsWith(s, "_compaction");
+}
+// Bytes added to each value in the compaction modes: with 64 KiB memtables a child
+// flushes every ~20 ops per shard and reaches the L0 trigger (4 files) quickly.
+size_t ExtraValueBytes(const std::string& mode) {
+  return IsCompactionMode(mode) ? 3000 : 0;
+}
 
-Options CrashOptions(const std::string& path, Durability d) {
+Options CrashOptions(const std::string& path, const std::string& mode) {
   Options opt = dbtest::SmallOptions(path, kShards);
-  opt.durability = d;
+  opt.durability = ParseDurability(mode);
   opt.periodic_sync_ms = 20;
   return opt;
 }
@@ -118,19 +132,36 @@ int CrashWriterChild(const std::vector<std::string>& args) {
   if (args.size() != 4) return 100;
   const uint64_t seed = std::strtoull(args[2].c_str(), nullptr, 10);
   const uint32_t round = static_cast<uint32_t>(std::strtoul(args[3].c_str(), nullptr, 10));
+  const size_t extra = ExtraValueBytes(args[1]);
   std::unique_ptr<DB> db;
-  Status s = DB::Open(CrashOptions(args[0], ParseDurability(args[1])), &db);
+  Status s = DB::Open(CrashOptions(args[0], args[1]), &db);
   if (!s.ok()) {
     std::fprintf(stderr, "[crash-writer] Open failed: %s\n", s.ToString().c_str());
     return 3;
   }
   ReportLine("O\n");
   const bool skip_some = dbtest::EnvU64("RINGDB_CRASH_SELFTEST_SKIP", 0) == 1;
+  std::atomic<int> writers_left{kWriterThreads};
   std::vector<std::thread> threads;
+  // Compaction modes: reports the compaction count whenever it changed ("C <n>"), so
+  // the parent knows compactions ran in this process before the kill.
+  if (IsCompactionMode(args[1])) {
+    threads.emplace_back([&] {
+      uint64_t reported = 0;
+      while (writers_left.load() > 0) {
+        Stats st;
+        if (db->GetStats(&st).ok() && st.total.compactions != reported) {
+          reported = st.total.compactions;
+          ReportLine("C " + std::to_string(reported) + "\n");
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+    });
+  }
   for (int t = 0; t < kWriterThreads; ++t) {
     threads.emplace_back([&, t] {
       for (uint32_t seq = 0; seq < kMaxOpsPerThread; ++seq) {
-        CrashOp op = MakeOp(seed, round, t, seq);
+        CrashOp op = MakeOp(seed, round, t, seq, extra);
         // Test of the test: with RINGDB_CRASH_SELFTEST_SKIP=1 every 7th op is reported
         // but never performed, which the parent must report as lost writes.
         if (skip_some && seq % 7 == 3) {
@@ -173,6 +204,7 @@ int CrashWriterChild(const std::vector<std::string>& args) {
         }
         ReportLine("A " + std::to_string(t) + " " + std::to_string(seq) + "\n");
       }
+      writers_left.fetch_sub(1);
     });
   }
   for (auto& th : threads) th.join();
@@ -181,7 +213,7 @@ int CrashWriterChild(const std::vector<std::string>& args) {
 const dbtest::ChildModeRegistrar kCrashWriter("crash-writer", CrashWriterChild);
 
 struct CrashParam {
-  Durability durability;
+  Durability durability;  // as the name says (the child derives it from the name)
   const char* name;
   uint64_t default_kills;
 };
@@ -221,11 +253,16 @@ TEST_P(CrashTest, AcknowledgedWritesSurviveSigkill) {
   std::mt19937_64 rng(seed);
   TempDir tmp;
   const std::string path = tmp.Sub("db");
-  const Options opt = CrashOptions(path, param.durability);
+  const Options opt = CrashOptions(path, param.name);
+  const bool compaction_mode = IsCompactionMode(param.name);
+  const size_t extra = ExtraValueBytes(param.name);
 
   // Settled state of earlier rounds: key -> value (nullopt = absent).
   std::map<std::string, std::optional<std::string>> settled;
   uint64_t total_acked = 0, lost = 0, phantoms = 0, inflight_applied = 0, opened_children = 0;
+  // Compactions the children reported (summed over rounds), rounds whose child had
+  // compacted before the kill, and compactions the parent's reopens ran.
+  uint64_t child_compactions = 0, rounds_compacted = 0, parent_compactions = 0;
   auto fail_context = [&](uint32_t round) {
     std::ostringstream os;
     os << " [mode=" << param.name << " round=" << round << " replay: RINGDB_SEED=" << seed
@@ -238,7 +275,9 @@ TEST_P(CrashTest, AcknowledgedWritesSurviveSigkill) {
         "crash-writer", {path, param.name, std::to_string(seed), std::to_string(round)}, true);
     ASSERT_GT(child.pid, 0);
     const auto start = std::chrono::steady_clock::now();
-    const auto delay = std::chrono::microseconds(rng() % 100000);
+    // The compaction modes kill later (up to 400 ms) so that flushes and compactions
+    // are under way.
+    const auto delay = std::chrono::microseconds(rng() % (compaction_mode ? 400000 : 100000));
     std::string reports;
     bool eof;
     if (rng() % 3 == 0) {
@@ -264,9 +303,14 @@ TEST_P(CrashTest, AcknowledgedWritesSurviveSigkill) {
     std::vector<uint32_t> acked(kWriterThreads, 0);
     std::istringstream in(reports);
     std::string tag;
+    uint64_t round_compactions = 0;
     while (in >> tag) {
       if (tag == "O") {
         ++opened_children;
+        continue;
+      }
+      if (tag == "C") {
+        in >> round_compactions;
         continue;
       }
       int t = -1;
@@ -279,6 +323,9 @@ TEST_P(CrashTest, AcknowledgedWritesSurviveSigkill) {
       ++total_acked;
     }
 
+    child_compactions += round_compactions;
+    if (round_compactions > 0) ++rounds_compacted;
+
     std::unique_ptr<DB> db;
     Status s = DB::Open(opt, &db);
     ASSERT_TRUE(s.ok()) << "recovery after SIGKILL failed: " << s.ToString() << fail_context(round);
@@ -288,10 +335,10 @@ TEST_P(CrashTest, AcknowledgedWritesSurviveSigkill) {
       // operation that may have been in flight.
       std::map<std::string, std::optional<std::string>> state;
       for (uint32_t seq = 0; seq < acked[t]; ++seq) {
-        for (auto& [k, v] : MakeOp(seed, round, t, seq).updates) state[k] = v;
+        for (auto& [k, v] : MakeOp(seed, round, t, seq, extra).updates) state[k] = v;
       }
       std::map<std::string, std::optional<std::string>> maybe;
-      for (auto& [k, v] : MakeOp(seed, round, t, acked[t]).updates) maybe[k] = v;
+      for (auto& [k, v] : MakeOp(seed, round, t, acked[t], extra).updates) maybe[k] = v;
       for (int ki = 0; ki < kKeysPerThread; ++ki) {
         const std::string key = CrashKey(round, t, ki);
         std::string got;
@@ -316,7 +363,7 @@ TEST_P(CrashTest, AcknowledgedWritesSurviveSigkill) {
         // else is a phantom.
         bool is_lost = !have.has_value();
         for (uint32_t seq = 0; seq < acked[t] && !is_lost; ++seq) {
-          for (auto& [k, v] : MakeOp(seed, round, t, seq).updates) {
+          for (auto& [k, v] : MakeOp(seed, round, t, seq, extra).updates) {
             if (k == key && v == have) is_lost = true;
           }
         }
@@ -344,6 +391,8 @@ TEST_P(CrashTest, AcknowledgedWritesSurviveSigkill) {
             << (have ? Printable(*have) : std::string("<absent>")) << fail_context(round);
       }
     }
+    Stats st;
+    if (db->GetStats(&st).ok()) parent_compactions += st.total.compactions;
     ASSERT_OK(db->Close());
     if (HasFailure()) break;
   }
@@ -363,22 +412,32 @@ TEST_P(CrashTest, AcknowledgedWritesSurviveSigkill) {
   std::fprintf(
       stderr,
       "[ crash] mode=%s seed=%llu kills=%llu children_opened=%llu acked_ops=%llu "
-      "acked_writes_lost=%llu phantoms=%llu inflight_applied=%llu keys=%zu present=%llu\n",
+      "acked_writes_lost=%llu phantoms=%llu inflight_applied=%llu keys=%zu present=%llu "
+      "child_compactions=%llu rounds_compacted=%llu parent_compactions=%llu\n",
       param.name, static_cast<unsigned long long>(seed), static_cast<unsigned long long>(kills),
       static_cast<unsigned long long>(opened_children),
       static_cast<unsigned long long>(total_acked), static_cast<unsigned long long>(lost),
       static_cast<unsigned long long>(phantoms), static_cast<unsigned long long>(inflight_applied),
-      settled.size(), static_cast<unsigned long long>(present));
+      settled.size(), static_cast<unsigned long long>(present),
+      static_cast<unsigned long long>(child_compactions),
+      static_cast<unsigned long long>(rounds_compacted),
+      static_cast<unsigned long long>(parent_compactions));
   EXPECT_EQ(lost, 0u);
   EXPECT_EQ(phantoms, 0u);
   // The test only means something if the children got to write.
   EXPECT_GT(total_acked, 0u) << "no child ever acknowledged a write";
+  if (compaction_mode) {
+    EXPECT_GT(rounds_compacted, 0u) << "no child compacted before it was killed: the "
+                                       "compaction mode exercised nothing";
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, CrashTest,
                          ::testing::Values(CrashParam{Durability::kSync, "sync", 60},
                                            CrashParam{Durability::kPeriodic, "periodic", 20},
-                                           CrashParam{Durability::kNone, "none", 20}),
+                                           CrashParam{Durability::kNone, "none", 20},
+                                           CrashParam{Durability::kSync, "sync_compaction", 12},
+                                           CrashParam{Durability::kNone, "none_compaction", 12}),
                          [](const ::testing::TestParamInfo<CrashParam>& info) {
                            return std::string(info.param.name);
                          });

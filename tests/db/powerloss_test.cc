@@ -11,6 +11,9 @@
 //     everything acknowledged before the last successful Flush();
 //   - nothing never written appears.
 // Cycles repeat on the same store, sometimes crashing again during recovery.
+// The *Compaction variants write ~3.5 KB values and more ops per cycle into 64 KiB
+// memtables, so that flushes and compactions are running (and get cut off) when power
+// is lost; they fail if no compaction ever ran before a crash.
 //
 // Replay: RINGDB_SEED=<seed>. Cycles: RINGDB_POWERLOSS_CYCLES (default 10 per mode).
 #include <chrono>
@@ -80,11 +83,13 @@ struct PendingOp {
 struct PowerLossParam {
   PowerLossMode mode;
   Durability durability;
+  bool compaction = false;  // enough data per cycle that compactions run
 };
 
 void PrintTo(const PowerLossParam& p, std::ostream* os) {
   *os << ModeName(p.mode) << "/";
   ringdb::PrintTo(p.durability, os);
+  if (p.compaction) *os << "/compaction";
 }
 
 class PowerLossTest : public ::testing::TestWithParam<PowerLossParam> {
@@ -99,7 +104,8 @@ class PowerLossTest : public ::testing::TestWithParam<PowerLossParam> {
   std::string Context() const {
     std::ostringstream os;
     os << " [mode=" << ModeName(GetParam().mode)
-       << " durability=" << static_cast<int>(GetParam().durability) << " cycle=" << cycle_
+       << " durability=" << static_cast<int>(GetParam().durability)
+       << (GetParam().compaction ? " compaction" : "") << " cycle=" << cycle_
        << " replay: RINGDB_SEED=" << seed_ << "]";
     return os.str();
   }
@@ -181,7 +187,8 @@ class PowerLossTest : public ::testing::TestWithParam<PowerLossParam> {
         std::optional<std::string> v;
         if (rng_() % 5 != 0) {
           v = PlKey(k) + "=c" + std::to_string(cycle_) + "." + std::to_string(issued) + ":" +
-              std::string(rng_() % 3000, static_cast<char>('a' + rng_() % 26));
+              std::string(rng_() % 3000 + (GetParam().compaction ? 2000 : 0),
+                          static_cast<char>('a' + rng_() % 26));
         }
         keys_[k].history.push_back(v);
         keys_[k].in_flight = true;
@@ -215,9 +222,15 @@ class PowerLossTest : public ::testing::TestWithParam<PowerLossParam> {
       }
       ++issued;
     }
+    // Compactions so far in this cycle (GetStats answers from every shard's thread).
+    Stats st;
+    if (raw->GetStats(&st).ok()) {
+      compactions_ += st.total.compactions;
+      if (st.total.compactions > 0) ++cycles_compacted_;
+    }
     // Crash with writes in flight, after a random pause so that the crash lands in any
-    // stage of the commit (queued, written, being synced) or of a background flush.
-    // Completions that arrived before it count as acks.
+    // stage of the commit (queued, written, being synced) or of a background flush or
+    // compaction. Completions that arrived before it count as acks.
     std::this_thread::sleep_for(std::chrono::microseconds(rng_() % 4000));
     ringdb::testing::Crash(std::move(db));
     std::vector<std::pair<uint64_t, Status>> done;
@@ -282,6 +295,7 @@ class PowerLossTest : public ::testing::TestWithParam<PowerLossParam> {
   uint64_t cycle_ = 0;
   std::vector<KeyHistory> keys_ = std::vector<KeyHistory>(kKeys);
   uint64_t lost_ = 0, phantoms_ = 0, in_flight_at_crash_ = 0;
+  uint64_t compactions_ = 0, cycles_compacted_ = 0;  // before the crashes
 };
 
 TEST_P(PowerLossTest, AcknowledgedWritesSurvivePowerLoss) {
@@ -301,7 +315,8 @@ TEST_P(PowerLossTest, AcknowledgedWritesSurvivePowerLoss) {
     Status s = OpenFaulty(ctl, &db);
     ASSERT_TRUE(s.ok()) << "OpenWithHooks: " << s.ToString() << Context();
     DB* raw = db.get();
-    ASSERT_TRUE(RunAndCrash(raw, std::move(db), 20 + rng_() % 400));
+    const uint64_t ops = GetParam().compaction ? 200 + rng_() % 600 : 20 + rng_() % 400;
+    ASSERT_TRUE(RunAndCrash(raw, std::move(db), ops));
     io::PowerLossReport rep;
     ASSERT_OK(ctl->SimulatePowerLoss(GetParam().mode, rng_(), &rep));
     total.files += rep.files;
@@ -328,7 +343,8 @@ TEST_P(PowerLossTest, AcknowledgedWritesSurvivePowerLoss) {
   std::fprintf(stderr,
                "[ power] mode=%s durability=%d seed=%llu cycles=%llu double_crashes=%llu "
                "in_flight_at_crash=%llu files=%llu writes_kept=%llu writes_reverted=%llu "
-               "dir_ops_undone=%llu lost=%llu phantoms=%llu\n",
+               "dir_ops_undone=%llu lost=%llu phantoms=%llu compactions=%llu "
+               "cycles_compacted=%llu\n",
                ModeName(GetParam().mode), static_cast<int>(GetParam().durability),
                static_cast<unsigned long long>(seed_), static_cast<unsigned long long>(cycles),
                static_cast<unsigned long long>(double_crashes),
@@ -337,12 +353,18 @@ TEST_P(PowerLossTest, AcknowledgedWritesSurvivePowerLoss) {
                static_cast<unsigned long long>(total.writes_kept),
                static_cast<unsigned long long>(total.writes_reverted),
                static_cast<unsigned long long>(total.dir_ops_undone),
-               static_cast<unsigned long long>(lost_), static_cast<unsigned long long>(phantoms_));
+               static_cast<unsigned long long>(lost_), static_cast<unsigned long long>(phantoms_),
+               static_cast<unsigned long long>(compactions_),
+               static_cast<unsigned long long>(cycles_compacted_));
   EXPECT_EQ(lost_, 0u);
   EXPECT_EQ(phantoms_, 0u);
   // Not vacuous: something unsynced must have existed at some crash.
   EXPECT_GT(total.files + total.dir_ops_undone, 0u)
       << "no crash ever found unsynced data: the test exercised nothing";
+  if (GetParam().compaction) {
+    EXPECT_GT(cycles_compacted_, 0u) << "no compaction ran before any crash: the compaction "
+                                        "variant exercised nothing";
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(
@@ -351,12 +373,16 @@ INSTANTIATE_TEST_SUITE_P(
                       PowerLossParam{PowerLossMode::kKeepPrefix, Durability::kSync},
                       PowerLossParam{PowerLossMode::kTearPages, Durability::kSync},
                       PowerLossParam{PowerLossMode::kTearPages, Durability::kNone},
-                      PowerLossParam{PowerLossMode::kKeepPrefix, Durability::kPeriodic}),
+                      PowerLossParam{PowerLossMode::kKeepPrefix, Durability::kPeriodic},
+                      PowerLossParam{PowerLossMode::kTearPages, Durability::kSync, true},
+                      PowerLossParam{PowerLossMode::kKeepPrefix, Durability::kSync, true},
+                      PowerLossParam{PowerLossMode::kDropUnsynced, Durability::kNone, true}),
     [](const ::testing::TestParamInfo<PowerLossParam>& info) {
       std::string d = info.param.durability == Durability::kSync       ? "Sync"
                       : info.param.durability == Durability::kPeriodic ? "Periodic"
                                                                        : "None";
-      return std::string(ModeName(info.param.mode)) + d;
+      return std::string(ModeName(info.param.mode)) + d +
+             (info.param.compaction ? "Compaction" : "");
     });
 
 }  // namespace
