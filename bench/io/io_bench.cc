@@ -2,8 +2,9 @@
 //
 // Each completion immediately queues the next read from its done() callback, so the
 // device always sees `qd` reads; each benchmark iteration is one reactor-loop pass:
-// Poll() (reap + re-queue) then Wait(), which submits the whole batch and sleeps in the
-// same io_uring_enter (for libaio: io_submit, then ppoll on the eventfd).
+// Submit() of what the last reap queued, then Poll() (reap + re-queue), spinning up to
+// 20 us like the reactor before Wait() sleeps in the kernel (io_uring_enter; for libaio
+// ppoll on the eventfd).
 //
 // File: $RINGDB_BENCH_FILE (used as is, any size >= 1 MiB), else
 // /var/tmp/ringdb-io-bench.dat, created with 1 GiB of non-zero data on first use
@@ -184,13 +185,23 @@ void RandRead(benchmark::State& state, BackendKind kind, int qd, bool fixed) {
   const double cpu_before = ProcessCpuNanos();
   // The reactor's idle policy: after reaping and resubmitting, poll for completions
   // for up to kSpinNs before sleeping in the kernel.
-  constexpr uint64_t kSpinNs = 20'000;
+  // RINGDB_BENCH_SPIN_NS overrides it (0: sleep at once, as fio does).
+  const char* spin_env = std::getenv("RINGDB_BENCH_SPIN_NS");
+  const uint64_t kSpinNs = spin_env != nullptr ? std::strtoull(spin_env, nullptr, 10) : 20'000;
+  // Every pass submits what the previous pass's completions queued (their done()
+  // callbacks Prepare() the next reads), then waits for the next completions. (An
+  // earlier version submitted only after a reap at the top of the pass, so reads
+  // queued by a reap inside the spin sat unsubmitted until the next completion.)
   for (auto _ : state) {
-    if (backend->Poll() > 0) backend->Submit();
+    backend->Submit();
+    if (backend->Poll() > 0) continue;
     const uint64_t spin_until = util::NowNanos() + kSpinNs;
     bool got = false;
     while (!got && util::NowNanos() < spin_until) got = backend->Poll() > 0;
-    if (!got) backend->Wait(-1);
+    if (!got) {
+      backend->Wait(-1);
+      backend->Poll();
+    }
   }
   const uint64_t completed = ctx.completed, lat = ctx.lat_ns_sum;
   const BackendCounters after = backend->counters();
