@@ -15,11 +15,13 @@
 # Engines alternate within each step; the commands are echoed so each figure can be
 # rerun by hand.
 #
-# usage: scripts/compare_reads.sh   (env: BUILD_DIR=build NUM=500000 DURATION=10)
+# usage: scripts/compare_reads.sh   (env: BUILD_DIR=build NUM=500000 DURATION=10
+#        STEPS=1234 (which steps to run), OUT=/tmp/compare_reads.out (the full log))
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bench=${BUILD_DIR:-build}/tools/ringdb-bench
 num=${NUM:-500000}
+steps=${STEPS:-1234}
 dur=${DURATION:-10}
 rdir=/var/tmp/ringdb-cmpr
 kdir=/var/tmp/rocks-cmpr
@@ -53,14 +55,19 @@ readrandom() {  # cache threads
   printf 'readrandom %-22s threads %-3s ringdb %-10s rocksdb %-10s ratio %.2f\n' "$3" "$2" "$r" "$k" \
     "$(echo "$r / $k" | bc -l)" | tee -a "$out"
 }
-out=$(mktemp)
-echo "machine: $(nproc) cores, kernel $(uname -r), device $dev; num=$num duration=${dur}s"
-fill_both $((256 << 20)) $((8 << 20))
-for t in 2 16; do readrandom $((256 << 20)) "$t" "fits cache (256 MiB)"; done
-fill_both $((16 << 20)) $((8 << 20))
-for t in 2 16; do readrandom $((16 << 20)) "$t" "4x cache (16 MiB)"; done
+out=${OUT:-/tmp/compare_reads.out}
+: >"$out"
+echo "machine: $(nproc) cores, kernel $(uname -r), device $dev; num=$num duration=${dur}s" | tee -a "$out"
+if [[ $steps == *1* ]]; then
+  fill_both $((256 << 20)) $((8 << 20))
+  for t in 2 16; do readrandom $((256 << 20)) "$t" "fits cache (256 MiB)"; done
+  fill_both $((16 << 20)) $((8 << 20))
+  for t in 2 16; do readrandom $((16 << 20)) "$t" "4x cache (16 MiB)"; done
+fi
 
 # ---- 2. MultiGet of 32 cold keys (store from step 1, 16 MiB cache) ----------------------
+if [[ $steps == *2* ]]; then
+[[ $steps == *1* ]] || fill_both $((16 << 20)) $((8 << 20))
 run "$bench" --use_existing_db --benchmarks=multiget --multiget_batch=32 --threads=1 \
   --duration="$dur" --num="$num" --cache_size=$((16 << 20)) --db="$rdir" --report_interval=0 \
   --stats --json=/tmp/cmpr-multiget.json | tee -a "$out" >/dev/null
@@ -72,6 +79,7 @@ run fio --name=rr --filename="$sst" --rw=randread --bs=4k --direct=1 --ioengine=
   --iodepth=32 --runtime="$dur" --time_based --output-format=terse --terse-version=3 |
   awk -F';' '{ print "fio io_uring randread 4k qd32 on an SST: IOPS " $8 ", mean clat " $16 " us" }' |
   tee -a "$out"
+fi
 
 # ---- 3. readwhilewriting --------------------------------------------------------------
 rww() {  # label memtable_per_shard
@@ -85,10 +93,13 @@ rww() {  # label memtable_per_shard
     grep -E "^readwhilewriting|Percentiles|compact" | tee -a "$out"
   echo "(readwhilewriting: $1)" | tee -a "$out"
 }
-rww "no compaction during the phase (64 MiB memtables)" $((64 << 20))
-rww "compactions running (1 MiB memtables)" $((1 << 20))
+if [[ $steps == *3* ]]; then
+  rww "no compaction during the phase (64 MiB memtables)" $((64 << 20))
+  rww "compactions running (1 MiB memtables)" $((1 << 20))
+fi
 
 # ---- 4. write amplification --------------------------------------------------------------
+if [[ $steps == *4* ]]; then
 wa_num=$((4 * 2 * (4 << 20) / 116))  # 4x the memtable budget (4 MiB x 2 shards) of data
 user_bytes=$((wa_num * 116))
 rm -rf "$rdir" "$kdir"
@@ -102,5 +113,6 @@ sleep 2; sync; s2=$(sectors)
 printf 'write amplification, fillrandom of %s keys (%s user bytes): ringdb %.2f  rocksdb %.2f\n' \
   "$wa_num" "$user_bytes" "$(echo "($s1 - $s0) * 512 / $user_bytes" | bc -l)" \
   "$(echo "($s2 - $s1) * 512 / $user_bytes" | bc -l)" | tee -a "$out"
-echo "---- summary"; grep -E "^readrandom|write amplification|fio" "$out"
-rm -f "$out"
+fi
+echo "---- summary (full log: $out)"
+grep -E "^readrandom |^multiget|^multireadrandom|^readwhilewriting|Percentiles|^  p50|write amplification|^fio|^\(" "$out"
