@@ -6,16 +6,18 @@
 // Part 1: filters over n keys at 5, 10 and 15 bits per key, each probed with absent
 // keys; theory for k probes and m bits: (1 - e^(-k n / m))^k.
 //
-// Part 2: the same filter as the engine really uses it. A store routes a key to shard
-// FastRange32(Hash64(key), shards) and the filter's first probe is bit
-// FastRange32(Hash64(key), bits): both are the top bits of the same hash. A table of
+// Part 2: the same filter as the engine really uses it: a table of one shard holds, and
+// is asked about, only the keys the router sends there (FastRange32(Hash64(key),
+// shards)). With filter kind 1 (h = Hash64(key), before 2026-11) the filter's first probe
+// was FastRange32(Hash64(key), bits), the top bits of the same hash. A table of
 // shard s holds only keys of shard s and is only asked about keys of shard s, so every
 // first probe falls into the s-th 1/shards slice of the bit array, which the table's
 // own first probes filled more densely. Predicted: p1 * p^(k-1), with
 // p1 = 1 - e^(-(shards + k - 1) n / m) (the slice) and p the array's mean fill (this
 // model ignores that the probe step, rotr(h, 21), is drawn from the same hash too). The
-// last column routes keys with an independent hash (seed 1) instead: what the rate
-// would be if the filter's hash did not share bits with the shard routing.
+// "predicted" column is that model (kind 1's rate); "measured" is the current filter
+// (kind 2, seeded hash independent of the routing), which should match "theory". The
+// last column routes keys with another independent hash (seed 1) as a cross-check.
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>

@@ -30,7 +30,7 @@ BloomFilterBuilder::BloomFilterBuilder(int bits_per_key)
 }
 
 void BloomFilterBuilder::AddKey(std::string_view user_key) {
-  uint64_t h = util::Hash64(user_key);
+  uint64_t h = util::Hash64(user_key, kBloomHashSeed);
   if (!hashes_.empty() && hashes_.back() == h) return;
   hashes_.push_back(h);
 }
@@ -51,7 +51,7 @@ std::string BloomFilterBuilder::Finish() {
     }
   }
   out.push_back(static_cast<char>(num_probes_));
-  out.push_back(static_cast<char>(FilterKind::kBloomXxh3));
+  out.push_back(static_cast<char>(FilterKind::kBloomXxh3Seeded));
   hashes_.clear();
   return out;
 }
@@ -60,7 +60,13 @@ bool BloomFilter::Parse(std::string_view contents) {
   always_true_ = true;
   if (contents.size() < 2) return false;
   uint8_t kind = static_cast<uint8_t>(contents.back());
-  if (kind != static_cast<uint8_t>(FilterKind::kBloomXxh3)) return true;
+  if (kind == static_cast<uint8_t>(FilterKind::kBloomXxh3)) {
+    seed_ = 0;
+  } else if (kind == static_cast<uint8_t>(FilterKind::kBloomXxh3Seeded)) {
+    seed_ = kBloomHashSeed;
+  } else {
+    return true;  // unknown kind: "always may contain"
+  }
   size_t bytes = contents.size() - 2;
   int probes = static_cast<uint8_t>(contents[contents.size() - 2]);
   if (bytes < 8 || bytes >= (uint64_t{1} << 29) || probes < 1 || probes > 30) return false;
@@ -83,7 +89,7 @@ bool BloomFilter::MayContainHash(uint64_t h) const {
 }
 
 bool BloomFilter::MayContain(std::string_view user_key) const {
-  return MayContainHash(util::Hash64(user_key));
+  return MayContainHash(util::Hash64(user_key, seed_));
 }
 
 }  // namespace ringdb::lsm
