@@ -427,12 +427,8 @@ Status DBImpl::Get(const ReadOptions& ro, std::string_view key, std::string* val
   if (key.size() > kMaxKeyBytes) return CheckKeyValue(key, {});
   uint32_t shard = ShardOf(key);
   GetMsg m;
-  if (ro.snapshot != nullptr) {
-    std::vector<lsm::SequenceNumber> seqs;
-    s = ReadSeqs(ro, &seqs);
-    if (!s.ok()) return s;
-    m.seq = seqs[shard];
-  }
+  s = SeqFor(ro, shard, &m.seq);
+  if (!s.ok()) return s;
   m.fill_cache = ro.fill_cache;
   m.handler = &GetMsg::OnShard;
   m.shard = shards_[shard].get();

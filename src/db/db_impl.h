@@ -62,6 +62,11 @@ class DBImpl final : public DB {
   // Stats of every shard, read on each shard's own thread.
   std::vector<lsm::ShardStats> ShardStatsSnapshot();
 
+  // The per-shard sequence numbers a read uses: the snapshot's, or Shard::kLatest.
+  // InvalidArgument for a snapshot of another DB. SeqFor: one shard's, no allocation.
+  Status ReadSeqs(const ReadOptions& ro, std::vector<lsm::SequenceNumber>* seqs) const;
+  Status SeqFor(const ReadOptions& ro, uint32_t shard, lsm::SequenceNumber* seq) const;
+
   // For DBIterator.
   rt::Runtime* runtime() const { return rt_.get(); }
   lsm::Shard* shard(uint32_t i) const { return shards_[i].get(); }
@@ -82,8 +87,6 @@ class DBImpl final : public DB {
   Status CheckOpen() const;
   Status SubmitWrite(uint32_t shard, std::string_view rep, bool sync,
                      OpKind kind = OpKind::kWriteBatch);
-  // The per-shard sequence numbers a read uses: the snapshot's, or Shard::kLatest.
-  Status ReadSeqs(const ReadOptions& ro, std::vector<lsm::SequenceNumber>* seqs) const;
   class SnapshotImpl;
   void SubmitWriteAsync(uint32_t shard, std::string rep, WriteCallback cb,
                         OpKind kind = OpKind::kWriteBatch);

@@ -10,13 +10,22 @@
 namespace ringdb::db {
 
 Status DBImpl::ReadSeqs(const ReadOptions& ro, std::vector<lsm::SequenceNumber>* seqs) const {
+  seqs->resize(nshards_);
+  for (uint32_t i = 0; i < nshards_; i++) {
+    Status s = SeqFor(ro, i, &(*seqs)[i]);
+    if (!s.ok()) return s;
+  }
+  return Status::OK();
+}
+
+Status DBImpl::SeqFor(const ReadOptions& ro, uint32_t shard, lsm::SequenceNumber* seq) const {
   if (ro.snapshot == nullptr) {
-    seqs->assign(nshards_, lsm::Shard::kLatest);
+    *seq = lsm::Shard::kLatest;
     return Status::OK();
   }
   const auto* snap = static_cast<const SnapshotImpl*>(ro.snapshot);
   if (snap->db != this) return Status::InvalidArgument("the snapshot belongs to another DB");
-  *seqs = snap->seqs;
+  *seq = snap->seqs[shard];
   return Status::OK();
 }
 
@@ -137,9 +146,8 @@ namespace {
 // What a RunOnShards task sees: the shard it runs on, operations that suspend its fiber.
 class ShardContextImpl final : public ShardContext {
  public:
-  ShardContextImpl(const DBImpl* db, lsm::Shard* shard, uint32_t index,
-                   lsm::SequenceNumber (*seq_of)(const ReadOptions&, const DBImpl*, uint32_t))
-      : db_(db), shard_(shard), index_(index), seq_of_(seq_of) {}
+  ShardContextImpl(const DBImpl* db, lsm::Shard* shard, uint32_t index)
+      : db_(db), shard_(shard), index_(index) {}
 
   uint32_t shard() const override { return index_; }
   uint32_t shard_count() const override { return db_->shard_count(); }
@@ -164,7 +172,9 @@ class ShardContextImpl final : public ShardContext {
   Status Get(const ReadOptions& ro, std::string_view key, std::string* value) override {
     Status s = Check(key, {});
     if (!s.ok()) return s;
-    const lsm::SequenceNumber seq = seq_of_(ro, db_, index_);
+    lsm::SequenceNumber seq;
+    s = db_->SeqFor(ro, index_, &seq);
+    if (!s.ok()) return s;
     const uint64_t start = util::NowNanos();
     if (!shard_->GetFromMemtables(key, value, &s, seq))
       s = shard_->Get(key, value, seq, ro.fill_cache);
@@ -203,7 +213,6 @@ class ShardContextImpl final : public ShardContext {
   const DBImpl* db_;
   lsm::Shard* shard_;
   uint32_t index_;
-  lsm::SequenceNumber (*seq_of_)(const ReadOptions&, const DBImpl*, uint32_t);
 };
 
 }  // namespace
@@ -213,13 +222,8 @@ Status DBImpl::RunOnShards(uint32_t fibers_per_shard, const ShardTask& task) {
   if (!s.ok()) return s;
   if (!task) return Status::InvalidArgument("RunOnShards: empty task");
   if (fibers_per_shard == 0) return Status::OK();
-  auto seq_of = [](const ReadOptions& ro, const DBImpl* db, uint32_t shard) {
-    std::vector<lsm::SequenceNumber> seqs;
-    if (ro.snapshot == nullptr || !db->ReadSeqs(ro, &seqs).ok()) return lsm::Shard::kLatest;
-    return seqs[shard];
-  };
-  return OnAllShards([this, fibers_per_shard, &task, seq_of](uint32_t i) {
-    ShardContextImpl ctx(this, shards_[i].get(), i, seq_of);
+  return OnAllShards([this, fibers_per_shard, &task](uint32_t i) {
+    ShardContextImpl ctx(this, shards_[i].get(), i);
     rt::WaitGroup wg;
     rt::Reactor* r = rt::CurrentReactor();
     for (uint32_t f = 0; f < fibers_per_shard; f++) {

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "io/uring_backend.h"
+#include "ringdb/stats.h"
 #include "ringdb_config.h"
 #include "util/log.h"
 
@@ -20,25 +21,9 @@
 
 namespace ringdb::io {
 
+// One table of names: the public stats enum has the same values (io/io_stats.h checks).
 const char* IoClassName(IoClass c) {
-  switch (c) {
-    case IoClass::kOther:
-      return "other";
-    case IoClass::kWal:
-      return "wal";
-    case IoClass::kFlush:
-      return "flush";
-    case IoClass::kCompactionRead:
-      return "compaction_read";
-    case IoClass::kCompactionWrite:
-      return "compaction_write";
-    case IoClass::kUserRead:
-      return "user_read";
-    case IoClass::kManifest:
-      return "manifest";
-    default:
-      return "unknown";
-  }
+  return ringdb::IoClassName(static_cast<ringdb::IoClass>(c));
 }
 
 const char* IoOpName(IoOp op) {

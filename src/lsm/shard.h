@@ -165,7 +165,6 @@ class Shard {
   };
   class Fetcher;
   class ReadaheadFetcher;
-  class TableIterator;
   class LevelIterator;
   // A group commit in flight (kSync): its WAL write and the linked fdatasync.
   struct InflightGroup {
@@ -228,6 +227,9 @@ class Shard {
   Status WriteNewManifest();
   Status OpenTable(uint64_t number, uint64_t file_size, std::shared_ptr<Table>* out);
   Status GetTable(const FileMetaData& f, std::shared_ptr<Table>* out);
+  // An iterator over one table that keeps the table open (and its fetcher) while it lives.
+  std::unique_ptr<InternalIterator> NewTableIterator(uint64_t number, std::shared_ptr<Table> table,
+                                                     bool fill_cache);
   Status GetFromTables(std::string_view key, SequenceNumber seq, std::string* value,
                        bool fill_cache, bool* vanished);
   SequenceNumber ResolveSeq(SequenceNumber seq) const { return seq == kLatest ? last_seq_ : seq; }

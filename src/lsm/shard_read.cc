@@ -18,11 +18,14 @@ namespace {
 // with a pooled stack; 64 misses in flight is already deeper than most SSDs need).
 constexpr size_t kMaxMultiGetFibers = 64;
 
-// A memtable iterator that keeps its memtable alive.
-class PinnedMemIterator final : public InternalIterator {
+// An iterator that owns what it reads through (`Pins`: a memtable; or a table, kept
+// open even after a compaction deletes its file, and its fetcher). make(pins) builds
+// the inner iterator, which is destroyed before the pins.
+template <class Pins>
+class PinnedIterator final : public InternalIterator {
  public:
-  explicit PinnedMemIterator(std::shared_ptr<MemTable> mem)
-      : mem_(std::move(mem)), it_(mem_->NewIterator()) {}
+  template <class Make>
+  PinnedIterator(Pins pins, Make make) : pins_(std::move(pins)), it_(make(pins_)) {}
   bool Valid() const override { return it_->Valid(); }
   void SeekToFirst() override { it_->SeekToFirst(); }
   void SeekToLast() override { it_->SeekToLast(); }
@@ -34,9 +37,14 @@ class PinnedMemIterator final : public InternalIterator {
   Status status() const override { return it_->status(); }
 
  private:
-  std::shared_ptr<MemTable> mem_;
-  std::unique_ptr<InternalIterator> it_;
+  Pins pins_;
+  std::unique_ptr<InternalIterator> it_;  // declared last: destroyed first
 };
+
+std::unique_ptr<InternalIterator> NewPinnedMemIterator(std::shared_ptr<MemTable> mem) {
+  return std::make_unique<PinnedIterator<std::shared_ptr<MemTable>>>(
+      std::move(mem), [](const std::shared_ptr<MemTable>& m) { return m->NewIterator(); });
+}
 
 }  // namespace
 
@@ -78,29 +86,18 @@ class Shard::Fetcher final : public BlockFetcher {
   bool fill_cache_;
 };
 
-// A table iterator that owns what it reads through: the table (kept open even after a
-// compaction deletes its file) and the fetcher.
-class Shard::TableIterator final : public InternalIterator {
- public:
-  TableIterator(Shard* shard, uint64_t number, std::shared_ptr<Table> table, bool fill_cache)
-      : table_(std::move(table)),
-        fetcher_(shard, number, table_.get(), fill_cache),
-        it_(table_->reader->NewIterator(&fetcher_)) {}
-  bool Valid() const override { return it_->Valid(); }
-  void SeekToFirst() override { it_->SeekToFirst(); }
-  void SeekToLast() override { it_->SeekToLast(); }
-  void Seek(std::string_view target) override { it_->Seek(target); }
-  void Next() override { it_->Next(); }
-  void Prev() override { it_->Prev(); }
-  std::string_view key() const override { return it_->key(); }
-  std::string_view value() const override { return it_->value(); }
-  Status status() const override { return it_->status(); }
-
- private:
-  std::shared_ptr<Table> table_;
-  Fetcher fetcher_;
-  std::unique_ptr<InternalIterator> it_;  // declared last: destroyed first
-};
+std::unique_ptr<InternalIterator> Shard::NewTableIterator(uint64_t number,
+                                                          std::shared_ptr<Table> table,
+                                                          bool fill_cache) {
+  struct Pins {
+    std::shared_ptr<Table> table;
+    Fetcher fetcher;
+  };
+  Table* t = table.get();
+  return std::make_unique<PinnedIterator<Pins>>(
+      Pins{std::move(table), Fetcher(this, number, t, fill_cache)},
+      [](Pins& p) { return p.table->reader->NewIterator(&p.fetcher); });
+}
 
 // The files of one level >= 1 (sorted, not overlapping) as one iterator: only the file
 // under the cursor has a table iterator, so a Seek reads one data block, not one per file.
@@ -150,7 +147,7 @@ class Shard::LevelIterator final : public InternalIterator {
       return false;
     }
     if (cur_ == nullptr || index_ != i) {
-      cur_ = std::make_unique<TableIterator>(shard_, files_[i].number, tables_[i], fill_);
+      cur_ = shard_->NewTableIterator(files_[i].number, tables_[i], fill_);
       index_ = i;
     }
     return true;
@@ -177,7 +174,7 @@ class Shard::LevelIterator final : public InternalIterator {
   const std::vector<std::shared_ptr<Table>> tables_;  // pinned, parallel to files_
   const bool fill_;
   InternalKeyComparator icmp_;
-  std::unique_ptr<TableIterator> cur_;
+  std::unique_ptr<InternalIterator> cur_;
   size_t index_ = 0;
 };
 
@@ -239,18 +236,25 @@ Status Shard::Get(std::string_view key, std::string* value, SequenceNumber seq, 
 Status Shard::GetFromTables(std::string_view key, SequenceNumber seq, std::string* value,
                             bool fill_cache, bool* vanished) {
   Status s;
-  std::vector<FileMetaData> files = version_.files(0);  // newest first
+  // The candidates (copied: the version may change while this fiber waits for I/O):
+  // the L0 files whose range holds the key, newest first, then at most one per level.
+  auto holds = [key](const FileMetaData& f) {
+    return ExtractUserKey(f.smallest) <= key && key <= ExtractUserKey(f.largest);
+  };
+  std::vector<FileMetaData> files;
+  for (const FileMetaData& f : version_.files(0)) {
+    if (holds(f)) files.push_back(f);
+  }
   for (int level = 1; level < kNumLevels; level++) {
-    for (const FileMetaData& f : version_.files(level)) {
-      if (ExtractUserKey(f.smallest) <= key && key <= ExtractUserKey(f.largest)) {
-        files.push_back(f);
-        break;  // files of a level >= 1 do not overlap
-      }
-    }
+    const std::vector<FileMetaData>& lf = version_.files(level);
+    // Sorted and not overlapping: the first file whose largest key is >= key.
+    auto it = std::partition_point(lf.begin(), lf.end(), [key](const FileMetaData& f) {
+      return ExtractUserKey(f.largest) < key;
+    });
+    if (it != lf.end() && holds(*it)) files.push_back(*it);
   }
   LookupKey lk(key, seq);
   for (const FileMetaData& f : files) {
-    if (key < ExtractUserKey(f.smallest) || key > ExtractUserKey(f.largest)) continue;
     std::shared_ptr<Table> t;
     s = GetTable(f, &t);
     if (!s.ok()) {
@@ -350,9 +354,9 @@ std::unique_ptr<UserIterator> Shard::NewIterator(SequenceNumber seq,
     // The view: memtables and the version's files, taken with no suspension in between,
     // so every entry with sequence <= seq is in exactly one of them.
     std::vector<std::unique_ptr<InternalIterator>> children;
-    children.push_back(std::make_unique<PinnedMemIterator>(mem_));
+    children.push_back(NewPinnedMemIterator(mem_));
     for (auto it = imm_.rbegin(); it != imm_.rend(); ++it) {
-      children.push_back(std::make_unique<PinnedMemIterator>(it->mem));
+      children.push_back(NewPinnedMemIterator(it->mem));
     }
     std::vector<FileMetaData> files[kNumLevels];
     for (int level = 0; level < kNumLevels; level++) {
@@ -381,8 +385,7 @@ std::unique_ptr<UserIterator> Shard::NewIterator(SequenceNumber seq,
     }
     if (!s.ok()) break;
     for (size_t i = 0; i < files[0].size(); i++) {
-      children.push_back(
-          std::make_unique<TableIterator>(this, files[0][i].number, tables[0][i], fill_cache));
+      children.push_back(NewTableIterator(files[0][i].number, tables[0][i], fill_cache));
     }
     for (int level = 1; level < kNumLevels; level++) {
       if (files[level].empty()) continue;

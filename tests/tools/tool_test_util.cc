@@ -84,30 +84,6 @@ ToolResult RunTool(const std::vector<std::string>& args, int timeout_ms) {
   return r;
 }
 
-TempDir::TempDir() {
-  char tmpl[] = "/tmp/ringdb-tooltest-XXXXXX";
-  char* p = ::mkdtemp(tmpl);
-  if (p == nullptr) {
-    std::perror("mkdtemp");
-    std::abort();
-  }
-  path_ = p;
-}
-
-TempDir::~TempDir() {
-  const char* keep = std::getenv("RINGDB_KEEP_TMP");
-  if (keep != nullptr && std::string_view(keep) == "1") {
-    std::fprintf(stderr, "[ keep ] %s\n", path_.c_str());
-    return;
-  }
-  std::error_code ec;
-  fs::remove_all(path_, ec);
-}
-
-std::string TempDir::Sub(std::string_view name) const {
-  return path_ + "/" + std::string(name);
-}
-
 void CopyTree(const std::string& from, const std::string& to) {
   fs::copy(from, to, fs::copy_options::recursive);
 }

@@ -10,8 +10,11 @@
 #include <vector>
 
 #include "lsm/version_edit.h"
+#include "tests/db/db_test_util.h"
 
 namespace ringdb::tooltest {
+
+using dbtest::TempDir;  // the end-to-end suites' temporary directory
 
 struct ToolResult {
   bool exited = false;  // false: killed by a signal (a crash) or by the timeout
@@ -26,21 +29,6 @@ struct ToolResult {
 ToolResult RunTool(const std::vector<std::string>& args, int timeout_ms = 30000);
 // The tool's path, or "" when RINGDB_TOOL is unset.
 std::string ToolPath();
-
-// A fresh directory under /tmp, removed recursively on destruction (kept when
-// RINGDB_KEEP_TMP=1).
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string Sub(std::string_view name) const;
-
- private:
-  std::string path_;
-};
 
 void CopyTree(const std::string& from, const std::string& to);
 // XORs the byte at `offset` with 0x5a.
