@@ -14,6 +14,7 @@
 #   FIO_DEPTHS=32  queue depths at which fio runs too (e.g. "1 32 128")
 #   BUILD_DIR=build-io   meson build dir holding bench/io/io_bench
 #   FIXED=1        also run io_bench's uring_fixed (registered buffers) variant
+#   POLLALL=1      also run the *_pollall variants (every ready completion in one Poll())
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,6 +25,7 @@ rounds=${ROUNDS:-3}
 fio_depths=${FIO_DEPTHS:-32}
 bench=${root}/${BUILD_DIR:-build-io}/bench/io/io_bench
 fixed=${FIXED:-1}
+pollall=${POLLALL:-1}
 
 command -v fio >/dev/null || { echo "fio not found" >&2; exit 1; }
 [ -x "$bench" ] || { echo "$bench not built (ninja -C ${BUILD_DIR:-build-io})" >&2; exit 1; }
@@ -39,8 +41,11 @@ echo "file: $file ($bytes bytes = $((bytes >> 20)) MiB), runtime ${runtime}s, ro
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 
-variants="uring aio"
-[ "$fixed" = 1 ] && variants="uring uring_fixed aio"
+variants="uring"
+[ "$fixed" = 1 ] && variants="$variants uring_fixed"
+[ "$pollall" = 1 ] && variants="$variants uring_pollall"
+aio_variants="aio"
+[ "$pollall" = 1 ] && aio_variants="aio aio_pollall"
 
 run_fio() {  # engine depth
   local iops
@@ -71,9 +76,9 @@ for round in $(seq 1 "$rounds"); do
     with_fio=0
     for d in $fio_depths; do [ "$d" = "$depth" ] && with_fio=1; done
     [ "$with_fio" = 1 ] && run_fio io_uring "$depth"
-    for v in $variants; do [ "$v" != aio ] && run_ringdb "$v" "$depth"; done
+    for v in $variants; do run_ringdb "$v" "$depth"; done
     [ "$with_fio" = 1 ] && run_fio libaio "$depth"
-    run_ringdb aio "$depth"
+    for v in $aio_variants; do run_ringdb "$v" "$depth"; done
   done
 done
 
@@ -86,7 +91,8 @@ for line in open(sys.argv[1]):
         print(name, qd, iops, file=sys.stderr)
         continue
     runs.setdefault((name, int(qd[2:])), []).append(float(iops))
-order = ["fio_io_uring", "ringdb_uring", "ringdb_uring_fixed", "fio_libaio", "ringdb_aio"]
+order = ["fio_io_uring", "ringdb_uring", "ringdb_uring_fixed", "ringdb_uring_pollall",
+         "fio_libaio", "ringdb_aio", "ringdb_aio_pollall"]
 keys = sorted(runs, key=lambda k: (k[1], order.index(k[0]) if k[0] in order else 99))
 print("%-20s %5s %10s   %s" % ("engine", "qd", "median", "runs (IOPS)"))
 for k in keys:
@@ -94,7 +100,8 @@ for k in keys:
     print("%-20s %5d %10.0f   %s" % (k[0], k[1], statistics.median(v), " ".join("%.0f" % x for x in v)))
 med = {k: statistics.median(v) for k, v in runs.items()}
 for ours, ref in (("ringdb_uring", "fio_io_uring"), ("ringdb_uring_fixed", "fio_io_uring"),
-                  ("ringdb_aio", "fio_libaio")):
+                  ("ringdb_uring_pollall", "fio_io_uring"), ("ringdb_aio", "fio_libaio"),
+                  ("ringdb_aio_pollall", "fio_libaio")):
     if (ours, 32) in med and (ref, 32) in med:
         a, r = runs[(ours, 32)], runs[(ref, 32)]
         # Runs of the same round were back to back: their ratio cancels slow drift of a

@@ -214,6 +214,10 @@ int ParseFlags(int argc, char** argv, Config* cfg) {
   app.add_option("--io_backend", cfg->io_backend, "auto | uring | aio")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "uring", "aio"}));
+  app.add_option("--io_poll_batch", cfg->io_poll_batch,
+                 "I/O completions a shard reaps per loop pass (0 = all, -1 = default)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{-1}, int64_t{UINT32_MAX}));
   app.add_option("--cache_size", cfg->cache_size, "block cache bytes, all shards (-1 = default)")
       ->capture_default_str();
   app.add_option("--memtable_bytes", cfg->memtable_bytes, "memtable bytes per shard (-1 = default)")
@@ -300,6 +304,7 @@ json ConfigJson(const Config& c) {
   j["durability"] = c.durability;
   j["periodic_sync_ms"] = c.periodic_sync_ms;
   j["io_backend_requested"] = c.io_backend;
+  j["io_poll_batch"] = c.io_poll_batch;
   j["cache_size"] = c.cache_size;
   j["memtable_bytes"] = c.memtable_bytes;
   j["pin_threads"] = c.pin_threads;

@@ -12,6 +12,9 @@
 //
 // Counters: IOPS (completions per wall-clock second), lat_us (mean submit->reap),
 // batch (requests per submit syscall), cpu_us_per_io (process CPU time per read).
+//
+// Poll() hands back at most BackendOptions::poll_batch completions, as in the reactor
+// (RINGDB_BENCH_POLL_BATCH overrides it; the *_pollall variants reap everything).
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -137,7 +140,9 @@ void OnRead(IoRequest* r) {
   c->backend->Prepare(r);
 }
 
-void RandRead(benchmark::State& state, BackendKind kind, int qd, bool fixed) {
+// poll_batch < 0: the backend's default (BackendOptions::poll_batch), unless
+// RINGDB_BENCH_POLL_BATCH overrides it; 0: reap everything ready in one Poll().
+void RandRead(benchmark::State& state, BackendKind kind, int qd, bool fixed, int poll_batch) {
   const BenchFile& file = GetBenchFile();
   if (!file.error.empty()) {
     state.SkipWithError(file.error.c_str());
@@ -146,6 +151,11 @@ void RandRead(benchmark::State& state, BackendKind kind, int qd, bool fixed) {
   BackendOptions opt;
   opt.kind = kind;
   opt.queue_depth = static_cast<uint32_t>(qd);
+  if (poll_batch >= 0) {
+    opt.poll_batch = static_cast<uint32_t>(poll_batch);
+  } else if (const char* pb = std::getenv("RINGDB_BENCH_POLL_BATCH"); pb != nullptr) {
+    opt.poll_batch = static_cast<uint32_t>(std::strtoul(pb, nullptr, 10));
+  }
   std::unique_ptr<IoBackend> backend;
   Status s = CreateBackend(opt, &backend);
   if (!s.ok()) {
@@ -232,12 +242,18 @@ void RegisterAll() {
       const char* name;
       BackendKind kind;
       bool fixed;
+      int poll_batch;
     };
-    for (Variant v : {Variant{"uring", BackendKind::kUring, false},
-                      Variant{"uring_fixed", BackendKind::kUring, true},
-                      Variant{"aio", BackendKind::kAio, false}}) {
+    // *_pollall: every ready completion in one Poll(), so the reads they queue go out
+    // in one cohort (what the default poll_batch avoids; see BackendOptions).
+    for (Variant v : {Variant{"uring", BackendKind::kUring, false, -1},
+                      Variant{"uring_fixed", BackendKind::kUring, true, -1},
+                      Variant{"uring_pollall", BackendKind::kUring, false, 0},
+                      Variant{"aio", BackendKind::kAio, false, -1},
+                      Variant{"aio_pollall", BackendKind::kAio, false, 0}}) {
       std::string name = std::string("randread4k/") + v.name + "/qd" + std::to_string(qd);
-      benchmark::RegisterBenchmark(name.c_str(), RandRead, v.kind, qd, v.fixed)->UseRealTime();
+      benchmark::RegisterBenchmark(name.c_str(), RandRead, v.kind, qd, v.fixed, v.poll_batch)
+          ->UseRealTime();
     }
   }
 }

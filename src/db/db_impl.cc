@@ -252,6 +252,7 @@ Status DBImpl::Open(const Options& opt, const testing::OpenHooks* hooks, std::un
   ro.shards = so.shards;
   ro.pin_threads = opt.pin_threads;
   ro.backend.kind = static_cast<io::BackendKind>(opt.io_backend);
+  ro.backend.poll_batch = opt.io_poll_batch;
   {
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     bool spare_core = ncpu > static_cast<long>(so.shards);

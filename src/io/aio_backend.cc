@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 #include "util/assert.h"
@@ -68,6 +69,7 @@ Status AioBackend::Init(const BackendOptions& opt) {
   for (iocb& cb : iocbs_) free_iocbs_.push_back(&cb);
   batch_.reserve(opt.queue_depth);
   events_.resize(opt.queue_depth);
+  poll_batch_ = opt.poll_batch;
   helper_ = std::thread([this] { HelperMain(); });
   return Status::OK();
 }
@@ -265,9 +267,12 @@ void AioBackend::Complete(IoRequest* req, int64_t res, uint64_t now_ns) {
 
 int AioBackend::ReapKernel(uint64_t now_ns) {
   int n_total = 0;
+  size_t budget = poll_batch_ != 0 ? poll_batch_ : SIZE_MAX;
+  kernel_maybe_ready_ = false;
   while (in_kernel_ > 0) {
     timespec zero{0, 0};
-    int n = io_getevents(ctx_, 0, static_cast<long>(events_.size()), events_.data(), &zero);
+    const size_t want = std::min(budget, events_.size());
+    int n = io_getevents(ctx_, 0, static_cast<long>(want), events_.data(), &zero);
     if (n <= 0) {
       if (n < 0 && n != -EINTR) RINGDB_LOG_ERROR("io_getevents: %s", std::strerror(-n));
       break;
@@ -279,7 +284,12 @@ int AioBackend::ReapKernel(uint64_t now_ns) {
       Complete(r, static_cast<int64_t>(static_cast<long>(events_[i].res)), now_ns);
     }
     n_total += n;
-    if (static_cast<size_t>(n) < events_.size()) break;
+    budget -= static_cast<size_t>(n);
+    if (static_cast<size_t>(n) < want) break;
+    if (budget == 0) {
+      kernel_maybe_ready_ = in_kernel_ > 0;
+      break;
+    }
   }
   return n_total;
 }
@@ -320,7 +330,7 @@ int AioBackend::Poll() {
 
 void AioBackend::Wait(int64_t timeout_ns) {
   Submit();
-  if (timeout_ns != 0 && local_done_.empty() &&
+  if (timeout_ns != 0 && local_done_.empty() && !kernel_maybe_ready_ &&
       helper_done_count_.load(std::memory_order_acquire) == 0) {
     pollfd pfd{event_fd_, POLLIN, 0};
     timespec ts{};

@@ -95,6 +95,9 @@ class AioBackend final : public IoBackend {
   uint32_t in_flight_ = 0;
   uint32_t in_kernel_ = 0;           // iocbs the kernel holds
   uint32_t helper_outstanding_ = 0;  // handed to the helper, not yet reaped
+  uint32_t poll_batch_ = 0;          // BackendOptions::poll_batch; 0 = no limit
+  bool kernel_maybe_ready_ = false;  // the last reap stopped at poll_batch_: events may
+                                     // be waiting that the eventfd no longer counts
   BackendCounters counters_;
 
   // Shared with the helper thread; guarded by mu_.

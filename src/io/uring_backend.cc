@@ -72,6 +72,7 @@ Status UringBackend::Create(const BackendOptions& opt, std::unique_ptr<UringBack
 Status UringBackend::Init(const BackendOptions& opt) {
   if (opt.queue_depth == 0) return Status::InvalidArgument("io_uring: queue_depth must be > 0");
   register_buffers_ = opt.register_buffers;
+  poll_batch_ = opt.poll_batch;
   event_fd_ = eventfd(0, EFD_CLOEXEC);  // blocking: io_uring then polls it for us
   if (event_fd_ < 0) return Status::FromErrno(errno, "io_uring: eventfd");
 
@@ -355,12 +356,15 @@ int UringBackend::Reap() {
     uint64_t user_data;
     int32_t res;
   };
+  // User completions this call may still hand back (the wake-up read does not count).
+  uint32_t budget = poll_batch_ != 0 ? poll_batch_ : UINT32_MAX;
   int completed = 0;
-  for (;;) {
+  while (budget > 0) {
     io_uring_cqe* cqes[kReapBatch];
     // Also runs deferred task work (DEFER_TASKRUN) or flushes a CQ overflow when the
     // kernel flags that it is needed and nothing is ready.
-    const unsigned n = io_uring_peek_batch_cqe(&ring_, cqes, kReapBatch);
+    const unsigned want = std::min<uint32_t>(budget, kReapBatch);
+    const unsigned n = io_uring_peek_batch_cqe(&ring_, cqes, want);
     if (n == 0) break;
     Done done[kReapBatch];
     for (unsigned i = 0; i < n; i++) done[i] = {cqes[i]->user_data, cqes[i]->res};
@@ -381,10 +385,11 @@ int UringBackend::Reap() {
       submitted_user_--;
       counters_.requests_completed++;
       completed++;
+      budget--;
       NotifyComplete(*r);
       if (r->done != nullptr) r->done(r);
     }
-    if (n < kReapBatch) break;
+    if (n < want) break;
   }
   DrainOverflow();
   return completed;

@@ -107,6 +107,7 @@ class UringBackend final : public IoBackend {
   IoRequest* overflow_head_ = nullptr;  // FIFO of requests waiting for ring room
   IoRequest* overflow_tail_ = nullptr;
   bool register_buffers_ = true;
+  uint32_t poll_batch_ = 0;  // BackendOptions::poll_batch; 0 = no limit
   bool sparse_registered_ = false;
   int nregions_ = 0;
   struct Region {

@@ -834,5 +834,52 @@ INSTANTIATE_TEST_SUITE_P(Shards, ApiShardsTest, ::testing::Values(1u, 2u, 4u),
                            return dbtest::KeyN("x", info.param);
                          });
 
+// Options::io_poll_batch only changes how many completions a shard reaps per loop pass:
+// cold MultiGets (many reads in flight per shard) and a full scan return the same data
+// whatever it is.
+class ApiPollBatchTest : public ApiTest, public ::testing::WithParamInterface<uint32_t> {};
+
+TEST_P(ApiPollBatchTest, ColdReadsAreRightAtAnyPollBatch) {
+  Options opt = Opts(2);
+  opt.io_poll_batch = GetParam();
+  opt.block_cache_bytes = 64 << 10;  // far smaller than the data: reads go to disk
+  ASSERT_OK(Open(opt));
+  constexpr int kN = 3000;
+  auto key = [](int i) { return dbtest::KeyN("pb-", i); };
+  auto val = [](int i) { return dbtest::KeyN("v", i) + std::string(200 + i % 61, 'a' + i % 26); };
+  for (int i = 0; i < kN; ++i) ASSERT_OK(db_->Put(key(i), val(i)));
+  ASSERT_OK(db_->Flush());
+  ASSERT_OK(db_->Close());
+  ASSERT_OK(Open(opt));  // cold cache
+  std::vector<std::string> keys;
+  for (int i = 0; i < kN; ++i) keys.push_back(key((i * 7) % kN));
+  for (int at = 0; at < kN; at += 100) {
+    std::vector<std::string_view> batch(keys.begin() + at, keys.begin() + at + 100);
+    std::vector<std::string> values;
+    std::vector<Status> st = db_->MultiGet(ReadOptions(), batch, &values);
+    ASSERT_EQ(st.size(), batch.size());
+    for (size_t j = 0; j < batch.size(); ++j) {
+      const int i = ((at + static_cast<int>(j)) * 7) % kN;
+      ASSERT_TRUE(st[j].ok()) << batch[j] << ": " << st[j].ToString();
+      ASSERT_EQ(values[j], val(i)) << batch[j];
+    }
+  }
+  std::unique_ptr<Iterator> it = db_->NewIterator(ReadOptions());
+  int n = 0;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) n++;
+  ASSERT_OK(it->status());
+  EXPECT_EQ(n, kN);
+  it.reset();
+  Stats stats;
+  ASSERT_OK(db_->GetStats(&stats));
+  EXPECT_GT(stats.total.io.of(IoClass::kUserRead).reads, uint64_t{kN / 10})
+      << "the reads were meant to miss the cache";
+}
+
+INSTANTIATE_TEST_SUITE_P(PollBatch, ApiPollBatchTest, ::testing::Values(0u, 1u, 4u, 64u),
+                         [](const ::testing::TestParamInfo<uint32_t>& info) {
+                           return dbtest::KeyN("batch", info.param);
+                         });
+
 }  // namespace
 }  // namespace ringdb
