@@ -7,7 +7,8 @@
 //   2. run the fibers that were ready when the pass began (a fiber that yields runs
 //      again next iteration, after rings, timers and I/O had their turn);
 //   3. fire expired timers;
-//   4. one backend->Submit() for all I/O the fibers queued, then backend->Poll();
+//   4. one backend->Submit() for all I/O the fibers queued, then backend->Poll()
+//      (reaps at most BackendOptions::poll_batch completions; the rest next pass);
 //   5. idle? spin for spin_ns re-checking, then sleep in backend->Wait() until the
 //      next timer, an I/O completion, or a producer's Wake().
 //
