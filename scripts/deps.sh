@@ -5,7 +5,7 @@ set -euo pipefail
 
 PKGS=(
   g++ meson ninja-build pkg-config
-  liburing-dev libaio-dev libboost-context-dev libxxhash-dev
+  liburing-dev libaio-dev libboost-context-dev libxxhash-dev liburcu-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev
 )

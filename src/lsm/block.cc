@@ -12,6 +12,23 @@ Status Block::FromRaw(std::string raw, const BlockHandle& handle, BlockKind kind
   return FromContents(std::move(raw), handle.offset, kind, out);
 }
 
+Status Block::FromAligned(io::AlignedBuffer buf, size_t skip, const BlockHandle& handle,
+                          BlockKind kind, BlockPtr* out) {
+  std::string_view raw(buf.data() + skip, handle.read_size());
+  std::string_view contents;
+  Status s = VerifyBlock(raw, handle, kind, &contents);
+  if (!s.ok()) return s;
+  std::shared_ptr<Block> b(new Block());
+  b->aligned_ = std::move(buf);
+  b->contents_ = std::string_view(b->aligned_.data() + skip, handle.size);
+  b->offset_ = handle.offset;
+  b->kind_ = kind;
+  s = b->ParseRestarts();
+  if (!s.ok()) return s;
+  *out = std::move(b);
+  return Status::OK();
+}
+
 Status Block::FromContents(std::string contents, uint64_t offset, BlockKind kind, BlockPtr* out) {
   std::shared_ptr<Block> b(new Block());
   b->storage_ = std::move(contents);
@@ -49,8 +66,12 @@ std::unique_ptr<Block::Iter> Block::NewIterator(BlockPtr block) {
   return std::make_unique<Iter>(std::move(block));
 }
 
-Block::Iter::Iter(BlockPtr block)
-    : block_(std::move(block)),
+Block::Iter::Iter(BlockPtr block) : Iter(block.get()) {
+  owner_ = std::move(block);
+}
+
+Block::Iter::Iter(const Block* block)
+    : block_(block),
       data_(block_->contents_.data()),
       restarts_offset_(block_->restarts_offset_),
       num_restarts_(block_->num_restarts_),
@@ -97,7 +118,7 @@ bool Block::Iter::ParseNextKey() {
     MarkCorrupt("bad entry");
     return false;
   }
-  key_.resize(shared);
+  key_.truncate(shared);
   key_.append(p, non_shared);
   value_ = std::string_view(p + non_shared, value_len);
   next_ = static_cast<uint32_t>(p + non_shared + value_len - data_);
@@ -166,7 +187,7 @@ void Block::Iter::Seek(std::string_view target) {
   }
   SeekToRestartPoint(left);
   while (ParseNextKey()) {
-    if (icmp_.Compare(key_, target) >= 0) return;
+    if (icmp_.Compare(key_.view(), target) >= 0) return;
   }
 }
 

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "io/aligned_buffer.h"
 #include "lsm/dbformat.h"
 #include "lsm/iterator.h"
 #include "lsm/table_format.h"
@@ -26,6 +27,10 @@ class Block {
   // Verifies raw (contents | trailer, as read from `handle`) and parses the restart
   // array. Corruption on any mismatch. raw is moved into the block.
   static Status FromRaw(std::string raw, const BlockHandle& handle, BlockKind kind, BlockPtr* out);
+  // The same for a block read with O_DIRECT: its bytes start at buf.data() + skip. The
+  // block keeps the buffer (no copy).
+  static Status FromAligned(io::AlignedBuffer buf, size_t skip, const BlockHandle& handle,
+                            BlockKind kind, BlockPtr* out);
   // Parses unverified contents already in memory (tests, builders). Checks the
   // restart array only.
   static Status FromContents(std::string contents, uint64_t offset, BlockKind kind, BlockPtr* out);
@@ -35,7 +40,7 @@ class Block {
   BlockKind kind() const { return kind_; }
   uint32_t num_restarts() const { return num_restarts_; }
   // Heap bytes held (block cache charge).
-  size_t charge() const { return storage_.capacity() + sizeof(*this); }
+  size_t charge() const { return storage_.capacity() + aligned_.capacity() + sizeof(*this); }
 
   class Iter;
   // The iterator keeps the block alive.
@@ -45,7 +50,8 @@ class Block {
   Block() = default;
   Status ParseRestarts();
 
-  std::string storage_;
+  std::string storage_;        // FromRaw / FromContents
+  io::AlignedBuffer aligned_;  // FromAligned
   std::string_view contents_;
   uint64_t offset_ = 0;
   BlockKind kind_ = BlockKind::kData;
@@ -55,7 +61,11 @@ class Block {
 
 class Block::Iter final : public InternalIterator {
  public:
+  // Owns a reference to the block.
   explicit Iter(BlockPtr block);
+  // Borrows the block, which must outlive the iterator (point lookups: no reference
+  // count traffic on a block other threads read too).
+  explicit Iter(const Block* block);
 
   bool Valid() const override { return current_ < restarts_offset_ && status_.ok(); }
   void SeekToFirst() override;
@@ -63,7 +73,7 @@ class Block::Iter final : public InternalIterator {
   void Seek(std::string_view target) override;
   void Next() override;
   void Prev() override;
-  std::string_view key() const override { return key_; }
+  std::string_view key() const override { return key_.view(); }
   std::string_view value() const override { return value_; }
   Status status() const override { return status_; }
 
@@ -74,7 +84,8 @@ class Block::Iter final : public InternalIterator {
   bool ParseNextKey();
   void MarkCorrupt(const char* what);
 
-  BlockPtr block_;
+  BlockPtr owner_;  // null for a borrowing iterator
+  const Block* block_;
   const char* data_;
   uint32_t restarts_offset_;
   uint32_t num_restarts_;
@@ -84,7 +95,7 @@ class Block::Iter final : public InternalIterator {
   uint32_t current_;
   uint32_t next_ = 0;
   uint32_t restart_index_ = 0;  // restart block that holds current_
-  std::string key_;
+  InlineBytes key_;
   std::string_view value_;
   Status status_;
 };

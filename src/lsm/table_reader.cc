@@ -196,23 +196,23 @@ Status TableReader::FindDataBlock(const LookupKey& key, BlockHandle* handle,
                                   bool* may_exist) const {
   *may_exist = false;
   if (!MayContain(key.user_key())) return Status::OK();
-  auto it = Block::NewIterator(index_);
-  it->Seek(key.internal_key());
-  if (!it->Valid()) return it->status();  // past the last key: absent
-  Status s = DecodeDataHandle(*index_, it->value(), footer_.meta_offset(), handle);
+  Block::Iter it(index_.get());  // borrows: the index lives as long as this reader
+  it.Seek(key.internal_key());
+  if (!it.Valid()) return it.status();  // past the last key: absent
+  Status s = DecodeDataHandle(*index_, it.value(), footer_.meta_offset(), handle);
   if (s.ok()) *may_exist = true;
   return s;
 }
 
-Status TableReader::SearchDataBlock(const BlockPtr& block, const LookupKey& key,
-                                    LookupResult* result, std::string* value) {
+Status TableReader::SearchDataBlock(const Block& block, const LookupKey& key, LookupResult* result,
+                                    std::string* value) {
   *result = LookupResult::kAbsent;
-  Block::Iter it(block);
+  Block::Iter it(&block);
   it.Seek(key.internal_key());
   if (!it.Valid()) return it.status();
   ParsedInternalKey parsed;
   if (!ParseInternalKey(it.key(), &parsed)) {
-    return Status::Corruption("sst data block at offset " + std::to_string(block->offset()) +
+    return Status::Corruption("sst data block at offset " + std::to_string(block.offset()) +
                               ": bad internal key");
   }
   if (parsed.user_key != key.user_key()) return Status::OK();
@@ -235,7 +235,7 @@ Status TableReader::Get(const LookupKey& key, BlockFetcher* fetcher, LookupResul
   BlockPtr block;
   s = fetcher->Fetch(handle, BlockKind::kData, &block);
   if (!s.ok()) return s;
-  return SearchDataBlock(block, key, result, value);
+  return SearchDataBlock(*block, key, result, value);
 }
 
 std::unique_ptr<InternalIterator> TableReader::NewIterator(BlockFetcher* fetcher) const {

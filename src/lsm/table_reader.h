@@ -9,7 +9,8 @@
 // engine implements with async reads (the calling fiber suspends inside Fetch) and its
 // block cache. Every block read from disk is checksum-verified by Block::FromRaw.
 //
-// Thread ownership: the shard that opened the table; immutable after Open().
+// Thread ownership: immutable after Open(); any thread may read through it at once
+// (FindDataBlock, SearchDataBlock and iterators touch no shared mutable state).
 #pragma once
 
 #include <cstdint>
@@ -73,7 +74,7 @@ class TableReader {
   // false when the filter or the index rules the key out (no read needed).
   Status FindDataBlock(const LookupKey& key, BlockHandle* handle, bool* may_exist) const;
   // Point lookup, step 2: searches the fetched block. *value is set for kFound.
-  static Status SearchDataBlock(const BlockPtr& block, const LookupKey& key, LookupResult* result,
+  static Status SearchDataBlock(const Block& block, const LookupKey& key, LookupResult* result,
                                 std::string* value);
   // Both steps through a fetcher.
   Status Get(const LookupKey& key, BlockFetcher* fetcher, LookupResult* result,

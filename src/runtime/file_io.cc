@@ -241,6 +241,24 @@ Status UnlinkAt(int dirfd, const char* path, int flags) {
   return Status::OK();
 }
 
+Status ReadFileAt(int dirfd, const char* name, std::string_view path, std::string* out) {
+  int fd = -1;
+  Status s = OpenAt(dirfd, name, O_RDONLY | O_CLOEXEC, 0, &fd);
+  if (!s.ok()) return s;
+  out->clear();
+  constexpr size_t kChunk = 1 << 20;
+  for (;;) {
+    const size_t old = out->size();
+    out->resize(old + kChunk);
+    size_t got = 0;
+    s = ReadAt(fd, out->data() + old, kChunk, old, io::IoClass::kOther, &got, path);
+    out->resize(old + got);
+    if (!s.ok() || got < kChunk) break;
+  }
+  Status c = Close(fd, path);
+  return s.ok() ? c : s;
+}
+
 Status SyncDir(const char* path) {
   int fd = -1;
   Status s = OpenAt(AT_FDCWD, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, &fd);
