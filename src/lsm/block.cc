@@ -62,6 +62,23 @@ Status Block::ParseRestarts() {
   return Status::OK();
 }
 
+bool Block::RestartEntry(uint32_t i, std::string_view* key, std::string_view* value) const {
+  if (i >= num_restarts_) return false;
+  const char* data = contents_.data();
+  const char* p = data + util::DecodeFixed32(data + restarts_offset_ + 4 * i);
+  const char* limit = data + restarts_offset_;
+  uint32_t shared, non_shared, value_len;
+  if ((p = util::GetVarint32Ptr(p, limit, &shared)) == nullptr ||
+      (p = util::GetVarint32Ptr(p, limit, &non_shared)) == nullptr ||
+      (p = util::GetVarint32Ptr(p, limit, &value_len)) == nullptr || shared != 0 ||
+      static_cast<uint64_t>(limit - p) < uint64_t{non_shared} + value_len) {
+    return false;
+  }
+  *key = std::string_view(p, non_shared);
+  *value = std::string_view(p + non_shared, value_len);
+  return true;
+}
+
 std::unique_ptr<Block::Iter> Block::NewIterator(BlockPtr block) {
   return std::make_unique<Iter>(std::move(block));
 }
@@ -76,10 +93,6 @@ Block::Iter::Iter(const Block* block)
       restarts_offset_(block_->restarts_offset_),
       num_restarts_(block_->num_restarts_),
       current_(restarts_offset_) {}
-
-uint32_t Block::Iter::RestartPoint(uint32_t i) const {
-  return util::DecodeFixed32(data_ + restarts_offset_ + 4 * i);
-}
 
 void Block::Iter::SeekToRestartPoint(uint32_t i) {
   key_.clear();

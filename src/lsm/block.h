@@ -16,6 +16,7 @@
 #include "lsm/iterator.h"
 #include "lsm/table_format.h"
 #include "ringdb/status.h"
+#include "util/coding.h"
 
 namespace ringdb::lsm {
 
@@ -39,8 +40,14 @@ class Block {
   uint64_t offset() const { return offset_; }
   BlockKind kind() const { return kind_; }
   uint32_t num_restarts() const { return num_restarts_; }
+  // True when the block holds no entry (only its restart array).
+  bool empty() const { return restarts_offset_ == 0; }
   // Heap bytes held (block cache charge).
   size_t charge() const { return storage_.capacity() + aligned_.capacity() + sizeof(*this); }
+
+  // The entry at restart point i, for blocks whose every entry is a restart point
+  // (index blocks): false when it is malformed (or shares a prefix).
+  bool RestartEntry(uint32_t i, std::string_view* key, std::string_view* value) const;
 
   class Iter;
   // The iterator keeps the block alive.
@@ -78,7 +85,9 @@ class Block::Iter final : public InternalIterator {
   Status status() const override { return status_; }
 
  private:
-  uint32_t RestartPoint(uint32_t i) const;
+  uint32_t RestartPoint(uint32_t i) const {
+    return util::DecodeFixed32(data_ + restarts_offset_ + 4 * i);
+  }
   void SeekToRestartPoint(uint32_t i);
   // Decodes the entry at next_; false at the end or on corruption.
   bool ParseNextKey();

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 
+#include "lsm/bloom.h"
 #include "runtime/rcu.h"
+#include "util/hash.h"
 #include "util/assert.h"
 
 namespace ringdb::lsm {
@@ -74,7 +76,11 @@ LookupStep SearchTables(const Version& v, const BlockCache* cache, const Block* 
     if (b == nullptr) {
       BlockHandle h;
       bool may_exist = false;
-      Status s = t.reader->FindDataBlock(p->lk, &h, &may_exist);
+      if (!p->hashed) {
+        p->bloom_hash = util::Hash64(ukey, kBloomHashSeed);
+        p->hashed = true;
+      }
+      Status s = t.reader->FindDataBlock(p->lk, p->bloom_hash, &h, &may_exist);
       if (!s.ok()) {
         p->status = Status::Corruption(t.path + ": " + s.message());
         return LookupStep::kDone;

@@ -60,6 +60,8 @@ struct PointLookup {
   PointLookup& operator=(const PointLookup&) = delete;
 
   LookupKey lk;
+  uint64_t bloom_hash = 0;  // Hash64(user key, kBloomHashSeed), once tables are searched
+  bool hashed = false;
   TableCursor cursor;
   // When done: kFound (value set), kDeleted / kAbsent (NotFound), or an error in status.
   LookupResult result = LookupResult::kAbsent;

@@ -76,6 +76,7 @@ Status Shard::WriteTable(InternalIterator* it, FileMetaData* meta, TableRef* tab
   if (!s.ok()) return s;
 
   TableBuilder builder(opt_.table);
+  builder.KeepDataBlocks();
   {
     WriteBehind wb(fd, io::IoClass::kFlush, path, &pacer_, /*urgent=*/true);
     uint64_t n = 0;
@@ -115,6 +116,15 @@ Status Shard::WriteTable(InternalIterator* it, FileMetaData* meta, TableRef* tab
     table->reset();
     rt::UnlinkAt(dir_fd_, name.c_str());
     return s;
+  }
+  // What was just written is what is most likely read next, and it left no copy in the
+  // page cache (O_DIRECT): cache its data blocks (RocksDB's prepopulate_block_cache).
+  for (TableBuilder::BuiltBlock& b : builder.kept_blocks()) {
+    BlockPtr block;
+    const uint64_t offset = b.handle.offset;
+    if (Block::FromContents(std::move(b.contents), offset, BlockKind::kData, &block).ok()) {
+      tables_.blocks().Insert(number, offset, block, block->charge());
+    }
   }
   const TableProperties& p = builder.properties();
   meta->number = number;
