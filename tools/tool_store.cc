@@ -188,6 +188,9 @@ Status ListShardDir(const std::string& dir, ShardListing* out) {
       case lsm::FileKind::kTemp:
         out->temps.emplace_back(name);
         break;
+      case lsm::FileKind::kPostLog:
+        out->post_logs.emplace_back(name);
+        break;
       case lsm::FileKind::kUnknown:
         break;
     }

@@ -24,7 +24,9 @@ namespace ringdb::tools {
 struct ShardListing {
   bool has_current = false;
   std::set<uint64_t> wals, tables, manifests;
-  std::vector<std::string> temps;  // *.tmp: leftovers of an interrupted rename
+  std::vector<std::string> temps;
+  std::vector<std::string> post_logs;  // POST-* (posted writes not yet in the WAL)  // *.tmp:
+                                       // leftovers of an interrupted rename
 };
 Status ListShardDir(const std::string& dir, ShardListing* out);
 

@@ -121,6 +121,12 @@ class DBImpl final : public DB {
   void WaitForAllPostedWrites() const;
 
   // Writes (db_write.cc).
+  // The calling thread's post buffer to `shard` (created with its post log on first
+  // use), or null when the log cannot be created.
+  rt::PostBuffer* PostBufferFor(uint32_t shard);
+  // Posts a record of rep_bytes that fill() writes (returning its entry count).
+  bool PostRecord(uint32_t shard, size_t rep_bytes, OpKind kind,
+                  const std::function<uint32_t(char*)>& fill);
   // Posts a one-entry batch (type kValue or kDeletion) to `shard`; false when it must
   // be waited for instead (shard not accepting posts, buffer full, too large).
   bool PostEntry(uint32_t shard, bool is_put, std::string_view key, std::string_view value,

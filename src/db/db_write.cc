@@ -5,12 +5,14 @@
 #include "db/db_impl.h"
 #include "db/shard_messages.h"
 #include "db/write_batch_internal.h"
+#include "lsm/post_log.h"
 #include "lsm/write_batch_rep.h"
+#include "util/log.h"
 
 namespace ringdb::db {
 namespace {
 
-// Bytes of each (thread, shard) post buffer: about 600 posted 100-byte writes in
+// Bytes of each (thread, shard) post log's ring: about 500 posted 100-byte writes in
 // flight per thread and shard before a writer falls back to waiting.
 constexpr size_t kPostBufferBytes = 128 << 10;
 
@@ -51,52 +53,75 @@ Status AsyncPreamble(bool open, bool on_shard_thread) {
 
 }  // namespace
 
-bool DBImpl::PostEntry(uint32_t shard, bool is_put, std::string_view key, std::string_view value,
-                       OpKind kind) {
+rt::PostBuffer* DBImpl::PostBufferFor(uint32_t shard) {
+  if (rt::PostBuffer* pb = rt_->ForeignPostBuffer(shard)) return pb;
+  lsm::PostLogFile f;
+  Status s = lsm::CreatePostLog(shards_[shard]->dir(), shard, kPostBufferBytes, &f);
+  if (!s.ok()) {
+    // The write waits instead (and meets the same disk).
+    RINGDB_LOG_WARN("cannot post writes to shard %u: %s", shard, s.ToString().c_str());
+    return nullptr;
+  }
+  rt::PostBuffer::Memory m;
+  m.ring = f.ring;
+  m.capacity = f.capacity;
+  m.produced = f.produced;
+  m.released = f.released;
+  auto file = std::make_shared<lsm::PostLogFile>(std::move(f));
+  // A drained log goes with its buffer; one with unreleased records (its shard failed)
+  // stays for the next Open to replay.
+  m.release = [file](bool drained) { lsm::DestroyPostLog(file.get(), drained); };
+  rt_->InstallPostBuffer(shard, std::make_unique<rt::PostBuffer>(std::move(m)));
+  return rt_->ForeignPostBuffer(shard);
+}
+
+bool DBImpl::PostRecord(uint32_t shard, size_t rep_bytes, OpKind kind,
+                        const std::function<uint32_t(char*)>& fill) {
   lsm::Shard* sh = shards_[shard].get();
   if (!sh->AcceptingPosts()) return false;
-  rt::PostBuffer* pb = rt_->ForeignPostBuffer(shard, kPostBufferBytes);
-  const size_t rep_bytes = lsm::WriteBatchRep::SingleBytes(is_put, key, value);
-  uint64_t token = 0;
-  void* mem = pb->Reserve(sizeof(PostedWrite) + rep_bytes, &token);
-  if (mem == nullptr) return false;  // the shard is behind: this write waits instead
-  auto* m = new (mem) PostedWrite;
-  lsm::WriteBatchRep::EncodeSingle(m->rep_bytes(), is_put, key, value);
+  rt::PostBuffer* pb = PostBufferFor(shard);
+  if (pb == nullptr) return false;
+  const size_t record_bytes = PostedWrite::RecordBytes(rep_bytes);
+  uint64_t pos = 0, token = 0;
+  char* rec = static_cast<char*>(pb->Reserve(record_bytes, &pos, &token));
+  if (rec == nullptr) return false;  // the shard is behind: this write waits instead
+  char* rep = rec + lsm::kPostRecordHeaderBytes;
+  const uint32_t count = fill(rep);
+  // The sequence numbers are taken last, right before the record is sealed and pushed:
+  // a memtable switch waits for every number taken (Shard::RequestSwitch).
+  const lsm::SequenceNumber seq = sh->AllocateSequences(count);
+  lsm::SealPostRecord(rec, pos, seq, count, static_cast<uint32_t>(rep_bytes),
+                      static_cast<uint32_t>(record_bytes));
+  auto* m = new (rec + PostedWrite::MessageOffset(rep_bytes)) PostedWrite;
   m->handler = &PostedWrite::OnShard;
   m->shard = sh;
   m->buffer = pb;
   m->token = token;
-  m->req.rep = std::string_view(m->rep_bytes(), rep_bytes);
+  m->req.rep = std::string_view(rep, rep_bytes);
   m->req.posted = true;
+  m->req.first_seq = seq;
   m->req.kind = kind;
   m->req.done = &PostedWrite::OnDone;
   m->req.arg = m;
-  m->req.post_ticket = sh->TakePostTicket();  // last, right before the push
   rt_->PushForeign(shard, m);
   return true;
 }
 
+bool DBImpl::PostEntry(uint32_t shard, bool is_put, std::string_view key, std::string_view value,
+                       OpKind kind) {
+  const size_t rep_bytes = lsm::WriteBatchRep::SingleBytes(is_put, key, value);
+  return PostRecord(shard, rep_bytes, kind, [&](char* rep) {
+    lsm::WriteBatchRep::EncodeSingle(rep, is_put, key, value);
+    return uint32_t{1};
+  });
+}
+
 bool DBImpl::PostRep(uint32_t shard, std::string_view rep, OpKind kind) {
-  lsm::Shard* sh = shards_[shard].get();
-  if (!sh->AcceptingPosts() || lsm::WriteBatchRep::Empty(rep)) return false;
-  rt::PostBuffer* pb = rt_->ForeignPostBuffer(shard, kPostBufferBytes);
-  uint64_t token = 0;
-  void* mem = pb->Reserve(sizeof(PostedWrite) + rep.size(), &token);
-  if (mem == nullptr) return false;
-  auto* m = new (mem) PostedWrite;
-  std::memcpy(m->rep_bytes(), rep.data(), rep.size());
-  m->handler = &PostedWrite::OnShard;
-  m->shard = sh;
-  m->buffer = pb;
-  m->token = token;
-  m->req.rep = std::string_view(m->rep_bytes(), rep.size());
-  m->req.posted = true;
-  m->req.kind = kind;
-  m->req.done = &PostedWrite::OnDone;
-  m->req.arg = m;
-  m->req.post_ticket = sh->TakePostTicket();
-  rt_->PushForeign(shard, m);
-  return true;
+  if (lsm::WriteBatchRep::Empty(rep)) return false;
+  return PostRecord(shard, rep.size(), kind, [&](char* dst) {
+    std::memcpy(dst, rep.data(), rep.size());
+    return lsm::WriteBatchRep::Count(rep);
+  });
 }
 
 Status DBImpl::SubmitWrite(uint32_t shard, std::string_view rep, bool sync, OpKind kind,

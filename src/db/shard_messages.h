@@ -11,6 +11,7 @@
 #include <string>
 
 #include "db/shard_call.h"
+#include "lsm/post_log.h"
 #include "lsm/shard.h"
 #include "runtime/message.h"
 #include "runtime/post_buffer.h"
@@ -37,16 +38,23 @@ struct WriteMsg : rt::Message {
   static void OnDone(lsm::WriteRequest* r) { static_cast<WriteMsg*>(r->arg)->waiter.Notify(); }
 };
 
-// A posted write (docs/engine.md "Posted writes"): the message and its batch rep live
-// in the sender's PostBuffer; the shard releases them once the batch is applied.
-//   record := PostedWrite | rep bytes
+// A posted write (docs/engine.md "Posted writes"). It lives in the writer's post log
+// (a file-backed ring, lsm/post_log.h):
+//   record := post-log record header | rep | padding to 16 | PostedWrite
+// The shard releases it once its WAL write completed; a posted write whose group
+// failed stays unreleased, for recovery to replay.
 struct PostedWrite : rt::Message {
   lsm::Shard* shard = nullptr;
   lsm::WriteRequest req;
   rt::PostBuffer* buffer = nullptr;
   uint64_t token = 0;
 
-  char* rep_bytes() { return reinterpret_cast<char*>(this + 1); }
+  static size_t MessageOffset(size_t rep_bytes) {
+    return (lsm::kPostRecordHeaderBytes + rep_bytes + 15) & ~size_t{15};
+  }
+  static size_t RecordBytes(size_t rep_bytes) {
+    return MessageOffset(rep_bytes) + ((sizeof(PostedWrite) + 15) & ~size_t{15});
+  }
   static void OnShard(rt::Message* m, rt::Reactor*) {
     auto* w = static_cast<PostedWrite*>(m);
     w->shard->SubmitWrite(&w->req);
@@ -55,12 +63,12 @@ struct PostedWrite : rt::Message {
     auto* w = static_cast<PostedWrite*>(r->arg);
     rt::PostBuffer* b = w->buffer;
     const uint64_t token = w->token;
+    const bool logged = r->status.ok();
     w->~PostedWrite();
-    b->Release(token);  // last touch: the producer may reuse the bytes
+    if (logged) b->Release(token);  // last touch: the writer may reuse the bytes
   }
 };
-static_assert(alignof(PostedWrite) <= rt::PostBuffer::kAlign,
-              "records are carved at kAlign boundaries");
+static_assert(alignof(PostedWrite) <= 16, "records are carved at 16-byte boundaries");
 
 // Async requests own their data and free themselves on the shard thread.
 struct AsyncWriteMsg : rt::Message {

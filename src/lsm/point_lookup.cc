@@ -4,8 +4,8 @@
 
 #include "lsm/bloom.h"
 #include "runtime/rcu.h"
-#include "util/hash.h"
 #include "util/assert.h"
+#include "util/hash.h"
 
 namespace ringdb::lsm {
 namespace {

@@ -35,7 +35,7 @@ Shard::Shard(const ShardOptions& opt)
       versions_(VersionSetOptions{opt.dir, opt.shard_id, opt.manifest_max_bytes}, -1, &tables_),
       wal_(WalWriterOptions{opt.durability == Durability::kSync, opt.wal_preallocate_bytes},
            opt.dir, -1, &pacer_),
-      post_done_(kPostWindow, 0),
+      posting_(opt.durability != Durability::kSync),
       mem_(std::make_shared<MemTable>()) {
   wal_.set_on_complete(&Shard::OnWalComplete, this);
 }
@@ -91,19 +91,12 @@ void Shard::PublishView() {
 }
 
 // ---------------------------------------------------------------------------------
-// Posted writes
+// Sequence numbers and posted writes
 
-uint64_t Shard::TakePostTicket() {
-  const uint64_t t = posts_issued_.fetch_add(1, std::memory_order_acq_rel);
-  // The window of tickets the shard tracks: wait (never in practice) for room.
-  while (t >= posts_applied_.load(std::memory_order_acquire) + kPostWindow) sched_yield();
-  return t;
-}
-
-void Shard::WaitPostsApplied(uint64_t issued) const {
-  // The shard applies what it was sent within a loop pass; a producer preempted between
-  // taking its ticket and pushing (a few instructions) is the rare long wait.
-  for (uint32_t i = 0; posts_applied_.load(std::memory_order_acquire) < issued; i++) {
+void Shard::WaitPublished(SequenceNumber seq) const {
+  // Writers push what they took a sequence for right away, and the shard applies it
+  // within a loop pass; a writer preempted between the two is the rare long wait.
+  for (uint32_t i = 0; published_seq_.load(std::memory_order_acquire) < seq; i++) {
     if (i < 1024) {
       util::CpuRelax();
     } else {
@@ -112,20 +105,26 @@ void Shard::WaitPostsApplied(uint64_t issued) const {
   }
 }
 
-void Shard::MarkPostApplied(uint64_t ticket) {
-  uint64_t applied = posts_applied_.load(std::memory_order_relaxed);
-  RINGDB_ASSERT(ticket >= applied && ticket < applied + kPostWindow);
-  post_done_[ticket % kPostWindow] = 1;
-  while (post_done_[applied % kPostWindow] != 0) {
-    post_done_[applied % kPostWindow] = 0;
-    applied++;
+void Shard::MarkApplied(SequenceNumber first, uint64_t count) {
+  if (count == 0) return;
+  SequenceNumber prefix = last_seq_;
+  if (first == prefix + 1) {
+    prefix = first + count - 1;
+    while (!applied_ahead_.empty() && applied_ahead_.top().first <= prefix + 1) {
+      prefix = std::max(prefix, applied_ahead_.top().second);
+      applied_ahead_.pop();
+    }
+  } else {
+    RINGDB_ASSERT_MSG(first > prefix + 1, "a sequence number was applied twice");
+    applied_ahead_.emplace(first, first + count - 1);
+    return;
   }
-  posts_applied_.store(applied, std::memory_order_release);
+  last_seq_ = prefix;
+  published_seq_.store(prefix, std::memory_order_release);
 }
 
 void Shard::UpdatePostsOpen() {
-  const bool open = opt_.durability != Durability::kSync && bg_error_.ok() && !stalled_ &&
-                    !stopping_ && !crashed_;
+  const bool open = posting_ && bg_error_.ok() && !stalled_ && !stopping_ && !crashed_;
   posts_open_.store(open, std::memory_order_release);
 }
 
@@ -142,7 +141,7 @@ void Shard::SubmitWrite(WriteRequest* w) {
     return;
   }
   if (WriteBatchRep::Empty(w->rep)) {
-    if (w->posted) MarkPostApplied(w->post_ticket);
+    RINGDB_ASSERT_MSG(!w->posted, "an empty batch was posted");
     w->status = Status::OK();
     w->done(w);
     return;
@@ -163,20 +162,31 @@ void Shard::CompleteRequests(WriteRequest* head, const Status& s) {
     if (!w->posted) {
       RecordOp(w->kind, w->start_ns, s, WriteBatchRep::Count(w->rep));
       if (s.ok()) stats_.user_bytes_written += w->rep.size() - WriteBatchRep::kHeaderBytes;
-      w->status = s;
-      w->done(w);
     }
+    w->status = s;
+    w->done(w);
     w = next;
   }
 }
 
+void Shard::PrependToQueue(RequestList* list) {
+  if (list->head == nullptr) return;
+  list->tail->next = queue_head_;
+  queue_head_ = list->head;
+  if (queue_tail_ == nullptr) queue_tail_ = list->tail;
+  queue_len_ += list->n;
+  *list = RequestList();
+}
+
 void Shard::FailQueued(const Status& s) {
+  PrependToQueue(&held_);  // held-back requests are older than the queued ones
   WriteRequest* head = queue_head_;
   queue_head_ = queue_tail_ = nullptr;
   queue_len_ = 0;
-  // Posted requests were acknowledged already: they still become visible (not
-  // logged: docs/engine.md "Posted writes").
-  CompleteRequests(ApplyRequests(head, next_seq_, /*posted_only=*/true), s);
+  // Posted requests were acknowledged already: they still become visible; not logged,
+  // they stay in their post logs for recovery (docs/engine.md "Posted writes").
+  ApplyRequests(head, /*posted_only=*/true);
+  CompleteRequests(head, s);
 }
 
 void Shard::SetBackgroundError(const Status& s) {
@@ -188,18 +198,26 @@ void Shard::SetBackgroundError(const Status& s) {
 }
 
 WriteRequest* Shard::TakeGroup() {
-  WriteRequest* head = queue_head_;
-  WriteRequest* last = head;
-  size_t n = 1, bytes = head->rep.size();
-  while (last->next != nullptr && bytes + last->next->rep.size() <= kMaxGroupBytes) {
-    last = last->next;
-    bytes += last->rep.size();
-    n++;
+  // Every queued request, up to kMaxGroupBytes, except those a pending switch holds
+  // back (they keep their order in held_).
+  WriteRequest* head = nullptr;
+  WriteRequest** tail = &head;
+  size_t bytes = 0;
+  while (queue_head_ != nullptr) {
+    WriteRequest* w = queue_head_;
+    if (head != nullptr && bytes + w->rep.size() > kMaxGroupBytes) break;
+    queue_head_ = w->next;
+    queue_len_--;
+    w->next = nullptr;
+    if (Holds(w)) {
+      held_.Append(w);
+      continue;
+    }
+    *tail = w;
+    tail = &w->next;
+    bytes += w->rep.size();
   }
-  queue_head_ = last->next;
   if (queue_head_ == nullptr) queue_tail_ = nullptr;
-  last->next = nullptr;
-  queue_len_ -= n;
   return head;
 }
 
@@ -212,10 +230,10 @@ void Shard::CommitLoop() {
       return;
     }
     if (queue_head_ != nullptr) {
-      CommitGroup(TakeGroup());
+      if (WriteRequest* group = TakeGroup()) CommitGroup(group);
       continue;
     }
-    if (switch_requested_) {
+    if (switch_requested_ && switch_barrier_ == 0) {
       if (mem_->num_entries() > 0 && bg_error_.ok()) {
         Status s = SwitchMemtable();
         (void)s;  // a failure is the background error now
@@ -224,7 +242,7 @@ void Shard::CommitLoop() {
       switch_done_.Set();
       continue;
     }
-    if (stopping_) {
+    if (stopping_ && switch_barrier_ == 0) {
       wal_.WaitInFlightAtMost(0);
       if (queue_head_ == nullptr) return;
       continue;
@@ -261,6 +279,20 @@ bool Shard::GroupWantsSync(WriteRequest* head) const {
          util::NowNanos() - wal_.last_sync_ns() >= uint64_t{opt_.periodic_sync_ms} * 1'000'000;
 }
 
+void Shard::AssignSequences(WriteRequest* head) {
+  uint64_t total = 0;
+  for (WriteRequest* w = head; w != nullptr; w = w->next) {
+    if (!w->posted) total += WriteBatchRep::Count(w->rep);
+  }
+  if (total == 0) return;
+  SequenceNumber seq = AllocateSequences(static_cast<uint32_t>(total));
+  for (WriteRequest* w = head; w != nullptr; w = w->next) {
+    if (w->posted) continue;
+    w->first_seq = seq;
+    seq += WriteBatchRep::Count(w->rep);
+  }
+}
+
 void Shard::CommitGroup(WriteRequest* head) {
   // Pipelined: up to WalWriter::kMaxInFlight groups in the kernel, acknowledged in
   // order (OnWalComplete) as their I/O completes.
@@ -270,68 +302,62 @@ void Shard::CommitGroup(WriteRequest* head) {
           ? MakeRoomForWrite()
           : Status::ReadOnly("shard " + std::to_string(opt_.shard_id) +
                              " is read-only after an earlier error: " + bg_error_.ToString());
-  if (!s.ok()) {
-    CompleteRequests(ApplyRequests(head, next_seq_, /*posted_only=*/true), s);
+  bool any_held = false;
+  for (WriteRequest* w = head; w != nullptr && s.ok(); w = w->next) any_held |= Holds(w);
+  if (any_held) {
+    // MakeRoomForWrite asked for a switch that waits: what this group may not put into
+    // the old memtable waits with it; the rest goes back to the front of the queue.
+    RequestList again;
+    for (WriteRequest* w = head; w != nullptr;) {
+      WriteRequest* next = w->next;
+      (Holds(w) ? held_ : again).Append(w);
+      w = next;
+    }
+    PrependToQueue(&again);
+    MaybeSwitch();
     return;
   }
+  if (!s.ok()) {
+    ApplyRequests(head, /*posted_only=*/true);
+    CompleteRequests(head, s);
+    return;
+  }
+  AssignSequences(head);
   const bool sync = GroupWantsSync(head);
   WalGroup* g = wal_.NewGroup();
-  wal_.Encode(g, head, next_seq_);
-  next_seq_ = g->last_seq + 1;
+  wal_.Encode(g, head);
   stats_.write_groups++;
   stats_.group_size.Record(g->requests);
-  // Buffered modes: visible now; acknowledged once the write reached the kernel. The
-  // posted requests complete here (their bytes are encoded and in the memtable).
+  // Buffered modes: visible now; acknowledged (posted ones: released) once the write
+  // reached the kernel.
   if (opt_.durability != Durability::kSync) Apply(g);
   s = wal_.Issue(g, sync);
   if (!s.ok()) {
     SetBackgroundError(s);
-    if (!g->applied) g->head = ApplyRequests(g->head, next_seq_, /*posted_only=*/true);
-    CompleteRequests(g->head, s);
+    if (!g->applied) {
+      ApplyRequests(head, /*posted_only=*/true);
+      for (WriteRequest* w = head; w != nullptr; w = w->next) {
+        if (!w->posted) MarkApplied(w->first_seq, WriteBatchRep::Count(w->rep));  // holes
+      }
+    }
+    CompleteRequests(head, s);
     wal_.Recycle(g);
   }
+  MaybeSwitch();
 }
 
-WriteRequest* Shard::ApplyRequests(WriteRequest* head, SequenceNumber first_seq, bool posted_only) {
-  // posted_only: the group failed; only its posted requests (acknowledged already) are
-  // applied, with fresh sequence numbers, and never logged.
-  SequenceNumber seq = first_seq;
-  WriteRequest* waited = nullptr;
-  WriteRequest** tail = &waited;
-  for (WriteRequest* w = head; w != nullptr;) {
-    WriteRequest* next = w->next;  // done() may free w
+void Shard::ApplyRequests(WriteRequest* head, bool posted_only) {
+  for (WriteRequest* w = head; w != nullptr; w = w->next) {
+    if (posted_only && !w->posted) continue;
     const uint32_t count = WriteBatchRep::Count(w->rep);
-    if (!posted_only || w->posted) {
-      Status a = WriteBatchRep::InsertInto(w->rep, seq, mem_.get());
-      RINGDB_ASSERT_MSG(a.ok(), "a validated batch failed to apply");
-    }
-    if (!posted_only || w->posted) seq += count;
-    if (w->posted) {
-      RecordOp(w->kind, w->start_ns, Status::OK(), count);
-      stats_.user_bytes_written += w->rep.size() - WriteBatchRep::kHeaderBytes;
-      const uint64_t ticket = w->post_ticket;
-      w->status = Status::OK();
-      w->done(w);  // the request and its bytes may go now
-      MarkPostApplied(ticket);
-    } else {
-      *tail = w;
-      tail = &w->next;
-    }
-    w = next;
+    Status a = WriteBatchRep::InsertInto(w->rep, w->first_seq, mem_.get());
+    RINGDB_ASSERT_MSG(a.ok(), "a validated batch failed to apply");
+    MarkApplied(w->first_seq, count);
   }
-  *tail = nullptr;
-  if (seq != first_seq) {
-    if (posted_only) next_seq_ = seq;
-    last_seq_ = seq - 1;
-    published_seq_.store(last_seq_, std::memory_order_release);
-  }
-  return waited;
 }
 
 void Shard::Apply(WalGroup* g) {
-  RINGDB_ASSERT(next_seq_ > g->last_seq);
-  g->head = ApplyRequests(g->head, g->first_seq, /*posted_only=*/false);
-  RINGDB_ASSERT(last_seq_ == g->last_seq);
+  ApplyRequests(g->head, /*posted_only=*/false);
   g->applied = true;
 }
 
@@ -357,11 +383,33 @@ void Shard::CompleteGroup(WalGroup* g) {
     stats_.wal_bytes += g->len;
     if (g->sync) stats_.wal_syncs++;
   } else if (!g->applied) {
-    g->head = ApplyRequests(g->head, next_seq_, /*posted_only=*/true);
+    // kSync: never applied; its sequence numbers become holes.
+    for (WriteRequest* w = g->head; w != nullptr; w = w->next) {
+      MarkApplied(w->first_seq, WriteBatchRep::Count(w->rep));
+    }
   }
   WriteRequest* head = g->head;
   wal_.Recycle(g);
   CompleteRequests(head, s);
+  MaybeSwitch();
+}
+
+void Shard::RequestSwitch() {
+  // Every sequence number taken so far goes into the memtable being closed; the
+  // sources (memtables, then tables) then never overlap in sequence, which point
+  // lookups rely on (the first source holding a key has its newest version).
+  switch_barrier_ = seq_alloc_.load(std::memory_order_acquire);
+}
+
+void Shard::MaybeSwitch() {
+  if (switch_barrier_ == 0 || last_seq_ + 1 < switch_barrier_) return;
+  switch_barrier_ = 0;
+  Status s = SwitchMemtable();
+  (void)s;                      // a failure is the background error now; the held requests meet it
+  if (held_.head != nullptr) {  // back to the front of the queue, in order
+    PrependToQueue(&held_);
+    commit_wakeup_.Set();
+  }
 }
 
 Status Shard::WaitForL0Room() {
@@ -396,12 +444,15 @@ Status Shard::WaitForL0Room() {
 Status Shard::MakeRoomForWrite() {
   Status s = WaitForL0Room();
   if (!s.ok()) return s;
-  if (stalled_) {
-    stalled_ = false;
-    UpdatePostsOpen();
-  }
+  if (switch_barrier_ != 0) return Status::OK();  // a switch is pending already
   if (mem_->ApproximateMemoryUsage() < opt_.memtable_bytes) return Status::OK();
-  return SwitchMemtable();
+  if (!posting_) return SwitchMemtable();
+  RequestSwitch();
+  if (last_seq_ + 1 >= switch_barrier_) {
+    switch_barrier_ = 0;
+    return SwitchMemtable();
+  }
+  return Status::OK();
 }
 
 Status Shard::SwitchMemtable() {
@@ -441,7 +492,7 @@ Status Shard::SwitchMemtable() {
     return s;
   }
   WalWriter::Segment old = wal_.Swap(std::move(next));
-  imm_.push_back(Immutable{std::move(mem_), old.number});
+  imm_.push_back(Immutable{std::move(mem_), old.number, last_seq_});
   mem_ = std::make_shared<MemTable>();
   PublishView();
   s = wal_.Close(&old, opt_.durability == Durability::kPeriodic);
@@ -481,9 +532,7 @@ Status Shard::Close() {
   // Posted writes were acknowledged: every one already sent must be in the memtable
   // (and so in the WAL synced below). No new ticket is taken once the DB is closing,
   // and the loop drains the rings while this fiber yields.
-  while (posts_applied_.load(std::memory_order_acquire) <
-             posts_issued_.load(std::memory_order_acquire) &&
-         !crashed_) {
+  while (last_seq_ + 1 < seq_alloc_.load(std::memory_order_acquire) && !crashed_) {
     rt::SleepFor(50'000);
   }
   stopping_ = true;

@@ -27,6 +27,7 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <queue>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -105,16 +106,22 @@ class Shard {
   // when applied, see write_request.h).
   void SubmitWrite(WriteRequest* w);
 
-  // Posted writes (any thread). A producer that may post checks AcceptingPosts(),
-  // then takes a ticket right before pushing the request (TakePostTicket), which the
-  // request carries. Readers call WaitForPostedWrites() first, which returns once every
-  // request whose ticket was taken before the call is in the memtable.
+  // Posted writes (any thread; docs/engine.md "Posted writes"). A writer that may post
+  // checks AcceptingPosts(), writes the record into its post log, takes its sequence
+  // numbers (AllocateSequences) right before pushing the request, and returns. Readers
+  // call WaitForPostedWrites() first, which returns once every sequence number taken
+  // before the call is published (in the memtable).
   bool AcceptingPosts() const { return posts_open_.load(std::memory_order_acquire); }
-  uint64_t TakePostTicket();
-  void WaitForPostedWrites() const {
-    const uint64_t issued = posts_issued_.load(std::memory_order_acquire);
-    if (posts_applied_.load(std::memory_order_acquire) < issued) WaitPostsApplied(issued);
+  SequenceNumber AllocateSequences(uint32_t count) {
+    return seq_alloc_.fetch_add(count, std::memory_order_acq_rel);
   }
+  void WaitForPostedWrites() const {
+    if (!posting_) return;  // kSync: every published sequence is acknowledged in order
+    const SequenceNumber taken = seq_alloc_.load(std::memory_order_acquire);
+    if (published_seq_.load(std::memory_order_acquire) + 1 < taken) WaitPublished(taken - 1);
+  }
+  // The directory where writers create post logs (lsm/post_log.h).
+  const std::string& dir() const { return opt_.dir; }
 
   // ---------------------------------------------------------------- reads
   // Any thread: the newest sequence number a read may see.
@@ -195,8 +202,22 @@ class Shard {
   struct Immutable {
     std::shared_ptr<MemTable> mem;
     uint64_t wal_number;  // segment holding exactly this memtable's writes
+    // Every sequence number <= covered is in this memtable or an older source.
+    SequenceNumber covered;
   };
   class ReadaheadFetcher;  // compaction input reads (shard_compaction.cc)
+  // A FIFO of requests linked through WriteRequest::next.
+  struct RequestList {
+    WriteRequest* head = nullptr;
+    WriteRequest* tail = nullptr;
+    size_t n = 0;
+    void Append(WriteRequest* w) {
+      w->next = nullptr;
+      (tail == nullptr ? head : tail->next) = w;
+      tail = w;
+      n++;
+    }
+  };
   class FiberReader final : public BlockReader {
    public:
     explicit FiberReader(Shard* s) : shard_(s) {}
@@ -205,15 +226,14 @@ class Shard {
    private:
     Shard* shard_;
   };
-  // Posted tickets in flight at most; a producer waits past that (never in practice:
-  // the post buffers hold far fewer requests).
-  static constexpr uint64_t kPostWindow = uint64_t{1} << 16;
 
   explicit Shard(const ShardOptions& opt);
 
   // Recovery (shard_recovery.cc).
   Status Recover();
   Status ReplayWal(uint64_t number, MemTable* mem, bool* torn);
+  // Replays the unreleased records of the post logs that the WAL and tables lack.
+  Status ReplayPostLogs(const std::vector<std::string>& logs);
   Status DeleteObsoleteFiles();
 
   // Write path (shard.cc).
@@ -222,29 +242,43 @@ class Shard {
   WriteRequest* TakeGroup();
   void CommitGroup(WriteRequest* head);
   bool GroupWantsSync(WriteRequest* head) const;
-  // Inserts g's batches into the memtable and publishes them; the posted requests are
-  // completed (and may be freed) and leave g's list.
+  // Gives the requests that have none their sequence numbers.
+  void AssignSequences(WriteRequest* head);
+  // Inserts g's batches into the memtable and publishes what became contiguous.
   void Apply(WalGroup* g);
-  // Inserts the batches of a request list from first_seq on (posted_only: only the
-  // posted ones, with fresh numbers), completes the posted requests, and returns the
-  // list of the others.
-  WriteRequest* ApplyRequests(WriteRequest* head, SequenceNumber first_seq, bool posted_only);
+  // Inserts the batches of a request list (all, or only the posted ones: they were
+  // acknowledged, so they stay visible even when their group failed) at their
+  // sequence numbers and marks them applied.
+  void ApplyRequests(WriteRequest* head, bool posted_only);
+  // Marks [first, first + count) applied (or never to be: holes of failed groups) and
+  // advances the published prefix.
+  void MarkApplied(SequenceNumber first, uint64_t count);
   static void OnWalComplete(void* arg);
   void CompleteGroup(WalGroup* g);
-  // Completes the waited requests of a list with s (posted ones already completed).
+  // Completes every request of a list with s (a posted one is released only when s is
+  // OK: it is then in the WAL).
   void CompleteRequests(WriteRequest* head, const Status& s);
   void FailQueued(const Status& s);
+  // Puts the list back at the front of the queue, in order (emptying it).
+  void PrependToQueue(RequestList* list);
   Status MakeRoomForWrite();
   Status WaitForL0Room();
   // Stalls while too many immutable memtables wait, then starts a new WAL segment and
   // memtable. Commit fiber only: it owns the WAL.
   Status SwitchMemtable();
   void SetBackgroundError(const Status& s);
-  void WaitPostsApplied(uint64_t issued) const;
+  void WaitPublished(SequenceNumber seq) const;
   // (fiber on this shard) WaitForPostedWrites without blocking the loop that applies them.
   void WaitForPostedWritesInFiber();
-  void MarkPostApplied(uint64_t ticket);
   void UpdatePostsOpen();
+  // Posting: the memtable is full. Every sequence number taken before now must be in it
+  // before the switch (sources must not overlap in sequence); later ones wait.
+  void RequestSwitch();
+  // Completes a requested switch once what it waits for is published.
+  void MaybeSwitch();
+  bool Holds(const WriteRequest* w) const {
+    return switch_barrier_ != 0 && (!w->posted || w->first_seq >= switch_barrier_);
+  }
   // Publishes a new ReadView of mem_, imm_ and the current version.
   void PublishView();
 
@@ -274,20 +308,32 @@ class Shard {
 
   // ---- published for readers on any thread ----
   std::atomic<const ReadView*> view_{nullptr};
-  std::atomic<SequenceNumber> published_seq_{0};
-  alignas(rt::kCacheLine) std::atomic<uint64_t> posts_issued_{0};
-  alignas(rt::kCacheLine) std::atomic<uint64_t> posts_applied_{0};
+  // Every sequence number <= published_seq_ is applied (or a hole of a failed group).
+  alignas(rt::kCacheLine) std::atomic<SequenceNumber> published_seq_{0};
+  // The next sequence number to hand out (writers of posted requests take theirs).
+  alignas(rt::kCacheLine) std::atomic<SequenceNumber> seq_alloc_{1};
   std::atomic<bool> posts_open_{false};
+  const bool posting_;  // kPeriodic/kNone: posted requests may arrive
 
   // ---- write path (commit fiber) ----
   WriteRequest* queue_head_ = nullptr;
   WriteRequest* queue_tail_ = nullptr;
   size_t queue_len_ = 0;
   rt::Event commit_wakeup_;
-  SequenceNumber last_seq_ = 0;     // last sequence in the memtable (== published_seq_)
-  SequenceNumber next_seq_ = 1;     // next sequence to assign (groups in flight hold the gap)
-  std::vector<uint8_t> post_done_;  // applied tickets beyond posts_applied_ (kPostWindow)
-  bool stalled_ = false;            // the commit fiber waits for flush or compaction
+  SequenceNumber last_seq_ = 0;  // == published_seq_ (shard thread copy)
+  // Applied ranges beyond the published prefix, smallest first.
+  std::priority_queue<std::pair<SequenceNumber, SequenceNumber>,
+                      std::vector<std::pair<SequenceNumber, SequenceNumber>>, std::greater<>>
+      applied_ahead_;
+  // A switch waiting for every sequence below it (RequestSwitch); 0 when none. Requests
+  // at or past it are held back meanwhile.
+  SequenceNumber switch_barrier_ = 0;
+  RequestList held_;
+  // Recovery only: the sequence ranges the WAL replay found, and the largest sequence of
+  // the segments replayed before the current one.
+  std::vector<std::pair<SequenceNumber, uint32_t>> replayed_;
+  SequenceNumber replay_prev_max_ = 0;
+  bool stalled_ = false;  // the commit fiber waits for flush or compaction
 
   // ---- memtables ----
   std::shared_ptr<MemTable> mem_;

@@ -48,7 +48,9 @@ Status Shard::FlushOldestImmutable() {
   // Every WAL segment older than the next memtable's is now covered by tables.
   edit.SetLogNumber(imm_.size() > 1 ? imm_[1].wal_number : wal_.number());
   edit.SetNextFileNumber(versions_.next_file_number());
-  edit.SetLastSequence(last_seq_);
+  // Every sequence number up to the memtable's covered one is now in a table (the
+  // sources never overlap in sequence); recovery skips post-log records at or below it.
+  edit.SetLastSequence(m.covered);
   s = versions_.LogAndApply(&edit, {table});
   if (!s.ok()) {
     tables_.Evict(*table);

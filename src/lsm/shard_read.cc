@@ -232,8 +232,9 @@ void Shard::MultiGetWith(const std::string_view* keys, size_t n, std::string* va
 }
 
 void Shard::WaitForPostedWritesInFiber() {
-  const uint64_t issued = posts_issued_.load(std::memory_order_acquire);
-  while (posts_applied_.load(std::memory_order_acquire) < issued) rt::Yield();
+  if (!posting_) return;
+  const SequenceNumber taken = seq_alloc_.load(std::memory_order_acquire);
+  while (last_seq_ + 1 < taken) rt::Yield();
 }
 
 Status Shard::Get(std::string_view key, std::string* value, SequenceNumber seq, bool fill_cache) {

@@ -9,9 +9,11 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <limits>
 #include <set>
 
 #include "lsm/filenames.h"
+#include "lsm/post_log.h"
 #include "lsm/shard.h"
 #include "lsm/wal_format.h"
 #include "lsm/write_batch_rep.h"
@@ -25,7 +27,7 @@ namespace {
 
 struct DirListing {
   std::set<uint64_t> wals, tables, manifests;
-  std::vector<std::string> temps;
+  std::vector<std::string> temps, post_logs;
   bool has_current = false;
   uint64_t max_number = 0;
 };
@@ -52,6 +54,9 @@ Status ListDir(const std::string& dir, DirListing* out) {
       case FileKind::kTemp:
         out->temps.emplace_back(name);
         break;
+      case FileKind::kPostLog:
+        out->post_logs.emplace_back(name);
+        continue;
       case FileKind::kUnknown:
         continue;
     }
@@ -120,16 +125,22 @@ Status Shard::Recover() {
   versions_.AdvanceFileNumber(std::max<uint64_t>(ls.max_number + 1, 1));
   const VersionState& state = versions_.state();
   last_seq_ = state.last_sequence();
+  for (int level = 0; level < kNumLevels; level++) {
+    for (const FileMetaData& f : state.files(level)) last_seq_ = std::max(last_seq_, f.largest_seq);
+  }
 
-  // Replay the WAL segments the MANIFEST does not cover, oldest first.
+  // Replay the WAL segments the MANIFEST does not cover, oldest first; then what only
+  // the post logs hold.
   for (uint64_t number : ls.wals) {
     if (number < state.log_number()) continue;
     bool torn = false;
     s = ReplayWal(number, mem_.get(), &torn);
     if (!s.ok()) return s;
   }
+  s = ReplayPostLogs(ls.post_logs);
+  if (!s.ok()) return s;
 
-  next_seq_ = last_seq_ + 1;
+  seq_alloc_.store(last_seq_ + 1, std::memory_order_release);
   published_seq_.store(last_seq_, std::memory_order_release);
   s = wal_.OpenSegment(versions_.NewFileNumber());
   if (!s.ok()) return s;
@@ -160,12 +171,15 @@ Status Shard::ReplayWal(uint64_t number, MemTable* mem, bool* torn) {
   WalReader reader(number, data);
   WalRecord rec;
   uint64_t records = 0;
+  SequenceNumber seg_max = 0;
   while (reader.Next(&rec)) {
     if (rec.type != WalRecordType::kBatch) {
       return Status::Corruption(path + " offset " + std::to_string(rec.offset) +
                                 ": unexpected record type");
     }
-    if (mem->num_entries() > 0 && rec.first_seq <= mem->largest_seq()) {
+    // Within a segment sequences may come in any order (posted writes); every one is
+    // above the earlier segments' (a memtable switch waits for every number taken).
+    if (rec.first_seq <= replay_prev_max_) {
       return Status::Corruption(path + " offset " + std::to_string(rec.offset) +
                                 ": sequence numbers go backwards across segments");
     }
@@ -175,8 +189,11 @@ Status Shard::ReplayWal(uint64_t number, MemTable* mem, bool* torn) {
                                 s.message());
     }
     last_seq_ = std::max<uint64_t>(last_seq_, rec.first_seq + rec.count - 1);
+    seg_max = std::max<uint64_t>(seg_max, rec.first_seq + rec.count - 1);
+    replayed_.emplace_back(rec.first_seq, rec.count);
     records++;
   }
+  replay_prev_max_ = std::max(replay_prev_max_, seg_max);
   if (!reader.status().ok()) return reader.status();
   const WalTail& tail = reader.tail();
   *torn = tail.kind == WalTail::Kind::kTorn;
@@ -193,11 +210,59 @@ Status Shard::ReplayWal(uint64_t number, MemTable* mem, bool* torn) {
   return Status::OK();
 }
 
+Status Shard::ReplayPostLogs(const std::vector<std::string>& logs) {
+  if (logs.empty()) return Status::OK();
+  std::sort(replayed_.begin(), replayed_.end());
+  auto in_wal = [&](SequenceNumber seq) {
+    auto it = std::upper_bound(replayed_.begin(), replayed_.end(),
+                               std::make_pair(seq, std::numeric_limits<uint32_t>::max()));
+    return it != replayed_.begin() && std::prev(it)->first + std::prev(it)->second > seq;
+  };
+  const SequenceNumber in_tables = versions_.state().last_sequence();
+  uint64_t replayed = 0, skipped = 0;
+  for (const std::string& name : logs) {
+    std::string data;
+    Status s = rt::ReadFileAt(dir_fd_, name.c_str(), FilePath(name), &data);
+    if (!s.ok()) return s;
+    std::vector<PostedRecord> records;
+    s = ParsePostLog(data, FilePath(name), &records);
+    if (!s.ok()) {
+      // Not a post log of ours (or a header torn by a power loss): nothing in it was
+      // acknowledged without also being in the WAL's durable part, as far as a
+      // machine crash is concerned.
+      RINGDB_LOG_WARN("%s: %s; ignored", FilePath(name).c_str(), s.ToString().c_str());
+      continue;
+    }
+    for (const PostedRecord& r : records) {
+      if (r.first_seq <= in_tables || in_wal(r.first_seq)) {
+        skipped++;
+        continue;
+      }
+      s = WriteBatchRep::InsertInto(r.rep, r.first_seq, mem_.get());
+      if (!s.ok()) {
+        return Status::Corruption(FilePath(name) + ": posted write at sequence " +
+                                  std::to_string(r.first_seq) + ": " + s.message());
+      }
+      last_seq_ = std::max<uint64_t>(last_seq_, r.first_seq + r.count - 1);
+      replayed++;
+    }
+  }
+  if (replayed > 0) {
+    RINGDB_LOG_INFO("%s: replayed %llu posted writes the WAL lacked (%llu already there)",
+                    opt_.dir.c_str(), static_cast<unsigned long long>(replayed),
+                    static_cast<unsigned long long>(skipped));
+  }
+  return Status::OK();
+}
+
 Status Shard::DeleteObsoleteFiles() {
   DirListing ls;
   Status s = ListDir(opt_.dir, &ls);
   if (!s.ok()) return s;
+  // Post logs: what they held is in the table written at recovery (writers of this
+  // process have not created any yet).
   std::vector<std::string> doomed = ls.temps;
+  doomed.insert(doomed.end(), ls.post_logs.begin(), ls.post_logs.end());
   for (uint64_t n : ls.wals) {
     if (n < wal_.number()) doomed.push_back(WalFileName(n));
   }

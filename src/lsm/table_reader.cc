@@ -232,11 +232,11 @@ Status TableReader::FindIndexEntry(std::string_view ikey, uint32_t* entry) const
   uint32_t lo = 0, hi = 0;  // full comparisons needed in [lo, hi); answer in [lo, hi]
   if (ukey.substr(0, index_common_.size()) == index_common_) {
     const uint64_t p = Prefix8(ukey, index_common_.size());
-    lo = static_cast<uint32_t>(
-        std::lower_bound(index_prefix_.begin(), index_prefix_.end(), p) - index_prefix_.begin());
-    hi = static_cast<uint32_t>(
-        std::upper_bound(index_prefix_.begin() + lo, index_prefix_.end(), p) -
-        index_prefix_.begin());
+    lo = static_cast<uint32_t>(std::lower_bound(index_prefix_.begin(), index_prefix_.end(), p) -
+                               index_prefix_.begin());
+    hi =
+        static_cast<uint32_t>(std::upper_bound(index_prefix_.begin() + lo, index_prefix_.end(), p) -
+                              index_prefix_.begin());
   } else if (ukey > index_common_) {
     lo = hi = n;  // after every separator
   }
@@ -273,8 +273,8 @@ Status TableReader::FindDataBlock(const LookupKey& key, BlockHandle* handle,
   return FindDataBlock(key, util::Hash64(key.user_key(), kBloomHashSeed), handle, may_exist);
 }
 
-Status TableReader::FindDataBlock(const LookupKey& key, uint64_t seeded_hash,
-                                  BlockHandle* handle, bool* may_exist) const {
+Status TableReader::FindDataBlock(const LookupKey& key, uint64_t seeded_hash, BlockHandle* handle,
+                                  bool* may_exist) const {
   *may_exist = false;
   if (has_filter_) {
     const uint64_t h = filter_.seed() == kBloomHashSeed

@@ -185,11 +185,11 @@ bool WalReader::Next(WalRecord* rec) {
       if (r.payload.size() < 4 || util::DecodeFixed32(r.payload.data()) != r.count) {
         return Fail(x, "batch count does not match the record header");
       }
-      if (r.first_seq < next_seq_ || r.first_seq + r.count > kMaxSequenceNumber + 1) {
-        return Fail(x, "sequence " + std::to_string(r.first_seq) +
-                           " goes backwards (expected >= " + std::to_string(next_seq_) + ")");
+      // Sequences need not increase within a segment: posted writes carry the numbers
+      // their writers took, in whatever order they reached the shard (docs/wal.md).
+      if (r.first_seq == 0 || r.first_seq + r.count > kMaxSequenceNumber + 1) {
+        return Fail(x, "sequence " + std::to_string(r.first_seq) + " is out of range");
       }
-      next_seq_ = r.first_seq + r.count;
     }
     pos_ = valid_end_ = r.end_offset();
     *rec = r;

@@ -139,7 +139,6 @@ class WalReader {
   std::string_view seg_;
   uint64_t pos_ = 0;
   uint64_t valid_end_ = 0;
-  SequenceNumber next_seq_ = 0;  // lowest first_seq the next kBatch may have
   bool done_ = false;
   Status status_;
   WalTail tail_;

@@ -122,22 +122,17 @@ void WalWriter::Recycle(WalGroup* g) {
   spare_.push_back(g);
 }
 
-void WalWriter::Encode(WalGroup* g, WriteRequest* head, SequenceNumber first_seq) {
+void WalWriter::Encode(WalGroup* g, WriteRequest* head) {
   RINGDB_ASSERT(seg_.fd >= 0);
   g->head = head;
-  g->first_seq = first_seq;
   g->segment = seg_.number;
-  SequenceNumber seq = first_seq;
   size_t n = 0;
   if (opt_.direct) {
     // Each group starts on a fresh page, so groups in flight never share a page and a
     // later group's write cannot disturb an earlier group's bytes.
     WalWriteEncoder enc(seg_.number, seg_.write_offset,
                         seg_.synced_upto & ~uint64_t{kWalBlockBytes - 1}, &encode_buf_);
-    for (WriteRequest* w = head; w != nullptr; w = w->next, n++) {
-      enc.AddBatch(seq, w->rep);
-      seq += WriteBatchRep::Count(w->rep);
-    }
+    for (WriteRequest* w = head; w != nullptr; w = w->next, n++) enc.AddBatch(w->first_seq, w->rep);
     enc.FinishPadded();
     if (g->direct_buf.capacity() < encode_buf_.size()) {
       g->direct_buf.Reset(std::max<size_t>(encode_buf_.size(), 64 << 10));
@@ -151,14 +146,12 @@ void WalWriter::Encode(WalGroup* g, WriteRequest* head, SequenceNumber first_seq
     meta.synced_upto = seg_.synced_upto & ~uint64_t{kWalBlockBytes - 1};
     for (WriteRequest* w = head; w != nullptr; w = w->next, n++) {
       meta.count = WriteBatchRep::Count(w->rep);
-      meta.first_seq = seq;
+      meta.first_seq = w->first_seq;
       EncodeRecord(seg_.number, seg_.write_offset + g->bytes.size(), meta, w->rep, &g->bytes);
-      seq += meta.count;
     }
     g->len = g->bytes.size();
   }
   g->requests = n;
-  g->last_seq = seq - 1;
   g->offset = seg_.write_offset;
 }
 

@@ -40,9 +40,7 @@ class WalWriter;
 struct WalGroup {
   WriteRequest* head = nullptr;  // the requests, linked through next
   size_t requests = 0;
-  SequenceNumber first_seq = 0;
-  SequenceNumber last_seq = 0;  // first_seq + entries - 1
-  uint64_t offset = 0;          // in the segment
+  uint64_t offset = 0;  // in the segment
   uint64_t len = 0;
   bool sync = false;
   bool applied = false;  // already in the memtable (buffered modes apply before the write)
@@ -116,9 +114,9 @@ class WalWriter {
 
   // A group object for the next write (recycled; never null).
   WalGroup* NewGroup();
-  // Frames every request's batch (sequence numbers from first_seq) into g's bytes and
-  // sets g->requests/first_seq/last_seq. REQUIRES: an open segment.
-  void Encode(WalGroup* g, WriteRequest* head, SequenceNumber first_seq);
+  // Frames every request's batch (at its first_seq) into g's bytes and sets
+  // g->requests. REQUIRES: an open segment; every request has its sequence numbers.
+  void Encode(WalGroup* g, WriteRequest* head);
   // (fiber: preallocation may suspend) Queues g's write, with a linked fdatasync when
   // `sync`, for the reactor's next submission. On error nothing is queued (g is
   // recycled by the caller).

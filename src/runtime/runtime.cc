@@ -244,10 +244,14 @@ ForeignRing* Runtime::ForeignRingFor(uint32_t shard) {
   return slot;
 }
 
-PostBuffer* Runtime::ForeignPostBuffer(uint32_t shard, size_t bytes) {
+PostBuffer* Runtime::ForeignPostBuffer(uint32_t shard) {
+  return ForeignRingFor(shard)->post.get();
+}
+
+void Runtime::InstallPostBuffer(uint32_t shard, std::unique_ptr<PostBuffer> buffer) {
   ForeignRing* fr = ForeignRingFor(shard);
-  if (fr->post == nullptr) fr->post = std::make_unique<PostBuffer>(bytes);
-  return fr->post.get();
+  RINGDB_ASSERT_MSG(fr->post == nullptr, "a post buffer is installed already");
+  fr->post = std::move(buffer);
 }
 
 void Runtime::PushForeign(uint32_t shard, Message* msg) {

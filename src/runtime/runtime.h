@@ -220,10 +220,12 @@ class Runtime {
   // registered on first use), waiting for room if the ring is full. The shard runs
   // msg->handler(msg, reactor) on its thread. REQUIRES: not on this runtime's shards.
   void PushForeign(uint32_t shard, Message* msg);
-  // The calling thread's post buffer to `shard` (runtime/post_buffer.h), created with
-  // `bytes` of capacity on first use. Messages carved from it travel by PushForeign.
+  // The calling thread's post buffer to `shard` (runtime/post_buffer.h), or null until
+  // the thread installs one. Messages carved from it travel by PushForeign; the ring
+  // owns it and destroys it when the thread and the shard have both let go.
   // REQUIRES: as PushForeign.
-  PostBuffer* ForeignPostBuffer(uint32_t shard, size_t bytes);
+  PostBuffer* ForeignPostBuffer(uint32_t shard);
+  void InstallPostBuffer(uint32_t shard, std::unique_ptr<PostBuffer> buffer);
 
  private:
   explicit Runtime(const RuntimeOptions& opt);
