@@ -437,7 +437,13 @@ Decision FaultController::Impl::Decide(const IoRequest& req) {
   }
   for (RuleState& rs : rules) {
     const FaultRule& r = rs.rule;
-    if ((r.ops & OpBit(req.op)) == 0 || !Applies(r.action, req)) continue;
+    // A write with kDsync is a write and a sync in one: rules for either match it.
+    IoOpMask bits = OpBit(req.op);
+    if ((req.flags & IoRequest::kDsync) != 0 &&
+        (req.op == IoOp::kWrite || req.op == IoOp::kWritev)) {
+      bits |= OpBit(IoOp::kFdatasync);
+    }
+    if ((r.ops & bits) == 0 || !Applies(r.action, req)) continue;
     if (!r.path_substr.empty() && p1.find(r.path_substr) == std::string::npos &&
         p2.find(r.path_substr) == std::string::npos) {
       continue;
@@ -485,7 +491,7 @@ void FaultController::Impl::RecordWrite(Shadow* sh, FdInfo* fi, uint64_t off, ui
   rec.seq = next_seq++;
   rec.zeros = zeros;
   rec.size_only = size_only;
-  rec.dsync = fi->dsync;
+  rec.dsync = fi->dsync || (sh->inner.flags & IoRequest::kDsync) != 0;
   if (size_only) {  // only the part that grows the file matters
     uint64_t end = off + len;
     if (end <= model_size) return;

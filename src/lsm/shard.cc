@@ -53,7 +53,17 @@ Status Shard::Open(const ShardOptions& opt, std::unique_ptr<Shard>* out) {
   if (!s.ok()) return s;
   rt::Reactor* r = rt::CurrentReactor();
   Shard* raw = shard.get();
-  raw->fibers_.Add(3);
+  const bool zero_fill = opt.durability == Durability::kSync;
+  raw->fibers_.Add(zero_fill ? 4 : 3);
+  if (zero_fill) {
+    r->Spawn(
+        [raw] {
+          raw->wal_.ZeroAheadLoop([raw] { return raw->stopping_ || raw->crashed_; },
+                                  &raw->zero_wakeup_);
+          raw->fibers_.Done();
+        },
+        "wal_zero");
+  }
   r->Spawn(
       [raw] {
         raw->CompactionLoop();
@@ -229,6 +239,7 @@ void Shard::CommitLoop() {
       FailQueued(Status::Aborted("shard crashed (test)"));
       return;
     }
+    MaybeSwitch();
     if (queue_head_ != nullptr) {
       if (WriteRequest* group = TakeGroup()) CommitGroup(group);
       continue;
@@ -391,7 +402,8 @@ void Shard::CompleteGroup(WalGroup* g) {
   WriteRequest* head = g->head;
   wal_.Recycle(g);
   CompleteRequests(head, s);
-  MaybeSwitch();
+  // An I/O completion, outside any fiber: a pending switch is the commit fiber's.
+  if (switch_barrier_ != 0) commit_wakeup_.Set();
 }
 
 void Shard::RequestSwitch() {
@@ -491,6 +503,7 @@ Status Shard::SwitchMemtable() {
     SetBackgroundError(s);
     return s;
   }
+  wal_.WaitZeroIdle();  // no zero-fill may be in flight on the segment swapped out
   WalWriter::Segment old = wal_.Swap(std::move(next));
   imm_.push_back(Immutable{std::move(mem_), old.number, last_seq_});
   mem_ = std::make_shared<MemTable>();
@@ -537,6 +550,7 @@ Status Shard::Close() {
   }
   stopping_ = true;
   UpdatePostsOpen();
+  zero_wakeup_.Set();
   compact_wakeup_.Set();
   commit_wakeup_.Set();
   flush_wakeup_.Set();
@@ -565,6 +579,7 @@ void Shard::Crash() {
   crashed_ = true;
   stopping_ = true;
   UpdatePostsOpen();
+  zero_wakeup_.Set();
   switch_done_.Set();
   compact_wakeup_.Set();
   FailQueued(Status::Aborted("shard crashed (test)"));

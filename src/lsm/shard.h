@@ -320,6 +320,7 @@ class Shard {
   WriteRequest* queue_tail_ = nullptr;
   size_t queue_len_ = 0;
   rt::Event commit_wakeup_;
+  rt::Event zero_wakeup_;        // the WAL zero-fill fiber (kSync)
   SequenceNumber last_seq_ = 0;  // == published_seq_ (shard thread copy)
   // Applied ranges beyond the published prefix, smallest first.
   std::priority_queue<std::pair<SequenceNumber, SequenceNumber>,

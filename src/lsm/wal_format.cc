@@ -154,16 +154,25 @@ bool WalReader::Next(WalRecord* rec) {
       return false;
     }
     uint64_t boundary = std::min<uint64_t>(WalAlignUp(x + 1), size);
+    WalRecord r;
+    Check check = Check::kBadHeader;
     if (AllZero(x, boundary)) {
       if (IsAligned(x)) {
         Stop(x, "zero block", nullptr);
         return false;
       }
-      pos_ = boundary;  // padding after a write
-      continue;
+      // Zeros up to the page boundary are padding after a padded write, unless they are
+      // the first bytes of an unpadded record that straddles the boundary (its masked
+      // checksum may start with zero bytes): a record that checks out is a record.
+      check = CheckRecord(x, &r);
+      if (check != Check::kValid) {
+        pos_ = boundary;  // padding after a write
+        continue;
+      }
+    } else {
+      check = CheckRecord(x, &r);
     }
-    WalRecord r;
-    switch (CheckRecord(x, &r)) {
+    switch (check) {
       case Check::kBadHeader:
         Stop(x, "malformed record header", nullptr);
         return false;

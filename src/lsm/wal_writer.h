@@ -3,7 +3,7 @@
 //
 //   group := the batches the commit fiber took at once, framed back to back
 //   kSync:           O_DIRECT; each group starts on a fresh 4 KiB page and is zero-
-//                    padded to the next, written with a linked fdatasync
+//                    padded to the next, written with RWF_DSYNC (durable on completion)
 //   kPeriodic/kNone: buffered (page cache); records follow each other unpadded; a
 //                    group carries a linked fdatasync when the mode asks for one
 //                    (periodic deadline, WriteOptions::sync)
@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -55,6 +56,7 @@ struct WalGroup {
   io::IoRequest wr;
   io::IoRequest fs;
   int pending = 0;
+  bool pending_sync = false;  // fs is a linked fdatasync
   bool done = false;
 };
 
@@ -68,7 +70,7 @@ class WalWriter {
   // Measured on a 2-core VM (16 sync writers, 2 shards): 1 and 4 in flight performed
   // alike (the path is CPU-bound there); 2 lets a group's write overlap the previous
   // group's fdatasync without splitting groups much.
-  static constexpr size_t kMaxInFlight = 2;
+  static constexpr size_t kMaxInFlight = 8;
 
   WalWriter(const WalWriterOptions& opt, std::string dir, int dir_fd, IoPacer* pacer);
   ~WalWriter();  // closes the segment's descriptor if still open (after a crash)
@@ -128,6 +130,17 @@ class WalWriter {
   // (fiber) Waits until at most n groups are in flight.
   void WaitInFlightAtMost(size_t n);
 
+  // Direct mode (kSync): keeps the space ahead of the write position written with zeros
+  // and synced. An O_RDWR|O_DSYNC write into fallocated (unwritten) space must commit a
+  // journal transaction for the extent conversion, into written space it is one device
+  // write (fio, 4 KiB O_DSYNC at depth 4 on the 2-core VM: 14.9k/s into a fallocated
+  // file, 26.9k/s into a written one; ringdb's 16-thread sync writes: 42k/s -> 58k/s).
+  // Runs in its own fiber until `stop` returns true; zeroing is background I/O.
+  void ZeroAheadLoop(const std::function<bool()>& stop, rt::Event* wakeup);
+  // (fiber) Waits until no zero-fill write is in flight on the open segment (before it
+  // is swapped out).
+  void WaitZeroIdle();
+
   size_t in_flight() const { return inflight_.size(); }
   bool segment_open() const { return seg_.fd >= 0; }
   uint64_t number() const { return seg_.number; }
@@ -151,6 +164,13 @@ class WalWriter {
   void* on_complete_arg_ = nullptr;
 
   Segment seg_;  // the segment written to
+  // Direct mode: [seg_.write_offset, zeroed_) is zero-filled; a zero write of
+  // [zero_start_, zero_end_) may be in flight (groups wait for it if they overlap it).
+  uint64_t zeroed_ = 0;
+  uint64_t zero_start_ = 0, zero_end_ = 0;
+  bool zero_in_flight_ = false;
+  rt::Event zero_done_;
+  rt::Event* zero_wakeup_ = nullptr;  // the zero fiber's, set when the writer advances
   uint64_t last_sync_ns_ = 0;
   uint64_t syncs_ = 0;
   uint64_t bytes_written_ = 0;

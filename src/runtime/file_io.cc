@@ -23,14 +23,18 @@ int64_t ExecuteSync(const io::IoRequest& r) {
     case io::IoOp::kRead:
       rc = pread(r.fd, r.buf, r.len, static_cast<off_t>(r.offset));
       break;
-    case io::IoOp::kWrite:
-      rc = pwrite(r.fd, r.buf, r.len, static_cast<off_t>(r.offset));
+    case io::IoOp::kWrite: {
+      const iovec v{r.buf, r.len};
+      const int flags = (r.flags & io::IoRequest::kDsync) ? RWF_DSYNC : 0;
+      rc = pwritev2(r.fd, &v, 1, static_cast<off_t>(r.offset), flags);
       break;
+    }
     case io::IoOp::kReadv:
       rc = preadv(r.fd, r.iov, static_cast<int>(r.iovcnt), static_cast<off_t>(r.offset));
       break;
     case io::IoOp::kWritev:
-      rc = pwritev(r.fd, r.iov, static_cast<int>(r.iovcnt), static_cast<off_t>(r.offset));
+      rc = pwritev2(r.fd, r.iov, static_cast<int>(r.iovcnt), static_cast<off_t>(r.offset),
+                    (r.flags & io::IoRequest::kDsync) ? RWF_DSYNC : 0);
       break;
     case io::IoOp::kFsync:
       rc = fsync(r.fd);
