@@ -1,7 +1,7 @@
 // FaultBackend: every injected fault reaches the caller as the right result, rules
 // select requests deterministically, and SimulatePowerLoss leaves exactly what a
 // machine could hold after losing power. Parameterized over the inner backends.
-#include "io/fault_backend.h"
+#include "testing/fault_backend.h"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
