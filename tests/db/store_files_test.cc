@@ -125,6 +125,7 @@ TEST_F(StoreFilesTest, MissingOrInvalidFieldsAreCorruption) {
            "ringdb-options\nformat_version=1\nshards=2x\n",          // trailing junk
            "ringdb-options\nformat_version=1\nshards=\n",            // empty
            "ringdb-options\nformat_version=1\nshards=4294967296\n",  // over 32 bits
+           "ringdb-options\nformat_version=1\nshards=257\n",         // over kMaxShards
        }) {
     Status s = Decode(WithCrc(body), &so);
     EXPECT_TRUE(s.IsCorruption()) << body << " -> " << s.ToString();
