@@ -34,7 +34,8 @@ if ((${#files[@]} == 0)); then
   if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
     mapfile -t files < <(git ls-files -- '*.cc' '*.h' '*.cpp' '*.hpp')
   else
-    mapfile -t files < <(find . -type f \( -name '*.cc' -o -name '*.h' \) -printf '%P\n' | sort)
+    mapfile -t files < <(find . \( -path './build*' -o -path './subprojects' -o -path './.*' \) \
+      -prune -o -type f \( -name '*.cc' -o -name '*.h' \) -printf '%P\n' | sort)
   fi
 fi
 selected=()

@@ -359,8 +359,10 @@ def tracked_files(root):
                              capture_output=True).stdout.decode()
         files = [f for f in out.split("\0") if f]
     except (OSError, subprocess.CalledProcessError):
-        files = []
-        for d, _, names in os.walk(root):
+        files = []  # not a git work tree: every file but builds and downloaded wraps
+        for d, dirs, names in os.walk(root):
+            if d == root:
+                dirs[:] = [x for x in dirs if not x.startswith((".", "build", "subprojects"))]
             for f in names:
                 files.append(os.path.relpath(os.path.join(d, f), root))
     return sorted(f for f in files if f.endswith(CPP_EXTENSIONS))
