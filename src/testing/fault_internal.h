@@ -225,17 +225,17 @@ struct FaultController::Impl {
   uint64_t next_seq = 1;
   uint64_t trash_seq = 0;
 
-  // ---- fd tracking ----
+  // ---- fd tracking (fault_controller.cc) ----
   void Untrack(int fd);
   fault_detail::FdInfo* Track(int fd, std::string path);
   fault_detail::FdInfo* LookupFd(int fd);
   void MaybeDrop(const fault_detail::FileKey& key);
   std::string Resolve(int dirfd, const char* path);
 
-  // ---- faults ----
+  // ---- faults (fault_rules.cc) ----
   fault_detail::Decision Decide(const IoRequest& req);
 
-  // ---- power-loss journal ----
+  // ---- power-loss journal (powerloss_journal.cc) ----
   void BeforeForward(Shadow* sh, fault_detail::ChainCtx* ctx);
   void AfterComplete(Shadow* sh, int64_t result);
   void PrepareSync(Shadow* sh, const fault_detail::ChainCtx& ctx);
