@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages ringdb needs to build, test and benchmark, when they
-# are missing. Idempotent; needs root (or sudo).
+# are missing. Idempotent; needs root (or sudo). clang-format (version 14 on Debian 12)
+# is for the `tidy` suite's format check (docs/tidy.md).
 set -euo pipefail
 
 PKGS=(
@@ -8,6 +9,7 @@ PKGS=(
   liburing-dev libaio-dev libboost-context-dev libxxhash-dev liburcu-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev
+  clang-format
 )
 # Optional extras for comparisons and profiling: scripts/deps.sh --extras
 if [[ "${1:-}" == "--extras" ]]; then

@@ -42,6 +42,66 @@ Status DBImpl::Get(const ReadOptions& ro, std::string_view key, std::string* val
   return s;
 }
 
+namespace {
+
+// MultiGet's work for one shard: the keys it owns and their lookup state.
+struct MultiGetPart {
+  std::vector<size_t> index;  // positions in the caller's arrays
+  std::vector<std::string_view> keys;
+  std::vector<std::string> values;
+  std::vector<Status> statuses;
+  lsm::ReadCounters rc;
+  std::unique_ptr<lsm::BatchLookup> batch;
+};
+
+// Every round sends each shard's missing blocks at once and waits for all of them, so
+// the misses of every shard are in flight together.
+void RunMultiGetRounds(rt::Runtime* rt, const std::vector<std::unique_ptr<lsm::Shard>>& shards,
+                       std::vector<MultiGetPart>& parts, uint64_t spin_ns) {
+  for (;;) {
+    std::vector<std::unique_ptr<ReadBlocksMsg>> msgs;
+    for (uint32_t sh = 0; sh < parts.size(); sh++) {
+      MultiGetPart& p = parts[sh];
+      if (p.batch == nullptr || p.batch->done()) continue;
+      auto m = std::make_unique<ReadBlocksMsg>();
+      m->shard = shards[sh].get();
+      m->reads = p.batch->reads().data();
+      m->n = p.batch->reads().size();
+      rt->PushForeign(sh, m.get());
+      msgs.push_back(std::move(m));
+    }
+    if (msgs.empty()) return;
+    for (auto& m : msgs) m->waiter.Wait(spin_ns);
+    for (uint32_t sh = 0; sh < parts.size(); sh++) {
+      MultiGetPart& p = parts[sh];
+      if (p.batch != nullptr && !p.batch->done()) p.batch->Resume(&shards[sh]->block_cache());
+    }
+  }
+}
+
+// Moves each shard's results into the caller's arrays and records the shard's stats.
+void FinishMultiGet(std::vector<MultiGetPart>& parts, uint64_t latency, ThreadStats& ts,
+                    std::vector<std::string>* values, std::vector<Status>* statuses) {
+  for (uint32_t sh = 0; sh < parts.size(); sh++) {
+    MultiGetPart& p = parts[sh];
+    if (p.batch == nullptr) continue;
+    Status first;
+    uint64_t bytes = 0;
+    for (size_t j = 0; j < p.index.size(); j++) {
+      if (p.statuses[j].ok()) bytes += p.keys[j].size() + p.values[j].size();
+      if (first.ok() && !p.statuses[j].ok() && !p.statuses[j].IsNotFound()) first = p.statuses[j];
+      (*values)[p.index[j]] = std::move(p.values[j]);
+      (*statuses)[p.index[j]] = std::move(p.statuses[j]);
+    }
+    ThreadShardStats& st = ts.shard(sh);
+    st.AddReads(p.rc);
+    st.user_bytes_read.Add(bytes);
+    st.multiget.Record(latency, first, p.index.size());
+  }
+}
+
+}  // namespace
+
 std::vector<Status> DBImpl::MultiGet(const ReadOptions& ro, std::span<const std::string_view> keys,
                                      std::vector<std::string>* values) {
   const size_t n = keys.size();
@@ -54,29 +114,18 @@ std::vector<Status> DBImpl::MultiGet(const ReadOptions& ro, std::span<const std:
     return statuses;
   }
   const uint64_t start = util::NowNanos();
-  // One batch per shard with the keys it owns; every round sends each shard's missing
-  // blocks at once and waits for all of them, so the misses of every shard are in
-  // flight together.
-  struct Part {
-    std::vector<size_t> index;
-    std::vector<std::string_view> keys;
-    std::vector<std::string> values;
-    std::vector<Status> statuses;
-    lsm::ReadCounters rc;
-    std::unique_ptr<lsm::BatchLookup> batch;
-  };
-  std::vector<Part> parts(nshards_);
+  std::vector<MultiGetPart> parts(nshards_);
   for (size_t i = 0; i < n; i++) {
     if (keys[i].size() > kMaxKeyBytes) {
       statuses[i] = CheckKeyValue(keys[i], {});
       continue;
     }
-    Part& p = parts[ShardOf(keys[i])];
+    MultiGetPart& p = parts[ShardOf(keys[i])];
     p.index.push_back(i);
     p.keys.push_back(keys[i]);
   }
   for (uint32_t sh = 0; sh < nshards_; sh++) {
-    Part& p = parts[sh];
+    MultiGetPart& p = parts[sh];
     if (p.keys.empty()) continue;
     lsm::SequenceNumber seq;
     s = SeqFor(ro, sh, &seq);
@@ -93,43 +142,8 @@ std::vector<Status> DBImpl::MultiGet(const ReadOptions& ro, std::span<const std:
                                                  p.statuses.data(), seq, ro.fill_cache, &p.rc);
     p.batch->Start(*shard->view(), &shard->block_cache());  // inside the gate's section
   }
-  for (;;) {
-    std::vector<std::unique_ptr<ReadBlocksMsg>> msgs;
-    for (uint32_t sh = 0; sh < nshards_; sh++) {
-      Part& p = parts[sh];
-      if (p.batch == nullptr || p.batch->done()) continue;
-      auto m = std::make_unique<ReadBlocksMsg>();
-      m->shard = shards_[sh].get();
-      m->reads = p.batch->reads().data();
-      m->n = p.batch->reads().size();
-      rt_->PushForeign(sh, m.get());
-      msgs.push_back(std::move(m));
-    }
-    if (msgs.empty()) break;
-    for (auto& m : msgs) m->waiter.Wait(caller_spin_ns_);
-    for (uint32_t sh = 0; sh < nshards_; sh++) {
-      Part& p = parts[sh];
-      if (p.batch != nullptr && !p.batch->done()) p.batch->Resume(&shards_[sh]->block_cache());
-    }
-  }
-  ThreadStats& ts = stats_->ForThisThread();
-  const uint64_t latency = util::NowNanos() - start;
-  for (uint32_t sh = 0; sh < nshards_; sh++) {
-    Part& p = parts[sh];
-    if (p.batch == nullptr) continue;
-    Status first;
-    uint64_t bytes = 0;
-    for (size_t j = 0; j < p.index.size(); j++) {
-      if (p.statuses[j].ok()) bytes += p.keys[j].size() + p.values[j].size();
-      if (first.ok() && !p.statuses[j].ok() && !p.statuses[j].IsNotFound()) first = p.statuses[j];
-      (*values)[p.index[j]] = std::move(p.values[j]);
-      statuses[p.index[j]] = std::move(p.statuses[j]);
-    }
-    ThreadShardStats& st = ts.shard(sh);
-    st.AddReads(p.rc);
-    st.user_bytes_read.Add(bytes);
-    st.multiget.Record(latency, first, p.index.size());
-  }
+  RunMultiGetRounds(rt_.get(), shards_, parts, caller_spin_ns_);
+  FinishMultiGet(parts, util::NowNanos() - start, stats_->ForThisThread(), values, &statuses);
   return statuses;
 }
 

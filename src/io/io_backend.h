@@ -12,7 +12,7 @@
 //     or the timeout passes.
 //   - req->result is >= 0 on success (bytes transferred, or the new fd for kOpen) and
 //     -errno on failure. Short reads/writes are reported as such, never retried
-//     silently: the caller decides (see io/file.h helpers).
+//     silently: the caller decides (runtime/file_io.h ReadFull/WriteFull continue them).
 //   - kLinkNext orders this request before the next one Prepare()d on the same
 //     backend (io_uring IOSQE_IO_LINK semantics): the next one starts only after this
 //     one completed in full; if this one fails or is short, every later request of the

@@ -29,13 +29,6 @@
 
 namespace ringdb::lsm {
 
-// Every MANIFEST record is synced on its own before anything relies on it, so a bad
-// last record is acceptable only as the remains of a write cut short by a crash: OK
-// when the record at `bad` (data[bad..]) is torn (unwritten sectors), Corruption naming
-// `path` when it was written completely (media corruption). Shared with ringdb-tool so
-// the two cannot disagree. See docs/manifest.md.
-Status CheckManifestTear(std::string_view data, uint64_t bad, const std::string& path);
-
 struct VersionSetOptions {
   std::string dir;  // the shard directory
   uint32_t shard_id = 0;

@@ -258,4 +258,26 @@ void WalReader::Stop(uint64_t x, const char* reason, const WalRecord* plausible)
   }
 }
 
+// A write cut short by a crash leaves whole sectors unwritten (zero, as the file's new
+// space was), while media corruption of a complete record leaves every sector written.
+// A record with no all-zero sector (ignoring intersections under 16 bytes, which may be
+// zero by content) is therefore reported as corruption rather than dropped.
+Status CheckManifestTear(std::string_view data, uint64_t bad, const std::string& path) {
+  constexpr uint64_t kSector = 512, kMinRun = 16;
+  if (bad + kWalHeaderBytes > data.size()) return Status::OK();  // cut inside the header
+  const uint64_t len = util::DecodeFixed32(data.data() + bad + 4);
+  const uint64_t end = bad + kWalHeaderBytes + len;
+  if (end > data.size()) return Status::OK();  // the file ends inside the record
+  for (uint64_t sec = bad & ~(kSector - 1); sec < end; sec += kSector) {
+    const uint64_t a = std::max(sec, bad), b = std::min(sec + kSector, end);
+    if (b - a < kMinRun) continue;
+    bool zero = true;
+    for (uint64_t i = a; i < b && zero; i++) zero = data[i] == 0;
+    if (zero) return Status::OK();
+  }
+  return Status::Corruption(path + " offset " + std::to_string(bad) +
+                            ": checksum mismatch in a completely written record (not a torn "
+                            "write); the MANIFEST is damaged");
+}
+
 }  // namespace ringdb::lsm

@@ -144,4 +144,11 @@ class WalReader {
   WalTail tail_;
 };
 
+// Every MANIFEST record is synced on its own before anything relies on it, so a bad
+// last record is acceptable only as the remains of a write cut short by a crash: OK
+// when the record at `bad` (data[bad..]) is torn (unwritten sectors), Corruption naming
+// `path` when it was written completely (media corruption). Shared with ringdb-tool so
+// the two cannot disagree. See docs/manifest.md.
+Status CheckManifestTear(std::string_view data, uint64_t bad, const std::string& path);
+
 }  // namespace ringdb::lsm
