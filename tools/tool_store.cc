@@ -335,7 +335,15 @@ Status ReadTableProperties(const std::string& path, lsm::TableProperties* props)
 }
 
 const char* TypeName(lsm::ValueType t) {
-  return t == lsm::ValueType::kDeletion ? "del" : "put";
+  switch (t) {
+    case lsm::ValueType::kDeletion:
+      return "del";
+    case lsm::ValueType::kValue:
+      return "put";
+    case lsm::ValueType::kValueExpiring:
+      return "put-expiring";
+  }
+  return "?";
 }
 
 }  // namespace ringdb::tools
