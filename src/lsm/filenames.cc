@@ -13,6 +13,8 @@ std::string Numbered(uint64_t number, const char* suffix) {
   return buf;
 }
 
+// Accepts only the spelling Numbered() writes, so that the number parsed from a name
+// (or from CURRENT) leads back to that very file, not to "000005.sst" for "5.sst".
 bool ParseDecimal(std::string_view s, uint64_t* out) {
   if (s.empty() || s.size() > 19) return false;
   uint64_t v = 0;
@@ -20,6 +22,7 @@ bool ParseDecimal(std::string_view s, uint64_t* out) {
     if (c < '0' || c > '9') return false;
     v = v * 10 + static_cast<uint64_t>(c - '0');
   }
+  if (Numbered(v, "") != s) return false;
   *out = v;
   return true;
 }

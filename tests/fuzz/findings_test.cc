@@ -1,0 +1,61 @@
+// One test per decoder bug the fuzz targets found (docs/testing.md "Fuzzing": the list
+// of findings). The inputs that found them are in tests/fuzz/regressions/; these tests
+// pin the rule each fix added, on inputs built for the purpose.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+
+#include "db/store_files.h"
+#include "io/io_trace.h"
+#include "lsm/block.h"
+#include "lsm/block_builder.h"
+#include "lsm/filenames.h"
+#include "lsm/table_builder.h"
+#include "lsm/table_reader.h"
+#include "tests/fuzz/fuzz_util.h"
+#include "tools/tool_store.h"
+#include "util/coding.h"
+#include "util/crc32c.h"
+
+namespace ringdb::fuzz {
+namespace {
+
+std::string Hex8(uint32_t v) {
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), "%08x", v);
+  return buf;
+}
+
+std::string CurrentFor(const std::string& name, const std::string& crc_text) {
+  std::string s = name;
+  s.append(" crc32c=").append(crc_text).append("\n");
+  return s;
+}
+
+// ---- CURRENT and file names: one spelling per number
+
+TEST(FuzzFindings, CurrentWithAnExtraLeadingZeroIsRejected) {
+  const std::string name = "MANIFEST-0617283";  // the engine writes MANIFEST-617283
+  uint64_t n = 0;
+  Status s = lsm::DecodeCurrent(
+      CurrentFor(name, Hex8(util::crc32c::Value(name.data(), name.size()))), "CURRENT", &n);
+  EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+  ASSERT_TRUE(lsm::DecodeCurrent(lsm::EncodeCurrent(617283), "CURRENT", &n).ok());
+  EXPECT_EQ(n, 617283u);
+}
+
+TEST(FuzzFindings, FileNamesParseOnlyInTheEngineSpelling) {
+  uint64_t n = 0;
+  EXPECT_EQ(lsm::ParseFileName("000005.sst", &n), lsm::FileKind::kTable);
+  EXPECT_EQ(n, 5u);
+  EXPECT_EQ(lsm::ParseFileName("1234567.wal", &n), lsm::FileKind::kWal);
+  EXPECT_EQ(n, 1234567u);
+  EXPECT_EQ(lsm::ParseFileName("5.sst", &n), lsm::FileKind::kUnknown);
+  EXPECT_EQ(lsm::ParseFileName("0000005.sst", &n), lsm::FileKind::kUnknown);
+  EXPECT_EQ(lsm::ParseFileName("MANIFEST-5", &n), lsm::FileKind::kUnknown);
+  EXPECT_EQ(lsm::ParseFileName("01234567.wal", &n), lsm::FileKind::kUnknown);
+}
+
+}  // namespace
+}  // namespace ringdb::fuzz
