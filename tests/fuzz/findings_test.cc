@@ -57,5 +57,39 @@ TEST(FuzzFindings, FileNamesParseOnlyInTheEngineSpelling) {
   EXPECT_EQ(lsm::ParseFileName("01234567.wal", &n), lsm::FileKind::kUnknown);
 }
 
+TEST(FuzzFindings, CurrentChecksumIsEightLowercaseHexDigits) {
+  const std::string name = lsm::ManifestFileName(14);
+  const std::string hex = Hex8(util::crc32c::Value(name.data(), name.size()));
+  uint64_t n = 0;
+  ASSERT_TRUE(lsm::DecodeCurrent(CurrentFor(name, hex), "CURRENT", &n).ok());
+  std::string upper = hex;
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  ASSERT_NE(upper, hex);  // this checksum has letters
+  EXPECT_TRUE(lsm::DecodeCurrent(CurrentFor(name, upper), "CURRENT", &n).IsCorruption());
+}
+
+// ---- OPTIONS: the same checksum rule
+
+TEST(FuzzFindings, OptionsChecksumIsEightLowercaseHexDigits) {
+  db::StoreOptions so;
+  so.shards = 1;
+  const std::string good = db::EncodeStoreOptions(so);
+  ASSERT_TRUE(db::DecodeStoreOptions(good, "OPTIONS", &so).ok());
+  std::string upper = good;
+  const size_t pos = upper.rfind("crc32c=") + 7;
+  for (size_t i = pos; i < pos + 8; i++) {
+    upper[i] = static_cast<char>(std::toupper(static_cast<unsigned char>(upper[i])));
+  }
+  ASSERT_NE(upper, good);
+  EXPECT_TRUE(db::DecodeStoreOptions(upper, "OPTIONS", &so).IsCorruption());
+  // "0x" and 6 digits: sscanf's %8x read the same number.
+  std::string body = "ringdb-options\nformat_version=1\nshards=334\n";
+  const uint32_t crc = util::crc32c::Value(body.data(), body.size());
+  ASSERT_LT(crc, 1u << 24);
+  char line[32];
+  std::snprintf(line, sizeof(line), "crc32c=0x%06x\n", crc);
+  EXPECT_TRUE(db::DecodeStoreOptions(body + line, "OPTIONS", &so).IsCorruption());
+}
+
 }  // namespace
 }  // namespace ringdb::fuzz
