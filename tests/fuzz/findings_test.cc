@@ -91,5 +91,29 @@ TEST(FuzzFindings, OptionsChecksumIsEightLowercaseHexDigits) {
   EXPECT_TRUE(db::DecodeStoreOptions(body + line, "OPTIONS", &so).IsCorruption());
 }
 
+// ---- I/O trace: a bad block trailer ends the trace for good
+
+TEST(FuzzFindings, IoTraceReaderStaysFinishedAfterABadTrailer) {
+  std::string file(2 * io::kIoTraceBlockBytes, '\0');
+  io::IoTraceHeader h;
+  h.flags = io::kIoTraceClosed;
+  io::EncodeIoTraceHeader(h, file.data());
+  char* block = file.data() + io::kIoTraceBlockBytes;
+  block[0] = static_cast<char>(io::IoTraceRecordType::kIo);
+  char* trailer = block + io::kIoTraceRecordsPerBlock * io::kIoTraceRecordBytes;
+  util::EncodeFixed32(trailer, io::kIoTraceBlockMagic);
+  util::EncodeFixed32(trailer + 4, 100000);  // more records than a block has slots
+  ResealIoTrace(&file);
+  MemFile mem(file);
+  std::unique_ptr<io::IoTraceReader> r;
+  ASSERT_TRUE(io::IoTraceReader::Open(mem.path(), &r).ok());
+  io::IoTraceEntry e;
+  EXPECT_FALSE(r->Next(&e));
+  EXPECT_TRUE(r->status().IsCorruption()) << r->status().ToString();
+  // It used to take the bad count as its record count here, and read past the block.
+  EXPECT_FALSE(r->Next(&e));
+  EXPECT_FALSE(r->Next(&e));
+}
+
 }  // namespace
 }  // namespace ringdb::fuzz
