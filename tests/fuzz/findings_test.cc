@@ -115,5 +115,69 @@ TEST(FuzzFindings, IoTraceReaderStaysFinishedAfterABadTrailer) {
   EXPECT_FALSE(r->Next(&e));
 }
 
+// ---- Blocks: restart points are entry starts that share nothing
+
+std::string Ikey(const std::string& user) {
+  return lsm::MakeInternalKey(user, 7, lsm::ValueType::kValue);
+}
+
+// Two entries, the second sharing 3 bytes ("key") with the first, and a restart array
+// of {0, restart1} (0: the second entry).
+std::string TwoEntryBlock(uint32_t restart1, uint32_t* second_entry) {
+  const std::string k0 = Ikey("keyA"), k1 = Ikey("keyB");
+  std::string c;
+  util::PutVarint32(&c, 0);
+  util::PutVarint32(&c, static_cast<uint32_t>(k0.size()));
+  util::PutVarint32(&c, 1);
+  c += k0 + "v";
+  *second_entry = static_cast<uint32_t>(c.size());
+  util::PutVarint32(&c, 3);
+  util::PutVarint32(&c, static_cast<uint32_t>(k1.size() - 3));
+  util::PutVarint32(&c, 1);
+  c += k1.substr(3) + "w";
+  util::PutFixed32(&c, 0);
+  util::PutFixed32(&c, restart1 == 0 ? *second_entry : restart1);
+  util::PutFixed32(&c, 2);
+  return c;
+}
+
+Status ForwardScan(const std::string& contents, size_t* n) {
+  lsm::BlockPtr b;
+  Status s = lsm::Block::FromContents(contents, 0, lsm::BlockKind::kIndex, &b);
+  if (!s.ok()) return s;
+  auto it = lsm::Block::NewIterator(b);
+  *n = 0;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) ++*n;
+  return it->status();
+}
+
+TEST(FuzzFindings, ARestartEntryWithASharedPrefixFailsTheForwardScan) {
+  uint32_t second;
+  TwoEntryBlock(0, &second);
+  size_t n = 0;
+  // Restart 1 at the second entry, which shares 3 bytes: Prev and Seek parse it with no
+  // previous key, so it used to read forward but not backward.
+  Status s = ForwardScan(TwoEntryBlock(0, &second), &n);
+  EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+}
+
+TEST(FuzzFindings, ARestartPointInsideAnEntryFailsTheForwardScan) {
+  uint32_t second;
+  TwoEntryBlock(0, &second);
+  size_t n = 0;
+  Status s = ForwardScan(TwoEntryBlock(second - 2, &second), &n);
+  EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+}
+
+TEST(FuzzFindings, BuiltBlocksStillReadBothWays) {
+  for (int interval : {1, 2, 16}) {
+    lsm::BlockBuilder bb(interval);
+    for (int i = 0; i < 40; i++) bb.Add(Ikey("key" + std::to_string(100 + i)), "v");
+    size_t n = 0;
+    ASSERT_TRUE(ForwardScan(std::string(bb.Finish()), &n).ok());
+    EXPECT_EQ(n, 40u);
+  }
+}
+
 }  // namespace
 }  // namespace ringdb::fuzz
