@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <memory>
+#include <optional>
 
 #include "lsm/block.h"
 #include "lsm/bloom.h"
@@ -35,9 +36,11 @@ Status TableCorruption(BlockKind kind, uint64_t offset, const std::string& what)
 }
 
 // Checks the meta blocks (filter, properties, index). The first failure goes to
-// *status / *bad_offset; *index is set when the index block is sound.
+// *status / *bad_offset; *index is set when the index block is sound, *filter when the
+// table has a sound filter block (it views `file`).
 void CheckMetaBlocks(std::string_view file, const lsm::Footer& footer, TableCheck* out,
-                     lsm::BlockPtr* index, Status* status, uint64_t* bad_offset) {
+                     lsm::BlockPtr* index, std::optional<lsm::BloomFilter>* filter, Status* status,
+                     uint64_t* bad_offset) {
   auto fail = [&](uint64_t offset, Status s) {
     if (status->ok()) {
       *status = std::move(s);
@@ -48,11 +51,14 @@ void CheckMetaBlocks(std::string_view file, const lsm::Footer& footer, TableChec
   std::string_view contents;
   if (footer.filter.size != 0) {
     Status s = lsm::VerifyBlock(raw(footer.filter), footer.filter, BlockKind::kFilter, &contents);
-    lsm::BloomFilter filter;
-    if (s.ok() && !filter.Parse(contents)) {
+    lsm::BloomFilter bloom;
+    if (s.ok() && !bloom.Parse(contents)) {
       s = TableCorruption(BlockKind::kFilter, footer.filter.offset, "malformed");
     }
-    if (s.ok()) out->blocks++;
+    if (s.ok()) {
+      out->blocks++;
+      *filter = bloom;
+    }
     fail(footer.filter.offset, s);
   }
   Status s = lsm::VerifyBlock(raw(footer.properties), footer.properties, BlockKind::kProperties,
@@ -67,9 +73,9 @@ void CheckMetaBlocks(std::string_view file, const lsm::Footer& footer, TableChec
 
 // Walks the index and every data block it names. Returns the first problem.
 Status CheckDataBlocks(std::string_view file, const lsm::Footer& footer, const lsm::BlockPtr& index,
-                       const lsm::FileMetaData* meta, TableCheck* out, uint64_t* bad_offset,
-                       std::string* first_key, std::string* last_key, uint64_t* deletions,
-                       uint64_t* data_blocks) {
+                       const std::optional<lsm::BloomFilter>& filter, const lsm::FileMetaData* meta,
+                       TableCheck* out, uint64_t* bad_offset, std::string* first_key,
+                       std::string* last_key, uint64_t* deletions, uint64_t* data_blocks) {
   const lsm::InternalKeyComparator icmp;
   const uint64_t index_offset = footer.index.offset;
   const uint64_t data_end = footer.meta_offset();
@@ -109,6 +115,14 @@ Status CheckDataBlocks(std::string_view file, const lsm::Footer& footer, const l
         return TableCorruption(BlockKind::kData, h.offset,
                                "key " + lsm::DebugInternalKey(k) + " is not after " +
                                    lsm::DebugInternalKey(*last_key));
+      }
+      // A lookup consults the filter first: one that rules out a key the table holds
+      // hides it (the filter is checksummed, but written from the same keys).
+      if (filter && !filter->MayContain(pk.user_key)) {
+        *bad_offset = footer.filter.offset;
+        return TableCorruption(BlockKind::kFilter, footer.filter.offset,
+                               "rules out key " + lsm::DebugInternalKey(k) +
+                                   " of the data block at offset " + std::to_string(h.offset));
       }
       if (icmp.Compare(k, it->key()) > 0) {
         return TableCorruption(
@@ -302,15 +316,16 @@ Status CheckTable(std::string_view file, const lsm::FileMetaData* meta, TableChe
   Status meta_status;
   uint64_t meta_bad = 0;
   lsm::BlockPtr index;
-  CheckMetaBlocks(file, footer, out, &index, &meta_status, &meta_bad);
+  std::optional<lsm::BloomFilter> filter;
+  CheckMetaBlocks(file, footer, out, &index, &filter, &meta_status, &meta_bad);
   if (index == nullptr) {
     *bad_offset = meta_bad;
     return meta_status;
   }
   std::string first_key, last_key;
   uint64_t deletions = 0, data_blocks = 0;
-  s = CheckDataBlocks(file, footer, index, meta, out, bad_offset, &first_key, &last_key, &deletions,
-                      &data_blocks);
+  s = CheckDataBlocks(file, footer, index, filter, meta, out, bad_offset, &first_key, &last_key,
+                      &deletions, &data_blocks);
   if (!s.ok()) return s;
   if (!meta_status.ok()) {
     *bad_offset = meta_bad;

@@ -179,5 +179,38 @@ TEST(FuzzFindings, BuiltBlocksStillReadBothWays) {
   }
 }
 
+// ---- Tables: block handles near 2^64, and what verify must catch
+
+std::string SmallTable(int bloom_bits) {
+  lsm::TableOptions opt;
+  opt.block_bytes = 256;
+  opt.bloom_bits_per_key = bloom_bits;
+  lsm::TableBuilder b(opt);
+  for (int i = 0; i < 60; i++) {
+    EXPECT_TRUE(b.Add(Ikey("user" + std::to_string(1000 + i)), std::string(20, 'v')).ok());
+  }
+  EXPECT_TRUE(b.Finish().ok());
+  return std::string(b.ready());
+}
+
+TEST(FuzzFindings, VerifyRejectsAFilterThatRulesOutAKey) {
+  std::string file = SmallTable(10);
+  tools::TableCheck tc;
+  uint64_t bad = 0;
+  ASSERT_TRUE(tools::CheckTable(file, nullptr, &tc, &bad).ok());
+  lsm::Footer footer;
+  ASSERT_TRUE(
+      lsm::Footer::DecodeFrom(file.substr(file.size() - lsm::kFooterBytes), file.size(), &footer)
+          .ok());
+  ASSERT_GT(footer.filter.size, 2u);
+  // Clear every bit (the probe count and kind bytes stay), then reseal.
+  std::fill_n(file.begin() + static_cast<std::ptrdiff_t>(footer.filter.offset),
+              footer.filter.size - 2, '\0');
+  ResealTable(&file);
+  Status s = tools::CheckTable(file, nullptr, &tc, &bad);
+  EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+  EXPECT_EQ(bad, footer.filter.offset);
+}
+
 }  // namespace
 }  // namespace ringdb::fuzz
