@@ -80,6 +80,7 @@ Status CheckDataBlocks(std::string_view file, const lsm::Footer& footer, const l
   const uint64_t index_offset = footer.index.offset;
   const uint64_t data_end = footer.meta_offset();
   uint64_t expect = 0;  // data blocks are back to back from offset 0 (docs/sst.md)
+  std::string prev_index_key;
   std::unique_ptr<lsm::Block::Iter> it = lsm::Block::NewIterator(index);
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     std::string_view hv = it->value();
@@ -124,6 +125,16 @@ Status CheckDataBlocks(std::string_view file, const lsm::Footer& footer, const l
                                "rules out key " + lsm::DebugInternalKey(k) +
                                    " of the data block at offset " + std::to_string(h.offset));
       }
+      // An index key separates its block from the next one (last key <= index key <
+      // next first key): a seek or a lookup above it must not be sent to an earlier
+      // block, where it would miss.
+      if (in_block == 0 && !prev_index_key.empty() && icmp.Compare(k, prev_index_key) <= 0) {
+        *bad_offset = index_offset;
+        return TableCorruption(BlockKind::kIndex, index_offset,
+                               "index key " + lsm::DebugInternalKey(prev_index_key) +
+                                   " is not below the first key " + lsm::DebugInternalKey(k) +
+                                   " of the next data block");
+      }
       if (icmp.Compare(k, it->key()) > 0) {
         return TableCorruption(
             BlockKind::kData, h.offset,
@@ -145,6 +156,7 @@ Status CheckDataBlocks(std::string_view file, const lsm::Footer& footer, const l
     if (!d->status().ok()) return d->status();
     if (in_block == 0) return TableCorruption(BlockKind::kData, h.offset, "empty data block");
     out->entries += in_block;
+    prev_index_key.assign(it->key());
   }
   if (!it->status().ok()) {
     *bad_offset = index_offset;

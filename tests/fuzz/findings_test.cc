@@ -193,6 +193,35 @@ std::string SmallTable(int bloom_bits) {
   return std::string(b.ready());
 }
 
+// Rewrites the index block (in place, into the padding before the footer when it grows)
+// with `edit` applied to its entries, and reseals the table.
+std::string RewriteIndex(std::string file,
+                         void (*edit)(std::vector<std::pair<std::string, std::string>>*)) {
+  lsm::Footer footer;
+  EXPECT_TRUE(
+      lsm::Footer::DecodeFrom(file.substr(file.size() - lsm::kFooterBytes), file.size(), &footer)
+          .ok());
+  lsm::BlockPtr index;
+  EXPECT_TRUE(lsm::Block::FromContents(file.substr(footer.index.offset, footer.index.size),
+                                       footer.index.offset, lsm::BlockKind::kIndex, &index)
+                  .ok());
+  std::vector<std::pair<std::string, std::string>> entries;
+  auto it = lsm::Block::NewIterator(index);
+  for (it->SeekToFirst(); it->Valid(); it->Next()) entries.emplace_back(it->key(), it->value());
+  edit(&entries);
+  lsm::BlockBuilder bb(1);
+  for (const auto& [k, v] : entries) bb.Add(k, v);
+  const std::string contents(bb.Finish());
+  file.replace(footer.index.offset, contents.size(), contents);
+  file[footer.index.offset + contents.size()] = static_cast<char>(lsm::BlockKind::kIndex);
+  footer.index.size = contents.size();
+  std::string enc;
+  footer.EncodeTo(&enc);
+  file.replace(file.size() - lsm::kFooterBytes, lsm::kFooterBytes, enc);
+  ResealTable(&file);
+  return file;
+}
+
 TEST(FuzzFindings, VerifyRejectsAFilterThatRulesOutAKey) {
   std::string file = SmallTable(10);
   tools::TableCheck tc;
@@ -210,6 +239,30 @@ TEST(FuzzFindings, VerifyRejectsAFilterThatRulesOutAKey) {
   Status s = tools::CheckTable(file, nullptr, &tc, &bad);
   EXPECT_TRUE(s.IsCorruption()) << s.ToString();
   EXPECT_EQ(bad, footer.filter.offset);
+}
+
+TEST(FuzzFindings, VerifyRejectsAnIndexKeyAboveTheNextBlock) {
+  const std::string good = SmallTable(0);
+  auto check = [](const std::string& file) {
+    tools::TableCheck tc;
+    uint64_t bad = 0;
+    return tools::CheckTable(file, nullptr, &tc, &bad);
+  };
+  ASSERT_TRUE(check(good).ok());
+  Status same = check(RewriteIndex(good, [](auto*) {}));
+  ASSERT_TRUE(same.ok()) << same.ToString();
+  // Block 0's separator raised to block 1's separator's user key at the newest
+  // sequence: still below that separator, still above block 0's keys, but above block
+  // 1's first key, so a lookup of that key is sent to block 0 and misses.
+  const std::string raised = RewriteIndex(good, [](auto* e) {
+    ASSERT_GE(e->size(), 3u);
+    lsm::ParsedInternalKey next;
+    ASSERT_TRUE(lsm::ParseInternalKey((*e)[1].first, &next));
+    (*e)[0].first =
+        lsm::MakeInternalKey(next.user_key, lsm::kMaxSequenceNumber, lsm::kValueTypeForSeek);
+  });
+  Status s = check(raised);
+  EXPECT_TRUE(s.IsCorruption()) << s.ToString();
 }
 
 }  // namespace
