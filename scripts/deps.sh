@@ -8,6 +8,8 @@ PKGS=(
   liburing-dev libaio-dev libboost-context-dev libxxhash-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev
+  # The fuzz targets (scripts/fuzz.sh): clang with libFuzzer and the sanitizer runtimes.
+  clang libclang-rt-14-dev
 )
 # Optional extras for comparisons and profiling: scripts/deps.sh --extras
 if [[ "${1:-}" == "--extras" ]]; then

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Runs the libFuzzer targets of tests/fuzz (docs/testing.md "Fuzzing").
 #
-#   scripts/fuzz.sh [--seconds N] [--replay] [target...]
+#   scripts/fuzz.sh [--seconds N] [--jobs J] [--replay] [target...]
 #
 # Configures (once) and builds the fuzz build (${FUZZ_BUILD_DIR:-build-fuzz}, clang,
-# -Dfuzz=true), then runs each target (default: all, one after the other) for N seconds
-# (default 600) from its seed corpus (tests/fuzz/corpus/<target>) plus its regression
-# inputs (tests/fuzz/regressions/<target>). New corpus entries, crash inputs and logs go
-# to a scratch directory (${FUZZ_WORK_DIR:-<build>/fuzz-work}/<target>/), which later
-# runs reuse; nothing under tests/ is written. Prints executions per target, appends
-# them to <work>/runs.tsv, and for a crash prints the report and how to replay it.
+# -Dfuzz=true), then runs each target (default: all) for N seconds (default 600), J at
+# a time (default 1; one core each), from its seed corpus (tests/fuzz/corpus/<target>)
+# plus its regression inputs (tests/fuzz/regressions/<target>). New corpus entries,
+# crash inputs and logs go to a scratch directory (${FUZZ_WORK_DIR:-<build>/fuzz-work}/
+# <target>/), which later runs reuse; nothing under tests/ is written. Prints
+# executions per target, appends them to <work>/runs.tsv, and for a crash prints the
+# report and how to replay it.
 # --replay only runs every seed and regression input once (no fuzzing).
 # Exit status: 0, or 1 when a target found something (or did not run).
 set -euo pipefail
@@ -24,14 +25,17 @@ declare -A MAX_LEN=(
 ALL_TARGETS=(wal manifest version_edit block table options current iotrace)
 
 SECONDS_PER_TARGET=600
+JOBS=1
 REPLAY=0
 TARGETS=()
 while (($#)); do
   case "$1" in
     --seconds) SECONDS_PER_TARGET="$2"; shift 2 ;;
     --seconds=*) SECONDS_PER_TARGET="${1#*=}"; shift ;;
+    --jobs) JOBS="$2"; shift 2 ;;
+    --jobs=*) JOBS="${1#*=}"; shift ;;
     --replay) REPLAY=1; shift ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "fuzz.sh: unknown option $1" >&2; exit 2 ;;
     *)
       if [[ -z "${MAX_LEN[$1]:-}" ]]; then
@@ -67,56 +71,93 @@ for s in llvm-symbolizer llvm-symbolizer-14 /usr/lib/llvm-14/bin/llvm-symbolizer
 done
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 
-mkdir -p "$WORK_DIR"
-failed=()
-printf '%-13s %8s %12s %9s %8s  %s\n' target seconds executions exec/s corpus result
-for t in "${TARGETS[@]}"; do
-  bin="$BUILD_DIR/tests/fuzz/fuzz_$t"
-  work="$WORK_DIR/$t"
+artifacts() {  # what libFuzzer saved in a target's work dir
+  find "$1" -maxdepth 1 \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' \
+    -o -name 'oom-*' -o -name 'slow-unit-*' \) | sort
+}
+
+# Runs target $1; leaves "elapsed execs rc" in <work>/last.result and the new
+# artifacts in <work>/last.found.
+run_target() {
+  local t=$1 bin="$BUILD_DIR/tests/fuzz/fuzz_$1" work="$WORK_DIR/$1"
   mkdir -p "$work/corpus"
-  dirs=("tests/fuzz/corpus/$t")
+  local dirs=("tests/fuzz/corpus/$t")
   [[ -d "tests/fuzz/regressions/$t" ]] && dirs+=("tests/fuzz/regressions/$t")
-  log="$work/last.log"
-  flags=(-max_len="${MAX_LEN[$t]}" -timeout=30 -rss_limit_mb=3072 -print_final_stats=1
+  local log="$work/last.log"
+  local flags=(-max_len="${MAX_LEN[$t]}" -timeout=30 -rss_limit_mb=3072 -print_final_stats=1
     -artifact_prefix="$work/")
   [[ -f "tests/fuzz/dict/$t.dict" ]] && flags+=(-dict="tests/fuzz/dict/$t.dict")
-  before=$(find "$work" -maxdepth 1 -name 'crash-*' -o -maxdepth 1 -name 'leak-*' \
-    -o -maxdepth 1 -name 'timeout-*' -o -maxdepth 1 -name 'oom-*' -o -maxdepth 1 \
-    -name 'slow-unit-*' | sort)
+  local before start rc=0
+  before=$(artifacts "$work")
   start=$(date +%s)
-  rc=0
   if ((REPLAY)); then
     "$bin" "${flags[@]}" -runs=0 "${dirs[@]}" >"$log" 2>&1 || rc=$?
   else
     "$bin" "${flags[@]}" -max_total_time="$SECONDS_PER_TARGET" "$work/corpus" "${dirs[@]}" \
       >"$log" 2>&1 || rc=$?
   fi
-  elapsed=$(($(date +%s) - start))
+  local execs
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-  execs=${execs:-0}
-  rate=$((elapsed > 0 ? execs / elapsed : execs))
-  corpus=$(find "$work/corpus" "${dirs[@]}" -type f | wc -l)
-  after=$(find "$work" -maxdepth 1 -name 'crash-*' -o -maxdepth 1 -name 'leak-*' \
-    -o -maxdepth 1 -name 'timeout-*' -o -maxdepth 1 -name 'oom-*' -o -maxdepth 1 \
-    -name 'slow-unit-*' | sort)
-  new=$(comm -13 <(echo "$before") <(echo "$after") | grep -v '^$' || true)
-  result=ok
-  if ((rc != 0)) || [[ -n "$new" ]]; then result="FAILED (exit $rc)"; failed+=("$t"); fi
-  printf '%-13s %8s %12s %9s %8s  %s\n' "$t" "$elapsed" "$execs" "$rate" "$corpus" "$result"
+  echo "$(($(date +%s) - start)) ${execs:-0} $rc" >"$work/last.result"
+  comm -13 <(echo "$before") <(artifacts "$work") | grep -v '^$' >"$work/last.found" || true
+}
+
+# Prints target $1's line (and its report when it found something); false then.
+report_target() {
+  local t=$1 bin="$BUILD_DIR/tests/fuzz/fuzz_$1" work="$WORK_DIR/$1"
+  local elapsed execs rc
+  read -r elapsed execs rc <"$work/last.result"
+  local new corpus result=ok
+  new=$(cat "$work/last.found")
+  if ((REPLAY)); then
+    corpus=$(find "tests/fuzz/corpus/$t" "tests/fuzz/regressions/$t" -type f 2>/dev/null | wc -l)
+  else
+    corpus=$(find "$work/corpus" "tests/fuzz/corpus/$t" "tests/fuzz/regressions/$t" -type f \
+      2>/dev/null | wc -l)
+  fi
+  if ((rc != 0)) || [[ -n "$new" ]]; then result="FAILED (exit $rc)"; fi
+  printf '%-13s %8s %12s %9s %8s  %s\n' "$t" "$elapsed" "$execs" \
+    "$((elapsed > 0 ? execs / elapsed : execs))" "$corpus" "$result"
   printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$t" "$elapsed" "$execs" \
     "$([[ $REPLAY == 1 ]] && echo replay || echo fuzz)" "$result" >>"$WORK_DIR/runs.tsv"
-  if [[ "$result" != ok ]]; then
-    echo "---- $t: the report (all of it in $log) ----"
-    # From the first error line to libFuzzer's summary, without the driver's frames.
-    sed -n '/FUZZ_CHECK failed\|ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:\|ERROR: libFuzzer\|==ERROR/,/^SUMMARY/p' \
-      "$log" | grep -v 'in fuzzer::\|libc_start\|in _start\|in main \|pthread_kill\|raise\|abort ' |
-      head -60 || true
-    for a in $new; do
-      echo "---- found: $a"
-      echo "  replay:  $bin $a"
-      echo "  keep it: cp $a tests/fuzz/regressions/$t/<what-it-breaks>"
-    done
-    [[ -z "$new" ]] && echo "  (no input saved; see $log)"
+  [[ "$result" == ok ]] && return 0
+  echo "---- $t: the report (all of it in $work/last.log) ----"
+  # From the first error line to libFuzzer's summary, without the driver's frames.
+  sed -n '/FUZZ_CHECK failed\|ERROR: AddressSanitizer\|ERROR: LeakSanitizer\|runtime error:\|ERROR: libFuzzer\|==ERROR/,/^SUMMARY/p' \
+    "$work/last.log" |
+    grep -v 'in fuzzer::\|libc_start\|in _start\|in main \|pthread_kill\|raise\|abort ' |
+    head -60 || true
+  local a
+  for a in $new; do
+    echo "---- found: $a"
+    echo "  replay:  $bin $a"
+    echo "  keep it: cp $a tests/fuzz/regressions/$t/<what-it-breaks>"
+  done
+  [[ -z "$new" ]] && echo "  (no input saved; see $work/last.log)"
+  return 1
+}
+
+mkdir -p "$WORK_DIR"
+# --jobs N: N targets at a time (one core each; CI uses 2). Results print in order.
+running=0
+for t in "${TARGETS[@]}"; do
+  rm -f "$WORK_DIR/$t/last.result"
+  run_target "$t" &
+  running=$((running + 1))
+  if ((running >= JOBS)); then
+    wait -n || true
+    running=$((running - 1))
+  fi
+done
+wait
+failed=()
+printf '%-13s %8s %12s %9s %8s  %s\n' target seconds executions exec/s corpus result
+for t in "${TARGETS[@]}"; do
+  if [[ ! -f "$WORK_DIR/$t/last.result" ]]; then
+    echo "$t: did not run" >&2
+    failed+=("$t")
+  elif ! report_target "$t"; then
+    failed+=("$t")
   fi
 done
 if ((${#failed[@]})); then
