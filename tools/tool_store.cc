@@ -89,6 +89,11 @@ Status CheckDataBlocks(std::string_view file, const lsm::Footer& footer, const l
       *bad_offset = index_offset;
       return TableCorruption(BlockKind::kIndex, index_offset, "bad block handle");
     }
+    lsm::ParsedInternalKey index_key;
+    if (!lsm::ParseInternalKey(it->key(), &index_key)) {
+      *bad_offset = index_offset;
+      return TableCorruption(BlockKind::kIndex, index_offset, "bad internal key");
+    }
     if (h.offset != expect || h.size > data_end || data_end - h.offset < h.read_size()) {
       *bad_offset = index_offset;
       return TableCorruption(
@@ -134,6 +139,19 @@ Status CheckDataBlocks(std::string_view file, const lsm::Footer& footer, const l
                                "index key " + lsm::DebugInternalKey(prev_index_key) +
                                    " is not below the first key " + lsm::DebugInternalKey(k) +
                                    " of the next data block");
+      }
+      // A point lookup searches only the block the index picks. A separator above the
+      // previous block's last key must therefore have a smaller user key than k (as
+      // FindShortestSeparator makes it): else a lookup of k's user key between the two
+      // lands in the previous block and misses k's versions.
+      if (in_block == 0 && !prev_index_key.empty() && prev_index_key != *last_key &&
+          lsm::ExtractUserKey(prev_index_key).compare(pk.user_key) >= 0) {
+        *bad_offset = index_offset;
+        return TableCorruption(
+            BlockKind::kIndex, index_offset,
+            "index key " + lsm::DebugInternalKey(prev_index_key) +
+                " lies above its block's last key " + lsm::DebugInternalKey(*last_key) +
+                " with the user key of the next block's first key " + lsm::DebugInternalKey(k));
       }
       if (icmp.Compare(k, it->key()) > 0) {
         return TableCorruption(
