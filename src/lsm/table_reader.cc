@@ -140,7 +140,8 @@ class TableIter final : public InternalIterator {
 
 Status StringBlockFetcher::Fetch(const BlockHandle& handle, BlockKind kind, BlockPtr* out) {
   fetches_++;
-  if (handle.offset > file_.size() || file_.size() - handle.offset < handle.read_size()) {
+  if (handle.offset > file_.size() || handle.size > file_.size() ||
+      file_.size() - handle.offset < handle.read_size()) {
     return Status::IOError("read past end of file at offset " + std::to_string(handle.offset));
   }
   return Block::FromRaw(std::string(file_.substr(handle.offset, handle.read_size())), handle, kind,
