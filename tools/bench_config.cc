@@ -225,6 +225,9 @@ int ParseFlags(int argc, char** argv, Config* cfg) {
   app.add_option("--memtable_bytes", cfg->memtable_bytes, "memtable bytes per shard (-1 = default)")
       ->capture_default_str();
   app.add_flag("--pin_threads", cfg->pin_threads, "pin shard threads to CPUs");
+  app.add_option("--caller_block_reads", cfg->caller_block_reads,
+                 "Options::caller_block_reads: application threads read their cache misses "
+                 "themselves (true) or hand them to the shard (false)");
   app.add_flag("--iotrace", cfg->iotrace,
                "record every I/O (Options::io_trace; read it with ringdb-tool iotrace)");
   app.add_option("--db", cfg->db, "store directory (deleted first unless --use_existing_db)")
@@ -310,6 +313,7 @@ json ConfigJson(const Config& c) {
   j["cache_size"] = c.cache_size;
   j["memtable_bytes"] = c.memtable_bytes;
   j["pin_threads"] = c.pin_threads;
+  j["caller_block_reads"] = c.caller_block_reads;
   j["iotrace"] = c.iotrace;
   j["db"] = c.db;
   j["use_existing_db"] = c.use_existing_db;

@@ -65,6 +65,7 @@ struct Config {
   int64_t cache_size = -1;      // -1: Options default
   int64_t memtable_bytes = -1;  // -1: Options default
   bool pin_threads = false;
+  bool caller_block_reads = true;
   std::string db = "/var/tmp/ringdb-bench";
   std::string rocksdb_db;  // "" = db + "-rocksdb"
   bool use_existing_db = false;

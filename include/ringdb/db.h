@@ -8,10 +8,27 @@
 //   std::string v;
 //   s = db->Get("key", &v);  // s.IsNotFound() when absent
 //
-// Thread safety: every method may be called from any number of application threads at
-// once. Blocking calls wait for the owning shard; the *Async variants return at once and
-// run the callback on the owning shard's thread when the operation completes (keep
-// callbacks short and never call a blocking DB method from inside one).
+// Threads: every method may be called from any number of application threads at once
+// (one writer per shard, readers anywhere; docs/engine.md):
+//  - Reads (Get, MultiGet, iterators, GetSnapshot) run on the calling thread against
+//    the shards' published state, without locks and without waking a shard; a block
+//    missing from the cache is read on the calling thread too
+//    (Options::caller_block_reads).
+//  - Writes go to the owning shard. In kSync mode, or with WriteOptions::sync, Put,
+//    Delete and Write return once the write is durable. In kPeriodic/kNone mode (with
+//    Options::post_writes) they usually return as soon as the write is in the calling
+//    thread's post log for its shard ("posted"), before the shard applied it.
+//  - Visibility, in every mode: a read that begins after a write returned OK sees it,
+//    on any thread. A posted write survives a crash of the process (the next Open
+//    replays the post logs); what a machine crash may lose is set by the durability
+//    mode (docs/engine.md "Posted writes").
+//  - The *Async variants return at once and run the callback on the owning shard's
+//    thread when the operation completes (keep callbacks short and never call a blocking
+//    DB method from inside one). Blocking methods must not be called from a shard
+//    thread (a ShardContext serves that code).
+// Close: a call that races Close() or comes after it returns Shutdown (GetSnapshot:
+// null; an iterator: !Valid() with status Shutdown) and never touches freed memory;
+// Close waits for the calls already inside to leave (a gate counts them).
 #pragma once
 
 #include <functional>

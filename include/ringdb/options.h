@@ -53,6 +53,11 @@ struct Options {
   // apply it. Every read still sees every write that returned before it began (reads
   // first wait for the shard to apply what was queued). See DB::Put.
   bool post_writes = true;
+  // A Get, MultiGet or iterator on an application thread reads the blocks it misses in
+  // the cache itself (pread, or its own io_uring for several at once) and hands them to
+  // the shard for caching without waiting for it. False: the owning shard reads them
+  // while the caller waits. See docs/engine.md "Reads on any thread".
+  bool caller_block_reads = true;
 
   // Per shard: a memtable becomes immutable at this size and is flushed to an SSTable.
   size_t memtable_bytes = 64ull << 20;
@@ -119,8 +124,8 @@ struct ReadOptions {
   // shards stop reading at the bounds.
   std::optional<std::string> lower_bound;  // inclusive
   std::optional<std::string> upper_bound;  // exclusive
-  // Iterators only: bytes of entries a shard sends per chunk (the next chunk is
-  // prefetched while the caller consumes one).
+  // No longer used: iterators read the shards' published state on the calling thread.
+  // Kept so that code setting it still compiles.
   size_t iterator_chunk_bytes = 64 * 1024;
 };
 

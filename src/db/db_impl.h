@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "db/caller_reads.h"
 #include "db/store_files.h"
 #include "db/test_hooks.h"
 #include "db/thread_stats.h"
@@ -152,7 +153,12 @@ class DBImpl final : public DB {
   std::atomic<bool> closed_{false};  // Close started (idempotence)
   OpenFlag open_ = std::make_shared<std::atomic<bool>>(true);
   uint64_t caller_spin_ns_ = 0;  // set by Open (Options::idle_spin_us)
-  bool post_writes_ = false;     // set by Open: durability none/periodic and Options
+  // Set by Open: how application threads read their cache misses (caller_reads.h);
+  // null (Options::caller_block_reads false) hands them to the shards.
+  CallerIoConfig caller_io_;
+  const CallerIoConfig* caller_io() const { return caller_block_reads_ ? &caller_io_ : nullptr; }
+  bool caller_block_reads_ = true;
+  bool post_writes_ = false;  // set by Open: durability none/periodic and Options
   std::unique_ptr<StatsRegistry> stats_;
   std::mutex snapshots_mu_;  // not on the data path: GetSnapshot/ReleaseSnapshot only
   std::set<const Snapshot*> snapshots_;

@@ -7,15 +7,6 @@
 
 namespace ringdb::db {
 
-void HandoffReader::Read(lsm::BlockRead* reads, size_t n) {
-  ReadBlocksMsg m;
-  m.shard = shard_;
-  m.reads = reads;
-  m.n = n;
-  rt_->PushForeign(index_, &m);
-  m.waiter.Wait(spin_ns_);
-}
-
 DBIterator::DBIterator(DBImpl* db, std::vector<Child> children)
     : db_(db), open_(db->open_flag()), children_(std::move(children)) {}
 

@@ -20,32 +20,18 @@
 #include <string>
 #include <vector>
 
+#include "db/caller_reads.h"
 #include "db/db_impl.h"
 #include "lsm/db_iter.h"
 #include "ringdb/iterator.h"
 
 namespace ringdb::db {
 
-// Reads blocks for a reader on an application thread: the owning shard reads them in
-// one submission (its I/O stats and trace see them) and the caller waits.
-class HandoffReader final : public lsm::BlockReader {
- public:
-  HandoffReader(rt::Runtime* rt, lsm::Shard* shard, uint32_t index, uint64_t spin_ns)
-      : rt_(rt), shard_(shard), index_(index), spin_ns_(spin_ns) {}
-  void Read(lsm::BlockRead* reads, size_t n) override;
-
- private:
-  rt::Runtime* rt_;
-  lsm::Shard* shard_;
-  uint32_t index_;
-  uint64_t spin_ns_;
-};
-
 class DBIterator final : public Iterator {
  public:
   struct Child {
     uint32_t shard = 0;
-    std::unique_ptr<HandoffReader> reader;
+    std::unique_ptr<ThreadBlockReader> reader;
     std::unique_ptr<lsm::UserIterator> it;  // declared after reader: destroyed first
   };
   DBIterator(DBImpl* db, std::vector<Child> children);

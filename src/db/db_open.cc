@@ -196,6 +196,7 @@ Status DBImpl::Open(const Options& opt, const testing::OpenHooks* hooks, std::un
   db->nshards_ = so.shards;
   db->stats_ = std::make_unique<StatsRegistry>(so.shards);
   db->post_writes_ = opt.post_writes && opt.durability != Durability::kSync;
+  db->caller_block_reads_ = opt.caller_block_reads;
 
   rt::RuntimeOptions ro = RuntimeOptionsFor(opt, so.shards, &db->caller_spin_ns_);
   if (hooks != nullptr && hooks->wrap_backend) ro.wrap_backend = hooks->wrap_backend;
@@ -204,6 +205,14 @@ Status DBImpl::Open(const Options& opt, const testing::OpenHooks* hooks, std::un
   {
     io::IoBackend* b = db->rt_->reactor(0)->backend();
     db->backend_desc_ = std::string(b->name());
+    static std::atomic<uint64_t> next_db_id{1};
+    db->caller_io_.db_id = next_db_id.fetch_add(1, std::memory_order_relaxed);
+    db->caller_io_.backend.kind = b->kind();
+    db->caller_io_.backend.queue_depth = 64;
+    db->caller_io_.backend.register_buffers = false;
+    db->caller_io_.backend.poll_batch = 0;
+    db->caller_io_.backend.quiet = true;
+    db->caller_io_.wrap = ro.wrap_backend;
     const std::string& why = db->rt_->reactor(0)->backend_choice().reason;
     if (!why.empty()) db->backend_desc_ += " (" + why + ")";
   }

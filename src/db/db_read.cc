@@ -32,9 +32,9 @@ Status DBImpl::Get(const ReadOptions& ro, std::string_view key, std::string* val
   s = SeqFor(ro, shard, &seq);
   if (!s.ok()) return s;
   lsm::Shard* sh = shards_[shard].get();
-  sh->WaitForPostedWrites();
+  sh->WaitForPostedWritesOf(key);
   lsm::ReadCounters rc;
-  HandoffReader reader(rt_.get(), sh, shard, caller_spin_ns_);
+  ThreadBlockReader reader(rt_.get(), sh, shard, caller_spin_ns_, caller_io());
   s = sh->GetWith(key, value, seq, ro.fill_cache, &reader, &rc, expire_at_unix_ms);
   ThreadShardStats& ts = stats_->ForThisThread().shard(shard);
   ts.AddReads(rc);
@@ -58,8 +58,28 @@ struct MultiGetPart {
 // Every round sends each shard's missing blocks at once and waits for all of them, so
 // the misses of every shard are in flight together.
 void RunMultiGetRounds(rt::Runtime* rt, const std::vector<std::unique_ptr<lsm::Shard>>& shards,
-                       std::vector<MultiGetPart>& parts, uint64_t spin_ns) {
+                       std::vector<MultiGetPart>& parts, uint64_t spin_ns,
+                       const CallerIoConfig* io) {
   for (;;) {
+    if (io != nullptr) {
+      // This thread reads every shard's missing blocks, all in one submission.
+      std::vector<CallerRead> all;
+      for (uint32_t sh = 0; sh < parts.size(); sh++) {
+        MultiGetPart& p = parts[sh];
+        if (p.batch == nullptr || p.batch->done()) continue;
+        for (lsm::BlockRead& r : p.batch->reads()) all.push_back({sh, shards[sh].get(), &r});
+      }
+      if (all.empty()) return;
+      if (!ReadOnCaller(rt, *io, all.data(), all.size())) {
+        io = nullptr;  // no backend on this thread: the shards read them
+        continue;
+      }
+      for (uint32_t sh = 0; sh < parts.size(); sh++) {
+        MultiGetPart& p = parts[sh];
+        if (p.batch != nullptr && !p.batch->done()) p.batch->Resume(&shards[sh]->block_cache());
+      }
+      continue;
+    }
     std::vector<std::unique_ptr<ReadBlocksMsg>> msgs;
     for (uint32_t sh = 0; sh < parts.size(); sh++) {
       MultiGetPart& p = parts[sh];
@@ -135,7 +155,7 @@ std::vector<Status> DBImpl::MultiGet(const ReadOptions& ro, std::span<const std:
       return statuses;
     }
     lsm::Shard* shard = shards_[sh].get();
-    shard->WaitForPostedWrites();
+    for (std::string_view k : p.keys) shard->WaitForPostedWritesOf(k);
     if (seq == lsm::Shard::kLatest) seq = shard->published_sequence();
     p.values.resize(p.keys.size());
     p.statuses.resize(p.keys.size());
@@ -144,7 +164,7 @@ std::vector<Status> DBImpl::MultiGet(const ReadOptions& ro, std::span<const std:
                                                  &shard->clock(), &p.rc);
     p.batch->Start(*shard->view(), &shard->block_cache());  // inside the gate's section
   }
-  RunMultiGetRounds(rt_.get(), shards_, parts, caller_spin_ns_);
+  RunMultiGetRounds(rt_.get(), shards_, parts, caller_spin_ns_, caller_io());
   FinishMultiGet(parts, util::NowNanos() - start, stats_->ForThisThread(), values, &statuses);
   return statuses;
 }
@@ -202,7 +222,7 @@ std::unique_ptr<Iterator> DBImpl::NewIterator(const ReadOptions& ro) {
     if (seq == lsm::Shard::kLatest) seq = sh->published_sequence();
     DBIterator::Child& c = children[i];
     c.shard = i;
-    c.reader = std::make_unique<HandoffReader>(rt_.get(), sh, i, caller_spin_ns_);
+    c.reader = std::make_unique<ThreadBlockReader>(rt_.get(), sh, i, caller_spin_ns_, caller_io());
     lsm::ReadViewRef view(sh->view());  // inside the gate's section
     c.it = sh->NewIterator(std::move(view), seq, ro.lower_bound, ro.upper_bound, ro.fill_cache,
                            c.reader.get());

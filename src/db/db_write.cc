@@ -100,6 +100,8 @@ bool DBImpl::PostRecord(uint32_t shard, size_t rep_bytes, OpKind kind,
   if (rec == nullptr) return false;  // the shard is behind: this write waits instead
   char* rep = rec + lsm::kPostRecordHeaderBytes;
   const uint32_t count = fill(rep);
+  // Its keys are pending (point reads of them wait) before it can be acknowledged.
+  sh->NotePostedKeys(std::string_view(rep, rep_bytes));
   // The sequence numbers are taken last, right before the record is sealed and pushed:
   // a memtable switch waits for every number taken (Shard::RequestSwitch).
   const lsm::SequenceNumber seq = sh->AllocateSequences(count);

@@ -135,4 +135,23 @@ struct ReadBlocksMsg : rt::Message {
   }
 };
 
+// A block an application thread read itself (caller_reads.h): the shard counts the I/O
+// (statistics and trace) and caches the block. Heap-allocated and not waited for; the
+// handler frees it.
+struct BlockReadDoneMsg : rt::Message {
+  lsm::Shard* shard = nullptr;
+  io::IoRequest req;  // the completed read, for the statistics and the trace
+  uint64_t file_number = 0;
+  uint64_t block_offset = 0;
+  lsm::BlockPtr block;  // null: not to be cached (fill_cache off, or it failed)
+
+  BlockReadDoneMsg() { handler = &OnShard; }
+  static void OnShard(rt::Message* m, rt::Reactor* r) {
+    std::unique_ptr<BlockReadDoneMsg> d(static_cast<BlockReadDoneMsg*>(m));
+    r->AccountForeignIo(d->req);
+    if (d->req.result >= 0)
+      d->shard->AdoptBlockRead(d->file_number, d->block_offset, std::move(d->block));
+  }
+};
+
 }  // namespace ringdb::db

@@ -233,8 +233,10 @@ Status CreateBackend(const BackendOptions& opt, std::unique_ptr<IoBackend>* out,
     RINGDB_LOG_ERROR("io backend %s: %s", BackendKindName(kind), s.ToString().c_str());
     return s;
   }
-  RINGDB_LOG_INFO("io backend: %s (%s, queue_depth=%u)", BackendKindName(kind), why.c_str(),
-                  opt.queue_depth);
+  if (!opt.quiet) {
+    RINGDB_LOG_INFO("io backend: %s (%s, queue_depth=%u)", BackendKindName(kind), why.c_str(),
+                    opt.queue_depth);
+  }
   return Status::OK();
 }
 

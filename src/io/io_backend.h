@@ -125,6 +125,9 @@ struct BackendOptions {
   // 85-90% of fio's IOPS; reaping 4 per pass, 96-99% (docs/io.md). Submissions stay
   // batched: one syscall per 4 completions instead of one per completion.
   uint32_t poll_batch = 4;
+  // No info line for the choice (the per-thread backends of readers: one per thread
+  // would flood the log). Failures are still logged.
+  bool quiet = false;
 };
 
 // Cumulative counters kept by every backend (owner thread only).

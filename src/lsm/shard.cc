@@ -36,6 +36,7 @@ Shard::Shard(const ShardOptions& opt)
       wal_(WalWriterOptions{opt.durability == Durability::kSync, opt.wal_preallocate_bytes},
            opt.dir, -1, &pacer_),
       posting_(opt.durability != Durability::kSync),
+      pending_keys_(posting_ ? std::make_unique<PendingKeys>() : nullptr),
       mem_(std::make_shared<MemTable>()) {
   wal_.set_on_complete(&Shard::OnWalComplete, this);
 }
@@ -131,6 +132,7 @@ void Shard::MarkApplied(SequenceNumber first, uint64_t count) {
   }
   last_seq_ = prefix;
   published_seq_.store(prefix, std::memory_order_release);
+  if (pending_keys_) pending_keys_->Publish(prefix);
 }
 
 void Shard::UpdatePostsOpen() {
@@ -363,6 +365,7 @@ void Shard::ApplyRequests(WriteRequest* head, bool posted_only) {
     const uint32_t count = WriteBatchRep::Count(w->rep);
     Status a = WriteBatchRep::InsertInto(w->rep, w->first_seq, mem_.get());
     RINGDB_ASSERT_MSG(a.ok(), "a validated batch failed to apply");
+    if (w->posted) pending_keys_->Applied(w->rep, w->first_seq + count - 1);
     MarkApplied(w->first_seq, count);
   }
 }

@@ -37,6 +37,7 @@
 #include "lsm/expiry.h"
 #include "lsm/io_pacer.h"
 #include "lsm/memtable.h"
+#include "lsm/pending_keys.h"
 #include "lsm/point_lookup.h"
 #include "lsm/table_builder.h"
 #include "lsm/table_cache.h"
@@ -122,6 +123,16 @@ class Shard {
     const SequenceNumber taken = seq_alloc_.load(std::memory_order_acquire);
     if (published_seq_.load(std::memory_order_acquire) + 1 < taken) WaitPublished(taken - 1);
   }
+  // The same for a point read of `key`: waits only when a posted write of that key (or
+  // of a key sharing its PendingKeys slot) may be unpublished.
+  void WaitForPostedWritesOf(std::string_view key) const {
+    if (!posting_) return;
+    const SequenceNumber taken = seq_alloc_.load(std::memory_order_acquire);
+    if (published_seq_.load(std::memory_order_acquire) + 1 >= taken) return;
+    if (pending_keys_->MayHave(key)) WaitPublished(taken - 1);
+  }
+  // Writers, before acknowledging a posted batch: marks its keys pending (posting only).
+  void NotePostedKeys(std::string_view rep) { pending_keys_->Add(rep); }
   // The directory where writers create post logs (lsm/post_log.h).
   const std::string& dir() const { return opt_.dir; }
 
@@ -156,6 +167,12 @@ class Shard {
                 SequenceNumber seq = kLatest, bool fill_cache = true);
   // (fiber) Reads blocks for another thread's lookups or iterators (one submission).
   void ReadBlocks(BlockRead* reads, size_t n) { tables_.ReadBlocks(reads, n, &reads_.table_reads); }
+  // (shard thread) A block that a reader on another thread read from table
+  // `file_number` itself: counted as a table read, and cached when `block` is set.
+  void AdoptBlockRead(uint64_t file_number, uint64_t offset, BlockPtr block) {
+    reads_.table_reads++;
+    if (block) tables_.blocks().Insert(file_number, offset, block, block->charge());
+  }
   // A BlockReader for fibers of this shard.
   BlockReader* fiber_reader() { return &fiber_reader_; }
 
@@ -318,6 +335,8 @@ class Shard {
   alignas(rt::kCacheLine) std::atomic<SequenceNumber> seq_alloc_{1};
   std::atomic<bool> posts_open_{false};
   const bool posting_;  // kPeriodic/kNone: posted requests may arrive
+  // Keys of posted writes not yet published (posting_ only; null otherwise).
+  std::unique_ptr<PendingKeys> pending_keys_;
 
   // ---- write path (commit fiber) ----
   WriteRequest* queue_head_ = nullptr;

@@ -97,46 +97,50 @@ void TableCache::ReadBlocks(BlockRead* reads, size_t n, uint64_t* table_reads) {
   std::vector<io::AlignedBuffer> bufs(n);
   IoBatch batch;
   for (size_t i = 0; i < n; i++) {
-    BlockRead& r = reads[i];
-    const uint64_t align = r.table->dio_align;
-    const uint64_t start = AlignDown(r.handle.offset, align);
-    const uint64_t end = AlignUp(r.handle.offset + r.handle.read_size(), align);
-    bufs[i].Reset(end - start);
-    io::IoRequest& q = reqs[i];
-    q.op = io::IoOp::kRead;
-    q.io_class = io::IoClass::kUserRead;
-    q.fd = r.table->fd;
-    q.offset = start;
-    q.len = end - start;
-    q.buf = bufs[i].data();
+    PrepareBlockRead(reads[i], &reqs[i], &bufs[i]);
     pacer_->ForegroundStarted();
-    batch.Add(&q);
+    batch.Add(&reqs[i]);
   }
   batch.WaitAll();
   for (size_t i = 0; i < n; i++) {
     pacer_->ForegroundDone();
     BlockRead& r = reads[i];
-    const io::IoRequest& q = reqs[i];
-    if (q.result < 0) {
-      r.status = Status::FromErrno(static_cast<int>(-q.result),
-                                   "read " + r.table->path + " offset " + std::to_string(q.offset));
-      continue;
+    if (reqs[i].result >= 0) (*table_reads)++;
+    FinishBlockRead(&r, reqs[i], std::move(bufs[i]));
+    if (r.status.ok() && r.fill_cache) {
+      cache_.Insert(r.table->number, r.handle.offset, r.block, r.block->charge());
     }
-    if (static_cast<uint64_t>(q.result) != q.len) {
-      r.status = Status::Corruption(r.table->path + ": short read at offset " +
-                                    std::to_string(q.offset) + " (" + std::to_string(q.result) +
-                                    " of " + std::to_string(q.len) + " bytes)");
-      continue;
-    }
-    (*table_reads)++;
-    r.status = Block::FromAligned(std::move(bufs[i]), r.handle.offset - q.offset, r.handle,
-                                  BlockKind::kData, &r.block);
-    if (!r.status.ok()) {
-      r.status = Status::Corruption(r.table->path + ": " + r.status.message());
-      continue;
-    }
-    if (r.fill_cache) cache_.Insert(r.table->number, r.handle.offset, r.block, r.block->charge());
   }
+}
+
+void TableCache::PrepareBlockRead(const BlockRead& r, io::IoRequest* q, io::AlignedBuffer* buf) {
+  const uint64_t align = r.table->dio_align;
+  const uint64_t start = AlignDown(r.handle.offset, align);
+  const uint64_t end = AlignUp(r.handle.offset + r.handle.read_size(), align);
+  buf->Reset(end - start);
+  q->op = io::IoOp::kRead;
+  q->io_class = io::IoClass::kUserRead;
+  q->fd = r.table->fd;
+  q->offset = start;
+  q->len = end - start;
+  q->buf = buf->data();
+}
+
+void TableCache::FinishBlockRead(BlockRead* r, const io::IoRequest& q, io::AlignedBuffer buf) {
+  if (q.result < 0) {
+    r->status = Status::FromErrno(static_cast<int>(-q.result),
+                                  "read " + r->table->path + " offset " + std::to_string(q.offset));
+    return;
+  }
+  if (static_cast<uint64_t>(q.result) != q.len) {
+    r->status = Status::Corruption(r->table->path + ": short read at offset " +
+                                   std::to_string(q.offset) + " (" + std::to_string(q.result) +
+                                   " of " + std::to_string(q.len) + " bytes)");
+    return;
+  }
+  r->status = Block::FromAligned(std::move(buf), r->handle.offset - q.offset, r->handle,
+                                 BlockKind::kData, &r->block);
+  if (!r->status.ok()) r->status = Status::Corruption(r->table->path + ": " + r->status.message());
 }
 
 }  // namespace ringdb::lsm

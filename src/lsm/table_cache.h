@@ -11,6 +11,8 @@
 #include <memory>
 #include <string>
 
+#include "io/aligned_buffer.h"
+#include "io/io_backend.h"
 #include "lsm/block_cache.h"
 #include "lsm/io_pacer.h"
 #include "lsm/version.h"
@@ -43,6 +45,11 @@ class TableCache {
   // (fiber) Reads every block at once (one submission), verifies each and fills the
   // cache where asked. Counts them in *table_reads.
   void ReadBlocks(BlockRead* reads, size_t n, uint64_t* table_reads);
+  // The two halves of one block read, for readers that issue it themselves (any thread;
+  // they touch only r, q and buf): the aligned O_DIRECT request for r's block, then the
+  // verified block (r->block) or the error naming file and offset (r->status).
+  static void PrepareBlockRead(const BlockRead& r, io::IoRequest* q, io::AlignedBuffer* buf);
+  static void FinishBlockRead(BlockRead* r, const io::IoRequest& q, io::AlignedBuffer buf);
 
   BlockCache& blocks() { return cache_; }
   const BlockCache& blocks() const { return cache_; }

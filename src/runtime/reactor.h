@@ -203,6 +203,9 @@ class Reactor {
   // Leaves every other field of *out alone.
   void FillStats(ringdb::ShardStats* out) const;
   const io::IoAccounting& io_accounting() const { return io_acct_; }
+  // An I/O another thread did for this reactor's owner (a reader's own block read):
+  // counted and traced as if this reactor had completed it.
+  void AccountForeignIo(const io::IoRequest& req) { io_acct_.OnIoComplete(req); }
   const ringdb::HistogramData& ring_occupancy() const { return ring_occupancy_; }
 
   // Starts recording every I/O this reactor completes into a new trace file at `path`

@@ -1,0 +1,205 @@
+#!/usr/bin/env bash
+# compare_anythread.sh: the "Done when" table of the any-thread issue (#10). ringdb-bench
+# with application threads calling the blocking API (--load=threads), next to RocksDB's
+# db_bench on the same machine in the same run: engines alternate ROUNDS times per row
+# and each row reports every run and the medians (BENCH.md). 16-byte keys, bloom 10
+# bits, no compression, durability none unless the row says otherwise.
+#
+#   rows (ROWS selects, default all):
+#     a  readrandom, 1M x 100 B in memory (BENCH.md "in-memory reads": fillrandom then
+#        readrandom in one process, 1 GiB cache), 2 and 16 threads
+#     b  fillrandom (none), 1M x 100 B, 2 threads and 1 thread
+#     c  durable writes (ringdb sync / db_bench --sync=1), 16 threads x 1500 writes
+#     d  cold readrandom, 3M x 1000 B, 64 MiB cache, O_DIRECT reads, 16 threads
+#     e  MultiGet of 32 cold keys from one thread (same store as d) vs multireadrandom
+#     f  readwhilewriting (2 readers, 1 writer): reader p99.9, without flushes during the
+#        phase (64 MiB memtables) and with compactions running (1 MiB memtables)
+#     g  --load=reactor readrandom and fillrandom: this build next to BASE_BENCH (a
+#        ringdb-bench built from the commit before the issue), no slower
+#
+# usage: scripts/compare_anythread.sh   (env: ROUNDS=3 DURATION=5 BUILD_DIR=build ROWS=abcdefg
+#        BASE_BENCH=<path to the older ringdb-bench> OUT=/tmp/compare_anythread.md)
+# Every command is echoed to stderr so each figure can be rerun by hand.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${ROUNDS:-3}
+dur=${DURATION:-5}
+rows=${ROWS:-abcdefg}
+bench=${BUILD_DIR:-build}/tools/ringdb-bench
+base_bench=${BASE_BENCH:-}
+out=${OUT:-/tmp/compare_anythread.md}
+rdir=/var/tmp/ringdb-cmpa
+kdir=/var/tmp/rocks-cmpa
+command -v db_bench >/dev/null || { echo "db_bench missing: scripts/deps.sh --extras" >&2; exit 1; }
+[ -x "$bench" ] || { echo "$bench not built" >&2; exit 1; }
+export RINGDB_LOG_LEVEL=error
+common="--key_size=16 --compression_type=none --bloom_bits=10 --seed=42"
+
+run() { echo "+ $*" >&2; "$@" 2>/dev/null; }
+# "ops p50 p99 p99.9" of the phase named $1 in ringdb-bench or db_bench output.
+figures() {
+  awk -v w="$1" '
+    $1 == w { for (i = 1; i <= NF; i++) if ($(i+1) == "ops/sec") ops = $i; want = 1; next }
+    want && /P50:/ { for (i = 1; i <= NF; i++) { if ($i == "P50:") p50 = $(i+1);
+      if ($i == "P99:") p99 = $(i+1); if ($i == "P99.9:") p999 = $(i+1) } want = 0 }
+    END { printf "%s %s %s %s\n", ops, p50, p99, p999 }'
+}
+median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+col() { awk -v c="$1" '{ print $c }'; }
+
+# Runs "ringdb_cmd" and "rocks_cmd" (functions printing "ops p50 p99 p99.9") alternately;
+# prints one table row: medians of ops/s, p50, p99, p99.9 and the ops ratio.
+compare() {  # name ringdb_fn rocks_fn [args...]
+  local name=$1 rf=$2 kf=$3 r=() k=()
+  shift 3
+  for ((i = 0; i < rounds; i++)); do
+    r+=("$("$rf" "$@")")
+    k+=("$("$kf" "$@")")
+  done
+  local line="| $name |"
+  for side in r k; do
+    local -n runs=$side
+    local ops_all
+    ops_all=$(printf '%s\n' "${runs[@]}" | col 1 | tr '\n' ' ')
+    line+=" ${ops_all% } → **$(printf '%s\n' "${runs[@]}" | col 1 | median)**"
+    for c in 2 3 4; do line+=" / $(printf '%s\n' "${runs[@]}" | col "$c" | median)"; done
+    line+=" |"
+  done
+  local rm km
+  rm=$(printf '%s\n' "${r[@]}" | col 1 | median)
+  km=$(printf '%s\n' "${k[@]}" | col 1 | median)
+  line+=" $(echo "scale=2; $rm / $km" | bc -l)× |"
+  echo "$line" | tee -a "$out"
+}
+
+header() {
+  {
+    echo
+    echo "$1"
+    echo
+    echo "| workload | ringdb runs → **median ops/s** / p50 / p99 / p99.9 µs | RocksDB runs → **median** / p50 / p99 / p99.9 µs | ratio |"
+    echo "|---|---|---|---|"
+  } | tee -a "$out"
+}
+
+# ---- the two sides of each row -------------------------------------------------------
+r_read() {  # threads cache [extra ringdb flags]
+  run "$bench" --use_existing_db --benchmarks=readrandom --threads="$1" --duration="$dur" \
+    --num="$num" --value_size="$vsize" --cache_size="$2" --db="$rdir" --report_interval=0 \
+    "${@:3}" | figures readrandom
+}
+k_read() {  # threads cache [extra]
+  run db_bench --use_existing_db=1 --benchmarks=readrandom --threads="$1" --duration="$dur" \
+    --num="$num" --value_size="$vsize" $common --cache_size="$2" --db="$kdir" --histogram=1 \
+    ${direct:-} | figures readrandom
+}
+r_memread() {  # threads
+  rm -rf "$rdir"
+  run "$bench" --benchmarks=fillrandom,readrandom --threads="$1" --duration="$dur" \
+    --num=1000000 --value_size=100 --cache_size=$((1 << 30)) --db="$rdir" --report_interval=0 |
+    figures readrandom
+}
+k_memread() {  # threads
+  rm -rf "$kdir"
+  run db_bench --benchmarks=fillrandom,readrandom --threads="$1" --duration="$dur" \
+    --num=1000000 --value_size=100 $common --cache_size=$((1 << 30)) --db="$kdir" --histogram=1 |
+    figures readrandom
+}
+r_fill() {  # threads durability per_thread_num
+  rm -rf "$rdir"
+  run "$bench" --benchmarks=fillrandom --threads="$1" --num=$(($3 * $1)) --durability="$2" \
+    --value_size=100 --db="$rdir" --report_interval=0 | figures fillrandom
+}
+k_fill() {  # threads durability per_thread_num
+  rm -rf "$kdir"
+  local sync=0
+  [ "$2" = sync ] && sync=1
+  run db_bench --benchmarks=fillrandom --threads="$1" --num="$3" --sync="$sync" --value_size=100 \
+    $common --db="$kdir" --histogram=1 | figures fillrandom
+}
+r_multiget() {
+  run "$bench" --use_existing_db --benchmarks=multiget --multiget_batch=32 --threads=1 \
+    --duration="$dur" --num="$num" --value_size="$vsize" --cache_size=$((64 << 20)) \
+    --db="$rdir" --report_interval=0 | figures multiget
+}
+k_multiget() {
+  run db_bench --use_existing_db=1 --benchmarks=multireadrandom --multiread_batched=true \
+    --batch_size=32 --threads=1 --duration="$dur" --num="$num" --value_size="$vsize" $common \
+    $direct --cache_size=$((64 << 20)) --db="$kdir" --histogram=1 | figures multireadrandom
+}
+r_rww() {  # cache
+  run "$bench" --use_existing_db --benchmarks=readwhilewriting --threads=2 --duration="$dur" \
+    --num="$num" --value_size=100 --cache_size="$1" --memtable_bytes="$mem" --db="$rdir" \
+    --report_interval=0 | figures readwhilewriting
+}
+k_rww() {  # cache
+  run db_bench --use_existing_db=1 --benchmarks=readwhilewriting --threads=2 --duration="$dur" \
+    --num="$num" --value_size=100 $common --cache_size="$1" --write_buffer_size=$((mem * 2)) \
+    --db="$kdir" --histogram=1 | figures readwhilewriting
+}
+fill_both() {  # cache memtable_per_shard [direct flags for db_bench]
+  rm -rf "$rdir" "$kdir"
+  run "$bench" --benchmarks=fillrandom,flush --num="$num" --value_size="$vsize" --threads=2 \
+    --memtable_bytes="$2" --cache_size="$1" --db="$rdir" --report_interval=0 >/dev/null
+  run db_bench --benchmarks=fillrandom,flush --num="$num" --value_size="$vsize" $common \
+    --cache_size="$1" --write_buffer_size=$(($2 * 2)) --db="$kdir" ${3:-} >/dev/null
+}
+new_reactor() { run "$bench" --load=reactor "$@" --report_interval=0 | figures "$phase"; }
+old_reactor() { run "$base_bench" --load=reactor "$@" --report_interval=0 | figures "$phase"; }
+
+: >"$out"
+echo "machine: $(nproc) CPUs, $(uname -r), $(date -u +%F); $rounds rounds alternating, ${dur}s phases" |
+  tee -a "$out"
+
+if [[ $rows == *a* ]]; then
+  header "a. readrandom, 1M x 100 B in memory (fillrandom,readrandom in one process, 1 GiB cache)"
+  compare "readrandom, 2 threads" r_memread k_memread 2
+  compare "readrandom, 16 threads" r_memread k_memread 16
+fi
+if [[ $rows == *b* ]]; then
+  header "b. fillrandom (durability none / db_bench WAL without sync), 1M x 100 B"
+  compare "fillrandom none, 2 threads" r_fill k_fill 2 none 500000
+  compare "fillrandom none, 1 thread" r_fill k_fill 1 none 1000000
+fi
+if [[ $rows == *c* ]]; then
+  header "c. durable writes (ringdb sync / db_bench --sync=1), 1500 per thread"
+  compare "durable writes, 16 threads" r_fill k_fill 16 sync 1500
+fi
+if [[ $rows == *d* || $rows == *e* ]]; then
+  num=3000000 vsize=1000 direct="--use_direct_reads=true --use_direct_io_for_flush_and_compaction=true"
+  fill_both $((64 << 20)) $((64 << 20)) "$direct"
+  if [[ $rows == *d* ]]; then
+    header "d. cold readrandom, 3M x 1000 B, 64 MiB cache, O_DIRECT"
+    compare "cold readrandom, 16 threads" r_read k_read 16 $((64 << 20))
+  fi
+  if [[ $rows == *e* ]]; then
+    header "e. MultiGet of 32 cold keys, one thread (ops = keys)"
+    compare "MultiGet 32 cold keys, 1 thread" r_multiget k_multiget
+  fi
+fi
+if [[ $rows == *f* ]]; then
+  num=1000000 vsize=100 direct=
+  header "f. readwhilewriting, 2 readers + 1 writer (reader latency)"
+  mem=$((64 << 20))
+  fill_both $((256 << 20)) "$mem"
+  compare "readwhilewriting, no flush in the phase" r_rww k_rww $((256 << 20))
+  mem=$((1 << 20))
+  fill_both $((256 << 20)) "$mem"
+  compare "readwhilewriting, compactions running" r_rww k_rww $((256 << 20))
+fi
+if [[ $rows == *g* && -x $base_bench ]]; then
+  {
+    echo
+    echo "g. --load=reactor, this build vs BASE_BENCH=$base_bench (1M x 100 B)"
+    echo
+    echo "| workload | this build runs → **median ops/s** / p50 / p99 / p99.9 µs | before → **median** / p50 / p99 / p99.9 µs | ratio |"
+    echo "|---|---|---|---|"
+  } | tee -a "$out"
+  phase=fillrandom
+  compare "fillrandom, --load=reactor" new_reactor old_reactor --benchmarks=fillrandom \
+    --num=1000000 --db="$rdir"
+  phase=readrandom
+  compare "readrandom, --load=reactor" new_reactor old_reactor --benchmarks=fillrandom,readrandom \
+    --num=1000000 --duration="$dur" --db="$rdir"
+fi
+echo "table: $out"

@@ -1,0 +1,72 @@
+// Block reads done by the application thread that missed the cache (docs/engine.md
+// "Reads on any thread").
+//
+// A Get, MultiGet or iterator on an application thread searches the owning shard's
+// published view in place; a data block missing from the shard's cache must be read
+// from disk. ThreadBlockReader does that in one of two ways (Options::caller_block_reads):
+//  - on the calling thread (default): every block in one submission of the thread's
+//    own I/O backend (the DB's kind, io_uring or libaio, wrapped like the shards' in
+//    tests so injected faults reach it; created on a thread's first miss and kept for
+//    the last two DBs the thread read from). The thread verifies what it read. Then one message per
+//    block, which the caller does not wait for, hands the shard the completed I/O (so its I/O
+//    statistics and trace stay complete) and the block for its cache (the cache has one
+//    writer, the shard). The caller never queues behind the shard's other work: under a
+//    steady writer that wait was most of a miss's latency.
+//  - handed to the shard: one message with every block, issued by the shard in one
+//    submission and cached there; the caller waits for it (spin, then park).
+//
+// Thread ownership: a ThreadBlockReader belongs to one call (or iterator) on one thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "io/io_backend.h"
+#include "lsm/shard.h"
+#include "runtime/reactor.h"
+#include "runtime/runtime.h"
+
+namespace ringdb::db {
+
+// What a thread needs to make its own backend for one DB.
+struct CallerIoConfig {
+  uint64_t db_id = 0;  // unique per DB instance in the process
+  io::BackendOptions backend;
+  rt::BackendWrapFn wrap;  // tests: the fault wrapper; else empty
+};
+
+// One block an application thread reads for shard `shard`.
+struct CallerRead {
+  uint32_t shard = 0;
+  lsm::Shard* owner = nullptr;
+  lsm::BlockRead* read = nullptr;
+};
+
+// Reads every block on the calling thread, all in flight at once, verifies each and
+// hands each to its shard (BlockReadDoneMsg, not waited for). Fills read->block or
+// read->status.
+// False (nothing read) when this thread cannot have a backend: the caller hands the
+// reads to the shards instead.
+bool ReadOnCaller(rt::Runtime* rt, const CallerIoConfig& io, const CallerRead* reads, size_t n);
+
+// Hands the blocks to the shard and waits (the other way; see the header comment).
+void ReadOnShard(rt::Runtime* rt, lsm::Shard* shard, uint32_t index, lsm::BlockRead* reads,
+                 size_t n, uint64_t spin_ns);
+
+class ThreadBlockReader final : public lsm::BlockReader {
+ public:
+  // io: null hands every miss to the shard.
+  ThreadBlockReader(rt::Runtime* rt, lsm::Shard* shard, uint32_t index, uint64_t spin_ns,
+                    const CallerIoConfig* io)
+      : rt_(rt), shard_(shard), index_(index), spin_ns_(spin_ns), io_(io) {}
+  void Read(lsm::BlockRead* reads, size_t n) override;
+
+ private:
+  rt::Runtime* rt_;
+  lsm::Shard* shard_;
+  uint32_t index_;
+  uint64_t spin_ns_;
+  const CallerIoConfig* io_;
+};
+
+}  // namespace ringdb::db
