@@ -203,6 +203,17 @@ Status SetOption(ServerConfig* cfg, std::string_view name, std::string_view valu
     return Invalid(name, value, "expected always, everysec or no");
   }
   if (n == "dir" && !at_runtime) return SetOption(cfg, "db", value, false);
+  if (n == "requirepass-file" && !at_runtime) {
+    // The password on the first line of a file only its owner reads (systemd
+    // LoadCredential=, a Kubernetes secret): it never shows in ps or the config file.
+    std::ifstream in{std::string(value)};
+    std::string pass;
+    if (!in || !std::getline(in, pass)) return Invalid(name, value, "cannot read the file");
+    while (!pass.empty() && (pass.back() == '\r' || pass.back() == ' ')) pass.pop_back();
+    if (pass.empty()) return Invalid(name, value, "the file's first line is empty");
+    cfg->requirepass = pass;
+    return Status::OK();
+  }
   if ((n == "appendonly" || n == "daemonize" || n == "save" || n == "databases" ||
        n == "protected-mode") &&
       !at_runtime) {
@@ -375,7 +386,8 @@ std::string HelpText() {
     if (!v.empty()) o << " [default: " << v << "]";
     o << "\n";
   }
-  o << "  --config FILE\n      read settings from FILE first (flags override it)\n"
+  o << "  --requirepass-file FILE\n      read requirepass from the first line of FILE\n"
+       "  --config FILE\n      read settings from FILE first (flags override it)\n"
        "  --help, --version\n";
   return o.str();
 }

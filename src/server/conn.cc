@@ -17,6 +17,9 @@ namespace {
 // Commands parsed and run together at most (then the replies go out and parsing
 // resumes): bounds the reply memory of one burst and the time a burst holds the shard.
 constexpr size_t kMaxBurst = 1024;
+// Planned commands run together at most: one hop per shard for this many commands,
+// and a bound on the replies produced before the output limit is looked at.
+constexpr size_t kMaxPlanned = 128;
 constexpr size_t kInitialInput = 16 << 10;
 constexpr size_t kIdleInputCap = 64 << 10;  // a larger idle buffer shrinks back
 
@@ -172,6 +175,10 @@ void Conn::ProcessInput() {
     }
     // A command may have changed whether the client is authenticated.
     limits_.authenticated = authenticated_ || !server_->auth_required();
+    // Replies are only sized once run: run every kMaxPlanned commands and stop once
+    // the replies of this burst pass the output limit (then they go out first).
+    if (planned_.size() >= kMaxPlanned) RunPlanned();
+    if (out_.size() > server_->output_buffer_limit()) break;
   }
   RunPlanned();
   shard_->counters().bursts.Add();
