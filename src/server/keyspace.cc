@@ -95,6 +95,7 @@ bool Keyspace::Lookup(Op* op, bool rmw, uint64_t* expire_at_ms) {
     if (rmw && gen_[slot] != gen) continue;  // the key was written meanwhile: look again
     if (s.ok()) return op->hit = true;
     op->s.clear();
+    *expire_at_ms = 0;  // an absent key has no deadline for the write that follows
     if (!s.IsNotFound()) op->SetErrorText("ERR " + s.ToString());
     return op->hit = false;
   }

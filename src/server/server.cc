@@ -371,7 +371,16 @@ Status Server::Start() {
         "server: the libaio backend has no socket operations: connections use non-blocking "
         "sockets, with readiness from an epoll set polled through the backend (IOCB_CMD_POLL)");
   }
-  s = net::Listen(c.bind, c.port, c.tcp_backlog, !completion_io_, &listen_fd_);
+  // Right after a crash the previous process's listening socket may outlive it for a
+  // moment (the kernel tears its io_uring down asynchronously): retry for a while.
+  for (int attempt = 0;; attempt++) {
+    s = net::Listen(c.bind, c.port, c.tcp_backlog, !completion_io_, &listen_fd_);
+    if (s.ok() || attempt == 100 ||
+        s.ToString().find("Address already in use") == std::string::npos)
+      break;
+    if (attempt == 0) RINGDB_LOG_WARN("server: port %d in use; retrying for 10 s", c.port);
+    usleep(100'000);
+  }
   if (!s.ok()) return s;
   if (c.metrics_port > 0) {
     s = net::Listen(c.metrics_bind.empty() ? c.bind : c.metrics_bind, c.metrics_port, c.tcp_backlog,

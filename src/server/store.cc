@@ -208,7 +208,10 @@ Status Store::Get(std::string_view key, std::string* value, uint64_t* expire_at_
   shard->AddUserBytesRead(key.size() + value->size());
   size_t header = 0;
   if (!DecodeValue(*value, &header, expire_at_ms)) return NotOurs(key);
-  if (Expired(*expire_at_ms, NowMs())) return Status::NotFound("expired");
+  if (Expired(*expire_at_ms, NowMs())) {
+    *expire_at_ms = 0;
+    return Status::NotFound("expired");
+  }
   value->erase(0, header);
   return Status::OK();
 }

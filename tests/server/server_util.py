@@ -46,9 +46,24 @@ def server_binary():
 
 
 def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port that is free now and outside the ephemeral range: a client connecting to
+    an ephemeral port nobody listens on yet can connect to itself (TCP self-connect),
+    which looks like a server that answers and then resets."""
+    import random
+    try:
+        low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    low = max(low, 2048)
+    for _ in range(1000):
+        port = random.randrange(1024 + (low - 1024) // 4, low)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 def wait_port(port, proc, timeout=20.0):
@@ -57,10 +72,12 @@ def wait_port(port, proc, timeout=20.0):
         if proc.poll() is not None:
             raise RuntimeError("server exited with %s before listening" % proc.returncode)
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as c:
+                if c.getsockname() != c.getpeername():  # not a self-connect
+                    return
         except OSError:
-            time.sleep(0.05)
+            pass
+        time.sleep(0.05)
     raise RuntimeError("server did not listen on %d within %.0fs" % (port, timeout))
 
 
@@ -97,7 +114,24 @@ class Server:
         return self.proc.returncode
 
     def kill(self):
-        return self.stop(signal.SIGKILL)
+        rc = self.stop(signal.SIGKILL)
+        wait_port_closed(self.port)
+        return rc
+
+
+def wait_port_closed(port, timeout=20.0):
+    """After a SIGKILL the kernel tears an io_uring instance down asynchronously; a
+    multishot accept armed in it keeps the listening socket (and its backlog) alive
+    for a moment. Wait until the port refuses connections."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                pass
+        except OSError:
+            return
+        time.sleep(0.05)
+    raise RuntimeError("port %d still accepts connections %.0fs after the server died" % (port, timeout))
 
 
 def start_ringdb(db, port=None, args=(), env=None, log_dir=None):
