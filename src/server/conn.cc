@@ -181,6 +181,7 @@ void Conn::ProcessInput() {
     if (out_.size() > server_->output_buffer_limit()) break;
   }
   RunPlanned();
+  kept_.clear();  // not in RunPlanned: a direct command's own arguments may live here
   shard_->counters().bursts.Add();
 }
 
@@ -313,7 +314,6 @@ void Conn::RunPlanned() {
   planned_.clear();
   ops_used_ = 0;
   errors_.clear();
-  kept_.clear();
 }
 
 void Conn::FlushOutput(bool wait) {

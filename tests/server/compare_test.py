@@ -366,7 +366,8 @@ def test_expiry_in_real_time():
             s = su.start_ringdb(os.path.join(tmp, "db"))
             c = su.RawClient(s.port)
             r = c.call("TTL", "long")
-            su.check(r in (b":99\r\n", b":100\r\n"), "deadline survives a restart: %r" % r)
+            su.check(r.startswith(b":") and 85 <= int(r[1:-2]) <= 100,
+                     "deadline survives a restart: %r" % r)
             su.check(c.call("GET", "short") == b"$5\r\nagain\r\n", "rewritten key")
         finally:
             s.stop()

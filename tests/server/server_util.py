@@ -111,7 +111,17 @@ class Server:
                 self.proc.wait()
                 raise RuntimeError("%s did not exit within %.0fs of signal %d\n%s" %
                                    (self.kind, timeout, sig, self.log()[-3000:]))
+        self.check_sanitizers()
         return self.proc.returncode
+
+    def check_sanitizers(self):
+        """In sanitizer builds, any report in the server's log fails the test."""
+        log = self.log()
+        for marker in ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer",
+                       "WARNING: ThreadSanitizer"):
+            if marker in log:
+                i = log.index(marker)
+                raise AssertionError("%s reported by %s:\n%s" % (marker, self.kind, log[max(0, i - 200):i + 4000]))
 
     def kill(self):
         rc = self.stop(signal.SIGKILL)
