@@ -174,8 +174,7 @@ std::string ClientLine(const Conn& c, uint64_t now_ms) {
   const uint64_t idle = (now_ms - std::min(now_ms, c.last_active_ms())) / 1000;
   return "id=" + std::to_string(c.id()) + " addr=" + c.peer() + " name=" + c.name() +
          " age=" + std::to_string(age) + " idle=" + std::to_string(idle) +
-         " flags=N db=0 sub=0 psub=0 multi=-1 cmd=" +
-         (c.last_command().empty() ? "NULL" : c.last_command()) +
+         " flags=N db=0 sub=0 psub=0 multi=-1 cmd=" + std::string(c.last_command()) +
          " user=default resp=" + std::to_string(c.proto()) +
          " shard=" + std::to_string(c.shard()->shard()) + "\n";
 }

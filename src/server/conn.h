@@ -85,7 +85,7 @@ class Conn {
   const std::string& peer() const { return peer_; }
   uint64_t created_ms() const { return created_ms_; }
   uint64_t last_active_ms() const { return last_active_ms_; }
-  const std::string& last_command() const { return last_cmd_; }
+  const char* last_command() const { return last_cmd_; }
   // Closes the connection once the replies so far are sent (QUIT, protocol errors).
   void CloseAfterReply() { close_after_reply_ = true; }
   // Closes at once, without the replies (SHUTDOWN, CLIENT KILL).
@@ -132,7 +132,7 @@ class Conn {
   net::Socket sock_;
   std::string peer_;
   std::string name_;
-  std::string last_cmd_;
+  const char* last_cmd_ = "NULL";  // a command table name
   int proto_ = 2;
   bool authenticated_ = false;
   bool close_after_reply_ = false;

@@ -56,6 +56,8 @@ Keyspace::~Keyspace() {
 
 void Keyspace::Run(Op* const* ops, size_t n) {
   uint64_t max_ticket = 0;
+  // One clock reading for the list: its ops are one instant for expiry decisions.
+  now_ms_ = store_->NowMs();
   for (size_t i = 0; i < n; i++) {
     Op* op = ops[i];
     op->ResetResult();
@@ -75,7 +77,7 @@ void Keyspace::Run(Op* const* ops, size_t n) {
 // ---------------------------------------------------------------- reads and writes
 
 bool Keyspace::Lookup(Op* op, bool rmw, uint64_t* expire_at_ms) {
-  const uint64_t now = store_->NowMs();
+  const uint64_t now = now_ms_;
   *expire_at_ms = 0;
   for (;;) {
     if (const PendingEntry* e = pending_.Find(op->hash, op->key)) {
@@ -203,7 +205,7 @@ void Keyspace::WaitAcked(uint64_t t) {
 // ---------------------------------------------------------------- ops
 
 void Keyspace::Exec(Op* op) {
-  const uint64_t now = store_->NowMs();
+  const uint64_t now = now_ms_;
   uint64_t exp = 0;
   switch (op->code) {
     case OpCode::kGet:

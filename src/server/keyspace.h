@@ -92,6 +92,7 @@ class Keyspace {
   static constexpr size_t kGenSlots = 4096;
   std::unique_ptr<uint32_t[]> gen_;
 
+  uint64_t now_ms_ = 0;       // the clock when the latest Run() began (expiry decisions)
   Segment* open_ = nullptr;   // the segment writes go into now (not submitted)
   uint64_t next_ticket_ = 1;  // ticket of the next segment opened
   uint64_t acked_ = 0;        // Invariant: segments are acknowledged in ticket order
