@@ -8,6 +8,8 @@ PKGS=(
   liburing-dev libaio-dev libboost-context-dev libxxhash-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev
+  # ringdb-server's tests: real clients, a real Redis to compare with, and the proxy.
+  python3 python3-redis redis-server redis-tools nutcracker
 )
 # Optional extras for comparisons and profiling: scripts/deps.sh --extras
 if [[ "${1:-}" == "--extras" ]]; then
