@@ -10,12 +10,15 @@
 # nutcracker in front of 3 ringdb-server nodes, next to one node direct.
 #
 #   scripts/compare_redis.sh [--runs 3] [--modes "periodic sync"] [--pipelines "1 16"]
-#                            [--n 500000] [--shards 0] [--cluster-modes periodic]
+#                            [--n 500000] [--shards "0 1"] [--cluster-modes periodic]
 #                            [--no-cluster] [--lock] [--dir /tmp/ringdb-compare]
 #                            [--server build/tools/ringdb-server] [-- extra server flags]
 #
-# --lock holds `flock -x /tmp/ringdb-cpu.lock` around each measurement (one server +
-# redis-benchmark at a time; nothing else builds meanwhile) and releases it between.
+# --shards lists the ringdb shard counts to measure (0: one per CPU, the default of a new
+# store); each is a row next to Redis. --lock holds `flock -x /tmp/ringdb-cpu.lock`
+# around each group of measurements that are compared with each other (every ringdb
+# setting and Redis for one durability and -P; nothing else builds meanwhile) and
+# releases it between groups.
 # redis-benchmark runs on the same machine and shares its cores with the server: say so
 # beside the figures. Results: DIR/results.csv (every run) and DIR/report.md (medians).
 set -euo pipefail
@@ -37,7 +40,7 @@ import time
 here = sys.argv[1]
 argv = sys.argv[2:]
 opts = {"runs": "3", "modes": "periodic sync", "pipelines": "1 16", "n": "500000",
-        "shards": "0", "cluster-modes": "periodic", "dir": "/tmp/ringdb-compare",
+        "shards": "0 1", "cluster-modes": "periodic", "dir": "/tmp/ringdb-compare",
         "server": os.environ.get("RINGDB_SERVER", os.path.join(here, "build/tools/ringdb-server")),
         "cluster-shards": "1"}
 flags = {"no-cluster": False, "lock": False, "no-redis": False}
@@ -173,13 +176,11 @@ with open(csv_path, "w") as f:
 
 
 def measure(system, mode, pipeline, run, starter):
-    def go():
-        port, stop = starter()
-        try:
-            return bench(port, pipeline)
-        finally:
-            stop()
-    rows = locked(go)
+    port, stop = starter()
+    try:
+        rows = bench(port, pipeline)
+    finally:
+        stop()
     for test, (rps, p50, p99) in rows.items():
         results.append((system, mode, pipeline, test, run, rps, p50, p99))
         with open(csv_path, "a") as f:
@@ -190,26 +191,42 @@ def measure(system, mode, pipeline, run, starter):
 
 
 t0 = time.time()
+shard_list = opts["shards"].split()
+
+
+def label(sh):
+    return "ringdb" if sh == "0" else "ringdb-%ssh" % sh
+
+
 for run in range(1, runs + 1):
     for mode in modes:
         for p in pipes:
             # Alternate which one goes first from run to run.
-            order = ["ringdb", "redis"] if run % 2 else ["redis", "ringdb"]
-            for system in order:
-                if system == "ringdb":
-                    measure("ringdb", mode, p, run, lambda: start_ringdb(mode, opts["shards"], "direct"))
-                elif not flags["no-redis"]:
-                    measure("redis", mode, p, run, lambda: start_redis(mode, "direct"))
+            order = [label(sh) for sh in shard_list] + ([] if flags["no-redis"] else ["redis"])
+            if run % 2 == 0:
+                order.reverse()
+
+            def group():
+                for system in order:
+                    if system == "redis":
+                        measure("redis", mode, p, run, lambda: start_redis(mode, "direct"))
+                    else:
+                        sh = shard_list[[label(x) for x in shard_list].index(system)]
+                        measure(system, mode, p, run, lambda: start_ringdb(mode, sh, "direct"))
+            locked(group)
     if not flags["no-cluster"]:
         for mode in opts["cluster-modes"].split():
             for p in pipes:
                 order = ["ringdb-1node", "ringdb-3nodes"] if run % 2 else ["ringdb-3nodes", "ringdb-1node"]
-                for system in order:
-                    if system == "ringdb-1node":
-                        measure(system, mode, p, run,
-                                lambda: start_ringdb(mode, opts["cluster-shards"], "node"))
-                    else:
-                        measure(system, mode, p, run, lambda: start_cluster(mode, "c"))
+
+                def group():
+                    for system in order:
+                        if system == "ringdb-1node":
+                            measure(system, mode, p, run,
+                                    lambda: start_ringdb(mode, opts["cluster-shards"], "node"))
+                        else:
+                            measure(system, mode, p, run, lambda: start_cluster(mode, "c"))
+                locked(group)
 
 
 def med(system, mode, p, test):
@@ -235,18 +252,21 @@ lines = ["# ringdb-server vs redis-server (%s)" % time.strftime("%Y-%m-%d %H:%M"
          "Machine: %d CPUs, %s %s; commit %s; redis-benchmark shares the CPUs with the server." %
          (os.cpu_count(), uname.sysname, uname.release, rev),
          "Workload: redis-benchmark -t set,get -n %s -r 1000000 -d 100 -c 50 -P {1,16}; fresh "
-         "server and store per measurement; ringdb shards: %s; medians (min-max) over %d runs, "
-         "ringdb and redis alternating. Total time %.0f s." %
-         (n, opts["shards"] if opts["shards"] != "0" else "one per CPU", runs, time.time() - t0), "",
-         "| durability | -P | test | ringdb req/s | p50 ms | p99 ms | redis req/s | p50 ms | p99 ms | ringdb/redis |",
-         "|---|---|---|---|---|---|---|---|---|---|"]
-for mode in modes:
-    for p in pipes:
-        for test in ("SET", "GET"):
-            a, b = med("ringdb", mode, p, test), med("redis", mode, p, test)
-            ratio = "%.2f" % (a[0] / b[0]) if a and b else "-"
-            lines.append("| %s / %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |" %
-                         (mode, fsync_of[mode], p, test, *cell(a), *cell(b), ratio))
+         "server and store per measurement; medians (min-max) over %d runs, ringdb and redis "
+         "alternating. Total time %.0f s." % (n, runs, time.time() - t0),
+         ""]
+for sh in shard_list:
+    lines += ["ringdb with %s:" % ("one shard per CPU (%d)" % os.cpu_count() if sh == "0" else "%s shard(s)" % sh), "",
+              "| durability | -P | test | ringdb req/s | p50 ms | p99 ms | redis req/s | p50 ms | p99 ms | ringdb/redis |",
+              "|---|---|---|---|---|---|---|---|---|---|"]
+    for mode in modes:
+        for p in pipes:
+            for test in ("SET", "GET"):
+                a, b = med(label(sh), mode, p, test), med("redis", mode, p, test)
+                ratio = "%.2f" % (a[0] / b[0]) if a and b else "-"
+                lines.append("| %s / %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |" %
+                             (mode, fsync_of[mode], p, test, *cell(a), *cell(b), ratio))
+    lines.append("")
 if not flags["no-cluster"]:
     lines += ["", "Through nutcracker (3 ringdb-server nodes, %s shard(s) each) next to one node "
               "direct:" % opts["cluster-shards"], "",

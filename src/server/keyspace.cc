@@ -14,8 +14,10 @@ namespace ringdb::server {
 
 namespace {
 
-// A segment is cut when its batch grows past this; keeps WAL records moderate.
-constexpr size_t kSegmentBytes = 1 << 20;
+// A segment is cut when its batch grows past this (the engine takes batches up to
+// 256 MiB). Below it, a shard's part of one MSET is always one batch, one WAL record,
+// so a crash keeps all of it or none (docs/server.md).
+constexpr size_t kSegmentBytes = 64 << 20;
 
 bool Live(uint64_t expire_at_ms, uint64_t now) {
   return expire_at_ms == 0 || expire_at_ms > now;
