@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages ringdb needs to build, test and benchmark, when they
-# are missing. Idempotent; needs root (or sudo).
+# are missing. Idempotent; needs root (or sudo). clang-format (version 14 on Debian 12)
+# is for the `tidy` suite's format check (docs/tidy.md).
 set -euo pipefail
 
 PKGS=(
   g++ meson ninja-build pkg-config
-  liburing-dev libaio-dev libboost-context-dev libxxhash-dev
+  liburing-dev libaio-dev libboost-context-dev libxxhash-dev liburcu-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libcli11-dev nlohmann-json3-dev
+  clang-format
   # ringdb-server's tests: real clients, a real Redis to compare with, and the proxy.
   python3 python3-redis redis-server redis-tools nutcracker
 )

@@ -179,6 +179,8 @@ std::string StorePath(const Config& cfg, const std::string& engine, uint32_t sha
   return cfg.db + "-s" + std::to_string(shards);
 }
 
+// Long because: one statement per flag, so that the command line reads as one table
+// (docs/bench.md documents each).
 int ParseFlags(int argc, char** argv, Config* cfg) {
   std::string phase_list;
   for (const PhaseInfo& p : Phases()) phase_list += std::string("\n  ") + p.name + ": " + p.summary;

@@ -34,33 +34,6 @@ ringdb::ShardStats Delta(const ringdb::ShardStats& a, const ringdb::ShardStats& 
   return d;
 }
 
-json ShardStatsJson(const ringdb::ShardStats& s) {
-  json j;
-  j["shard"] = s.shard;
-  j["writes"] = s.writes;
-  j["write_groups"] = s.write_groups;
-  j["wal_bytes"] = s.wal_bytes;
-  j["wal_syncs"] = s.wal_syncs;
-  j["flushes"] = s.flushes;
-  j["flush_bytes"] = s.flush_bytes;
-  j["stall_ns"] = s.stall_ns;
-  j["gets"] = s.gets;
-  j["table_reads"] = s.table_reads;
-  j["bloom_skips"] = s.bloom_skips;
-  j["cache_hits"] = s.cache_hits;
-  j["cache_misses"] = s.cache_misses;
-  j["cache_bytes"] = s.cache_bytes;
-  j["memtable_bytes"] = s.memtable_bytes;
-  j["immutable_memtables"] = s.immutable_memtables;
-  j["l0_files"] = s.l0_files;
-  j["level_files"] = std::vector<uint64_t>(std::begin(s.level_files), std::end(s.level_files));
-  j["compactions"] = s.compactions;
-  j["compaction_errors"] = s.compaction_errors;
-  j["compaction_read_bytes"] = s.compaction_read_bytes;
-  j["compaction_write_bytes"] = s.compaction_write_bytes;
-  return j;
-}
-
 double Mb(uint64_t bytes) {
   return static_cast<double>(bytes) / 1048576.0;
 }
@@ -171,6 +144,8 @@ class RingdbEngine final : public Engine {
   ringdb::DB* ringdb_db() override { return db_.get(); }
 
   void PhaseBegin() override { before_ok_ = db_->GetStats(&before_).ok(); }
+  // Prints the counters' difference over the phase; the JSON gets DB::StatsJson() as it
+  // stands at the phase's end (docs/bench.md: subtract the previous phase's).
   void PhaseEnd(bool verbose, json* out) override {
     ringdb::Stats after;
     Status s = db_->GetStats(&after);
@@ -178,36 +153,29 @@ class RingdbEngine final : public Engine {
       std::printf("  db: GetStats: %s\n", s.ToString().c_str());
       return;
     }
-    ringdb::ShardStats d = Delta(before_.total, after.total);
-    PrintDbStatsLine(d);
-    json per = json::array();
-    ringdb::Stats delta;
-    delta.io_backend = after.io_backend;
-    delta.total = d;
-    for (size_t i = 0; i < after.shards.size() && i < before_.shards.size(); i++) {
-      delta.shards.push_back(Delta(before_.shards[i], after.shards[i]));
-      per.push_back(ShardStatsJson(delta.shards.back()));
+    PrintDbStatsLine(Delta(before_.total, after.total));
+    if (verbose) {
+      ringdb::Stats delta;
+      delta.io_backend = after.io_backend;
+      delta.total = Delta(before_.total, after.total);
+      for (size_t i = 0; i < after.shards.size() && i < before_.shards.size(); i++) {
+        delta.shards.push_back(Delta(before_.shards[i], after.shards[i]));
+      }
+      PrintShardStatsTable(delta, "engine stats over the phase");
     }
-    if (verbose) PrintShardStatsTable(delta, "engine stats over the phase");
-    json dbj;
-    dbj["delta_total"] = ShardStatsJson(d);
-    dbj["delta_shards"] = per;
-    (*out)["db_stats"] = dbj;
-    if (verbose) (*out)["engine_stats"] = StatsJsonOrNull();
+    (*out)["db_stats"] = StatsJsonOrNull();
   }
   json FinalStats(bool verbose) override {
-    ringdb::Stats st;
-    Status s = db_->GetStats(&st);
-    if (!s.ok()) {
-      std::fprintf(stderr, "GetStats: %s\n", s.ToString().c_str());
-      return json();
+    if (verbose) {
+      ringdb::Stats st;
+      Status s = db_->GetStats(&st);
+      if (s.ok()) {
+        PrintShardStatsTable(st, "engine stats at the end");
+      } else {
+        std::fprintf(stderr, "GetStats: %s\n", s.ToString().c_str());
+      }
     }
-    if (verbose) PrintShardStatsTable(st, "engine stats at the end");
-    json per = json::array();
-    for (const auto& sh : st.shards) per.push_back(ShardStatsJson(sh));
-    json j = {{"total", ShardStatsJson(st.total)}, {"shards", per}};
-    if (verbose) j["stats_json"] = StatsJsonOrNull();
-    return j;
+    return StatsJsonOrNull();
   }
 
   Status Flush() override { return db_->Flush(); }
@@ -218,7 +186,8 @@ class RingdbEngine final : public Engine {
   }
 
  private:
-  // DB::StatsJson parsed (null when empty or not JSON).
+  // DB::StatsJson() parsed: the engine's one JSON rendering of its stats (null when
+  // empty, e.g. after Close, or not JSON).
   json StatsJsonOrNull() {
     std::string text = db_->StatsJson();
     if (text.empty()) return json();

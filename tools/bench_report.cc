@@ -137,22 +137,37 @@ json LatJson(const Histogram& h) {
   return j;
 }
 
-json ReportPhase(const PhaseReportInput& in, PhaseSummary* summary) {
-  const Config& cfg = *in.cfg;
+namespace {
+
+// The headline figures of a phase, computed once for the printout, the JSON and the
+// summary.
+struct PhaseFigures {
+  double secs = 0;
+  double ops_s = 0;
+  double micros_op = 0;  // db_bench's micros/op: worker-seconds per op
+  double mb_s = 0;
+};
+
+PhaseFigures Figures(const PhaseReportInput& in) {
   const Counts& a = in.fg.all;
-  const double secs = in.secs;
-  const double ops_s = PerSec(a.ops, secs);
-  // db_bench's micros/op: worker-seconds per op.
-  const double micros_op = a.ops ? secs * 1e6 * in.workers / static_cast<double>(a.ops) : 0.0;
-  const double mb_s = static_cast<double>(a.bytes) / 1048576.0 / secs;
+  PhaseFigures f;
+  f.secs = in.secs;
+  f.ops_s = PerSec(a.ops, f.secs);
+  f.micros_op = a.ops ? f.secs * 1e6 * in.workers / static_cast<double>(a.ops) : 0.0;
+  f.mb_s = static_cast<double>(a.bytes) / 1048576.0 / f.secs;
+  return f;
+}
+
+// db_bench's line (7.x shape; scripts/compare_writes.sh parses "N ops/sec"), the
+// percentiles, and a line per operation kind when the phase mixes kinds.
+void PrintPhaseLines(const PhaseReportInput& in, const PhaseFigures& f) {
+  const Counts& a = in.fg.all;
   const uint64_t reads = in.fg.kind[kRead].ops + in.fg.kind[kMultiGet].ops;
   const uint64_t found = in.fg.kind[kRead].found + in.fg.kind[kMultiGet].found;
   const Histogram& lat = a.latency;
-
-  // db_bench's line (7.x shape; scripts/compare_writes.sh parses "N ops/sec").
   std::printf("%-12s : %11.3f micros/op %.0f ops/sec %.3f seconds %" PRIu64
               " operations; %6.1f MB/s",
-              in.info->name, micros_op, ops_s, secs, a.ops, mb_s);
+              in.info->name, f.micros_op, f.ops_s, f.secs, a.ops, f.mb_s);
   if (reads) std::printf(" (%" PRIu64 " of %" PRIu64 " found)", found, reads);
   std::printf("\n");
   std::printf(
@@ -167,7 +182,7 @@ json ReportPhase(const PhaseReportInput& in, PhaseSummary* summary) {
       const Counts& c = in.fg.kind[k];
       if (!c.ops) continue;
       std::printf("  %-8s : %10" PRIu64 " ops %10.0f ops/s; %s", KindName(k), c.ops,
-                  PerSec(c.ops, secs), LatStr(c.latency).c_str());
+                  PerSec(c.ops, f.secs), LatStr(c.latency).c_str());
       if (k == kRead || k == kRmw) std::printf(" (%" PRIu64 " found)", c.found);
       if (k == kScan) std::printf(" (%" PRIu64 " entries)", c.entries);
       std::printf("\n");
@@ -178,7 +193,11 @@ json ReportPhase(const PhaseReportInput& in, PhaseSummary* summary) {
                 "writer", in.bg.all.ops, PerSec(in.bg.all.ops, in.bg_secs),
                 LatStr(in.bg.all.latency).c_str());
   }
+}
 
+// One row per shard (ops attributed to the owner of their key), the cross-shard row,
+// the total.
+void PrintShardTable(const PhaseReportInput& in, double secs) {
   std::printf("  %6s %12s %12s %10s %10s %10s %10s\n", "shard", "ops", "ops/s", "p50(us)",
               "p99(us)", "p99.9(us)", "max(us)");
   auto row = [&](const std::string& label, const Counts& c) {
@@ -194,46 +213,60 @@ json ReportPhase(const PhaseReportInput& in, PhaseSummary* summary) {
   for (uint32_t i = 0; i < in.shards; i++) row(std::to_string(i), in.fg.shard[i]);
   const Counts& xs = in.fg.shard[in.shards];
   if (xs.ops || xs.latency.count()) row("xshard", xs);
-  row("total", a);
+  row("total", in.fg.all);
   if (in.info->iterator) std::printf("  (iterator operations span every shard: row xshard)\n");
+}
 
+json PhaseJson(const PhaseReportInput& in, const PhaseFigures& f) {
+  const Counts& a = in.fg.all;
   json j;
   j["name"] = in.info->name;
   j["engine"] = in.engine->name();
   j["run"] = in.run;
   j["shard_count"] = in.shards;
-  j["load"] = cfg.load_name;
+  j["load"] = in.cfg->load_name;
   j["distribution"] = DistName(in.dist);
-  j["seconds"] = secs;
+  j["seconds"] = f.secs;
   j["ops"] = a.ops;
-  j["ops_per_sec"] = ops_s;
-  j["micros_per_op"] = micros_op;
-  j["mb_per_sec"] = mb_s;
-  j["latency"] = LatJson(lat);
+  j["ops_per_sec"] = f.ops_s;
+  j["micros_per_op"] = f.micros_op;
+  j["mb_per_sec"] = f.mb_s;
+  j["latency"] = LatJson(a.latency);
   for (int k = 0; k < kKinds; k++) {
-    if (in.fg.kind[k].ops) j[KindName(k)] = CountsJson(in.fg.kind[k], secs);
+    if (in.fg.kind[k].ops) j[KindName(k)] = CountsJson(in.fg.kind[k], f.secs);
   }
   if (in.has_bg) j["background_writes"] = CountsJson(in.bg.all, in.bg_secs);
   json shards = json::array();
   for (uint32_t i = 0; i < in.shards; i++) {
-    json sj = CountsJson(in.fg.shard[i], secs);
+    json sj = CountsJson(in.fg.shard[i], f.secs);
     sj["shard"] = i;
     shards.push_back(sj);
   }
   j["shards"] = shards;
-  if (xs.ops || xs.latency.count()) j["cross_shard"] = CountsJson(xs, secs);
+  const Counts& xs = in.fg.shard[in.shards];
+  if (xs.ops || xs.latency.count()) j["cross_shard"] = CountsJson(xs, f.secs);
+  return j;
+}
 
-  in.engine->PhaseEnd(cfg.stats, &j);
-  if (cfg.histogram) PrintHistogram(lat);
+}  // namespace
+
+json ReportPhase(const PhaseReportInput& in, PhaseSummary* summary) {
+  const PhaseFigures f = Figures(in);
+  const Histogram& lat = in.fg.all.latency;
+  PrintPhaseLines(in, f);
+  PrintShardTable(in, f.secs);
+  json j = PhaseJson(in, f);
+  in.engine->PhaseEnd(in.cfg->stats, &j);
+  if (in.cfg->histogram) PrintHistogram(lat);
   std::fflush(stdout);
 
   summary->name = in.info->name;
   summary->engine = in.engine->name();
   summary->shards = in.shards;
   summary->run = in.run;
-  summary->seconds = secs;
-  summary->ops = a.ops;
-  summary->ops_per_sec = ops_s;
+  summary->seconds = f.secs;
+  summary->ops = in.fg.all.ops;
+  summary->ops_per_sec = f.ops_s;
   summary->p50_us = Us(lat.Percentile(0.5));
   summary->p99_us = Us(lat.Percentile(0.99));
   summary->p999_us = Us(lat.Percentile(0.999));

@@ -1,3 +1,6 @@
+// Trial: runs the phases of one trial (one opened engine) with either load source --
+// application threads (RunThreads) or fibers on the shards (RunReactor) -- while
+// Monitor prints progress, then reports each phase (bench_report.h).
 #include "bench_runner.h"
 
 #include <unistd.h>
@@ -9,6 +12,7 @@
 #include <functional>
 #include <thread>
 
+#include "bench_clients.h"
 #include "bench_report.h"
 #include "ringdb/db.h"
 #include "ringdb/shard_context.h"
@@ -16,274 +20,6 @@
 namespace ringdb_bench {
 
 namespace {
-
-uint64_t EntryBytes(std::string_view k, std::string_view v) {
-  return k.size() + v.size();
-}
-
-// --load=threads: an application thread calling the Engine, blocking or async.
-class EngineClient final : public Client {
- public:
-  EngineClient(PhaseShared* ps, Engine* engine, Recorder* rec, bool async)
-      : ps_(ps), engine_(engine), rec_(rec), async_(async && engine->SupportsAsync()) {}
-
-  void Put(std::string_view key, std::string_view value, Kind kind) override {
-    DoPut(key, value, kind, 0, nullptr);
-  }
-  void Insert(std::string_view key, std::string_view value, uint64_t keynum,
-              KeySpace* ks) override {
-    DoPut(key, value, kInsert, keynum, ks);
-  }
-
-  void Get(std::string_view key) override {
-    Slot* slot = &rec_->at(kRead, engine_->ShardForKey(key));
-    const uint64_t key_bytes = key.size();
-    if (async_) {
-      Throttle();
-      uint64_t t0 = NowNs();
-      PhaseShared* ps = ps_;
-      Recorder* rec = rec_;
-      engine_->GetAsync(key, [ps, rec, slot, t0, key_bytes](Status s, std::string_view v) {
-        if (s.ok() || s.IsNotFound()) {
-          slot->Record(NowNs() - t0, 1, s.ok() ? key_bytes + v.size() : 0);
-          if (s.ok()) Bump(slot->found, 1);
-        } else {
-          ps->err.Report(s, "GetAsync");
-        }
-        Done(rec);
-      });
-      return;
-    }
-    uint64_t t0 = NowNs();
-    Status s = engine_->Get(key, &value_);
-    uint64_t t1 = NowNs();
-    if (!s.ok() && !s.IsNotFound()) return ps_->err.Report(s, "Get");
-    slot->Record(t1 - t0, 1, s.ok() ? key_bytes + value_.size() : 0);
-    if (s.ok()) Bump(slot->found, 1);
-  }
-
-  void ReadModifyWrite(std::string_view key, std::string_view value) override {
-    Slot* slot = &rec_->at(kRmw, engine_->ShardForKey(key));
-    uint64_t t0 = NowNs();
-    Status s = engine_->Get(key, &value_);
-    if (!s.ok() && !s.IsNotFound()) return ps_->err.Report(s, "Get (read-modify-write)");
-    bool found = s.ok();
-    // The "modification": the new value is a fresh slice; YCSB writes new random bytes.
-    s = engine_->Put(key, value);
-    uint64_t t1 = NowNs();
-    if (!s.ok()) return ps_->err.Report(s, "Put (read-modify-write)");
-    slot->Record(t1 - t0, 1, 2 * key.size() + value.size() + (found ? value_.size() : 0));
-    if (found) Bump(slot->found, 1);
-  }
-
-  void Write(std::span<const BatchOp> ops) override {
-    uint32_t shard = ops.empty() ? 0 : engine_->ShardForKey(ops[0].key);
-    uint64_t bytes = 0;
-    for (const BatchOp& op : ops) {
-      bytes += EntryBytes(op.key, op.value);
-      if (engine_->ShardForKey(op.key) != shard) shard = rec_->cross_shard();
-    }
-    uint64_t t0 = NowNs();
-    Status s = engine_->Write(ops);
-    uint64_t t1 = NowNs();
-    if (!s.ok()) return ps_->err.Report(s, "Write");
-    rec_->at(kWrite, shard).Record(t1 - t0, ops.size(), bytes);
-  }
-
-  void MultiGet(std::span<const std::string_view> keys) override {
-    uint64_t t0 = NowNs();
-    engine_->MultiGet(keys, &mg_values_, &mg_status_);
-    uint64_t t1 = NowNs();
-    if (mg_status_.size() != keys.size()) {
-      return ps_->err.Report(
-          Status::Corruption("MultiGet returned " + std::to_string(mg_status_.size()) +
-                             " statuses for " + std::to_string(keys.size()) + " keys"),
-          "MultiGet");
-    }
-    // The call's latency once (cross-shard slot); keys, found and bytes per owning shard.
-    rec_->at(kMultiGet, rec_->cross_shard()).latency.Get()->Record(t1 - t0);
-    for (size_t i = 0; i < keys.size(); i++) {
-      const Status& s = mg_status_[i];
-      if (!s.ok() && !s.IsNotFound()) {
-        return ps_->err.Report(s, s.IsNotSupported() ? "MultiGet (this ringdb build does not "
-                                                       "implement DB::MultiGet yet)"
-                                                     : "MultiGet");
-      }
-      Slot& slot = rec_->at(kMultiGet, engine_->ShardForKey(keys[i]));
-      Bump(slot.ops, 1);
-      if (s.ok()) {
-        Bump(slot.found, 1);
-        Bump(slot.bytes, keys[i].size() + (i < mg_values_.size() ? mg_values_[i].size() : 0));
-      }
-    }
-  }
-
-  void SeekScan(std::string_view start, uint64_t entries, size_t chunk_bytes) override {
-    uint64_t t0 = NowNs();
-    Status err;
-    std::unique_ptr<EngineIterator> it = engine_->NewIterator(chunk_bytes, &err);
-    if (!it) return ps_->err.Report(err, "NewIterator");
-    uint64_t n = 0, bytes = 0;
-    for (it->Seek(start); it->Valid() && n < entries; it->Next()) {
-      bytes += EntryBytes(it->key(), it->value());
-      n++;
-    }
-    Status s = it->status();
-    it.reset();  // destroying the iterator is part of the operation
-    uint64_t t1 = NowNs();
-    if (!s.ok()) return ps_->err.Report(s, "iterator");
-    Slot& slot = rec_->at(kScan, rec_->cross_shard());
-    slot.Record(t1 - t0, 1, bytes);
-    Bump(slot.entries, n);
-  }
-
-  void FullScan(const std::atomic<bool>& stop, size_t chunk_bytes) override {
-    Status err;
-    uint64_t t0 = NowNs();
-    std::unique_ptr<EngineIterator> it = engine_->NewIterator(chunk_bytes, &err);
-    if (!it) return ps_->err.Report(err, "NewIterator");
-    Slot& slot = rec_->at(kScan, rec_->cross_shard());
-    it->SeekToFirst();
-    // Each entry is an op: the time to reach it (SeekToFirst for the first, Next after).
-    while (it->Valid()) {
-      uint64_t t1 = NowNs();
-      slot.Record(t1 - t0, 1, EntryBytes(it->key(), it->value()));
-      Bump(slot.entries, 1);
-      if (stop.load(std::memory_order_relaxed) || ps_->err.failed.load(std::memory_order_relaxed))
-        break;
-      t0 = NowNs();
-      it->Next();
-    }
-    if (!it->status().ok()) ps_->err.Report(it->status(), "iterator");
-  }
-
-  void Drain() override {
-    uint32_t cur;
-    while ((cur = rec_->inflight.load(std::memory_order_acquire)) != 0) {
-      rec_->inflight.wait(cur, std::memory_order_acquire);
-    }
-  }
-
- private:
-  void DoPut(std::string_view key, std::string_view value, Kind kind, uint64_t keynum,
-             KeySpace* ks) {
-    Slot* slot = &rec_->at(kind, engine_->ShardForKey(key));
-    const uint64_t bytes = EntryBytes(key, value);
-    if (async_) {
-      Throttle();
-      uint64_t t0 = NowNs();
-      PhaseShared* ps = ps_;
-      Recorder* rec = rec_;
-      engine_->PutAsync(key, value, [ps, rec, slot, t0, bytes, keynum, ks](Status s) {
-        if (s.ok()) {
-          slot->Record(NowNs() - t0, 1, bytes);
-          if (ks) ks->AckInsert(keynum);
-        } else {
-          ps->err.Report(s, "PutAsync");
-        }
-        Done(rec);
-      });
-      return;
-    }
-    uint64_t t0 = NowNs();
-    Status s = engine_->Put(key, value);
-    uint64_t t1 = NowNs();
-    if (!s.ok()) return ps_->err.Report(s, "Put");
-    slot->Record(t1 - t0, 1, bytes);
-    if (ks) ks->AckInsert(keynum);
-  }
-  void Throttle() {
-    uint32_t depth = std::max<uint32_t>(1, ps_->cfg->async_depth);
-    uint32_t cur;
-    while ((cur = rec_->inflight.load(std::memory_order_acquire)) >= depth) {
-      rec_->inflight.wait(cur, std::memory_order_acquire);
-    }
-    rec_->inflight.fetch_add(1, std::memory_order_relaxed);
-  }
-  static void Done(Recorder* rec) {
-    rec->inflight.fetch_sub(1, std::memory_order_release);
-    rec->inflight.notify_one();
-  }
-
-  PhaseShared* ps_;
-  Engine* engine_;
-  Recorder* rec_;
-  bool async_;
-  std::string value_;
-  std::vector<std::string> mg_values_;
-  std::vector<Status> mg_status_;
-};
-
-// --load=reactor: a fiber on a shard's own thread, calling its ShardContext. Every key
-// it is given is owned by the shard (ShardKeySpace), so every op stays on this core.
-class ShardClient final : public Client {
- public:
-  // Fibers yield every kYieldEvery ops: a Get served from the memtable or cache never
-  // suspends, and a fiber that never suspends would starve the shard's other fibers
-  // (and its commits, flushes and incoming requests).
-  static constexpr uint32_t kYieldEvery = 16;
-
-  ShardClient(PhaseShared* ps, ringdb::ShardContext* ctx, Recorder* rec)
-      : ps_(ps), ctx_(ctx), rec_(rec), shard_(ctx->shard()) {}
-
-  void Put(std::string_view key, std::string_view value, Kind kind) override {
-    uint64_t t0 = NowNs();
-    Status s = ctx_->Put(wo_, key, value);
-    uint64_t t1 = NowNs();
-    if (!s.ok()) return ps_->err.Report(s, "ShardContext::Put");
-    rec_->at(kind, shard_).Record(t1 - t0, 1, EntryBytes(key, value));
-  }
-  void Insert(std::string_view key, std::string_view value, uint64_t keynum,
-              KeySpace* ks) override {
-    Put(key, value, kInsert);
-    if (!ps_->err.failed.load(std::memory_order_relaxed)) ks->AckInsert(keynum);
-  }
-  void Get(std::string_view key) override {
-    uint64_t t0 = NowNs();
-    Status s = ctx_->Get(ro_, key, &value_);
-    uint64_t t1 = NowNs();
-    if (!s.ok() && !s.IsNotFound()) return ps_->err.Report(s, "ShardContext::Get");
-    Slot& slot = rec_->at(kRead, shard_);
-    slot.Record(t1 - t0, 1, s.ok() ? EntryBytes(key, value_) : 0);
-    if (s.ok()) Bump(slot.found, 1);
-  }
-  void ReadModifyWrite(std::string_view key, std::string_view value) override {
-    uint64_t t0 = NowNs();
-    Status s = ctx_->Get(ro_, key, &value_);
-    if (!s.ok() && !s.IsNotFound()) return ps_->err.Report(s, "ShardContext::Get (rmw)");
-    bool found = s.ok();
-    s = ctx_->Put(wo_, key, value);
-    uint64_t t1 = NowNs();
-    if (!s.ok()) return ps_->err.Report(s, "ShardContext::Put (rmw)");
-    Slot& slot = rec_->at(kRmw, shard_);
-    slot.Record(t1 - t0, 1, 2 * key.size() + value.size() + (found ? value_.size() : 0));
-    if (found) Bump(slot.found, 1);
-  }
-  // Not offered by ShardContext; Config validation keeps these phases off the reactor.
-  void Write(std::span<const BatchOp>) override { Unsupported("WriteBatch"); }
-  void MultiGet(std::span<const std::string_view>) override { Unsupported("MultiGet"); }
-  void SeekScan(std::string_view, uint64_t, size_t) override { Unsupported("iterators"); }
-  void FullScan(const std::atomic<bool>&, size_t) override { Unsupported("iterators"); }
-
-  void AfterOp() override {
-    if (++ops_ % kYieldEvery == 0) ctx_->Yield();
-  }
-
- private:
-  void Unsupported(const char* what) {
-    ps_->err.Report(Status::NotSupported(std::string(what) + " on a shard fiber"),
-                    "--load=reactor");
-  }
-
-  PhaseShared* ps_;
-  ringdb::ShardContext* ctx_;
-  Recorder* rec_;
-  uint32_t shard_;
-  ringdb::WriteOptions wo_;
-  ringdb::ReadOptions ro_;
-  std::string value_;
-  uint64_t ops_ = 0;
-};
 
 // Waits until done() while printing a progress line every --report_interval seconds
 // and setting `stop` at the deadline.
@@ -335,6 +71,19 @@ uint64_t LastFinish(const std::vector<std::unique_ptr<Recorder>>& v, uint64_t st
   return f;
 }
 
+// The "flush" phase: no workers, only Engine::Flush, timed.
+bool RunFlushPhase(Engine* engine) {
+  const auto t0 = std::chrono::steady_clock::now();
+  Status s = engine->Flush();
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!s.ok()) {
+    std::fprintf(stderr, "flush: %s\n", s.ToString().c_str());
+    return false;
+  }
+  std::printf("%-12s : flushed every memtable in %.3f s\n", "flush", secs);
+  return true;
+}
+
 }  // namespace
 
 Trial::Trial(const Config& cfg, Engine* engine, const ValuePool& values, int run)
@@ -352,37 +101,43 @@ struct Trial::PhaseRun {
 
 bool Trial::RunPhase(const PhaseInfo& info, uint64_t phase_index, json* phases_json,
                      PhaseSummary* summary) {
-  const Config& cfg = cfg_;
-  const bool reactor = cfg.load == Load::kReactor;
-  if (info.phase == Phase::kFlush) {
-    const auto t0 = std::chrono::steady_clock::now();
-    Status s = engine_->Flush();
-    const double secs =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (!s.ok()) {
-      std::fprintf(stderr, "flush: %s\n", s.ToString().c_str());
-      return false;
-    }
-    std::printf("%-12s : flushed every memtable in %.3f s\n", "flush", secs);
-    (void)phase_index;
-    (void)phases_json;
-    (void)summary;
-    return true;
-  }
-  PhaseRun r;
-  r.shards = engine_->shard_count();
-  r.with_writer = info.phase == Phase::kReadWhileWriting;
-  r.bounded = cfg.duration <= 0 || info.fill;
-  r.total = info.fill ? cfg.num : (cfg.ops ? cfg.ops : cfg.num);
-  r.ps.cfg = &cfg;
-  r.ps.info = &info;
-  r.ps.dist = PhaseDist(cfg, info);
-  r.ps.phase_index = phase_index;
-  r.ps.values = &values_;
+  if (info.phase == Phase::kFlush) return RunFlushPhase(engine_);
+  const bool reactor = cfg_.load == Load::kReactor;
   if (reactor && !engine_->ringdb_db()) {
     std::fprintf(stderr, "%s: --load=reactor needs ringdb\n", info.name);
     return false;
   }
+  PhaseRun r;
+  PreparePhase(info, phase_index, &r);
+  engine_->PhaseBegin();
+  const uint64_t start = reactor ? RunReactor(&r) : RunThreads(&r);
+  json j = ReportPhase(MakeReportInput(info, r, start), summary);
+  const bool failed = r.ps.err.failed.load();
+  j["ok"] = !failed;
+  if (failed) {
+    j["error"] = r.ps.err.first;
+    std::fprintf(stderr, "%s: stopped on error: %s\n", info.name, r.ps.err.first.c_str());
+  }
+  summary->ok = !failed;
+  phases_json->push_back(std::move(j));
+  return !failed;
+}
+
+// Fills *r for the phase: its parameters, the key spaces (built once per store for
+// --load=reactor), and one recorder per thread, or per shard (its fibers share it: one
+// thread), plus the background writers' when the phase has them.
+void Trial::PreparePhase(const PhaseInfo& info, uint64_t phase_index, PhaseRun* r) {
+  const Config& cfg = cfg_;
+  const bool reactor = cfg.load == Load::kReactor;
+  r->shards = engine_->shard_count();
+  r->with_writer = info.phase == Phase::kReadWhileWriting;
+  r->bounded = cfg.duration <= 0 || info.fill;
+  r->total = info.fill ? cfg.num : (cfg.ops ? cfg.ops : cfg.num);
+  r->ps.cfg = &cfg;
+  r->ps.info = &info;
+  r->ps.dist = PhaseDist(cfg, info);
+  r->ps.phase_index = phase_index;
+  r->ps.values = &values_;
 
   std::vector<KeySpace*> spaces;
   if (reactor) {
@@ -394,26 +149,30 @@ bool Trial::RunPhase(const PhaseInfo& info, uint64_t phase_index, json* phases_j
   } else {
     spaces.push_back(&global_);
   }
-  if (r.ps.dist == Dist::kLatest) {
+  if (r->ps.dist == Dist::kLatest) {
     for (KeySpace* ks : spaces) ks->PrepareLatest();
   }
-  // One recorder per thread, or per shard (its fibers share it: one thread).
-  const uint32_t fg_contexts = reactor ? r.shards : static_cast<uint32_t>(cfg.threads);
-  for (uint32_t i = 0; i < fg_contexts; i++) r.fg.push_back(std::make_unique<Recorder>(r.shards));
-  const uint32_t bg_contexts = r.with_writer ? (reactor ? r.shards : 1) : 0;
-  for (uint32_t i = 0; i < bg_contexts; i++) r.bg.push_back(std::make_unique<Recorder>(r.shards));
+  const uint32_t fg_contexts = reactor ? r->shards : static_cast<uint32_t>(cfg.threads);
+  for (uint32_t i = 0; i < fg_contexts; i++) {
+    r->fg.push_back(std::make_unique<Recorder>(r->shards));
+  }
+  const uint32_t bg_contexts = r->with_writer ? (reactor ? r->shards : 1) : 0;
+  for (uint32_t i = 0; i < bg_contexts; i++) {
+    r->bg.push_back(std::make_unique<Recorder>(r->shards));
+  }
+}
 
-  engine_->PhaseBegin();
-  const uint64_t start = reactor ? RunReactor(&r) : RunThreads(&r);
-
+PhaseReportInput Trial::MakeReportInput(const PhaseInfo& info, const PhaseRun& r,
+                                        uint64_t start) const {
+  const bool reactor = cfg_.load == Load::kReactor;
   PhaseReportInput in;
-  in.cfg = &cfg;
+  in.cfg = &cfg_;
   in.info = &info;
   in.engine = engine_;
   in.shards = r.shards;
   in.run = run_;
   in.dist = r.ps.dist;
-  in.workers = reactor ? r.shards : static_cast<uint32_t>(cfg.threads);
+  in.workers = reactor ? r.shards : static_cast<uint32_t>(cfg_.threads);
   in.fg = Aggregate(Views(r.fg), r.shards);
   in.secs = std::max(1e-9, static_cast<double>(LastFinish(r.fg, start) - start) / 1e9);
   in.has_bg = r.with_writer;
@@ -421,16 +180,7 @@ bool Trial::RunPhase(const PhaseInfo& info, uint64_t phase_index, json* phases_j
     in.bg = Aggregate(Views(r.bg), r.shards);
     in.bg_secs = std::max(1e-9, static_cast<double>(LastFinish(r.bg, start) - start) / 1e9);
   }
-  json j = ReportPhase(in, summary);
-  const bool failed = r.ps.err.failed.load();
-  j["ok"] = !failed;
-  if (failed) {
-    j["error"] = r.ps.err.first;
-    std::fprintf(stderr, "%s: stopped on error: %s\n", info.name, r.ps.err.first.c_str());
-  }
-  summary->ok = !failed;
-  phases_json->push_back(std::move(j));
-  return !failed;
+  return in;
 }
 
 // Application threads: `threads` foreground workers (+1 background writer), started

@@ -24,6 +24,8 @@ class Trial {
 
  private:
   struct PhaseRun;
+  void PreparePhase(const PhaseInfo& info, uint64_t phase_index, PhaseRun* r);
+  PhaseReportInput MakeReportInput(const PhaseInfo& info, const PhaseRun& r, uint64_t start) const;
   uint64_t RunThreads(PhaseRun* r);
   uint64_t RunReactor(PhaseRun* r);
 

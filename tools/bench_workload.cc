@@ -131,6 +131,10 @@ class OpGen {
   std::string key_;
 };
 
+bool Failed(const PhaseShared* ps) {
+  return ps->err.failed.load(std::memory_order_relaxed);
+}
+
 // ReadOptions::iterator_chunk_bytes for a scan of `entries` entries: enough for the
 // scan (plus slack for the uneven split across shards), 4..64 KiB.
 size_t ChunkBytes(const Config& cfg, uint64_t entries) {
@@ -140,164 +144,195 @@ size_t ChunkBytes(const Config& cfg, uint64_t entries) {
   return static_cast<size_t>(std::clamp<uint64_t>(want, 4096, 65536));
 }
 
-// fillrandom/overwrite: `n` uniform keys, as one Put or one WriteBatch.
-void FillRandomStep(OpGen& g, Client* c, uint64_t n, std::vector<std::string>* keys,
-                    std::vector<BatchOp>* ops) {
-  if (n == 1) {
-    c->Put(g.Key(g.PickUniform()), g.Value(), kWrite);
-    return;
+// One foreground worker of a phase: issues the phase's operations through its Client
+// until its quota is done (bounded) or `stop` is set, one Step() per operation (or per
+// batch of --batch_size writes).
+class Worker {
+ public:
+  Worker(PhaseShared* ps, KeySpace* ks, Client* client, const WorkerSpec& w)
+      : cfg_(*ps->cfg),
+        phase_(ps->info->phase),
+        ks_(ks),
+        client_(client),
+        w_(w),
+        g_(ps, ks, w.seed),
+        mg_keys_(phase_ == Phase::kMultiGet ? cfg_.multiget_batch : 0),
+        mg_views_(mg_keys_.size()) {}
+
+  OpGen& gen() { return g_; }
+
+  // Issues the operation(s) at index i of the worker's quota; returns how many.
+  uint64_t Step(uint64_t i) {
+    switch (phase_) {
+      case Phase::kFillSeq:
+      case Phase::kFillRandom:
+      case Phase::kOverwrite:
+        return Fill(i);
+      case Phase::kReadRandom:
+      case Phase::kReadWhileWriting:
+      case Phase::kYcsbC:
+        client_->Get(g_.Key(g_.Pick()));
+        break;
+      case Phase::kReadMissing:
+        client_->Get(g_.MissingKey());
+        break;
+      case Phase::kFlush:  // handled by Trial::RunPhase; never reaches a worker
+        break;
+      case Phase::kReadRandomWriteRandom:
+        ReadRandomWriteRandom();
+        break;
+      case Phase::kMixed:
+        GetOrPut(cfg_.readwritepercent);
+        break;
+      case Phase::kSeekRandom: {
+        const uint64_t entries = static_cast<uint64_t>(cfg_.seek_nexts) + 1;
+        client_->SeekScan(g_.Key(g_.Pick()), entries, ChunkBytes(cfg_, entries));
+        break;
+      }
+      case Phase::kScan:
+        client_->SeekScan(g_.Key(g_.Pick()), cfg_.scan_length, ChunkBytes(cfg_, cfg_.scan_length));
+        break;
+      case Phase::kMultiGet:
+        MultiGet();
+        break;
+      case Phase::kYcsbA:
+        GetOrPut(50);
+        break;
+      case Phase::kYcsbB:
+        GetOrPut(95);
+        break;
+      case Phase::kYcsbD:
+      case Phase::kYcsbE:
+        YcsbReadOrInsert();
+        break;
+      case Phase::kYcsbF:
+        if (g_.Percent(50)) {
+          client_->Get(g_.Key(g_.Pick()));
+        } else {
+          client_->ReadModifyWrite(g_.Key(g_.Pick()), g_.Value());
+        }
+        break;
+    }
+    return 1;
   }
-  keys->resize(n);
-  ops->resize(n);
-  for (uint64_t j = 0; j < n; j++) {
-    (*keys)[j].assign(g.Key(g.PickUniform()));
-    (*ops)[j] = BatchOp{false, (*keys)[j], g.Value()};
+
+ private:
+  // fillseq, fillrandom, overwrite: one Put, or --batch_size entries as one WriteBatch.
+  uint64_t Fill(uint64_t i) {
+    const uint64_t n =
+        std::min<uint64_t>(cfg_.batch_size, w_.bounded ? w_.quota - i : cfg_.batch_size);
+    if (n == 1) {
+      client_->Put(g_.Key(phase_ == Phase::kFillSeq ? ks_->KeyAt(w_.first + i) : g_.PickUniform()),
+                   g_.Value(), kWrite);
+      return 1;
+    }
+    batch_keys_.resize(n);
+    batch_ops_.resize(n);
+    for (uint64_t j = 0; j < n; j++) {
+      // fillseq: the worker's slice of the key space, in order (KeyAt: the identity for
+      // threads, the shard's own sorted list for fibers).
+      const uint64_t k =
+          phase_ == Phase::kFillSeq ? ks_->KeyAt(w_.first + i + j) : g_.PickUniform();
+      batch_keys_[j].assign(g_.Key(k));
+      batch_ops_[j] = BatchOp{false, batch_keys_[j], g_.Value()};
+    }
+    client_->Write(batch_ops_);
+    return n;
   }
-  c->Write(*ops);
+
+  // db_bench's schedule: in each block of 100 ops, readwritepercent reads first.
+  void ReadRandomWriteRandom() {
+    if (get_weight_ == 0 && put_weight_ == 0) {
+      get_weight_ = cfg_.readwritepercent;
+      put_weight_ = 100 - cfg_.readwritepercent;
+    }
+    if (get_weight_ > 0) {
+      get_weight_--;
+      client_->Get(g_.Key(g_.Pick()));
+    } else {
+      put_weight_--;
+      client_->Put(g_.Key(g_.Pick()), g_.Value(), kWrite);
+    }
+  }
+
+  // A Get with probability read_percent, else a Put.
+  void GetOrPut(int read_percent) {
+    if (g_.Percent(read_percent)) {
+      client_->Get(g_.Key(g_.Pick()));
+    } else {
+      client_->Put(g_.Key(g_.Pick()), g_.Value(), kWrite);
+    }
+  }
+
+  void MultiGet() {
+    for (size_t j = 0; j < mg_keys_.size(); j++) {
+      mg_keys_[j].assign(g_.Key(g_.Pick()));
+      mg_views_[j] = mg_keys_[j];
+    }
+    client_->MultiGet(mg_views_);
+  }
+
+  // YCSB D (reads) and E (short scans): 95% of the time, else an insert of a new key.
+  void YcsbReadOrInsert() {
+    if (!g_.Percent(95)) {
+      uint64_t k = ks_->ClaimInsert();
+      client_->Insert(g_.Key(k), g_.Value(), k, ks_);
+    } else if (phase_ == Phase::kYcsbD) {
+      client_->Get(g_.Key(g_.Pick()));
+    } else {
+      const uint64_t max_scan = cfg_.scan_length ? cfg_.scan_length : 100;
+      uint64_t len = 1 + g_.rng.Uniform(max_scan);
+      client_->SeekScan(g_.Key(g_.Pick()), len, ChunkBytes(cfg_, len));
+    }
+  }
+
+  const Config& cfg_;
+  const Phase phase_;
+  KeySpace* ks_;
+  Client* client_;
+  const WorkerSpec& w_;
+  OpGen g_;
+  std::vector<std::string> batch_keys_;
+  std::vector<BatchOp> batch_ops_;
+  std::vector<std::string> mg_keys_;
+  std::vector<std::string_view> mg_views_;
+  int get_weight_ = 0, put_weight_ = 0;
+};
+
+// readwhilewriting's writer: random overwrites until the readers finish.
+void RunBackgroundWriter(PhaseShared* ps, KeySpace* ks, Client* client, const WorkerSpec& w) {
+  OpGen g(ps, ks, w.seed);
+  while (!ps->bg_stop.load(std::memory_order_relaxed) && !Failed(ps) && g.loaded()) {
+    client->Put(g.Key(g.PickUniform()), g.Value(), kWrite);
+    client->AfterOp();
+  }
+  client->Drain();
 }
 
 }  // namespace
 
 void RunWorker(PhaseShared* ps, KeySpace* ks, Client* client, const WorkerSpec& w) {
+  if (w.background) return RunBackgroundWriter(ps, ks, client, w);
   const Config& cfg = *ps->cfg;
   const Phase phase = ps->info->phase;
-  OpGen g(ps, ks, w.seed);
-  const auto failed = [ps] { return ps->err.failed.load(std::memory_order_relaxed); };
-
-  if (w.background) {
-    // readwhilewriting's writer: random overwrites until the readers finish.
-    while (!ps->bg_stop.load(std::memory_order_relaxed) && !failed() && g.loaded()) {
-      client->Put(g.Key(g.PickUniform()), g.Value(), kWrite);
-      client->AfterOp();
-    }
-    client->Drain();
-    return;
-  }
+  Worker worker(ps, ks, client, w);
   // A shard that owns no key (tiny --num) has nothing to read.
-  if (!ps->info->fill && g.loaded() == 0) return;
+  if (!ps->info->fill && worker.gen().loaded() == 0) return;
   if (phase == Phase::kReadMissing && ks->missing_count() == 0) return;
-
+  if (phase == Phase::kFlush) return;  // handled by Trial::RunPhase
   if (phase == Phase::kScan && cfg.scan_length == 0) {
     // Full scans: one pass per worker when counted, passes until the deadline otherwise.
     do {
       client->FullScan(ps->stop, ChunkBytes(cfg, 0));
       client->AfterOp();
-    } while (!w.bounded && !ps->stop.load(std::memory_order_relaxed) && !failed());
+    } while (!w.bounded && !ps->stop.load(std::memory_order_relaxed) && !Failed(ps));
     client->Drain();
     return;
   }
-
-  std::vector<std::string> batch_keys;
-  std::vector<BatchOp> batch_ops;
-  std::vector<std::string> mg_keys(phase == Phase::kMultiGet ? cfg.multiget_batch : 0);
-  std::vector<std::string_view> mg_views(mg_keys.size());
-  const uint64_t seek_entries = static_cast<uint64_t>(cfg.seek_nexts) + 1;
-  const uint64_t ycsb_max_scan = cfg.scan_length ? cfg.scan_length : 100;
-  int get_weight = 0, put_weight = 0;
-
   for (uint64_t i = 0;;) {
     if (w.bounded ? i >= w.quota : ps->stop.load(std::memory_order_relaxed)) break;
-    if (failed()) break;
-    uint64_t step = 1;
-    switch (phase) {
-      case Phase::kFillSeq:
-      case Phase::kFillRandom:
-      case Phase::kOverwrite: {
-        step = std::min<uint64_t>(cfg.batch_size, w.bounded ? w.quota - i : cfg.batch_size);
-        if (phase == Phase::kFillSeq) {
-          // The worker's slice of the key space, in order (KeyAt: the identity for
-          // threads, the shard's own sorted list for fibers).
-          if (step == 1) {
-            client->Put(g.Key(ks->KeyAt(w.first + i)), g.Value(), kWrite);
-          } else {
-            batch_keys.resize(step);
-            batch_ops.resize(step);
-            for (uint64_t j = 0; j < step; j++) {
-              batch_keys[j].assign(g.Key(ks->KeyAt(w.first + i + j)));
-              batch_ops[j] = BatchOp{false, batch_keys[j], g.Value()};
-            }
-            client->Write(batch_ops);
-          }
-        } else {
-          FillRandomStep(g, client, step, &batch_keys, &batch_ops);
-        }
-        break;
-      }
-      case Phase::kReadRandom:
-      case Phase::kReadWhileWriting:
-      case Phase::kYcsbC:
-        client->Get(g.Key(g.Pick()));
-        break;
-      case Phase::kReadMissing:
-        client->Get(g.MissingKey());
-        break;
-      case Phase::kFlush:  // handled by Trial::RunPhase; never reaches a worker
-        return;
-      case Phase::kReadRandomWriteRandom:
-        // db_bench's schedule: in each block of 100 ops, readwritepercent reads first.
-        if (get_weight == 0 && put_weight == 0) {
-          get_weight = cfg.readwritepercent;
-          put_weight = 100 - cfg.readwritepercent;
-        }
-        if (get_weight > 0) {
-          get_weight--;
-          client->Get(g.Key(g.Pick()));
-        } else {
-          put_weight--;
-          client->Put(g.Key(g.Pick()), g.Value(), kWrite);
-        }
-        break;
-      case Phase::kMixed:
-        if (g.Percent(cfg.readwritepercent)) {
-          client->Get(g.Key(g.Pick()));
-        } else {
-          client->Put(g.Key(g.Pick()), g.Value(), kWrite);
-        }
-        break;
-      case Phase::kSeekRandom:
-        client->SeekScan(g.Key(g.Pick()), seek_entries, ChunkBytes(cfg, seek_entries));
-        break;
-      case Phase::kScan:
-        client->SeekScan(g.Key(g.Pick()), cfg.scan_length, ChunkBytes(cfg, cfg.scan_length));
-        break;
-      case Phase::kMultiGet:
-        for (size_t j = 0; j < mg_keys.size(); j++) {
-          mg_keys[j].assign(g.Key(g.Pick()));
-          mg_views[j] = mg_keys[j];
-        }
-        client->MultiGet(mg_views);
-        break;
-      case Phase::kYcsbA:
-      case Phase::kYcsbB:
-        if (g.Percent(phase == Phase::kYcsbA ? 50 : 95)) {
-          client->Get(g.Key(g.Pick()));
-        } else {
-          client->Put(g.Key(g.Pick()), g.Value(), kWrite);
-        }
-        break;
-      case Phase::kYcsbD:
-      case Phase::kYcsbE:
-        if (g.Percent(95)) {
-          if (phase == Phase::kYcsbD) {
-            client->Get(g.Key(g.Pick()));
-          } else {
-            uint64_t len = 1 + g.rng.Uniform(ycsb_max_scan);
-            client->SeekScan(g.Key(g.Pick()), len, ChunkBytes(cfg, len));
-          }
-        } else {
-          uint64_t k = ks->ClaimInsert();
-          client->Insert(g.Key(k), g.Value(), k, ks);
-        }
-        break;
-      case Phase::kYcsbF:
-        if (g.Percent(50)) {
-          client->Get(g.Key(g.Pick()));
-        } else {
-          client->ReadModifyWrite(g.Key(g.Pick()), g.Value());
-        }
-        break;
-    }
-    i += step;
+    if (Failed(ps)) break;
+    i += worker.Step(i);
     client->AfterOp();
   }
   client->Drain();

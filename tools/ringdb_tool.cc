@@ -33,6 +33,8 @@ void QuietEngineLog() {
   if (std::getenv("RINGDB_LOG_LEVEL") == nullptr) util::SetLogLevel(util::LogLevel::kError);
 }
 
+// Long because: the subcommand table (each subcommand's options beside its handler)
+// reads best as one list; the dispatch after it is a few lines.
 int Run(int argc, char** argv) {
   CLI::App app{"ringdb-tool: inspect, verify and edit ringdb stores"};
   app.footer(kFooter);

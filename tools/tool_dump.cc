@@ -303,7 +303,7 @@ int CmdDumpManifest(const DumpArgs& a) {
   }
   Status tear;
   if (reader.status().ok() && reader.tail().kind == lsm::WalTail::Kind::kTorn) {
-    tear = CheckManifestTear(file, reader.tail().bad_offset, a.file);
+    tear = lsm::CheckManifestTear(file, reader.tail().bad_offset, a.file);
   }
   int rc = PrintTail(reader, records, file.size(), tear);
   std::printf("state after %" PRIu64 " edits: log_number %" PRIu64 ", next_file_number %" PRIu64

@@ -188,6 +188,9 @@ Status ListShardDir(const std::string& dir, ShardListing* out) {
       case lsm::FileKind::kTemp:
         out->temps.emplace_back(name);
         break;
+      case lsm::FileKind::kPostLog:
+        out->post_logs.emplace_back(name);
+        break;
       case lsm::FileKind::kUnknown:
         break;
     }
@@ -204,24 +207,6 @@ Status ReadCurrent(const std::string& shard_dir, uint64_t* manifest_number) {
   if (!s.ok()) return s;
   if (contents.size() > 4096) return Status::Corruption(path + ": unexpectedly large");
   return lsm::DecodeCurrent(contents, path, manifest_number);
-}
-
-Status CheckManifestTear(std::string_view data, uint64_t bad, const std::string& path) {
-  constexpr uint64_t kSector = 512, kMinRun = 16;
-  if (bad + lsm::kWalHeaderBytes > data.size()) return Status::OK();  // cut inside the header
-  uint64_t len = util::DecodeFixed32(data.data() + bad + 4);
-  uint64_t end = bad + lsm::kWalHeaderBytes + len;
-  if (end > data.size()) return Status::OK();  // the file ends inside the record
-  for (uint64_t sec = bad & ~(kSector - 1); sec < end; sec += kSector) {
-    uint64_t a = std::max(sec, bad), b = std::min(sec + kSector, end);
-    if (b - a < kMinRun) continue;
-    bool zero = true;
-    for (uint64_t i = a; i < b && zero; i++) zero = data[i] == 0;
-    if (zero) return Status::OK();
-  }
-  return Status::Corruption(At(path, bad) +
-                            ": checksum mismatch in a completely written record (not a torn "
-                            "write); the MANIFEST is damaged");
 }
 
 Status ReplayManifest(uint64_t number, std::string_view bytes, const std::string& path,
@@ -248,7 +233,7 @@ Status ReplayManifest(uint64_t number, std::string_view bytes, const std::string
   out->tail = reader.tail();
   if (out->tail.kind == lsm::WalTail::Kind::kTorn) {
     *bad_offset = out->tail.bad_offset;
-    Status s = CheckManifestTear(bytes, out->tail.bad_offset, path);
+    Status s = lsm::CheckManifestTear(bytes, out->tail.bad_offset, path);
     if (!s.ok()) return s;
   }
   if (out->edits == 0) {

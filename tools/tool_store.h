@@ -24,18 +24,14 @@ namespace ringdb::tools {
 struct ShardListing {
   bool has_current = false;
   std::set<uint64_t> wals, tables, manifests;
-  std::vector<std::string> temps;  // *.tmp: leftovers of an interrupted rename
+  std::vector<std::string> temps;
+  std::vector<std::string> post_logs;  // POST-* (posted writes not yet in the WAL)  // *.tmp:
+                                       // leftovers of an interrupted rename
 };
 Status ListShardDir(const std::string& dir, ShardListing* out);
 
 // Reads and checks <shard>/CURRENT; *manifest_number is the MANIFEST it names.
 Status ReadCurrent(const std::string& shard_dir, uint64_t* manifest_number);
-
-// Recovery's rule for a MANIFEST whose walk stops at `bad` with a torn tail
-// (CheckManifestTear in src/lsm/shard_recovery.cc, which is not exported): a record cut
-// short by a crash leaves a whole zero sector; a completely written record with a bad
-// checksum is Corruption. OK when the tail may be a torn write.
-Status CheckManifestTear(std::string_view data, uint64_t bad, const std::string& path);
 
 // The MANIFEST replayed into a VersionState.
 struct ManifestReplay {

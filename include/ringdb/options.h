@@ -47,6 +47,11 @@ struct Options {
 
   Durability durability = Durability::kSync;
   uint32_t periodic_sync_ms = 100;
+  // kPeriodic/kNone: a Put/Delete/Write without WriteOptions::sync returns as soon as
+  // the write is queued for its shard ("posted"), instead of waiting for the shard to
+  // apply it. Every read still sees every write that returned before it began (reads
+  // first wait for the shard to apply what was queued). See DB::Put.
+  bool post_writes = true;
 
   // Per shard: a memtable becomes immutable at this size and is flushed to an SSTable.
   size_t memtable_bytes = 64ull << 20;

@@ -51,6 +51,11 @@ class HistogramData {
   // Records `value` n times.
   void RecordN(uint64_t value, uint64_t n);
   void Merge(const HistogramData& other);
+  // Adds counts recorded elsewhere with this geometry: bucket_counts[kBuckets] and the
+  // count, sum, min and max that go with them (how a recorder that other threads read
+  // concurrently hands over a snapshot).
+  void MergeCounts(const uint64_t* bucket_counts, uint64_t count, uint64_t sum, uint64_t min,
+                   uint64_t max);
   // Removes what `earlier` (an older copy of this histogram) had counted: the result
   // describes the interval between the two. min()/max() keep this copy's values (the
   // exact extremes of an interval are not recoverable).

@@ -1,32 +1,69 @@
-// DBImpl: the public facade. Routes each key to its shard with a stable hash, carries
-// requests from application threads to shard threads over the runtime's SPSC rings
-// (the caller's request object travels, so a blocking call allocates only its batch
-// encoding), and owns LOCK, OPTIONS and the runtime.
+// DBImpl: the public facade. Routes each key to its shard with a stable hash; reads
+// run on the calling thread through the shards' published read views (lock-free, see
+// docs/engine.md "Reads on any thread"), handing only cache misses to the owning shard;
+// writes travel to the owning shard over the runtime's SPSC rings (posted, or waited
+// for); owns LOCK, OPTIONS, the runtime and the per-thread read stats.
 //
 // Thread safety: every public method may be called from any application thread.
 // Calling a blocking method from a shard thread (e.g. inside an async callback) is
 // refused with InvalidArgument: it would deadlock the shard.
+//
+// Close and calls racing it: every call enters a gate (CallGate) that is an RCU
+// read-side section checking the shared `open` flag. Close clears the flag, then waits
+// a grace period: every call that saw the DB open has finished touching the shards
+// before Close closes them, and every later call returns Shutdown without touching
+// anything. Waited writes leave the gate once queued; their shard finishes them during
+// Close. Iterators hold the flag (shared), so one used after Close, or after the DB
+// is destroyed, gets Shutdown too.
 #pragma once
 
 #include <atomic>
-#include <latch>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <string>
-#include <unordered_set>
 #include <vector>
 
 #include "db/store_files.h"
 #include "db/test_hooks.h"
+#include "db/thread_stats.h"
 #include "lsm/shard.h"
 #include "ringdb/db.h"
+#include "runtime/rcu.h"
 #include "runtime/runtime.h"
 
 namespace ringdb::db {
 
 // InvalidArgument for a key or value over the limits of ringdb/options.h.
 Status CheckKeyValue(std::string_view key, std::string_view value);
+
+// The open flag shared with iterators (they may outlive the DB, a bug the docs forbid
+// that must still not crash).
+using OpenFlag = std::shared_ptr<std::atomic<bool>>;
+
+// The entry of a public call: an RCU read-side section in which the DB was open.
+class CallGate {
+ public:
+  explicit CallGate(const std::atomic<bool>& open) {
+    rt::rcu::EnsureRegistered();
+    rt::rcu::detail::Lock();  // first: the flag is read inside the section
+    open_ = open.load(std::memory_order_acquire);
+  }
+  ~CallGate() { Leave(); }
+  CallGate(const CallGate&) = delete;
+  CallGate& operator=(const CallGate&) = delete;
+  bool open() const { return open_; }
+  // Ends the section early: a waited write leaves once queued, so a write stalled for
+  // seconds does not hold up every grace period (and the memory they free).
+  void Leave() {
+    if (!left_) rt::rcu::detail::Unlock();
+    left_ = true;
+  }
+
+ private:
+  bool open_ = false;
+  bool left_ = false;
+};
 
 class DBImpl final : public DB {
  public:
@@ -59,24 +96,18 @@ class DBImpl final : public DB {
   uint32_t ShardOf(std::string_view key) const;
   // testing::Crash.
   void CrashForTesting();
-  // Stats of every shard, read on each shard's own thread.
+  // Stats of every shard, read on each shard's own thread, plus the threads' reads.
   std::vector<lsm::ShardStats> ShardStatsSnapshot();
 
-  // The per-shard sequence numbers a read uses: the snapshot's, or Shard::kLatest.
-  // InvalidArgument for a snapshot of another DB. SeqFor: one shard's, no allocation.
-  Status ReadSeqs(const ReadOptions& ro, std::vector<lsm::SequenceNumber>* seqs) const;
+  // The sequence number a read of `shard` uses: the snapshot's, or Shard::kLatest.
+  // InvalidArgument for a snapshot of another DB.
   Status SeqFor(const ReadOptions& ro, uint32_t shard, lsm::SequenceNumber* seq) const;
 
-  // For DBIterator.
   rt::Runtime* runtime() const { return rt_.get(); }
   lsm::Shard* shard(uint32_t i) const { return shards_[i].get(); }
   uint64_t caller_spin_ns() const { return caller_spin_ns_; }
-  // False once Close began; shared so that an iterator outliving its DB (a bug the
-  // docs forbid) does not touch freed shards.
-  std::shared_ptr<const std::atomic<bool>> open_token() const { return open_; }
-  // Iterator cursors of shard i: touched only on shard i's thread. Close() frees what
-  // iterators left behind.
-  std::unordered_set<lsm::UserIterator*>& cursors(uint32_t i) { return cursors_[i]; }
+  const OpenFlag& open_flag() const { return open_; }
+  StatsRegistry& thread_stats() { return *stats_; }
 
  private:
   explicit DBImpl(const Options& opt) : opt_(opt) {}
@@ -84,12 +115,31 @@ class DBImpl final : public DB {
   template <class F>
   Status OnAllShards(F fn);
   bool OnShardThread() const;
-  Status CheckOpen() const;
-  Status SubmitWrite(uint32_t shard, std::string_view rep, bool sync,
-                     OpKind kind = OpKind::kWriteBatch);
+  // Shutdown or InvalidArgument when a blocking call may not proceed, else OK.
+  Status CheckCall(const CallGate& gate) const;
+  // Waits until every posted write acknowledged so far is applied on every shard.
+  void WaitForAllPostedWrites() const;
+
+  // Writes (db_write.cc).
+  // The calling thread's post buffer to `shard` (created with its post log on first
+  // use), or null when the log cannot be created.
+  rt::PostBuffer* PostBufferFor(uint32_t shard);
+  // Posts a record of rep_bytes that fill() writes (returning its entry count).
+  bool PostRecord(uint32_t shard, size_t rep_bytes, OpKind kind,
+                  const std::function<uint32_t(char*)>& fill);
+  // Posts a one-entry batch (type kValue or kDeletion) to `shard`; false when it must
+  // be waited for instead (shard not accepting posts, buffer full, too large).
+  bool PostEntry(uint32_t shard, bool is_put, std::string_view key, std::string_view value,
+                 OpKind kind);
+  // Posts a whole rep; false as PostEntry.
+  bool PostRep(uint32_t shard, std::string_view rep, OpKind kind);
+  // Queues a waited write and leaves the gate before waiting for it.
+  Status SubmitWrite(uint32_t shard, std::string_view rep, bool sync, OpKind kind, CallGate* gate);
+  Status WriteParts(const WriteOptions& wo, std::vector<std::string>& reps, CallGate* gate);
+  void SubmitWriteAsync(uint32_t shard, std::string rep, WriteCallback cb, OpKind kind);
+  bool Posting(const WriteOptions& wo) const { return post_writes_ && !wo.sync; }
+
   class SnapshotImpl;
-  void SubmitWriteAsync(uint32_t shard, std::string rep, WriteCallback cb,
-                        OpKind kind = OpKind::kWriteBatch);
 
   Options opt_;
   DirLock lock_;
@@ -97,10 +147,11 @@ class DBImpl final : public DB {
   std::vector<std::unique_ptr<lsm::Shard>> shards_;
   uint32_t nshards_ = 0;
   std::string backend_desc_;
-  std::atomic<bool> closed_{false};
+  std::atomic<bool> closed_{false};  // Close started (idempotence)
+  OpenFlag open_ = std::make_shared<std::atomic<bool>>(true);
   uint64_t caller_spin_ns_ = 0;  // set by Open (Options::idle_spin_us)
-  std::shared_ptr<std::atomic<bool>> open_ = std::make_shared<std::atomic<bool>>(true);
-  std::vector<std::unordered_set<lsm::UserIterator*>> cursors_;
+  bool post_writes_ = false;     // set by Open: durability none/periodic and Options
+  std::unique_ptr<StatsRegistry> stats_;
   std::mutex snapshots_mu_;  // not on the data path: GetSnapshot/ReleaseSnapshot only
   std::set<const Snapshot*> snapshots_;
 };
@@ -116,16 +167,16 @@ class DBImpl::SnapshotImpl final : public Snapshot {
 template <class F>
 Status DBImpl::OnAllShards(F fn) {
   std::vector<Status> results(nshards_);
-  std::latch done(nshards_);
+  std::vector<rt::ForeignWaiter> done(nshards_);
   for (uint32_t i = 0; i < nshards_; i++) {
     rt_->SubmitToAsync(
         i, [&fn, i] { return fn(i); },
         [&results, &done, i](Status st) {
           results[i] = std::move(st);
-          done.count_down();
+          done[i].Notify();
         });
   }
-  done.wait();
+  for (uint32_t i = 0; i < nshards_; i++) done[i].Wait(caller_spin_ns_);
   for (uint32_t i = 0; i < nshards_; i++) {
     if (!results[i].ok()) return results[i];  // it names the shard's files
   }

@@ -1,42 +1,54 @@
-// DBIterator: the public Iterator over every shard. Each shard keeps a cursor (an
-// lsm::UserIterator over its memtables and tables at the iterator's sequence number)
-// on its own thread and sends its entries in chunks of about
-// ReadOptions::iterator_chunk_bytes; the application thread merges the shards' chunks
-// with a heap (min-heap forward, max-heap backward) and, as soon as it starts on a
-// shard's chunk, asks that shard for the next one, so the shards read ahead while the
-// caller consumes. Changing direction or seeking repositions every shard (one round
-// trip to all of them at once).
+// DBIterator: the public Iterator over every shard, run entirely on the caller's thread.
+// Each shard contributes an lsm iterator over a pinned read view (its memtables and
+// tables stay alive while the iterator lives; blocks come from the shard's block cache
+// lock-free, and a block that misses it is read by the owning shard on request); the
+// shards' iterators are merged by key with a heap (min-heap forward, max-heap
+// backward). A key lives in exactly one shard, so the merge never meets duplicates.
 //
-// Thread ownership: one application thread at a time; the cursors live on their shard
-// threads and are touched only there.
+// Cost (docs/engine.md "What reads cost"): creating one pins one view per shard (a
+// reference count each); Seek positions every shard (a binary search per memtable and
+// level, in memory when the blocks are cached); Next moves one shard and fixes the
+// heap. A cache miss costs one round trip to its shard.
+//
+// Every call runs inside the DB's gate (db_impl.h): after Close, or once the DB is
+// destroyed (a bug the docs forbid), calls see Shutdown instead of touching shards.
+//
+// Thread ownership: one thread at a time (the caller's).
 #pragma once
 
-#include <atomic>
-#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "db/shard_call.h"
+#include "db/db_impl.h"
 #include "lsm/db_iter.h"
-#include "lsm/dbformat.h"
 #include "ringdb/iterator.h"
-#include "ringdb/options.h"
 
 namespace ringdb::db {
 
-class DBImpl;
-}  // namespace ringdb::db
-namespace ringdb::lsm {
-class Shard;
-}  // namespace ringdb::lsm
-namespace ringdb::db {
+// Reads blocks for a reader on an application thread: the owning shard reads them in
+// one submission (its I/O stats and trace see them) and the caller waits.
+class HandoffReader final : public lsm::BlockReader {
+ public:
+  HandoffReader(rt::Runtime* rt, lsm::Shard* shard, uint32_t index, uint64_t spin_ns)
+      : rt_(rt), shard_(shard), index_(index), spin_ns_(spin_ns) {}
+  void Read(lsm::BlockRead* reads, size_t n) override;
+
+ private:
+  rt::Runtime* rt_;
+  lsm::Shard* shard_;
+  uint32_t index_;
+  uint64_t spin_ns_;
+};
 
 class DBIterator final : public Iterator {
  public:
-  // seqs: per shard (Shard::kLatest for "now").
-  DBIterator(DBImpl* db, std::vector<lsm::SequenceNumber> seqs, const ReadOptions& ro);
-  ~DBIterator() override;
+  struct Child {
+    uint32_t shard = 0;
+    std::unique_ptr<HandoffReader> reader;
+    std::unique_ptr<lsm::UserIterator> it;  // declared after reader: destroyed first
+  };
+  DBIterator(DBImpl* db, std::vector<Child> children);
 
   bool Valid() const override { return status_.ok() && !heap_.empty(); }
   void SeekToFirst() override;
@@ -45,58 +57,28 @@ class DBIterator final : public Iterator {
   void SeekForPrev(std::string_view target) override;
   void Next() override;
   void Prev() override;
-  std::string_view key() const override;
-  std::string_view value() const override;
+  std::string_view key() const override { return heap_.front()->it->key(); }
+  std::string_view value() const override { return heap_.front()->it->value(); }
   Status status() const override { return status_; }
 
  private:
-  enum class Op : uint8_t {
-    kFirst,        // SeekToFirst
-    kLast,         // SeekToLast
-    kSeek,         // first key >= target
-    kSeekForPrev,  // last key <= target
-    kAfter,        // first key > target
-    kBefore,       // last key < target
-    kContinue,     // the entries after the last chunk, in the same direction
-  };
-  struct Chunk {
-    std::string data;            // key then value of every entry
-    std::vector<uint32_t> offs;  // per entry: offset of the key, key length, value length
-    size_t n = 0;
-    size_t pos = 0;
-    bool end = false;  // nothing follows this chunk in its direction
-    Status status;
-    std::string_view key(size_t i) const { return {data.data() + offs[3 * i], offs[3 * i + 1]}; }
-    std::string_view value(size_t i) const {
-      return {data.data() + offs[3 * i] + offs[3 * i + 1], offs[3 * i + 2]};
-    }
-  };
-  struct Stream {
-    uint32_t shard = 0;
-    lsm::UserIterator* cursor = nullptr;  // owned by the shard thread's registry
-    Chunk cur;
-    Chunk next;
-    std::unique_ptr<ShardCall> pending;  // the read-ahead of `next`, or a reposition
-  };
-
-  // Runs on the shard thread: positions the cursor (op) and fills out with entries.
-  static void Fill(lsm::Shard* shard, lsm::UserIterator* it, Op op, const std::string& target,
-                   bool forward, size_t max_bytes, Chunk* out);
-  void Reposition(Op op, std::string_view target, bool forward);
-  void Issue(Stream* s, std::function<void()> fn);
-  void Await(Stream* s);
-  void Prefetch(Stream* s);
-  // The top stream moved past its entry: refill it if needed and restore the heap.
-  void Advance();
-  bool Before(const Stream* a, const Stream* b) const;  // heap order: a after b
-  void SetError(const Status& s);
+  enum class Op : uint8_t { kFirst, kLast, kSeek, kSeekForPrev };
+  // Positions every child (inside the gate) and rebuilds the heap.
+  void Reposition(Op op, std::string_view target);
+  // Moves the current child one step and restores the heap.
+  void Step(bool forward);
+  // Turns around: every other child to the first key past (forward) or before the
+  // current one.
+  void SwitchDirection(bool forward);
+  void RebuildHeap();
+  bool Check(const Child& c);                         // false (status_ set) when c failed
+  bool Before(const Child* a, const Child* b) const;  // heap order: a after b
 
   DBImpl* const db_;
-  const std::shared_ptr<const std::atomic<bool>> open_;  // the DB's open_token()
-  const size_t chunk_bytes_;
+  const OpenFlag open_;  // shared: outlives the DB
+  std::vector<Child> children_;
+  std::vector<Child*> heap_;  // valid children; heap_[0] is the current entry
   bool forward_ = true;
-  std::vector<Stream> streams_;
-  std::vector<Stream*> heap_;  // streams with an entry; heap_[0] is the current entry
   Status status_;
 };
 

@@ -1,22 +1,13 @@
-// DBImpl: snapshots, MultiGet, iterators and shard-local tasks (RunOnShards).
-#include <latch>
-
+// DBImpl: reads on the caller's thread (Get, MultiGet, iterators), snapshots, async
+// reads, and shard-local tasks (RunOnShards).
 #include "db/db_impl.h"
 #include "db/db_iterator.h"
-#include "db/shard_call.h"
+#include "db/shard_messages.h"
 #include "lsm/write_batch_rep.h"
 #include "runtime/sync.h"
+#include "util/clock.h"
 
 namespace ringdb::db {
-
-Status DBImpl::ReadSeqs(const ReadOptions& ro, std::vector<lsm::SequenceNumber>* seqs) const {
-  seqs->resize(nshards_);
-  for (uint32_t i = 0; i < nshards_; i++) {
-    Status s = SeqFor(ro, i, &(*seqs)[i]);
-    if (!s.ok()) return s;
-  }
-  return Status::OK();
-}
 
 Status DBImpl::SeqFor(const ReadOptions& ro, uint32_t shard, lsm::SequenceNumber* seq) const {
   if (ro.snapshot == nullptr) {
@@ -29,89 +20,152 @@ Status DBImpl::SeqFor(const ReadOptions& ro, uint32_t shard, lsm::SequenceNumber
   return Status::OK();
 }
 
-const Snapshot* DBImpl::GetSnapshot() {
-  if (!CheckOpen().ok()) return nullptr;
-  std::vector<lsm::SequenceNumber> seqs(nshards_);
-  OnAllShards([this, &seqs](uint32_t i) {
-    seqs[i] = shards_[i]->AcquireSnapshot();
-    return Status::OK();
-  });
-  auto* snap = new SnapshotImpl(this, std::move(seqs));
-  std::lock_guard<std::mutex> g(snapshots_mu_);
-  snapshots_.insert(snap);
-  return snap;
+Status DBImpl::Get(const ReadOptions& ro, std::string_view key, std::string* value) {
+  if (key.size() > kMaxKeyBytes) return CheckKeyValue(key, {});
+  CallGate gate(*open_);
+  Status s = CheckCall(gate);
+  if (!s.ok()) return s;
+  const uint64_t start = util::NowNanos();
+  const uint32_t shard = ShardOf(key);
+  lsm::SequenceNumber seq;
+  s = SeqFor(ro, shard, &seq);
+  if (!s.ok()) return s;
+  lsm::Shard* sh = shards_[shard].get();
+  sh->WaitForPostedWrites();
+  lsm::ReadCounters rc;
+  HandoffReader reader(rt_.get(), sh, shard, caller_spin_ns_);
+  s = sh->GetWith(key, value, seq, ro.fill_cache, &reader, &rc);
+  ThreadShardStats& ts = stats_->ForThisThread().shard(shard);
+  ts.AddReads(rc);
+  if (s.ok()) ts.user_bytes_read.Add(key.size() + value->size());
+  ts.get.Record(util::NowNanos() - start, s, 1);
+  return s;
 }
 
-void DBImpl::ReleaseSnapshot(const Snapshot* snapshot) {
-  if (snapshot == nullptr) return;
-  {
-    std::lock_guard<std::mutex> g(snapshots_mu_);
-    if (snapshots_.erase(snapshot) == 0) return;  // not ours, or released twice
+namespace {
+
+// MultiGet's work for one shard: the keys it owns and their lookup state.
+struct MultiGetPart {
+  std::vector<size_t> index;  // positions in the caller's arrays
+  std::vector<std::string_view> keys;
+  std::vector<std::string> values;
+  std::vector<Status> statuses;
+  lsm::ReadCounters rc;
+  std::unique_ptr<lsm::BatchLookup> batch;
+};
+
+// Every round sends each shard's missing blocks at once and waits for all of them, so
+// the misses of every shard are in flight together.
+void RunMultiGetRounds(rt::Runtime* rt, const std::vector<std::unique_ptr<lsm::Shard>>& shards,
+                       std::vector<MultiGetPart>& parts, uint64_t spin_ns) {
+  for (;;) {
+    std::vector<std::unique_ptr<ReadBlocksMsg>> msgs;
+    for (uint32_t sh = 0; sh < parts.size(); sh++) {
+      MultiGetPart& p = parts[sh];
+      if (p.batch == nullptr || p.batch->done()) continue;
+      auto m = std::make_unique<ReadBlocksMsg>();
+      m->shard = shards[sh].get();
+      m->reads = p.batch->reads().data();
+      m->n = p.batch->reads().size();
+      rt->PushForeign(sh, m.get());
+      msgs.push_back(std::move(m));
+    }
+    if (msgs.empty()) return;
+    for (auto& m : msgs) m->waiter.Wait(spin_ns);
+    for (uint32_t sh = 0; sh < parts.size(); sh++) {
+      MultiGetPart& p = parts[sh];
+      if (p.batch != nullptr && !p.batch->done()) p.batch->Resume(&shards[sh]->block_cache());
+    }
   }
-  const auto* snap = static_cast<const SnapshotImpl*>(snapshot);
-  if (!closed_.load(std::memory_order_acquire) && !OnShardThread()) {
-    OnAllShards([this, snap](uint32_t i) {
-      shards_[i]->ReleaseSnapshot(snap->seqs[i]);
-      return Status::OK();
-    });
-  }
-  delete snap;
 }
+
+// Moves each shard's results into the caller's arrays and records the shard's stats.
+void FinishMultiGet(std::vector<MultiGetPart>& parts, uint64_t latency, ThreadStats& ts,
+                    std::vector<std::string>* values, std::vector<Status>* statuses) {
+  for (uint32_t sh = 0; sh < parts.size(); sh++) {
+    MultiGetPart& p = parts[sh];
+    if (p.batch == nullptr) continue;
+    Status first;
+    uint64_t bytes = 0;
+    for (size_t j = 0; j < p.index.size(); j++) {
+      if (p.statuses[j].ok()) bytes += p.keys[j].size() + p.values[j].size();
+      if (first.ok() && !p.statuses[j].ok() && !p.statuses[j].IsNotFound()) first = p.statuses[j];
+      (*values)[p.index[j]] = std::move(p.values[j]);
+      (*statuses)[p.index[j]] = std::move(p.statuses[j]);
+    }
+    ThreadShardStats& st = ts.shard(sh);
+    st.AddReads(p.rc);
+    st.user_bytes_read.Add(bytes);
+    st.multiget.Record(latency, first, p.index.size());
+  }
+}
+
+}  // namespace
 
 std::vector<Status> DBImpl::MultiGet(const ReadOptions& ro, std::span<const std::string_view> keys,
                                      std::vector<std::string>* values) {
   const size_t n = keys.size();
   values->assign(n, std::string());
   std::vector<Status> statuses(n);
-  Status s = CheckOpen();
-  std::vector<lsm::SequenceNumber> seqs;
-  if (s.ok()) s = ReadSeqs(ro, &seqs);
+  CallGate gate(*open_);
+  Status s = CheckCall(gate);
   if (!s.ok()) {
     statuses.assign(n, s);
     return statuses;
   }
-  // One request per shard with the keys it owns, all in flight at once.
-  struct Part {
-    std::vector<size_t> index;
-    std::vector<std::string_view> keys;
-    std::vector<std::string> values;
-    std::vector<Status> statuses;
-    std::unique_ptr<ShardCall> call;
-  };
-  std::vector<Part> parts(nshards_);
+  const uint64_t start = util::NowNanos();
+  std::vector<MultiGetPart> parts(nshards_);
   for (size_t i = 0; i < n; i++) {
     if (keys[i].size() > kMaxKeyBytes) {
       statuses[i] = CheckKeyValue(keys[i], {});
       continue;
     }
-    Part& p = parts[ShardOf(keys[i])];
+    MultiGetPart& p = parts[ShardOf(keys[i])];
     p.index.push_back(i);
     p.keys.push_back(keys[i]);
   }
-  const bool fill_cache = ro.fill_cache;
   for (uint32_t sh = 0; sh < nshards_; sh++) {
-    Part& p = parts[sh];
+    MultiGetPart& p = parts[sh];
     if (p.keys.empty()) continue;
+    lsm::SequenceNumber seq;
+    s = SeqFor(ro, sh, &seq);
+    if (!s.ok()) {
+      statuses.assign(n, s);
+      return statuses;
+    }
+    lsm::Shard* shard = shards_[sh].get();
+    shard->WaitForPostedWrites();
+    if (seq == lsm::Shard::kLatest) seq = shard->published_sequence();
     p.values.resize(p.keys.size());
     p.statuses.resize(p.keys.size());
-    lsm::Shard* shard = shards_[sh].get();
-    const lsm::SequenceNumber seq = seqs[sh];
-    p.call = std::make_unique<ShardCall>([&p, shard, seq, fill_cache] {
-      shard->MultiGet(p.keys.data(), p.keys.size(), p.values.data(), p.statuses.data(), seq,
-                      fill_cache);
-    });
-    rt_->PushForeign(sh, p.call.get());
+    p.batch = std::make_unique<lsm::BatchLookup>(p.keys.data(), p.keys.size(), p.values.data(),
+                                                 p.statuses.data(), seq, ro.fill_cache, &p.rc);
+    p.batch->Start(*shard->view(), &shard->block_cache());  // inside the gate's section
   }
-  for (Part& p : parts) {
-    if (p.call == nullptr) continue;
-    p.call->waiter.Wait(caller_spin_ns_);
-    for (size_t j = 0; j < p.index.size(); j++) {
-      (*values)[p.index[j]] = std::move(p.values[j]);
-      statuses[p.index[j]] = std::move(p.statuses[j]);
-    }
-  }
+  RunMultiGetRounds(rt_.get(), shards_, parts, caller_spin_ns_);
+  FinishMultiGet(parts, util::NowNanos() - start, stats_->ForThisThread(), values, &statuses);
   return statuses;
 }
+
+void DBImpl::GetAsync(std::string_view key, GetCallback cb) {
+  CallGate gate(*open_);
+  Status s = gate.open() ? Status::OK() : Status::Shutdown("the DB is closed");
+  if (s.ok() && key.size() > kMaxKeyBytes) s = CheckKeyValue(key, {});
+  if (s.ok() && OnShardThread()) s = Status::NotSupported("async calls from a shard thread");
+  if (!s.ok()) {
+    if (cb) cb(s, {});
+    return;
+  }
+  const uint32_t shard = ShardOf(key);
+  auto* m = new AsyncGetMsg;
+  m->shard = shards_[shard].get();
+  m->key = std::string(key);
+  m->cb = std::move(cb);
+  rt_->PushForeign(shard, m);
+}
+
+// ---------------------------------------------------------------------------------
+// Iterators and snapshots
 
 std::unique_ptr<Iterator> DBImpl::NewIterator(const ReadOptions& ro) {
   class ErrorIterator final : public Iterator {
@@ -131,15 +185,66 @@ std::unique_ptr<Iterator> DBImpl::NewIterator(const ReadOptions& ro) {
    private:
     Status s_;
   };
-  Status s = CheckOpen();
-  std::vector<lsm::SequenceNumber> seqs;
-  if (s.ok()) s = ReadSeqs(ro, &seqs);
+  CallGate gate(*open_);
+  Status s = CheckCall(gate);
   if (s.ok() && ro.lower_bound && ro.upper_bound && *ro.upper_bound < *ro.lower_bound) {
     s = Status::InvalidArgument("ReadOptions::upper_bound is below lower_bound");
   }
+  std::vector<DBIterator::Child> children(nshards_);
+  for (uint32_t i = 0; i < nshards_ && s.ok(); i++) {
+    lsm::SequenceNumber seq;
+    s = SeqFor(ro, i, &seq);
+    if (!s.ok()) break;
+    lsm::Shard* sh = shards_[i].get();
+    sh->WaitForPostedWrites();
+    if (seq == lsm::Shard::kLatest) seq = sh->published_sequence();
+    DBIterator::Child& c = children[i];
+    c.shard = i;
+    c.reader = std::make_unique<HandoffReader>(rt_.get(), sh, i, caller_spin_ns_);
+    lsm::ReadViewRef view(sh->view());  // inside the gate's section
+    c.it = sh->NewIterator(std::move(view), seq, ro.lower_bound, ro.upper_bound, ro.fill_cache,
+                           c.reader.get());
+  }
   if (!s.ok()) return std::make_unique<ErrorIterator>(s);
-  return std::make_unique<DBIterator>(this, std::move(seqs), ro);
+  return std::make_unique<DBIterator>(this, std::move(children));
 }
+
+const Snapshot* DBImpl::GetSnapshot() {
+  CallGate gate(*open_);
+  if (!CheckCall(gate).ok()) return nullptr;
+  WaitForAllPostedWrites();  // every acknowledged write is in the view
+  std::vector<lsm::SequenceNumber> seqs(nshards_);
+  OnAllShards([this, &seqs](uint32_t i) {
+    seqs[i] = shards_[i]->AcquireSnapshot();
+    return Status::OK();
+  });
+  auto* snap = new SnapshotImpl(this, std::move(seqs));
+  std::lock_guard<std::mutex> g(snapshots_mu_);
+  snapshots_.insert(snap);
+  return snap;
+}
+
+void DBImpl::ReleaseSnapshot(const Snapshot* snapshot) {
+  if (snapshot == nullptr) return;
+  {
+    std::lock_guard<std::mutex> g(snapshots_mu_);
+    if (snapshots_.erase(snapshot) == 0) return;  // not ours, or released twice
+  }
+  const auto* snap = static_cast<const SnapshotImpl*>(snapshot);
+  {
+    CallGate gate(*open_);
+    if (gate.open() && !OnShardThread()) {
+      OnAllShards([this, snap](uint32_t i) {
+        shards_[i]->ReleaseSnapshot(snap->seqs[i]);
+        return Status::OK();
+      });
+    }
+  }
+  delete snap;
+}
+
+// ---------------------------------------------------------------------------------
+// Shard-local tasks
 
 namespace {
 
@@ -176,8 +281,7 @@ class ShardContextImpl final : public ShardContext {
     s = db_->SeqFor(ro, index_, &seq);
     if (!s.ok()) return s;
     const uint64_t start = util::NowNanos();
-    if (!shard_->GetFromMemtables(key, value, &s, seq))
-      s = shard_->Get(key, value, seq, ro.fill_cache);
+    s = shard_->Get(key, value, seq, ro.fill_cache);
     shard_->RecordOp(OpKind::kGet, start, s);
     if (s.ok()) shard_->AddUserBytesRead(key.size() + value->size());
     return s;
@@ -218,8 +322,11 @@ class ShardContextImpl final : public ShardContext {
 }  // namespace
 
 Status DBImpl::RunOnShards(uint32_t fibers_per_shard, const ShardTask& task) {
-  Status s = CheckOpen();
-  if (!s.ok()) return s;
+  {
+    CallGate gate(*open_);
+    Status s = CheckCall(gate);
+    if (!s.ok()) return s;
+  }
   if (!task) return Status::InvalidArgument("RunOnShards: empty task");
   if (fibers_per_shard == 0) return Status::OK();
   return OnAllShards([this, fibers_per_shard, &task](uint32_t i) {

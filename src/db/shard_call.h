@@ -13,7 +13,7 @@ namespace ringdb::db {
 
 struct ShardCall : rt::Message {
   std::function<void()> fn;
-  rt::detail::ForeignWaiter waiter;
+  rt::ForeignWaiter waiter;
 
   explicit ShardCall(std::function<void()> f) : fn(std::move(f)) { handler = &OnShard; }
 

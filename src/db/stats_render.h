@@ -1,4 +1,5 @@
-// Renders ringdb::Stats as JSON and in the Prometheus text exposition format.
+// Renders ringdb::Stats as JSON (stats_json.cc) and in the Prometheus text exposition
+// format (stats_prometheus.cc). DB::StatsJson() and DB::StatsPrometheus() call these.
 #pragma once
 
 #include <string>

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "ringdb/options.h"
 #include "util/crc32c.h"
 
 namespace ringdb::db {
@@ -96,6 +97,10 @@ Status DecodeStoreOptions(const std::string& contents, const std::string& file, 
   }
   if (!have_version || !have_shards || out.shards == 0) {
     return Status::Corruption(file + ": missing or invalid format_version/shards");
+  }
+  if (out.shards > kMaxShards) {  // never written by ringdb: Open caps new stores
+    return Status::Corruption(file + ": shards=" + std::to_string(out.shards) + " is over " +
+                              std::to_string(kMaxShards));
   }
   if (out.format_version > kFormatVersion) {
     return Status::NotSupported(file + ": format version " + std::to_string(out.format_version) +

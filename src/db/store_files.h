@@ -2,7 +2,9 @@
 // reactors start, so plain blocking syscalls are allowed here):
 //   <path>/LOCK     flock'ed for the lifetime of the DB: one opener at a time, in this
 //                   process or another.
-//   <path>/OPTIONS  shard count and format version, fixed at creation (docs/options.md).
+//   <path>/OPTIONS  shard count and format version, fixed at creation.
+// Both files, their format and their errors: docs/store-files.md. The options that are
+// not recorded (everything but the shard count): docs/options.md.
 #pragma once
 
 #include <cstdint>
@@ -19,9 +21,11 @@ struct StoreOptions {
   uint32_t shards = 0;
 };
 
-// Encodes OPTIONS: "key=value" lines followed by a "crc32c=<hex>" line covering them.
+// Encodes OPTIONS: a "ringdb-options" line, "key=value" lines, then a "crc32c=<hex>"
+// line covering them (the grammar: docs/store-files.md).
 std::string EncodeStoreOptions(const StoreOptions& so);
-// Corruption (naming `file`) when malformed or the checksum does not match.
+// Corruption (naming `file`) when malformed, the checksum does not match, or shards is 0
+// or over kMaxShards; NotSupported when format_version is newer than kFormatVersion.
 Status DecodeStoreOptions(const std::string& contents, const std::string& file, StoreOptions* so);
 
 // Writes OPTIONS atomically: temp file, fsync, rename, fsync of the directory.

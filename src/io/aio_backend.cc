@@ -174,6 +174,10 @@ void AioBackend::PrepIocb(iocb* cb, IoRequest* req) {
     default:
       RINGDB_ASSERT_MSG(false, "libaio: not an AIO op");
   }
+  if ((req->flags & IoRequest::kDsync) != 0 &&
+      (req->op == IoOp::kWrite || req->op == IoOp::kWritev)) {
+    cb->aio_rw_flags = RWF_DSYNC;
+  }
   io_set_eventfd(cb, event_fd_);
   cb->data = req;
 }

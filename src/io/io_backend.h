@@ -12,7 +12,7 @@
 //     or the timeout passes.
 //   - req->result is >= 0 on success (bytes transferred, or the new fd for kOpen) and
 //     -errno on failure. Short reads/writes are reported as such, never retried
-//     silently: the caller decides (see io/file.h helpers).
+//     silently: the caller decides (runtime/file_io.h ReadFull/WriteFull continue them).
 //   - kLinkNext orders this request before the next one Prepare()d on the same
 //     backend (io_uring IOSQE_IO_LINK semantics): the next one starts only after this
 //     one completed in full; if this one fails or is short, every later request of the
@@ -85,9 +85,13 @@ struct IoRequest {
   static constexpr uint8_t kLinkNext = 1;  // see the header comment
   // Not recorded in the I/O trace (the trace's own writes); still counted in stats.
   static constexpr uint8_t kNoTrace = 2;
+  // Write/writev: durable when it completes (RWF_DSYNC: the data and what is needed to
+  // read it back are on stable storage), instead of a separate fdatasync. On a file
+  // opened O_DIRECT this costs one device round trip and no io_uring worker thread.
+  static constexpr uint8_t kDsync = 4;
   // kAccept only: multishot (io_uring, Linux 5.19+). done() runs once per completion;
   // `more` says whether the request stays armed. An older kernel fails it with -EINVAL.
-  static constexpr uint8_t kMultishot = 4;
+  static constexpr uint8_t kMultishot = 8;
 
   // ---- set by the caller before Prepare() ----
   IoOp op = IoOp::kRead;

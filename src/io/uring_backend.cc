@@ -176,6 +176,7 @@ void UringBackend::FillSqe(io_uring_sqe* sqe, IoRequest* req) {
           io_uring_prep_write_fixed(sqe, req->fd, req->buf, len, req->offset, idx);
         else
           io_uring_prep_write(sqe, req->fd, req->buf, len, req->offset);
+        if (req->flags & IoRequest::kDsync) sqe->rw_flags = RWF_DSYNC;
       }
       break;
     }
@@ -184,6 +185,7 @@ void UringBackend::FillSqe(io_uring_sqe* sqe, IoRequest* req) {
       break;
     case IoOp::kWritev:
       io_uring_prep_writev(sqe, req->fd, req->iov, req->iovcnt, req->offset);
+      if (req->flags & IoRequest::kDsync) sqe->rw_flags = RWF_DSYNC;
       break;
     case IoOp::kFsync:
       io_uring_prep_fsync(sqe, req->fd, 0);

@@ -12,6 +12,23 @@ Status Block::FromRaw(std::string raw, const BlockHandle& handle, BlockKind kind
   return FromContents(std::move(raw), handle.offset, kind, out);
 }
 
+Status Block::FromAligned(io::AlignedBuffer buf, size_t skip, const BlockHandle& handle,
+                          BlockKind kind, BlockPtr* out) {
+  std::string_view raw(buf.data() + skip, handle.read_size());
+  std::string_view contents;
+  Status s = VerifyBlock(raw, handle, kind, &contents);
+  if (!s.ok()) return s;
+  std::shared_ptr<Block> b(new Block());
+  b->aligned_ = std::move(buf);
+  b->contents_ = std::string_view(b->aligned_.data() + skip, handle.size);
+  b->offset_ = handle.offset;
+  b->kind_ = kind;
+  s = b->ParseRestarts();
+  if (!s.ok()) return s;
+  *out = std::move(b);
+  return Status::OK();
+}
+
 Status Block::FromContents(std::string contents, uint64_t offset, BlockKind kind, BlockPtr* out) {
   std::shared_ptr<Block> b(new Block());
   b->storage_ = std::move(contents);
@@ -45,20 +62,37 @@ Status Block::ParseRestarts() {
   return Status::OK();
 }
 
+bool Block::RestartEntry(uint32_t i, std::string_view* key, std::string_view* value) const {
+  if (i >= num_restarts_) return false;
+  const char* data = contents_.data();
+  const char* p = data + util::DecodeFixed32(data + restarts_offset_ + 4 * i);
+  const char* limit = data + restarts_offset_;
+  uint32_t shared, non_shared, value_len;
+  if ((p = util::GetVarint32Ptr(p, limit, &shared)) == nullptr ||
+      (p = util::GetVarint32Ptr(p, limit, &non_shared)) == nullptr ||
+      (p = util::GetVarint32Ptr(p, limit, &value_len)) == nullptr || shared != 0 ||
+      static_cast<uint64_t>(limit - p) < uint64_t{non_shared} + value_len) {
+    return false;
+  }
+  *key = std::string_view(p, non_shared);
+  *value = std::string_view(p + non_shared, value_len);
+  return true;
+}
+
 std::unique_ptr<Block::Iter> Block::NewIterator(BlockPtr block) {
   return std::make_unique<Iter>(std::move(block));
 }
 
-Block::Iter::Iter(BlockPtr block)
-    : block_(std::move(block)),
+Block::Iter::Iter(BlockPtr block) : Iter(block.get()) {
+  owner_ = std::move(block);
+}
+
+Block::Iter::Iter(const Block* block)
+    : block_(block),
       data_(block_->contents_.data()),
       restarts_offset_(block_->restarts_offset_),
       num_restarts_(block_->num_restarts_),
       current_(restarts_offset_) {}
-
-uint32_t Block::Iter::RestartPoint(uint32_t i) const {
-  return util::DecodeFixed32(data_ + restarts_offset_ + 4 * i);
-}
 
 void Block::Iter::SeekToRestartPoint(uint32_t i) {
   key_.clear();
@@ -97,7 +131,7 @@ bool Block::Iter::ParseNextKey() {
     MarkCorrupt("bad entry");
     return false;
   }
-  key_.resize(shared);
+  key_.truncate(shared);
   key_.append(p, non_shared);
   value_ = std::string_view(p + non_shared, value_len);
   next_ = static_cast<uint32_t>(p + non_shared + value_len - data_);
@@ -166,7 +200,7 @@ void Block::Iter::Seek(std::string_view target) {
   }
   SeekToRestartPoint(left);
   while (ParseNextKey()) {
-    if (icmp_.Compare(key_, target) >= 0) return;
+    if (icmp_.Compare(key_.view(), target) >= 0) return;
   }
 }
 

@@ -11,10 +11,12 @@
 #include <string>
 #include <string_view>
 
+#include "io/aligned_buffer.h"
 #include "lsm/dbformat.h"
 #include "lsm/iterator.h"
 #include "lsm/table_format.h"
 #include "ringdb/status.h"
+#include "util/coding.h"
 
 namespace ringdb::lsm {
 
@@ -26,6 +28,10 @@ class Block {
   // Verifies raw (contents | trailer, as read from `handle`) and parses the restart
   // array. Corruption on any mismatch. raw is moved into the block.
   static Status FromRaw(std::string raw, const BlockHandle& handle, BlockKind kind, BlockPtr* out);
+  // The same for a block read with O_DIRECT: its bytes start at buf.data() + skip. The
+  // block keeps the buffer (no copy).
+  static Status FromAligned(io::AlignedBuffer buf, size_t skip, const BlockHandle& handle,
+                            BlockKind kind, BlockPtr* out);
   // Parses unverified contents already in memory (tests, builders). Checks the
   // restart array only.
   static Status FromContents(std::string contents, uint64_t offset, BlockKind kind, BlockPtr* out);
@@ -34,8 +40,14 @@ class Block {
   uint64_t offset() const { return offset_; }
   BlockKind kind() const { return kind_; }
   uint32_t num_restarts() const { return num_restarts_; }
+  // True when the block holds no entry (only its restart array).
+  bool empty() const { return restarts_offset_ == 0; }
   // Heap bytes held (block cache charge).
-  size_t charge() const { return storage_.capacity() + sizeof(*this); }
+  size_t charge() const { return storage_.capacity() + aligned_.capacity() + sizeof(*this); }
+
+  // The entry at restart point i, for blocks whose every entry is a restart point
+  // (index blocks): false when it is malformed (or shares a prefix).
+  bool RestartEntry(uint32_t i, std::string_view* key, std::string_view* value) const;
 
   class Iter;
   // The iterator keeps the block alive.
@@ -45,7 +57,8 @@ class Block {
   Block() = default;
   Status ParseRestarts();
 
-  std::string storage_;
+  std::string storage_;        // FromRaw / FromContents
+  io::AlignedBuffer aligned_;  // FromAligned
   std::string_view contents_;
   uint64_t offset_ = 0;
   BlockKind kind_ = BlockKind::kData;
@@ -55,7 +68,11 @@ class Block {
 
 class Block::Iter final : public InternalIterator {
  public:
+  // Owns a reference to the block.
   explicit Iter(BlockPtr block);
+  // Borrows the block, which must outlive the iterator (point lookups: no reference
+  // count traffic on a block other threads read too).
+  explicit Iter(const Block* block);
 
   bool Valid() const override { return current_ < restarts_offset_ && status_.ok(); }
   void SeekToFirst() override;
@@ -63,18 +80,21 @@ class Block::Iter final : public InternalIterator {
   void Seek(std::string_view target) override;
   void Next() override;
   void Prev() override;
-  std::string_view key() const override { return key_; }
+  std::string_view key() const override { return key_.view(); }
   std::string_view value() const override { return value_; }
   Status status() const override { return status_; }
 
  private:
-  uint32_t RestartPoint(uint32_t i) const;
+  uint32_t RestartPoint(uint32_t i) const {
+    return util::DecodeFixed32(data_ + restarts_offset_ + 4 * i);
+  }
   void SeekToRestartPoint(uint32_t i);
   // Decodes the entry at next_; false at the end or on corruption.
   bool ParseNextKey();
   void MarkCorrupt(const char* what);
 
-  BlockPtr block_;
+  BlockPtr owner_;  // null for a borrowing iterator
+  const Block* block_;
   const char* data_;
   uint32_t restarts_offset_;
   uint32_t num_restarts_;
@@ -84,7 +104,7 @@ class Block::Iter final : public InternalIterator {
   uint32_t current_;
   uint32_t next_ = 0;
   uint32_t restart_index_ = 0;  // restart block that holds current_
-  std::string key_;
+  InlineBytes key_;
   std::string_view value_;
   Status status_;
 };

@@ -1,51 +1,104 @@
 #include "lsm/block_cache.h"
 
-namespace ringdb::lsm {
+#include <algorithm>
+#include <bit>
 
-BlockPtr BlockCache::Lookup(uint64_t file_number, uint64_t offset) {
-  auto it = map_.find(Key{file_number, offset});
-  if (it == map_.end()) {
-    misses_++;
-    return nullptr;
+#include "util/assert.h"
+
+namespace ringdb::lsm {
+namespace {
+
+// Buckets per expected 4 KiB block: chains stay around one entry long.
+constexpr size_t kMinBuckets = 64;
+constexpr size_t kMaxBuckets = size_t{1} << 22;
+
+}  // namespace
+
+BlockCache::BlockCache(size_t capacity_bytes, rt::rcu::RetireList* retire)
+    : capacity_(capacity_bytes), retire_(retire) {
+  RINGDB_ASSERT(retire_ != nullptr);
+  const size_t want = std::clamp<size_t>(capacity_bytes / 4096, kMinBuckets, kMaxBuckets);
+  const size_t n = std::bit_ceil(want);
+  mask_ = n - 1;
+  buckets_ = std::make_unique<std::atomic<Entry*>[]>(n);
+  for (size_t i = 0; i < n; i++) buckets_[i].store(nullptr, std::memory_order_relaxed);
+}
+
+BlockCache::~BlockCache() {
+  // Readers may still be inside a section that saw these entries (an iterator of a
+  // closing store): retire rather than free.
+  for (Entry* e : clock_) {
+    if (e != nullptr) retire_->AddDelete(e);
   }
-  hits_++;
-  lru_.splice(lru_.begin(), lru_, it->second);
-  return it->second->block;
+}
+
+BlockCache::Entry* BlockCache::Find(uint64_t file, uint64_t offset) const {
+  for (Entry* e = buckets_[Bucket(file, offset)].load(std::memory_order_relaxed); e != nullptr;
+       e = e->next.load(std::memory_order_relaxed)) {
+    if (e->offset == offset && e->file == file) return e;
+  }
+  return nullptr;
 }
 
 void BlockCache::Insert(uint64_t file_number, uint64_t offset, BlockPtr block, size_t charge) {
   if (capacity_ == 0 || charge + pinned_ > capacity_) return;
-  Key k{file_number, offset};
-  auto it = map_.find(k);
-  if (it != map_.end()) {
-    usage_ -= it->second->charge;
-    lru_.erase(it->second);
-    map_.erase(it);
-  }
-  lru_.push_front(Entry{k, std::move(block), charge});
-  map_[k] = lru_.begin();
+  if (Find(file_number, offset) != nullptr) return;
+  auto* e = new Entry;
+  e->file = file_number;
+  e->offset = offset;
+  e->block = std::move(block);
+  e->charge = charge;
+  std::atomic<Entry*>& head = buckets_[Bucket(file_number, offset)];
+  e->next.store(head.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  head.store(e, std::memory_order_release);  // publishes the filled entry
+  clock_.push_back(e);
+  entries_++;
   usage_ += charge;
   EvictToFit();
 }
 
+void BlockCache::Unlink(Entry* e) {
+  std::atomic<Entry*>* link = &buckets_[Bucket(e->file, e->offset)];
+  for (Entry* cur = link->load(std::memory_order_relaxed); cur != e;
+       cur = link->load(std::memory_order_relaxed)) {
+    RINGDB_ASSERT_MSG(cur != nullptr, "block cache entry missing from its chain");
+    link = &cur->next;
+  }
+  // Readers on e keep following e->next, which is left as it is.
+  link->store(e->next.load(std::memory_order_relaxed), std::memory_order_release);
+  entries_--;
+  usage_ -= e->charge;
+  retire_->AddDelete(e);
+}
+
 void BlockCache::EraseFile(uint64_t file_number) {
-  for (auto it = lru_.begin(); it != lru_.end();) {
-    if (it->key.file == file_number) {
-      usage_ -= it->charge;
-      map_.erase(it->key);
-      it = lru_.erase(it);
-    } else {
-      ++it;
+  for (Entry*& e : clock_) {
+    if (e != nullptr && e->file == file_number) {
+      Unlink(e);
+      e = nullptr;  // the hand skips the hole
     }
   }
 }
 
 void BlockCache::EvictToFit() {
-  while (usage_ > capacity_ && !lru_.empty()) {
-    Entry& e = lru_.back();
-    usage_ -= e.charge;
-    map_.erase(e.key);
-    lru_.pop_back();
+  // Every entry gets at most one second chance per call: the loop ends after two
+  // passes even if readers keep setting bits.
+  size_t budget = 2 * clock_.size() + 1;
+  while (usage_ > capacity_ && !clock_.empty()) {
+    Entry* e = clock_.front();
+    clock_.pop_front();
+    if (e == nullptr) continue;
+    if (budget > 0 && e->referenced.load(std::memory_order_relaxed) != 0) {
+      budget--;
+      e->referenced.store(0, std::memory_order_relaxed);
+      clock_.push_back(e);
+      continue;
+    }
+    Unlink(e);
+  }
+  // Holes left by EraseFile are dropped as the hand passes them; keep them bounded.
+  if (clock_.size() > 2 * entries_ + 64) {
+    std::erase(clock_, nullptr);
   }
 }
 

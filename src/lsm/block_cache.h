@@ -1,30 +1,68 @@
-// BlockCache: a shard's cache of verified SST blocks, bounded in bytes, LRU.
+// BlockCache: a shard's cache of verified SST blocks, bounded in bytes, CLOCK eviction.
 //
-// Thread ownership: one shard thread; no locks, no atomics of its own (BlockPtr's
-// reference count is the only shared-pointer traffic, and it stays on this thread).
+// Thread ownership: one writer, the shard thread (Insert, EraseFile, Pin/Unpin and all
+// eviction), and lock-free readers on any thread (Lookup, inside an rcu::ReadLock).
+// Readers take no lock and do no atomic read-modify-write: a hit costs a hash, a walk
+// of one bucket's chain with acquire loads, and at most one relaxed store (the CLOCK
+// reference bit, written only when it is clear, so a hot block's line stays shared).
+//
+// How it stays safe (STYLE.md item 22, in its RCU form):
+//   - The table of buckets is fixed at construction (sized for the capacity in 4 KiB
+//     blocks); each bucket is a singly linked chain of immutable entries.
+//   - The writer links a fully built entry at the head of its chain with one release
+//     store, and unlinks an evicted one by pointing its predecessor past it. A reader
+//     standing on an unlinked entry still follows its old `next`, which stays valid.
+//   - Unlinked entries are retired through the shard's rcu::RetireList: freed after
+//     every reader that could hold them has left its read-side section.
+// A reader that needs a block beyond its section copies the entry's BlockPtr (a
+// reference count increment; iterators do this once per block, point reads never).
+//
+// Charges: data blocks by their heap size; index and filter blocks of open tables are
+// pinned (charged, never evicted) while the table is open.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
-#include <list>
-#include <unordered_map>
+#include <deque>
+#include <memory>
 
 #include "lsm/block.h"
+#include "runtime/rcu.h"
 
 namespace ringdb::lsm {
 
 class BlockCache {
  public:
-  explicit BlockCache(size_t capacity_bytes) : capacity_(capacity_bytes) {}
+  // `retire` (owned by the shard) receives evicted entries; it must outlive the cache.
+  BlockCache(size_t capacity_bytes, rt::rcu::RetireList* retire);
+  ~BlockCache();
+  BlockCache(const BlockCache&) = delete;
+  BlockCache& operator=(const BlockCache&) = delete;
 
-  // The cached block for (file, offset), or null.
-  BlockPtr Lookup(uint64_t file_number, uint64_t offset);
+  // Any thread. REQUIRES: inside an rcu::ReadLock, which the result must not outlive.
+  // The cached block of (file, offset), or null.
+  const BlockPtr* Lookup(uint64_t file_number, uint64_t offset) const {
+    for (const Entry* e = buckets_[Bucket(file_number, offset)].load(std::memory_order_acquire);
+         e != nullptr; e = e->next.load(std::memory_order_acquire)) {
+      if (e->offset == offset && e->file == file_number) {
+        if (e->referenced.load(std::memory_order_relaxed) == 0) {
+          e->referenced.store(1, std::memory_order_relaxed);
+        }
+        return &e->block;
+      }
+    }
+    return nullptr;
+  }
+
+  // ---- writer (shard thread) ----
+  // Caches `block`; keeps the cached copy if (file, offset) is present already (two
+  // readers may fetch the same block at once). Skipped when it cannot fit.
   void Insert(uint64_t file_number, uint64_t offset, BlockPtr block, size_t charge);
   // Drops every block of a file (it was deleted).
   void EraseFile(uint64_t file_number);
-
-  // Memory held outside the LRU but charged to the same budget: the index and filter
-  // blocks of open tables (pinned while the table is open). Data blocks are evicted to
-  // make room; pinned bytes alone may exceed the capacity (then nothing is cached).
+  // Memory held outside the cache's entries but charged to the same budget: the index
+  // and filter blocks of open tables. Entries are evicted to make room; pinned bytes
+  // alone may exceed the capacity (then nothing is cached).
   void Pin(size_t bytes) {
     pinned_ += bytes;
     usage_ += bytes;
@@ -35,35 +73,39 @@ class BlockCache {
     usage_ -= bytes;
   }
 
-  size_t usage() const { return usage_; }  // data blocks + pinned
+  size_t usage() const { return usage_; }  // entries + pinned
   size_t pinned() const { return pinned_; }
   size_t capacity() const { return capacity_; }
-  uint64_t hits() const { return hits_; }
-  uint64_t misses() const { return misses_; }
+  size_t entries() const { return entries_; }
 
  private:
-  struct Key {
-    uint64_t file;
-    uint64_t offset;
-    bool operator==(const Key&) const = default;
-  };
-  struct KeyHash {
-    size_t operator()(const Key& k) const { return (k.file * 0x9e3779b97f4a7c15ull) ^ k.offset; }
-  };
   struct Entry {
-    Key key;
+    std::atomic<Entry*> next{nullptr};
+    uint64_t file = 0;
+    uint64_t offset = 0;
     BlockPtr block;
-    size_t charge;
+    size_t charge = 0;
+    mutable std::atomic<uint8_t> referenced{0};  // CLOCK bit: readers set, the writer clears
   };
+  size_t Bucket(uint64_t file, uint64_t offset) const {
+    uint64_t h = (file * 0x9e3779b97f4a7c15ull) ^ (offset * 0xc2b2ae3d27d4eb4full);
+    h ^= h >> 29;
+    return static_cast<size_t>(h) & mask_;
+  }
+  Entry* Find(uint64_t file, uint64_t offset) const;
+  void Unlink(Entry* e);  // from its chain; then retire it
   void EvictToFit();
 
-  size_t capacity_;
+  const size_t capacity_;
+  rt::rcu::RetireList* const retire_;
+  size_t mask_ = 0;
+  std::unique_ptr<std::atomic<Entry*>[]> buckets_;
+  // Writer only. CLOCK as a second-chance FIFO: the hand takes the front; a referenced
+  // entry loses its bit and goes to the back, an unreferenced one is evicted.
+  std::deque<Entry*> clock_;  // entries in the cache, plus EraseFile'd ones (skipped)
+  size_t entries_ = 0;
   size_t usage_ = 0;
   size_t pinned_ = 0;
-  uint64_t hits_ = 0;
-  uint64_t misses_ = 0;
-  std::list<Entry> lru_;  // front = most recently used
-  std::unordered_map<Key, std::list<Entry>::iterator, KeyHash> map_;
 };
 
 }  // namespace ringdb::lsm

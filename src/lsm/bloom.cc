@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "util/assert.h"
 #include "util/hash.h"
@@ -15,6 +16,14 @@ inline uint64_t ProbeDelta(uint64_t h) {
 }
 inline uint32_t BitFor(uint64_t h, uint32_t nbits) {
   return util::FastRange32(h, nbits);
+}
+
+constexpr uint32_t kBlockBytes = 64;  // kind 3: one cache line
+constexpr uint32_t kProbeMultiplier = 0x9e3779b9u;
+
+// Kind 3: the block of h among num_blocks, from h's upper 32 bits.
+inline uint32_t BlockFor(uint64_t h, uint32_t num_blocks) {
+  return static_cast<uint32_t>(((h >> 32) * num_blocks) >> 32);
 }
 
 }  // namespace
@@ -36,22 +45,23 @@ void BloomFilterBuilder::AddKey(std::string_view user_key) {
 }
 
 std::string BloomFilterBuilder::Finish() {
-  uint64_t bits = std::max<uint64_t>(64, uint64_t(hashes_.size()) * bits_per_key_);
-  bits = (bits + 7) / 8 * 8;
-  RINGDB_ASSERT_MSG(bits < (uint64_t{1} << 32), "bloom filter too large");
-  const uint32_t nbits = static_cast<uint32_t>(bits);
-  std::string out(nbits / 8, '\0');
+  const uint64_t bits = std::max<uint64_t>(512, uint64_t(hashes_.size()) * bits_per_key_);
+  const uint64_t blocks = (bits + 511) / 512;
+  RINGDB_ASSERT_MSG(blocks * kBlockBytes < (uint64_t{1} << 29), "bloom filter too large");
+  const uint32_t num_blocks = static_cast<uint32_t>(blocks);
+  std::string out(size_t{num_blocks} * kBlockBytes, '\0');
   auto* array = reinterpret_cast<uint8_t*>(out.data());
   for (uint64_t h : hashes_) {
-    const uint64_t delta = ProbeDelta(h);
+    uint8_t* block = array + size_t{BlockFor(h, num_blocks)} * kBlockBytes;
+    uint32_t g = static_cast<uint32_t>(h);
     for (int i = 0; i < num_probes_; i++) {
-      uint32_t bit = BitFor(h, nbits);
-      array[bit >> 3] |= static_cast<uint8_t>(1u << (bit & 7));
-      h += delta;
+      const uint32_t bit = g >> 23;  // 0..511
+      block[bit >> 3] |= static_cast<uint8_t>(1u << (bit & 7));
+      g *= kProbeMultiplier;
     }
   }
   out.push_back(static_cast<char>(num_probes_));
-  out.push_back(static_cast<char>(FilterKind::kBloomXxh3Seeded));
+  out.push_back(static_cast<char>(FilterKind::kBlockedBloom));
   hashes_.clear();
   return out;
 }
@@ -60,17 +70,28 @@ bool BloomFilter::Parse(std::string_view contents) {
   always_true_ = true;
   if (contents.size() < 2) return false;
   uint8_t kind = static_cast<uint8_t>(contents.back());
+  blocked_ = false;
   if (kind == static_cast<uint8_t>(FilterKind::kBloomXxh3)) {
     seed_ = 0;
   } else if (kind == static_cast<uint8_t>(FilterKind::kBloomXxh3Seeded)) {
     seed_ = kBloomHashSeed;
+  } else if (kind == static_cast<uint8_t>(FilterKind::kBlockedBloom)) {
+    seed_ = kBloomHashSeed;
+    blocked_ = true;
   } else {
     return true;  // unknown kind: "always may contain"
   }
   size_t bytes = contents.size() - 2;
   int probes = static_cast<uint8_t>(contents[contents.size() - 2]);
   if (bytes < 8 || bytes >= (uint64_t{1} << 29) || probes < 1 || probes > 30) return false;
+  if (blocked_ && bytes % kBlockBytes != 0) return false;
   bits_ = reinterpret_cast<const uint8_t*>(contents.data());
+  if (blocked_ && reinterpret_cast<uintptr_t>(bits_) % kBlockBytes != 0) {
+    aligned_.reset(static_cast<uint8_t*>(std::aligned_alloc(kBlockBytes, bytes)));
+    RINGDB_ASSERT(aligned_ != nullptr);
+    std::memcpy(aligned_.get(), bits_, bytes);
+    bits_ = aligned_.get();
+  }
   num_bits_ = static_cast<uint32_t>(bytes * 8);
   num_probes_ = probes;
   always_true_ = false;
@@ -79,6 +100,16 @@ bool BloomFilter::Parse(std::string_view contents) {
 
 bool BloomFilter::MayContainHash(uint64_t h) const {
   if (always_true_) return true;
+  if (blocked_) {
+    const uint8_t* block = bits_ + size_t{BlockFor(h, num_bits_ / 512)} * kBlockBytes;
+    uint32_t g = static_cast<uint32_t>(h);
+    for (int i = 0; i < num_probes_; i++) {
+      const uint32_t bit = g >> 23;
+      if ((block[bit >> 3] & (1u << (bit & 7))) == 0) return false;
+      g *= kProbeMultiplier;
+    }
+    return true;
+  }
   const uint64_t delta = ProbeDelta(h);
   for (int i = 0; i < num_probes_; i++) {
     uint32_t bit = BitFor(h, num_bits_);

@@ -62,10 +62,14 @@ void InternalKeyComparator::FindShortSuccessor(std::string* key) const {
 
 LookupKey::LookupKey(std::string_view user_key, SequenceNumber seq) : seq_(seq) {
   RINGDB_ASSERT(seq <= kMaxSequenceNumber);
-  buf_.reserve(user_key.size() + 13);
-  util::PutVarint32(&buf_, static_cast<uint32_t>(user_key.size() + kTrailerBytes));
+  char hdr[util::kMaxVarint32Bytes];
+  char* end = util::EncodeVarint32(hdr, static_cast<uint32_t>(user_key.size() + kTrailerBytes));
+  buf_.append(hdr, static_cast<size_t>(end - hdr));
   kstart_ = buf_.size();
-  AppendInternalKey(&buf_, user_key, seq, kValueTypeForSeek);
+  buf_.append(user_key.data(), user_key.size());
+  char tag[kTrailerBytes];
+  util::EncodeFixed64(tag, PackSequenceAndType(seq, kValueTypeForSeek));
+  buf_.append(tag, sizeof(tag));
 }
 
 std::string EscapeBytes(std::string_view s) {

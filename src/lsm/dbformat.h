@@ -5,6 +5,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -102,6 +104,46 @@ class InternalKeyComparator {
   void FindShortSuccessor(std::string* key) const;
 };
 
+// A growable byte string that stays inline up to kInline bytes, so keys built per
+// lookup (LookupKey, block iterators) allocate nothing for ordinary key sizes.
+class InlineBytes {
+ public:
+  static constexpr size_t kInline = 128;
+  InlineBytes() = default;
+  InlineBytes(const InlineBytes&) = delete;
+  InlineBytes& operator=(const InlineBytes&) = delete;
+
+  const char* data() const { return data_; }
+  size_t size() const { return size_; }
+  std::string_view view() const { return {data_, size_}; }
+  void clear() { size_ = 0; }
+  // REQUIRES: n <= size().
+  void truncate(size_t n) { size_ = n; }
+  void append(const char* p, size_t n) {
+    if (size_ + n > cap_) Grow(size_ + n);
+    if (n != 0) std::memcpy(data_ + size_, p, n);
+    size_ += n;
+  }
+  void push_back(char c) { append(&c, 1); }
+
+ private:
+  void Grow(size_t need) {
+    size_t cap = cap_ * 2;
+    while (cap < need) cap *= 2;
+    auto bigger = std::make_unique<char[]>(cap);
+    std::memcpy(bigger.get(), data_, size_);
+    heap_ = std::move(bigger);
+    data_ = heap_.get();
+    cap_ = cap;
+  }
+
+  char inline_[kInline];
+  std::unique_ptr<char[]> heap_;
+  char* data_ = inline_;
+  size_t size_ = 0;
+  size_t cap_ = kInline;
+};
+
 // A key for memtable and table lookups of `user_key` as of snapshot `seq`.
 // Layout: varint32(internal key length) | user_key | fixed64 tag, so the memtable can
 // compare it directly with its entries.
@@ -111,7 +153,7 @@ class LookupKey {
   LookupKey(const LookupKey&) = delete;
   LookupKey& operator=(const LookupKey&) = delete;
 
-  std::string_view memtable_key() const { return {buf_.data(), buf_.size()}; }
+  std::string_view memtable_key() const { return buf_.view(); }
   std::string_view internal_key() const { return {buf_.data() + kstart_, buf_.size() - kstart_}; }
   std::string_view user_key() const {
     return {buf_.data() + kstart_, buf_.size() - kstart_ - kTrailerBytes};
@@ -119,7 +161,7 @@ class LookupKey {
   SequenceNumber sequence() const { return seq_; }
 
  private:
-  std::string buf_;
+  InlineBytes buf_;
   size_t kstart_;
   SequenceNumber seq_;
 };

@@ -39,6 +39,7 @@ std::string ManifestFileName(uint64_t number) {
 FileKind ParseFileName(std::string_view name, uint64_t* number) {
   if (name == kCurrentFileName) return FileKind::kCurrent;
   if (name.ends_with(".tmp")) return FileKind::kTemp;
+  if (name.starts_with("POST-")) return FileKind::kPostLog;
   if (name.starts_with("MANIFEST-")) {
     return ParseDecimal(name.substr(9), number) ? FileKind::kManifest : FileKind::kUnknown;
   }

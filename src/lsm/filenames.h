@@ -3,6 +3,7 @@
 //   MANIFEST-NNNNNN   version edits
 //   NNNNNN.wal        write-ahead log segments
 //   NNNNNN.sst        tables
+//   POST-<pid>-<n>    post logs of posted writes (lsm/post_log.h); no number
 // Numbers come from one per-shard counter, so every file number is unique in a shard.
 #pragma once
 
@@ -14,7 +15,7 @@
 
 namespace ringdb::lsm {
 
-enum class FileKind { kWal, kTable, kManifest, kCurrent, kTemp, kUnknown };
+enum class FileKind { kWal, kTable, kManifest, kCurrent, kTemp, kPostLog, kUnknown };
 
 std::string WalFileName(uint64_t number);
 std::string TableFileName(uint64_t number);

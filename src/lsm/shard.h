@@ -1,38 +1,53 @@
-// Shard: the storage engine one shard thread runs. It owns a WAL with group commit, the
-// memtable and immutable memtables, the SSTables and their block cache, and the
-// MANIFEST; flush runs as a fiber beside the commit fiber. See docs/engine.md.
+// Shard: the storage engine of one shard, coordinating the parts it owns (see
+// docs/engine.md):
+//   WalWriter   the write-ahead log and the group commits in flight (wal_writer.h)
+//   VersionSet  the live tables and the MANIFEST (version_set.h)
+//   TableCache  open tables, the block cache, block reads (table_cache.h)
+// plus the memtables, the commit queue, and the commit, flush and compaction fibers.
 //
-// Thread ownership: everything here is touched only by the shard's reactor thread.
-// Methods marked (fiber) must run inside a fiber on that reactor; the others may also
-// run from a ring-message handler.
+// One writer, readers anywhere (DESIGN.md rule 1). Only this shard's thread changes its
+// state. What a read needs is published as an immutable ReadView (memtables + version)
+// behind one atomic pointer, with the sequence number reads may see; any thread reads
+// them inside an rcu::ReadLock (point_lookup.h), and replaced views are freed through
+// RCU. Writes from other threads arrive as WriteRequests over the rings, in order.
+//
+// Thread ownership: everything is the shard thread's except what is marked "any
+// thread". Methods marked (fiber) run inside a fiber on the shard's reactor.
 //
 // Durability contract (DESIGN.md): in kSync a write's WriteRequest completes only after
-// its WAL bytes were fdatasync'ed (one write + one linked fdatasync per group of
-// requests that arrived together). Any failed WAL, table or MANIFEST write or sync makes
-// the shard read-only with that error; nothing is retried as if it had not happened.
+// its WAL bytes were fdatasync'ed, and only then is it applied to the memtable. In
+// kPeriodic/kNone a group is applied to the memtable when it is formed and acknowledged
+// when its write reached the kernel (posted requests: when queued, see
+// write_request.h). Any failed WAL, table or MANIFEST write or sync makes the shard
+// read-only with that error; nothing is retried as if it had not happened.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
-#include <map>
 #include <memory>
+#include <optional>
+#include <queue>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "io/aligned_buffer.h"
-#include "io/io_backend.h"
-#include "lsm/block_cache.h"
 #include "lsm/compaction.h"
 #include "lsm/db_iter.h"
 #include "lsm/io_pacer.h"
 #include "lsm/memtable.h"
+#include "lsm/point_lookup.h"
 #include "lsm/table_builder.h"
-#include "lsm/table_reader.h"
-#include "lsm/version_edit.h"
+#include "lsm/table_cache.h"
+#include "lsm/version.h"
+#include "lsm/version_set.h"
+#include "lsm/wal_writer.h"
+#include "lsm/write_request.h"
 #include "ringdb/options.h"
 #include "ringdb/stats.h"
 #include "ringdb/status.h"
+#include "runtime/rcu.h"
+#include "runtime/spsc_ring.h"
 #include "runtime/sync.h"
 #include "util/clock.h"
 #include "util/histogram.h"
@@ -49,24 +64,12 @@ struct ShardOptions {
   uint32_t max_immutable_memtables = 2;
   size_t wal_preallocate_bytes = 64ull << 20;
   size_t block_cache_bytes = 64ull << 20;
+  uint64_t manifest_max_bytes = 4ull << 20;
   TableOptions table;
   CompactionOptions compaction;
   IoPacerOptions pacer;
   bool io_trace = false;  // record every I/O of this shard into <dir>/IOTRACE
   size_t io_trace_buffer_bytes = 4ull << 20;
-};
-
-// One write handed to a shard. Owned by the caller until done() runs (on the shard
-// thread); done() may free it.
-struct WriteRequest {
-  std::string_view rep;  // write-batch rep (lsm/write_batch_rep.h) of this shard's part
-  bool sync = false;     // fdatasync before completing, whatever the durability mode
-  OpKind kind = OpKind::kWriteBatch;  // for the per-op stats
-  uint64_t start_ns = 0;              // set by SubmitWrite
-  Status status;                      // set before done()
-  void (*done)(WriteRequest*) = nullptr;
-  void* arg = nullptr;
-  WriteRequest* next = nullptr;  // intrusive queue link (shard-private)
 };
 
 // The public counters (ringdb/stats.h) plus what only the engine looks at.
@@ -75,48 +78,99 @@ struct ShardStats : ringdb::ShardStats {
   util::Histogram group_size;  // requests per group commit
 };
 
+// Reads blocks that missed the cache, for an iterator or lookup on some thread.
+class BlockReader {
+ public:
+  virtual ~BlockReader() = default;
+  // Fills every reads[i].block or .status. May suspend (a fiber) or block (a thread).
+  virtual void Read(BlockRead* reads, size_t n) = 0;
+};
+
 class Shard {
  public:
+  // Reads at kLatest see what the shard has published when they start.
+  static constexpr SequenceNumber kLatest = kMaxSequenceNumber;
+
   // (fiber) Creates the shard directory's contents or recovers them: MANIFEST, then
   // every WAL segment it does not cover (torn tails are cut and logged; corruption in
   // the middle is an error naming file and offset), flushes what the WAL held into an
-  // L0 table, writes a fresh MANIFEST and CURRENT, deletes obsolete files, and starts
-  // the commit and flush fibers.
+  // L0 table, writes a fresh MANIFEST and CURRENT, deletes obsolete files, publishes
+  // the first read view and starts the commit, flush and compaction fibers.
   static Status Open(const ShardOptions& opt, std::unique_ptr<Shard>* out);
   ~Shard();
   Shard(const Shard&) = delete;
   Shard& operator=(const Shard&) = delete;
 
-  // Queues a write; w->done runs when it is acknowledged or failed.
+  // ---------------------------------------------------------------- writes
+  // Queues a write; w->done runs when it is acknowledged or failed (posted requests:
+  // when applied, see write_request.h).
   void SubmitWrite(WriteRequest* w);
 
-  // Reads take a sequence number: kLatest means what is acknowledged when the read
-  // starts; a snapshot's number (AcquireSnapshot) reads as of that point.
-  static constexpr SequenceNumber kLatest = kMaxSequenceNumber;
-  SequenceNumber last_sequence() const { return last_seq_; }
-  // Pins last_sequence(): compaction keeps every version a read at it needs until
-  // ReleaseSnapshot(that number).
-  SequenceNumber AcquireSnapshot();
-  void ReleaseSnapshot(SequenceNumber seq);
+  // Posted writes (any thread; docs/engine.md "Posted writes"). A writer that may post
+  // checks AcceptingPosts(), writes the record into its post log, takes its sequence
+  // numbers (AllocateSequences) right before pushing the request, and returns. Readers
+  // call WaitForPostedWrites() first, which returns once every sequence number taken
+  // before the call is published (in the memtable).
+  bool AcceptingPosts() const { return posts_open_.load(std::memory_order_acquire); }
+  SequenceNumber AllocateSequences(uint32_t count) {
+    return seq_alloc_.fetch_add(count, std::memory_order_acq_rel);
+  }
+  void WaitForPostedWrites() const {
+    if (!posting_) return;  // kSync: every published sequence is acknowledged in order
+    const SequenceNumber taken = seq_alloc_.load(std::memory_order_acquire);
+    if (published_seq_.load(std::memory_order_acquire) + 1 < taken) WaitPublished(taken - 1);
+  }
+  // The directory where writers create post logs (lsm/post_log.h).
+  const std::string& dir() const { return opt_.dir; }
 
-  // Looks in the memtables only. True when that settles it: *s is OK (value set) or
-  // NotFound. False: the tables must be searched (call Get in a fiber).
-  bool GetFromMemtables(std::string_view key, std::string* value, Status* s,
-                        SequenceNumber seq = kLatest) const;
-  // (fiber) Full point lookup.
+  // ---------------------------------------------------------------- reads
+  // Any thread: the newest sequence number a read may see.
+  SequenceNumber published_sequence() const {
+    return published_seq_.load(std::memory_order_acquire);
+  }
+  // Any thread, inside an rcu::ReadLock (which the result must not outlive).
+  const ReadView* view() const { return view_.load(std::memory_order_acquire); }
+  // Any thread, inside an rcu::ReadLock.
+  const BlockCache& block_cache() const { return tables_.blocks(); }
+
+  // Any thread: point lookup through the current view; blocks that miss the cache are
+  // read through `reader` (which may block or suspend the caller). Counts into *rc.
+  // REQUIRES: WaitForPostedWrites() first when posted writes must be visible.
+  Status GetWith(std::string_view key, std::string* value, SequenceNumber seq, bool fill_cache,
+                 BlockReader* reader, ReadCounters* rc) const;
+  // Any thread: keys[0..n) at once; every block still needed is read in one batch per
+  // round.
+  void MultiGetWith(const std::string_view* keys, size_t n, std::string* values, Status* statuses,
+                    SequenceNumber seq, bool fill_cache, BlockReader* reader,
+                    ReadCounters* rc) const;
+  // (fiber) Point lookup on this shard's thread (sees every posted write).
   Status Get(std::string_view key, std::string* value, SequenceNumber seq = kLatest,
              bool fill_cache = true);
-  // (fiber) Looks up keys[0..n) at once: every lookup that must read a table runs in its
-  // own fiber, so all their block-cache misses go to the disk in one submission.
+  // (fiber) Looks up keys[0..n) at once; every block that misses the cache is read in
+  // one submission per round.
   void MultiGet(const std::string_view* keys, size_t n, std::string* values, Status* statuses,
                 SequenceNumber seq = kLatest, bool fill_cache = true);
-  // (fiber) An iterator over this shard's user keys as of seq, bounded to [lower, upper).
-  // It pins the memtables and tables of the current version (they outlive flushes and
-  // compactions while it lives); use and destroy it on this shard's thread, in fibers.
-  std::unique_ptr<UserIterator> NewIterator(SequenceNumber seq, std::optional<std::string> lower,
-                                            std::optional<std::string> upper,
-                                            bool fill_cache = true);
+  // (fiber) Reads blocks for another thread's lookups or iterators (one submission).
+  void ReadBlocks(BlockRead* reads, size_t n) { tables_.ReadBlocks(reads, n, &reads_.table_reads); }
+  // A BlockReader for fibers of this shard.
+  BlockReader* fiber_reader() { return &fiber_reader_; }
 
+  // Any thread: an iterator over the user keys of `view` as of seq, within
+  // [lower, upper). It holds the view (memtables and tables stay alive while it
+  // lives); blocks missing from the cache come from `reader`. Using it needs the
+  // block cache, so the caller must keep the shard open meanwhile.
+  std::unique_ptr<UserIterator> NewIterator(ReadViewRef view, SequenceNumber seq,
+                                            std::optional<std::string> lower,
+                                            std::optional<std::string> upper, bool fill_cache,
+                                            BlockReader* reader) const;
+
+  // Shard thread: pins published_sequence(); compaction keeps every version a read at
+  // it needs until ReleaseSnapshot(that number). False from ReleaseSnapshot when the
+  // number is not pinned.
+  SequenceNumber AcquireSnapshot();
+  bool ReleaseSnapshot(SequenceNumber seq);
+
+  // ---------------------------------------------------------------- lifecycle
   // (fiber) Makes the current memtable immutable and waits until every immutable
   // memtable is in an SSTable recorded by the MANIFEST.
   Status Flush();
@@ -128,6 +182,7 @@ class Shard {
   // closed by the destructor.
   void Crash();
 
+  // ---------------------------------------------------------------- stats
   // Counts one operation of `kind` that arrived at start_ns (util::NowNanos) and ends now.
   void RecordOp(OpKind kind, uint64_t start_ns, const Status& s, uint64_t items = 1) {
     OpStats& o = stats_.op(kind);
@@ -137,7 +192,6 @@ class Shard {
     o.latency_ns.Record(util::NowNanos() - start_ns);
   }
   void AddUserBytesRead(uint64_t n) { stats_.user_bytes_read += n; }
-
   // The error that made the shard read-only, or OK.
   const Status& background_error() const { return bg_error_; }
   // (Large: histograms. Fill a heap object, never a fiber-stack temporary.)
@@ -145,157 +199,165 @@ class Shard {
   uint32_t shard_id() const { return opt_.shard_id; }
 
  private:
-  struct WalSegment {
-    uint64_t number = 0;
-    int fd = -1;
-    uint64_t write_offset = 0;  // next write goes here (4 KiB aligned)
-    uint64_t synced_upto = 0;   // bytes before this are fdatasync'ed
-    uint64_t allocated = 0;     // preallocated size
-  };
   struct Immutable {
     std::shared_ptr<MemTable> mem;
     uint64_t wal_number;  // segment holding exactly this memtable's writes
+    // Every sequence number <= covered is in this memtable or an older source.
+    SequenceNumber covered;
   };
-  struct Table {
-    int fd = -1;
-    std::unique_ptr<TableReader> reader;
-    BlockCache* cache = nullptr;  // its index and filter are charged there while open
-    size_t pinned = 0;
-    ~Table();
-  };
-  class Fetcher;
-  class ReadaheadFetcher;
-  class LevelIterator;
-  // A group commit in flight (kSync): its WAL write and the linked fdatasync.
-  struct InflightGroup {
-    Shard* shard = nullptr;
+  class ReadaheadFetcher;  // compaction input reads (shard_compaction.cc)
+  // A FIFO of requests linked through WriteRequest::next.
+  struct RequestList {
     WriteRequest* head = nullptr;
+    WriteRequest* tail = nullptr;
     size_t n = 0;
-    SequenceNumber first_seq = 0;
-    uint64_t offset = 0;
-    uint64_t len = 0;
-    io::AlignedBuffer buf;
-    io::IoRequest wr;
-    io::IoRequest fs;
-    int pending = 0;
-    bool done = false;
+    void Append(WriteRequest* w) {
+      w->next = nullptr;
+      (tail == nullptr ? head : tail->next) = w;
+      tail = w;
+      n++;
+    }
   };
-  // Measured on a 2-core VM (16 sync writers, 2 shards): 1 and 4 in flight performed
-  // alike (the path is CPU-bound there); 2 lets a group's write overlap the previous
-  // group's fdatasync without splitting groups much.
-  static constexpr size_t kMaxGroupsInFlight = 2;
+  class FiberReader final : public BlockReader {
+   public:
+    explicit FiberReader(Shard* s) : shard_(s) {}
+    void Read(BlockRead* reads, size_t n) override { shard_->ReadBlocks(reads, n); }
+
+   private:
+    Shard* shard_;
+  };
 
   explicit Shard(const ShardOptions& opt);
 
   // Recovery (shard_recovery.cc).
   Status Recover();
   Status ReplayWal(uint64_t number, MemTable* mem, bool* torn);
+  // Replays the unreleased records of the post logs that the WAL and tables lack.
+  Status ReplayPostLogs(const std::vector<std::string>& logs);
   Status DeleteObsoleteFiles();
 
   // Write path (shard.cc).
   void CommitLoop();
-  Status CommitGroup(WriteRequest* head, size_t n);
-  Status IssueGroup(WriteRequest* head);
-  static void OnGroupIo(io::IoRequest* req);
-  // Acknowledges, in order, every finished group at the front of inflight_.
-  void CompleteGroups();
-  // (fiber) Waits until no group is in flight.
-  void DrainGroups();
+  // Takes the queued requests (up to kMaxGroupBytes) off the queue.
+  WriteRequest* TakeGroup();
+  void CommitGroup(WriteRequest* head);
+  bool GroupWantsSync(WriteRequest* head) const;
+  // Gives the requests that have none their sequence numbers.
+  void AssignSequences(WriteRequest* head);
+  // Inserts g's batches into the memtable and publishes what became contiguous.
+  void Apply(WalGroup* g);
+  // Inserts the batches of a request list (all, or only the posted ones: they were
+  // acknowledged, so they stay visible even when their group failed) at their
+  // sequence numbers and marks them applied.
+  void ApplyRequests(WriteRequest* head, bool posted_only);
+  // Marks [first, first + count) applied (or never to be: holes of failed groups) and
+  // advances the published prefix.
+  void MarkApplied(SequenceNumber first, uint64_t count);
+  static void OnWalComplete(void* arg);
+  void CompleteGroup(WalGroup* g);
+  // Completes every request of a list with s (a posted one is released only when s is
+  // OK: it is then in the WAL).
   void CompleteRequests(WriteRequest* head, const Status& s);
-  Status WriteWal(const std::string& bytes, bool sync);
-  Status SyncWal();
+  void FailQueued(const Status& s);
+  // Puts the list back at the front of the queue, in order (emptying it).
+  void PrependToQueue(RequestList* list);
   Status MakeRoomForWrite();
+  Status WaitForL0Room();
   // Stalls while too many immutable memtables wait, then starts a new WAL segment and
   // memtable. Commit fiber only: it owns the WAL.
   Status SwitchMemtable();
-  Status NewWalSegment(WalSegment* seg);
-  Status CloseWalSegment(WalSegment* seg, bool sync);
-  void FailQueued(const Status& s);
   void SetBackgroundError(const Status& s);
+  void WaitPublished(SequenceNumber seq) const;
+  // (fiber on this shard) WaitForPostedWrites without blocking the loop that applies them.
+  void WaitForPostedWritesInFiber();
+  void UpdatePostsOpen();
+  // Posting: the memtable is full. Every sequence number taken before now must be in it
+  // before the switch (sources must not overlap in sequence); later ones wait.
+  void RequestSwitch();
+  // Completes a requested switch once what it waits for is published.
+  void MaybeSwitch();
+  bool Holds(const WriteRequest* w) const {
+    return switch_barrier_ != 0 && (!w->posted || w->first_seq >= switch_barrier_);
+  }
+  // Publishes a new ReadView of mem_, imm_ and the current version.
+  void PublishView();
 
   // Compaction (shard_compaction.cc).
   void CompactionLoop();
   Status RunCompaction(const Compaction& c);
 
-  // Flush and MANIFEST (shard_flush.cc).
+  // Flush (shard_flush.cc).
   void FlushLoop();
   Status FlushOldestImmutable();
-  Status WriteTable(InternalIterator* it, FileMetaData* meta);
-  // Appends edit to the MANIFEST (write + linked fdatasync), then applies it.
-  Status LogAndApply(VersionEdit* edit);
-  Status AppendManifestRecord(const VersionEdit& edit);
-  Status WriteNewManifest();
-  Status OpenTable(uint64_t number, uint64_t file_size, std::shared_ptr<Table>* out);
-  Status GetTable(const FileMetaData& f, std::shared_ptr<Table>* out);
-  // An iterator over one table that keeps the table open (and its fetcher) while it lives.
-  std::unique_ptr<InternalIterator> NewTableIterator(uint64_t number, std::shared_ptr<Table> table,
-                                                     bool fill_cache);
-  Status GetFromTables(std::string_view key, SequenceNumber seq, std::string* value,
-                       bool fill_cache, bool* vanished);
-  SequenceNumber ResolveSeq(SequenceNumber seq) const { return seq == kLatest ? last_seq_ : seq; }
-  bool IsLiveFile(uint64_t number) const;
-
-  // kSync: the WAL is written with O_DIRECT in 4 KiB-aligned, padded group writes (the
-  // device sees each group once). Otherwise it is written through the page cache,
-  // unpadded, so acknowledged writes survive a process crash without a device round trip.
-  bool wal_direct() const { return opt_.durability == Durability::kSync; }
+  // Writes the table `number` from `it`, syncs it and its directory entry, opens it.
+  Status WriteTable(InternalIterator* it, FileMetaData* meta, TableRef* table);
+  SequenceNumber ResolveSeq(SequenceNumber seq) const {
+    return seq == kLatest ? published_sequence() : seq;
+  }
   std::string FilePath(const std::string& name) const { return opt_.dir + "/" + name; }
 
   const ShardOptions opt_;
   int dir_fd_ = -1;
+  // Declared before everything it may receive, so it is destroyed (flushed) last.
+  rt::rcu::RetireList retire_;
+  IoPacer pacer_;  // background (flush, compaction) I/O budget
+  TableCache tables_;
+  VersionSet versions_;
+  WalWriter wal_;
+  FiberReader fiber_reader_{this};
 
-  // Write path state. Invariant: wal_.write_offset only moves forward within a segment.
+  // ---- published for readers on any thread ----
+  std::atomic<const ReadView*> view_{nullptr};
+  // Every sequence number <= published_seq_ is applied (or a hole of a failed group).
+  alignas(rt::kCacheLine) std::atomic<SequenceNumber> published_seq_{0};
+  // The next sequence number to hand out (writers of posted requests take theirs).
+  alignas(rt::kCacheLine) std::atomic<SequenceNumber> seq_alloc_{1};
+  std::atomic<bool> posts_open_{false};
+  const bool posting_;  // kPeriodic/kNone: posted requests may arrive
+
+  // ---- write path (commit fiber) ----
   WriteRequest* queue_head_ = nullptr;
   WriteRequest* queue_tail_ = nullptr;
   size_t queue_len_ = 0;
   rt::Event commit_wakeup_;
-  WalSegment wal_;
-  io::AlignedBuffer wal_buf_;
-  std::string encode_buf_;
-  uint64_t last_sync_ns_ = 0;
-  uint64_t last_seq_ = 0;  // last sequence applied to the memtable (visible to reads)
-  uint64_t next_seq_ = 1;  // next sequence to assign (groups in flight hold the gap)
-  // Invariant: inflight_ is in WAL order; a group is acknowledged only after every
-  // earlier one. durable_upto_: end of the last acknowledged group in the segment.
-  std::deque<std::unique_ptr<InflightGroup>> inflight_;
-  std::vector<std::unique_ptr<InflightGroup>> spare_groups_;
-  rt::Event inflight_progress_;
-  uint64_t durable_upto_ = 0;
+  rt::Event zero_wakeup_;        // the WAL zero-fill fiber (kSync)
+  SequenceNumber last_seq_ = 0;  // == published_seq_ (shard thread copy)
+  // Applied ranges beyond the published prefix, smallest first.
+  std::priority_queue<std::pair<SequenceNumber, SequenceNumber>,
+                      std::vector<std::pair<SequenceNumber, SequenceNumber>>, std::greater<>>
+      applied_ahead_;
+  // A switch waiting for every sequence below it (RequestSwitch); 0 when none. Requests
+  // at or past it are held back meanwhile.
+  SequenceNumber switch_barrier_ = 0;
+  RequestList held_;
+  // Recovery only: the sequence ranges the WAL replay found, and the largest sequence of
+  // the segments replayed before the current one.
+  std::vector<std::pair<SequenceNumber, uint32_t>> replayed_;
+  SequenceNumber replay_prev_max_ = 0;
+  bool stalled_ = false;  // the commit fiber waits for flush or compaction
 
-  // Shared: iterators pin the memtables they read.
+  // ---- memtables ----
   std::shared_ptr<MemTable> mem_;
   std::deque<Immutable> imm_;      // oldest first
   bool switch_requested_ = false;  // Flush() asks the commit fiber for a switch
   rt::Event switch_done_;
   rt::Event flush_wakeup_;
   rt::Event flush_progress_;  // set whenever an immutable memtable got flushed
-  bool flush_in_progress_ = false;
 
-  VersionState version_;
-  uint64_t next_file_number_ = 1;
-  uint64_t manifest_number_ = 0;
-  rt::Semaphore manifest_lock_{1};  // serializes LogAndApply across fibers
-  int manifest_fd_ = -1;
-  uint64_t manifest_offset_ = 0;
-
+  // ---- compaction ----
   CompactPointers compact_pointers_;
   rt::Event compact_wakeup_;
   rt::Event compact_progress_;  // set whenever a compaction finished (or failed)
-  bool compaction_running_ = false;
   uint64_t last_compaction_backoff_ms_ = 0;
   std::vector<SequenceNumber> snapshots_;  // live snapshots, sorted (duplicates allowed)
-
-  std::map<uint64_t, std::shared_ptr<Table>> tables_;
-  BlockCache cache_;
-  IoPacer pacer_;  // background (flush, compaction) I/O budget
 
   Status bg_error_;  // sticky: read-only once set
   bool stopping_ = false;
   bool crashed_ = false;
   rt::WaitGroup fibers_;  // commit, flush and compaction fibers
-  rt::Event stopped_;
 
   ShardStats stats_;
+  ReadCounters reads_;  // reads done by this shard's fibers (and blocks read for others)
 };
 
 }  // namespace ringdb::lsm

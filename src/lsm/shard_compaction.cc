@@ -30,8 +30,7 @@ constexpr uint64_t kReadaheadBytes = 512 << 10;
 // do not go through the block cache (a compaction would flush it of hot blocks).
 class Shard::ReadaheadFetcher final : public BlockFetcher {
  public:
-  ReadaheadFetcher(Shard* shard, uint64_t number, std::shared_ptr<Table> table)
-      : shard_(shard), number_(number), table_(std::move(table)) {}
+  ReadaheadFetcher(Shard* shard, TableRef table) : shard_(shard), table_(std::move(table)) {}
   ~ReadaheadFetcher() override { WaitNext(); }
 
   Status Fetch(const BlockHandle& h, BlockKind kind, BlockPtr* out) override {
@@ -49,9 +48,7 @@ class Shard::ReadaheadFetcher final : public BlockFetcher {
     }
     std::string raw(cur_.buf.data() + (h.offset - cur_.offset), h.read_size());
     Status s = Block::FromRaw(std::move(raw), h, kind, out);
-    if (!s.ok()) {
-      return Status::Corruption(shard_->FilePath(TableFileName(number_)) + ": " + s.message());
-    }
+    if (!s.ok()) return Status::Corruption(table_->path + ": " + s.message());
     shard_->stats_.compaction_read_bytes += h.read_size();
     return Status::OK();
   }
@@ -78,7 +75,7 @@ class Shard::ReadaheadFetcher final : public BlockFetcher {
       c->buf.Reset(std::max<uint64_t>(stop - start, kReadaheadBytes));
     shard_->pacer_.Acquire(stop - start, /*urgent=*/false);
     Status s = rt::ReadFull(table_->fd, c->buf.data(), stop - start, start,
-                            io::IoClass::kCompactionRead, shard_->FilePath(TableFileName(number_)));
+                            io::IoClass::kCompactionRead, table_->path);
     shard_->pacer_.Release();
     c->valid = s.ok();
     c->offset = start;
@@ -130,8 +127,7 @@ class Shard::ReadaheadFetcher final : public BlockFetcher {
   }
 
   Shard* shard_;
-  uint64_t number_;
-  std::shared_ptr<Table> table_;
+  TableRef table_;
   Chunk cur_, next_;
   io::IoRequest req_;
   bool in_flight_ = false;
@@ -144,7 +140,7 @@ void Shard::CompactionLoop() {
     if (crashed_ || stopping_) break;
     std::optional<Compaction> c;
     if (bg_error_.ok() && backoff_ms == 0)
-      c = PickCompaction(version_, opt_.compaction, compact_pointers_);
+      c = PickCompaction(versions_.state(), opt_.compaction, compact_pointers_);
     if (!c) {
       compact_wakeup_.Reset();
       if (backoff_ms > 0) {
@@ -155,9 +151,7 @@ void Shard::CompactionLoop() {
       }
       continue;
     }
-    compaction_running_ = true;
     Status s = RunCompaction(*c);
-    compaction_running_ = false;
     compact_progress_.Set();
     if (!s.ok()) {
       if (crashed_ || stopping_) break;
@@ -182,25 +176,31 @@ Status Shard::RunCompaction(const Compaction& c) {
   VersionEdit edit;
   if (c.IsTrivialMove()) {
     AddCompactionToEdit(c, c.inputs[0], &edit);
-    edit.SetNextFileNumber(next_file_number_);
-    Status s = LogAndApply(&edit);
-    if (s.ok()) {
-      compact_pointers_[c.level] = c.next_compact_pointer;
-      stats_.compactions++;
+    edit.SetNextFileNumber(versions_.next_file_number());
+    // The same table at another level: its handle and cached blocks stay.
+    Status s = versions_.LogAndApply(&edit, {});
+    if (!s.ok()) {
+      if (!crashed_) SetBackgroundError(s);
+      return s;
     }
+    PublishView();
+    compact_pointers_[c.level] = c.next_compact_pointer;
+    stats_.compactions++;
     return s;
   }
 
   // Inputs: one iterator per file, merged; the newest data comes first for equal keys.
+  // The version pins the input tables for the whole compaction.
+  const VersionPtr base = versions_.current();
   std::vector<std::unique_ptr<ReadaheadFetcher>> fetchers;
   std::vector<std::unique_ptr<InternalIterator>> children;
   for (int which = 0; which < 2; which++) {
     for (const FileMetaData& f : c.inputs[which]) {
-      std::shared_ptr<Table> t;
-      Status s = GetTable(f, &t);
-      if (!s.ok()) return s;
-      fetchers.push_back(std::make_unique<ReadaheadFetcher>(this, f.number, t));
-      children.push_back(t->reader->NewIterator(fetchers.back().get()));
+      const VersionFile* vf = base->Find(f.number);
+      RINGDB_ASSERT(vf != nullptr);
+      if (!vf->table->status.ok()) return vf->table->status;
+      fetchers.push_back(std::make_unique<ReadaheadFetcher>(this, vf->table));
+      children.push_back(vf->table->reader->NewIterator(fetchers.back().get()));
     }
   }
   std::unique_ptr<InternalIterator> merged = NewMergingIterator(std::move(children));
@@ -213,6 +213,7 @@ Status Shard::RunCompaction(const Compaction& c) {
     std::unique_ptr<TableBuilder> builder;
     std::unique_ptr<WriteBehind> wb;
     FileMetaData meta;
+    TableRef table;         // opened once finished
     bool finished = false;  // Finish() ran on the builder
   };
   std::vector<Output> outputs;
@@ -239,11 +240,13 @@ Status Shard::RunCompaction(const Compaction& c) {
     // The finished output's buffers (several MiB) go now, not when the compaction ends.
     o.builder.reset();
     o.wb.reset();
+    if (st.ok()) st = tables_.Open(o.number, o.meta.file_size, &o.table);
+    if (st.ok() && !o.table->status.ok()) st = o.table->status;
     return st;
   };
   auto open_output = [&]() -> Status {
     Output o;
-    o.number = next_file_number_++;
+    o.number = versions_.NewFileNumber();
     const std::string name = TableFileName(o.number);
     Status st = rt::OpenAt(dir_fd_, name.c_str(),
                            O_WRONLY | O_CREAT | O_EXCL | O_DIRECT | O_CLOEXEC, 0644, &o.fd);
@@ -293,12 +296,17 @@ Status Shard::RunCompaction(const Compaction& c) {
   }
   if (s.ok() && !outputs.empty()) s = rt::Fsync(dir_fd_, io::IoClass::kCompactionWrite, opt_.dir);
   std::vector<FileMetaData> metas;
-  for (Output& o : outputs) metas.push_back(o.meta);
+  std::vector<TableRef> opened;
+  for (Output& o : outputs) {
+    metas.push_back(o.meta);
+    if (o.table != nullptr) opened.push_back(o.table);
+  }
   if (s.ok()) {
     AddCompactionToEdit(c, metas, &edit);
-    edit.SetNextFileNumber(next_file_number_);
-    s = LogAndApply(&edit);
+    edit.SetNextFileNumber(versions_.next_file_number());
+    s = versions_.LogAndApply(&edit, opened);
     if (!s.ok()) {
+      for (const TableRef& t : opened) tables_.Evict(*t);
       // The edit may be durable (e.g. its write landed and only the fdatasync failed):
       // the MANIFEST's state is unknown, so the shard turns read-only, as after a failed
       // flush, and the outputs stay on disk. The next Open finds out which version is
@@ -310,6 +318,7 @@ Status Shard::RunCompaction(const Compaction& c) {
   if (!s.ok()) {
     // Leave the store as it was: the inputs stay live; remove every partial output.
     for (Output& o : outputs) {
+      if (o.table != nullptr) tables_.Evict(*o.table);
       if (!o.finished) o.builder->Abandon();
       if (o.fd >= 0) {
         o.wb->Finish();
@@ -320,15 +329,14 @@ Status Shard::RunCompaction(const Compaction& c) {
     }
     return s;
   }
+  PublishView();
   compact_pointers_[c.level] = c.next_compact_pointer;
   stats_.compactions++;
   stats_.compaction_ns += util::NowNanos() - start_ns;
   // The edit that drops the inputs is durable: they may go. A reader that still holds
-  // one (shared_ptr<Table>) keeps its descriptor until it is done.
+  // one (a view or a TableRef) keeps reading through its open descriptor.
   for (int which = 0; which < 2; which++) {
     for (const FileMetaData& f : c.inputs[which]) {
-      tables_.erase(f.number);
-      cache_.EraseFile(f.number);
       Status u = rt::UnlinkAt(dir_fd_, TableFileName(f.number).c_str());
       if (!u.ok()) RINGDB_LOG_WARN("shard %u: %s", opt_.shard_id, u.ToString().c_str());
     }

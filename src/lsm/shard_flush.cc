@@ -1,4 +1,4 @@
-// Shard: flushing immutable memtables into L0 tables, and the MANIFEST.
+// Shard: flushing immutable memtables into L0 tables.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -39,19 +39,26 @@ void Shard::FlushLoop() {
 Status Shard::FlushOldestImmutable() {
   Immutable& m = imm_.front();
   FileMetaData meta;
+  TableRef table;
   std::unique_ptr<InternalIterator> it = m.mem->NewIterator();
-  Status s = WriteTable(it.get(), &meta);
+  Status s = WriteTable(it.get(), &meta, &table);
   if (!s.ok()) return s;
   VersionEdit edit;
   edit.AddFile(0, meta);
   // Every WAL segment older than the next memtable's is now covered by tables.
-  edit.SetLogNumber(imm_.size() > 1 ? imm_[1].wal_number : wal_.number);
-  edit.SetNextFileNumber(next_file_number_);
-  edit.SetLastSequence(last_seq_);
-  s = LogAndApply(&edit);
-  if (!s.ok()) return s;
+  edit.SetLogNumber(imm_.size() > 1 ? imm_[1].wal_number : wal_.number());
+  edit.SetNextFileNumber(versions_.next_file_number());
+  // Every sequence number up to the memtable's covered one is now in a table (the
+  // sources never overlap in sequence); recovery skips post-log records at or below it.
+  edit.SetLastSequence(m.covered);
+  s = versions_.LogAndApply(&edit, {table});
+  if (!s.ok()) {
+    tables_.Evict(*table);
+    return s;
+  }
   const uint64_t old_wal = imm_.front().wal_number;
   imm_.pop_front();
+  PublishView();
   stats_.flushes++;
   stats_.flush_bytes += meta.file_size;
   // The edit that makes the segment obsolete is durable; a failure here leaves a file
@@ -61,8 +68,8 @@ Status Shard::FlushOldestImmutable() {
   return Status::OK();
 }
 
-Status Shard::WriteTable(InternalIterator* it, FileMetaData* meta) {
-  const uint64_t number = next_file_number_++;
+Status Shard::WriteTable(InternalIterator* it, FileMetaData* meta, TableRef* table) {
+  const uint64_t number = versions_.NewFileNumber();
   const std::string name = TableFileName(number);
   const std::string path = FilePath(name);
   int fd = -1;
@@ -71,6 +78,7 @@ Status Shard::WriteTable(InternalIterator* it, FileMetaData* meta) {
   if (!s.ok()) return s;
 
   TableBuilder builder(opt_.table);
+  builder.KeepDataBlocks();
   {
     WriteBehind wb(fd, io::IoClass::kFlush, path, &pacer_, /*urgent=*/true);
     uint64_t n = 0;
@@ -99,13 +107,26 @@ Status Shard::WriteTable(InternalIterator* it, FileMetaData* meta) {
     if (s.ok()) s = w;
   }
   if (s.ok()) s = rt::Fdatasync(fd, io::IoClass::kFlush, path);
-  Status c = rt::Close(fd);
+  Status c = rt::Close(fd, path);
   if (s.ok()) s = c;
   // The table's directory entry must be durable before the MANIFEST names it.
   if (s.ok()) s = rt::Fsync(dir_fd_, io::IoClass::kFlush, opt_.dir);
+  if (s.ok()) s = tables_.Open(number, builder.FileSize(), table);
+  if (s.ok() && !(*table)->status.ok()) s = (*table)->status;  // read back damaged
   if (!s.ok()) {
+    if (*table != nullptr) tables_.Evict(**table);
+    table->reset();
     rt::UnlinkAt(dir_fd_, name.c_str());
     return s;
+  }
+  // What was just written is what is most likely read next, and it left no copy in the
+  // page cache (O_DIRECT): cache its data blocks (RocksDB's prepopulate_block_cache).
+  for (TableBuilder::BuiltBlock& b : builder.kept_blocks()) {
+    BlockPtr block;
+    const uint64_t offset = b.handle.offset;
+    if (Block::FromContents(std::move(b.contents), offset, BlockKind::kData, &block).ok()) {
+      tables_.blocks().Insert(number, offset, block, block->charge());
+    }
   }
   const TableProperties& p = builder.properties();
   meta->number = number;
@@ -114,157 +135,6 @@ Status Shard::WriteTable(InternalIterator* it, FileMetaData* meta) {
   meta->largest = p.largest_key;
   meta->smallest_seq = p.smallest_seq;
   meta->largest_seq = p.largest_seq;
-  return Status::OK();
-}
-
-Status Shard::LogAndApply(VersionEdit* edit) {
-  // Flush and compaction fibers both install edits; each must apply to the version the
-  // previous one produced and own the MANIFEST's tail while it writes.
-  manifest_lock_.Acquire();
-  struct Release {
-    rt::Semaphore* sem;
-    ~Release() { sem->Release(); }
-  } release{&manifest_lock_};
-  // A failed MANIFEST write or sync (by the other fiber, while this one waited for the
-  // lock) leaves its tail unknown: nothing may be appended after it.
-  if (!bg_error_.ok()) return Status::ReadOnly("shard is read-only: " + bg_error_.ToString());
-  VersionState next = version_;
-  Status s = next.Apply(*edit);
-  RINGDB_ASSERT_MSG(s.ok(), "engine produced an invalid version edit");
-  s = AppendManifestRecord(*edit);
-  if (!s.ok()) return s;
-  version_ = std::move(next);
-  return Status::OK();
-}
-
-Status Shard::AppendManifestRecord(const VersionEdit& edit) {
-  std::string payload;
-  edit.EncodeTo(&payload);
-  std::string bytes;
-  {
-    WalWriteEncoder enc(manifest_number_, manifest_offset_, manifest_offset_, &bytes);
-    enc.AddMeta(payload);
-    enc.FinishPadded();
-  }
-  const std::string path = FilePath(ManifestFileName(manifest_number_));
-  io::AlignedBuffer buf(bytes.size());
-  std::memcpy(buf.data(), bytes.data(), bytes.size());
-  io::IoRequest wr, fs;
-  wr.op = io::IoOp::kWrite;
-  wr.io_class = io::IoClass::kManifest;
-  wr.fd = manifest_fd_;
-  wr.offset = manifest_offset_;
-  wr.len = bytes.size();
-  wr.buf = buf.data();
-  wr.flags = io::IoRequest::kLinkNext;
-  fs.op = io::IoOp::kFdatasync;
-  fs.io_class = io::IoClass::kManifest;
-  fs.fd = manifest_fd_;
-  IoBatch batch;
-  batch.Add(&wr);
-  batch.Add(&fs);
-  batch.WaitAll();
-  Status s = WriteSyncStatus(wr, &fs, path);
-  if (!s.ok()) return s;
-  manifest_offset_ += bytes.size();
-  return Status::OK();
-}
-
-Status Shard::WriteNewManifest() {
-  const uint64_t old_manifest = manifest_number_;
-  const int old_fd = manifest_fd_;
-  const uint64_t number = next_file_number_++;
-  const std::string name = ManifestFileName(number);
-  int fd = -1;
-  Status s = rt::OpenAt(dir_fd_, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_DIRECT | O_CLOEXEC,
-                        0644, &fd);
-  if (!s.ok()) return s;
-  manifest_number_ = number;
-  manifest_fd_ = fd;
-  manifest_offset_ = 0;
-
-  VersionEdit fields;
-  fields.SetLogNumber(wal_.number);
-  fields.SetNextFileNumber(next_file_number_);
-  fields.SetLastSequence(last_seq_);
-  s = version_.Apply(fields);
-  RINGDB_ASSERT(s.ok());
-  VersionEdit snapshot;
-  version_.EncodeSnapshot(&snapshot);
-  s = AppendManifestRecord(snapshot);
-  if (s.ok()) s = rt::Fsync(dir_fd_, io::IoClass::kManifest, opt_.dir);
-
-  // CURRENT: write a temp file, sync it, rename over CURRENT, sync the directory.
-  if (s.ok()) {
-    const std::string current = EncodeCurrent(number);
-    int tfd = -1;
-    s = rt::OpenAt(dir_fd_, kCurrentTempFileName, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644,
-                   &tfd);
-    if (s.ok()) {
-      s = rt::WriteFull(tfd, current.data(), current.size(), 0, io::IoClass::kManifest,
-                        FilePath(kCurrentTempFileName));
-      if (s.ok()) s = rt::Fsync(tfd, io::IoClass::kManifest, FilePath(kCurrentTempFileName));
-      Status c = rt::Close(tfd);
-      if (s.ok()) s = c;
-    }
-    if (s.ok()) s = rt::RenameAt(dir_fd_, kCurrentTempFileName, kCurrentFileName);
-    if (s.ok()) s = rt::Fsync(dir_fd_, io::IoClass::kManifest, opt_.dir);
-  }
-  if (old_fd >= 0) rt::Close(old_fd);
-  if (s.ok() && old_manifest != 0) {
-    Status u = rt::UnlinkAt(dir_fd_, ManifestFileName(old_manifest).c_str());
-    if (!u.ok()) RINGDB_LOG_WARN("shard %u: %s", opt_.shard_id, u.ToString().c_str());
-  }
-  return s;
-}
-
-Status Shard::OpenTable(uint64_t number, uint64_t file_size, std::shared_ptr<Table>* out) {
-  const std::string name = TableFileName(number);
-  const std::string path = FilePath(name);
-  auto t = std::make_shared<Table>();
-  Status s = rt::OpenAt(dir_fd_, name.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC, 0, &t->fd);
-  if (!s.ok()) return s;
-  if (file_size < kTableAlignBytes || file_size % kTableAlignBytes != 0) {
-    return Status::Corruption(path + ": size " + std::to_string(file_size) +
-                              " is not a whole number of 4 KiB pages");
-  }
-  // Footer page first; then the meta region (index, filter, properties).
-  const uint64_t footer_bytes = TableReader::FooterReadBytes(file_size);
-  io::AlignedBuffer page(footer_bytes);
-  s = rt::ReadFull(t->fd, page.data(), footer_bytes, file_size - footer_bytes,
-                   io::IoClass::kUserRead, path);
-  if (!s.ok()) return s;
-  Footer footer;
-  s = Footer::DecodeFrom(std::string_view(page.data(), footer_bytes), file_size, &footer);
-  if (!s.ok()) return Status::Corruption(path + ": " + s.message());
-  const uint64_t meta_start = footer.meta_offset() & ~uint64_t{kTableAlignBytes - 1};
-  io::AlignedBuffer meta_buf(file_size - meta_start);
-  s = rt::ReadFull(t->fd, meta_buf.data(), file_size - meta_start, meta_start,
-                   io::IoClass::kUserRead, path);
-  if (!s.ok()) return s;
-  std::string meta(meta_buf.data() + (footer.meta_offset() - meta_start),
-                   file_size - footer.meta_offset());
-  s = TableReader::Open(file_size, footer, std::move(meta), &t->reader);
-  if (!s.ok()) return Status::Corruption(path + ": " + s.message());
-  t->pinned = t->reader->memory_usage();
-  t->cache = &cache_;
-  cache_.Pin(t->pinned);
-  *out = std::move(t);
-  return Status::OK();
-}
-
-Status Shard::GetTable(const FileMetaData& f, std::shared_ptr<Table>* out) {
-  auto it = tables_.find(f.number);
-  if (it != tables_.end()) {
-    *out = it->second;
-    return Status::OK();
-  }
-  std::shared_ptr<Table> t;
-  Status s = OpenTable(f.number, f.file_size, &t);
-  if (!s.ok()) return s;
-  // Another fiber may have opened it while this one waited for I/O.
-  auto [pos, inserted] = tables_.emplace(f.number, t);
-  *out = pos->second;
   return Status::OK();
 }
 

@@ -9,9 +9,11 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <limits>
 #include <set>
 
 #include "lsm/filenames.h"
+#include "lsm/post_log.h"
 #include "lsm/shard.h"
 #include "lsm/wal_format.h"
 #include "lsm/write_batch_rep.h"
@@ -25,7 +27,7 @@ namespace {
 
 struct DirListing {
   std::set<uint64_t> wals, tables, manifests;
-  std::vector<std::string> temps;
+  std::vector<std::string> temps, post_logs;
   bool has_current = false;
   uint64_t max_number = 0;
 };
@@ -52,6 +54,9 @@ Status ListDir(const std::string& dir, DirListing* out) {
       case FileKind::kTemp:
         out->temps.emplace_back(name);
         break;
+      case FileKind::kPostLog:
+        out->post_logs.emplace_back(name);
+        continue;
       case FileKind::kUnknown:
         continue;
     }
@@ -59,49 +64,6 @@ Status ListDir(const std::string& dir, DirListing* out) {
   }
   ::closedir(d);
   return Status::OK();
-}
-
-// Reads a whole file through the backend (buffered; start-up only).
-Status ReadFile(int dir_fd, const std::string& name, const std::string& path, std::string* out) {
-  int fd = -1;
-  Status s = rt::OpenAt(dir_fd, name.c_str(), O_RDONLY | O_CLOEXEC, 0, &fd);
-  if (!s.ok()) return s;
-  out->clear();
-  constexpr size_t kChunk = 1 << 20;
-  for (;;) {
-    size_t old = out->size();
-    out->resize(old + kChunk);
-    size_t got = 0;
-    s = rt::ReadAt(fd, out->data() + old, kChunk, old, io::IoClass::kOther, &got, path);
-    out->resize(old + got);
-    if (!s.ok() || got < kChunk) break;
-  }
-  Status c = rt::Close(fd);
-  return s.ok() ? c : s;
-}
-
-// Every MANIFEST record is synced on its own before anything relies on it, so a bad
-// last record is acceptable only as the remains of a write cut short by a crash. Such a
-// write leaves whole sectors unwritten (zero, as the file's new space was), while media
-// corruption of a complete record leaves every sector written. A record with no
-// all-zero sector (ignoring intersections under 16 bytes, which may be zero by
-// content) is therefore reported as corruption rather than dropped.
-Status CheckManifestTear(std::string_view data, uint64_t bad, const std::string& path) {
-  constexpr uint64_t kSector = 512, kMinRun = 16;
-  if (bad + kWalHeaderBytes > data.size()) return Status::OK();  // cut inside the header
-  uint64_t len = util::DecodeFixed32(data.data() + bad + 4);
-  uint64_t end = bad + kWalHeaderBytes + len;
-  if (end > data.size()) return Status::OK();  // the file ends inside the record
-  for (uint64_t sec = bad & ~(kSector - 1); sec < end; sec += kSector) {
-    uint64_t a = std::max(sec, bad), b = std::min(sec + kSector, end);
-    if (b - a < kMinRun) continue;
-    bool zero = true;
-    for (uint64_t i = a; i < b && zero; i++) zero = data[i] == 0;
-    if (zero) return Status::OK();
-  }
-  return Status::Corruption(path + " offset " + std::to_string(bad) +
-                            ": checksum mismatch in a completely written record (not a torn "
-                            "write); the MANIFEST is damaged");
 }
 
 }  // namespace
@@ -113,6 +75,9 @@ Status Shard::Recover() {
   }
   Status s = rt::OpenAt(AT_FDCWD, dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, &dir_fd_);
   if (!s.ok()) return s;
+  tables_.set_dir_fd(dir_fd_);
+  versions_.set_dir_fd(dir_fd_);
+  wal_.set_dir_fd(dir_fd_);
   if (opt_.io_trace) {
     // From here on every I/O of the shard is traced, recovery's included. A trace that
     // cannot start costs the trace, not the store.
@@ -130,7 +95,8 @@ Status Shard::Recover() {
     bool any_record = false;
     for (uint64_t number : ls.wals) {
       std::string data;
-      s = ReadFile(dir_fd_, WalFileName(number), FilePath(WalFileName(number)), &data);
+      const std::string name = WalFileName(number);
+      s = rt::ReadFileAt(dir_fd_, name.c_str(), FilePath(name), &data);
       if (!s.ok()) return s;
       WalReader reader(number, data);
       WalRecord rec;
@@ -153,79 +119,46 @@ Status Shard::Recover() {
     }
     if (!opt_.create_if_missing) return Status::InvalidArgument(dir + ": no ringdb shard here");
   } else {
-    std::string contents;
-    s = ReadFile(dir_fd_, kCurrentFileName, FilePath(kCurrentFileName), &contents);
+    s = versions_.Recover(ls.manifests, ls.tables);
     if (!s.ok()) return s;
-    s = DecodeCurrent(contents, FilePath(kCurrentFileName), &manifest_number_);
-    if (!s.ok()) return s;
-    const std::string mname = ManifestFileName(manifest_number_);
-    if (ls.manifests.count(manifest_number_) == 0) {
-      return Status::Corruption(FilePath(kCurrentFileName) + " names " + mname +
-                                ", which does not exist");
-    }
-    std::string manifest;
-    s = ReadFile(dir_fd_, mname, FilePath(mname), &manifest);
-    if (!s.ok()) return s;
-    WalReader reader(manifest_number_, manifest);
-    WalRecord rec;
-    size_t edits = 0;
-    while (reader.Next(&rec)) {
-      const std::string where = FilePath(mname) + " offset " + std::to_string(rec.offset);
-      if (rec.type != WalRecordType::kMeta) {
-        return Status::Corruption(where + ": not a version edit record");
-      }
-      VersionEdit edit;
-      s = edit.DecodeFrom(rec.payload);
-      if (!s.ok()) return Status::Corruption(where + ": " + s.message());
-      s = version_.Apply(edit);
-      if (!s.ok()) return Status::Corruption(where + ": " + s.message());
-      edits++;
-    }
-    if (!reader.status().ok()) return reader.status();
-    if (edits == 0) return Status::Corruption(FilePath(mname) + ": holds no version edit");
-    if (reader.tail().kind == WalTail::Kind::kTorn) {
-      s = CheckManifestTear(manifest, reader.tail().bad_offset, FilePath(mname));
-      if (!s.ok()) return s;
-      RINGDB_LOG_WARN(
-          "%s: torn tail at offset %llu (%s); ignored an unsynced edit", FilePath(mname).c_str(),
-          static_cast<unsigned long long>(reader.tail().bad_offset), reader.tail().reason.c_str());
-    }
-    for (int level = 0; level < kNumLevels; level++) {
-      for (const FileMetaData& f : version_.files(level)) {
-        if (ls.tables.count(f.number) == 0) {
-          return Status::Corruption(FilePath(mname) + " names table " + TableFileName(f.number) +
-                                    ", which does not exist");
-        }
-      }
-    }
   }
-  next_file_number_ = std::max({version_.next_file_number(), ls.max_number + 1, uint64_t{1}});
-  last_seq_ = version_.last_sequence();
+  versions_.AdvanceFileNumber(std::max<uint64_t>(ls.max_number + 1, 1));
+  const VersionState& state = versions_.state();
+  last_seq_ = state.last_sequence();
+  for (int level = 0; level < kNumLevels; level++) {
+    for (const FileMetaData& f : state.files(level)) last_seq_ = std::max(last_seq_, f.largest_seq);
+  }
 
-  // Replay the WAL segments the MANIFEST does not cover, oldest first.
+  // Replay the WAL segments the MANIFEST does not cover, oldest first; then what only
+  // the post logs hold.
   for (uint64_t number : ls.wals) {
-    if (number < version_.log_number()) continue;
+    if (number < state.log_number()) continue;
     bool torn = false;
     s = ReplayWal(number, mem_.get(), &torn);
     if (!s.ok()) return s;
   }
+  s = ReplayPostLogs(ls.post_logs);
+  if (!s.ok()) return s;
 
-  next_seq_ = last_seq_ + 1;
-  s = NewWalSegment(&wal_);
+  seq_alloc_.store(last_seq_ + 1, std::memory_order_release);
+  published_seq_.store(last_seq_, std::memory_order_release);
+  s = wal_.OpenSegment(versions_.NewFileNumber());
   if (!s.ok()) return s;
   if (mem_->num_entries() > 0) {
     FileMetaData meta;
+    TableRef table;
     std::unique_ptr<InternalIterator> it = mem_->NewIterator();
-    s = WriteTable(it.get(), &meta);
+    s = WriteTable(it.get(), &meta, &table);
     if (!s.ok()) return s;
     VersionEdit edit;
     edit.AddFile(0, meta);
-    s = version_.Apply(edit);
+    s = versions_.ApplyUnlogged(edit, {table});
     if (!s.ok()) return s;
     mem_ = std::make_shared<MemTable>();
   }
-  s = WriteNewManifest();
+  s = versions_.WriteSnapshot(wal_.number(), last_seq_);
   if (!s.ok()) return s;
+  PublishView();
   return DeleteObsoleteFiles();
 }
 
@@ -233,17 +166,20 @@ Status Shard::ReplayWal(uint64_t number, MemTable* mem, bool* torn) {
   const std::string name = WalFileName(number);
   const std::string path = FilePath(name);
   std::string data;
-  Status s = ReadFile(dir_fd_, name, path, &data);
+  Status s = rt::ReadFileAt(dir_fd_, name.c_str(), path, &data);
   if (!s.ok()) return s;
   WalReader reader(number, data);
   WalRecord rec;
   uint64_t records = 0;
+  SequenceNumber seg_max = 0;
   while (reader.Next(&rec)) {
     if (rec.type != WalRecordType::kBatch) {
       return Status::Corruption(path + " offset " + std::to_string(rec.offset) +
                                 ": unexpected record type");
     }
-    if (mem->num_entries() > 0 && rec.first_seq <= mem->largest_seq()) {
+    // Within a segment sequences may come in any order (posted writes); every one is
+    // above the earlier segments' (a memtable switch waits for every number taken).
+    if (rec.first_seq <= replay_prev_max_) {
       return Status::Corruption(path + " offset " + std::to_string(rec.offset) +
                                 ": sequence numbers go backwards across segments");
     }
@@ -253,8 +189,11 @@ Status Shard::ReplayWal(uint64_t number, MemTable* mem, bool* torn) {
                                 s.message());
     }
     last_seq_ = std::max<uint64_t>(last_seq_, rec.first_seq + rec.count - 1);
+    seg_max = std::max<uint64_t>(seg_max, rec.first_seq + rec.count - 1);
+    replayed_.emplace_back(rec.first_seq, rec.count);
     records++;
   }
+  replay_prev_max_ = std::max(replay_prev_max_, seg_max);
   if (!reader.status().ok()) return reader.status();
   const WalTail& tail = reader.tail();
   *torn = tail.kind == WalTail::Kind::kTorn;
@@ -271,23 +210,67 @@ Status Shard::ReplayWal(uint64_t number, MemTable* mem, bool* torn) {
   return Status::OK();
 }
 
+Status Shard::ReplayPostLogs(const std::vector<std::string>& logs) {
+  if (logs.empty()) return Status::OK();
+  std::sort(replayed_.begin(), replayed_.end());
+  auto in_wal = [&](SequenceNumber seq) {
+    auto it = std::upper_bound(replayed_.begin(), replayed_.end(),
+                               std::make_pair(seq, std::numeric_limits<uint32_t>::max()));
+    return it != replayed_.begin() && std::prev(it)->first + std::prev(it)->second > seq;
+  };
+  const SequenceNumber in_tables = versions_.state().last_sequence();
+  uint64_t replayed = 0, skipped = 0;
+  for (const std::string& name : logs) {
+    std::string data;
+    Status s = rt::ReadFileAt(dir_fd_, name.c_str(), FilePath(name), &data);
+    if (!s.ok()) return s;
+    std::vector<PostedRecord> records;
+    s = ParsePostLog(data, FilePath(name), &records);
+    if (!s.ok()) {
+      // Not a post log of ours (or a header torn by a power loss): nothing in it was
+      // acknowledged without also being in the WAL's durable part, as far as a
+      // machine crash is concerned.
+      RINGDB_LOG_WARN("%s: %s; ignored", FilePath(name).c_str(), s.ToString().c_str());
+      continue;
+    }
+    for (const PostedRecord& r : records) {
+      if (r.first_seq <= in_tables || in_wal(r.first_seq)) {
+        skipped++;
+        continue;
+      }
+      s = WriteBatchRep::InsertInto(r.rep, r.first_seq, mem_.get());
+      if (!s.ok()) {
+        return Status::Corruption(FilePath(name) + ": posted write at sequence " +
+                                  std::to_string(r.first_seq) + ": " + s.message());
+      }
+      last_seq_ = std::max<uint64_t>(last_seq_, r.first_seq + r.count - 1);
+      replayed++;
+    }
+  }
+  if (replayed > 0) {
+    RINGDB_LOG_INFO("%s: replayed %llu posted writes the WAL lacked (%llu already there)",
+                    opt_.dir.c_str(), static_cast<unsigned long long>(replayed),
+                    static_cast<unsigned long long>(skipped));
+  }
+  return Status::OK();
+}
+
 Status Shard::DeleteObsoleteFiles() {
   DirListing ls;
   Status s = ListDir(opt_.dir, &ls);
   if (!s.ok()) return s;
-  std::set<uint64_t> live;
-  for (int level = 0; level < kNumLevels; level++) {
-    for (const FileMetaData& f : version_.files(level)) live.insert(f.number);
-  }
+  // Post logs: what they held is in the table written at recovery (writers of this
+  // process have not created any yet).
   std::vector<std::string> doomed = ls.temps;
+  doomed.insert(doomed.end(), ls.post_logs.begin(), ls.post_logs.end());
   for (uint64_t n : ls.wals) {
-    if (n < wal_.number) doomed.push_back(WalFileName(n));
+    if (n < wal_.number()) doomed.push_back(WalFileName(n));
   }
   for (uint64_t n : ls.tables) {
-    if (live.count(n) == 0) doomed.push_back(TableFileName(n));
+    if (!versions_.IsLive(n)) doomed.push_back(TableFileName(n));
   }
   for (uint64_t n : ls.manifests) {
-    if (n != manifest_number_) doomed.push_back(ManifestFileName(n));
+    if (n != versions_.manifest_number()) doomed.push_back(ManifestFileName(n));
   }
   for (const std::string& name : doomed) {
     Status u = rt::UnlinkAt(dir_fd_, name.c_str());

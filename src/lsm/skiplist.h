@@ -1,14 +1,19 @@
 // SkipList: an ordered set of keys whose nodes live in an Arena.
 //
-// Thread ownership: one shard thread. A shard's memtable is read and written only by
-// the thread that owns the shard (DESIGN.md rule 1), so unlike LevelDB's skiplist
-// there are no atomics or memory barriers: a reader can never observe a half-linked
-// node. Nodes are never removed; memory goes away with the arena.
+// Thread ownership: one writer (the shard thread that owns the memtable) and any number
+// of concurrent readers on any thread (DESIGN.md rule 1), as in LevelDB's skiplist.
+// A node is filled completely, then linked bottom-up with release stores; readers
+// follow links with acquire loads, so a reader that reaches a node sees its key and
+// every byte the writer put in the arena before linking it. A reader may or may not
+// see a node linked while it searches, never half of one. Nodes are never removed;
+// memory goes away with the arena, which the owner frees only once no reader can hold
+// a pointer into it (runtime/rcu.h).
 //
 // Invariant: keys are unique under Comparator (the memtable guarantees this by
 // embedding a distinct sequence number in every key).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <new>
 
@@ -27,34 +32,40 @@ class SkipList {
   // `arena` must outlive the list.
   SkipList(Comparator cmp, util::Arena* arena)
       : compare_(cmp), arena_(arena), head_(NewNode(Key(), kMaxHeight)) {
-    for (int i = 0; i < kMaxHeight; i++) head_->next[i] = nullptr;
+    for (int i = 0; i < kMaxHeight; i++) head_->SetNext(i, nullptr);
   }
   SkipList(const SkipList&) = delete;
   SkipList& operator=(const SkipList&) = delete;
 
-  // REQUIRES: nothing equal to key is in the list.
+  // Writer only. REQUIRES: nothing equal to key is in the list.
   void Insert(const Key& key) {
     Node* prev[kMaxHeight];
     Node* x = FindGreaterOrEqual(key, prev);
     RINGDB_ASSERT(x == nullptr || !Equal(key, x->key));
-    int height = RandomHeight();
-    if (height > max_height_) {
-      for (int i = max_height_; i < height; i++) prev[i] = head_;
-      max_height_ = height;
+    const int height = RandomHeight();
+    const int max_height = max_height_.load(std::memory_order_relaxed);
+    if (height > max_height) {
+      for (int i = max_height; i < height; i++) prev[i] = head_;
+      // A reader that sees the new height before the links finds head_'s null links
+      // at those levels and drops down: harmless.
+      max_height_.store(height, std::memory_order_relaxed);
     }
     x = NewNode(key, height);
     for (int i = 0; i < height; i++) {
-      x->next[i] = prev[i]->next[i];
-      prev[i]->next[i] = x;
+      // x is not reachable yet: its own links need no ordering; the release store
+      // that links it publishes the node and everything written before.
+      x->NoBarrierSetNext(i, prev[i]->NoBarrierNext(i));
+      prev[i]->SetNext(i, x);
     }
-    size_++;
+    size_.store(size_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
 
   bool Contains(const Key& key) const {
     Node* x = FindGreaterOrEqual(key, nullptr);
     return x != nullptr && Equal(key, x->key);
   }
-  size_t size() const { return size_; }
+  // Any thread; approximate while the writer inserts.
+  size_t size() const { return size_.load(std::memory_order_relaxed); }
 
   // Iteration over the list. The iterator stays valid while the list lives; entries
   // inserted meanwhile are seen or not depending on position, never corrupting it.
@@ -64,14 +75,14 @@ class SkipList {
     bool Valid() const { return node_ != nullptr; }
     // REQUIRES: Valid().
     const Key& key() const { return node_->key; }
-    void Next() { node_ = node_->next[0]; }
+    void Next() { node_ = node_->Next(0); }
     // O(log n): the list is singly linked.
     void Prev() {
       node_ = list_->FindLessThan(node_->key);
       if (node_ == list_->head_) node_ = nullptr;
     }
     void Seek(const Key& target) { node_ = list_->FindGreaterOrEqual(target, nullptr); }
-    void SeekToFirst() { node_ = list_->head_->next[0]; }
+    void SeekToFirst() { node_ = list_->head_->Next(0); }
     void SeekToLast() {
       node_ = list_->FindLast();
       if (node_ == list_->head_) node_ = nullptr;
@@ -84,14 +95,24 @@ class SkipList {
 
  private:
   struct Node {
-    Key key;
-    Node* next[1];  // `height` entries follow, allocated with the node
+    explicit Node(const Key& k) : key(k) { next_[0].store(nullptr, std::memory_order_relaxed); }
+    Key const key;
+
+    Node* Next(int level) const { return next_[level].load(std::memory_order_acquire); }
+    void SetNext(int level, Node* x) { next_[level].store(x, std::memory_order_release); }
+    Node* NoBarrierNext(int level) const { return next_[level].load(std::memory_order_relaxed); }
+    void NoBarrierSetNext(int level, Node* x) { next_[level].store(x, std::memory_order_relaxed); }
+
+    // `height` entries, allocated with the node (the same trick as LevelDB's).
+    std::atomic<Node*> next_[1];
   };
 
   Node* NewNode(const Key& key, int height) {
-    size_t bytes = sizeof(Node) + sizeof(Node*) * (height - 1);
+    const size_t bytes = sizeof(Node) + sizeof(std::atomic<Node*>) * (height - 1);
     char* mem = arena_->Allocate(bytes, alignof(Node));
-    Node* n = new (mem) Node{key, {nullptr}};
+    Node* n = new (mem) Node(key);
+    // The links beyond next_[0] live in the bytes allocated past the struct.
+    for (int i = 1; i < height; i++) new (n->next_ + i) std::atomic<Node*>(nullptr);
     return n;
   }
 
@@ -113,9 +134,9 @@ class SkipList {
   // First node >= key (nullptr if none); fills prev[level] with the last node < key.
   Node* FindGreaterOrEqual(const Key& key, Node** prev) const {
     Node* x = head_;
-    int level = max_height_ - 1;
+    int level = max_height_.load(std::memory_order_relaxed) - 1;
     while (true) {
-      Node* next = x->next[level];
+      Node* next = x->Next(level);
       if (next != nullptr && compare_(next->key, key) < 0) {
         x = next;
       } else {
@@ -129,9 +150,9 @@ class SkipList {
   // Last node < key, or head_.
   Node* FindLessThan(const Key& key) const {
     Node* x = head_;
-    int level = max_height_ - 1;
+    int level = max_height_.load(std::memory_order_relaxed) - 1;
     while (true) {
-      Node* next = x->next[level];
+      Node* next = x->Next(level);
       if (next != nullptr && compare_(next->key, key) < 0) {
         x = next;
       } else {
@@ -143,9 +164,9 @@ class SkipList {
 
   Node* FindLast() const {
     Node* x = head_;
-    int level = max_height_ - 1;
+    int level = max_height_.load(std::memory_order_relaxed) - 1;
     while (true) {
-      Node* next = x->next[level];
+      Node* next = x->Next(level);
       if (next != nullptr) {
         x = next;
       } else {
@@ -158,9 +179,9 @@ class SkipList {
   Comparator const compare_;
   util::Arena* const arena_;
   Node* const head_;
-  int max_height_ = 1;
-  size_t size_ = 0;
-  uint64_t rnd_ = 0x9e3779b97f4a7c15ull;
+  std::atomic<int> max_height_{1};  // written by the writer, read anywhere (relaxed)
+  std::atomic<size_t> size_{0};
+  uint64_t rnd_ = 0x9e3779b97f4a7c15ull;  // writer only
 };
 
 }  // namespace ringdb::lsm

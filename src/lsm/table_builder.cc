@@ -69,7 +69,9 @@ BlockHandle TableBuilder::WriteBlock(BlockKind kind, std::string_view contents) 
 void TableBuilder::FlushDataBlock() {
   if (data_block_.empty()) return;
   RINGDB_ASSERT(!pending_index_entry_);
-  pending_handle_ = WriteBlock(BlockKind::kData, data_block_.Finish());
+  const std::string_view contents = data_block_.Finish();
+  pending_handle_ = WriteBlock(BlockKind::kData, contents);
+  if (keep_blocks_) kept_.push_back(BuiltBlock{pending_handle_, std::string(contents)});
   data_block_.Reset();
   props_.num_data_blocks++;
   pending_index_entry_ = true;

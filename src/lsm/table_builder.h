@@ -23,6 +23,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "lsm/block_builder.h"
 #include "lsm/bloom.h"
@@ -69,6 +70,16 @@ class TableBuilder {
   // Final after Finish().
   const TableProperties& properties() const { return props_; }
 
+  // Keeps a copy of every data block as it is finished, for the caller to put into
+  // its block cache once the table is live (flushes do: the data just written is the
+  // data most likely to be read next). Call before the first Add().
+  struct BuiltBlock {
+    BlockHandle handle;
+    std::string contents;
+  };
+  void KeepDataBlocks() { keep_blocks_ = true; }
+  std::vector<BuiltBlock>& kept_blocks() { return kept_; }
+
  private:
   void FlushDataBlock();
   BlockHandle WriteBlock(BlockKind kind, std::string_view contents);
@@ -78,6 +89,8 @@ class TableBuilder {
   BlockBuilder data_block_;
   BlockBuilder index_block_;
   std::unique_ptr<BloomFilterBuilder> filter_;
+  bool keep_blocks_ = false;
+  std::vector<BuiltBlock> kept_;
   TableProperties props_;
 
   std::string out_;        // bytes from file offset out_base_ on

@@ -1,6 +1,9 @@
 #include "lsm/table_reader.h"
 
+#include <algorithm>
+
 #include "util/assert.h"
+#include "util/hash.h"
 
 namespace ringdb::lsm {
 
@@ -176,7 +179,80 @@ Status TableReader::Open(uint64_t file_size, const Footer& footer, std::string m
   s = Block::FromRaw(std::string(raw_of(footer.index)), footer.index, BlockKind::kIndex,
                      &t->index_);
   if (!s.ok()) return s;
+  s = t->BuildIndexPrefixes();
+  if (!s.ok()) return s;
   *out = std::move(t);
+  return Status::OK();
+}
+
+namespace {
+
+// The 8 bytes of user_key after `skip`, big-endian, zero-padded.
+uint64_t Prefix8(std::string_view user_key, size_t skip) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < 8; i++) {
+    const size_t at = skip + i;
+    v = (v << 8) | (at < user_key.size() ? static_cast<unsigned char>(user_key[at]) : 0u);
+  }
+  return v;
+}
+
+}  // namespace
+
+Status TableReader::BuildIndexPrefixes() {
+  if (index_->empty()) return Status::OK();  // an empty table: every lookup is past it
+  const uint32_t n = index_->num_restarts();
+  std::string_view key, value;
+  std::string_view first, last;
+  for (uint32_t i : {uint32_t{0}, n - 1}) {
+    if (!index_->RestartEntry(i, &key, &value) || key.size() < kTrailerBytes) {
+      return IndexCorruption(*index_, "bad entry");
+    }
+    (i == 0 ? first : last) = ExtractUserKey(key);
+  }
+  size_t cp = 0;
+  while (cp < first.size() && cp < last.size() && first[cp] == last[cp]) cp++;
+  index_common_.assign(first.substr(0, cp));
+  index_prefix_.resize(n);
+  for (uint32_t i = 0; i < n; i++) {
+    if (!index_->RestartEntry(i, &key, &value) || key.size() < kTrailerBytes) {
+      return IndexCorruption(*index_, "bad entry");
+    }
+    index_prefix_[i] = Prefix8(ExtractUserKey(key), cp);
+    if (i > 0 && index_prefix_[i] < index_prefix_[i - 1]) {
+      return IndexCorruption(*index_, "separators out of order");
+    }
+  }
+  return Status::OK();
+}
+
+Status TableReader::FindIndexEntry(std::string_view ikey, uint32_t* entry) const {
+  const std::string_view ukey = ExtractUserKey(ikey);
+  const uint32_t n = static_cast<uint32_t>(index_prefix_.size());
+  uint32_t lo = 0, hi = 0;  // full comparisons needed in [lo, hi); answer in [lo, hi]
+  if (ukey.substr(0, index_common_.size()) == index_common_) {
+    const uint64_t p = Prefix8(ukey, index_common_.size());
+    lo = static_cast<uint32_t>(std::lower_bound(index_prefix_.begin(), index_prefix_.end(), p) -
+                               index_prefix_.begin());
+    hi =
+        static_cast<uint32_t>(std::upper_bound(index_prefix_.begin() + lo, index_prefix_.end(), p) -
+                              index_prefix_.begin());
+  } else if (ukey > index_common_) {
+    lo = hi = n;  // after every separator
+  }
+  // Binary search among the entries whose prefix ties with the key's.
+  InternalKeyComparator icmp;
+  while (lo < hi) {
+    const uint32_t mid = lo + (hi - lo) / 2;
+    std::string_view key, value;
+    if (!index_->RestartEntry(mid, &key, &value)) return IndexCorruption(*index_, "bad entry");
+    if (icmp.Compare(key, ikey) < 0) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  *entry = lo;
   return Status::OK();
 }
 
@@ -194,25 +270,37 @@ bool TableReader::MayContain(std::string_view user_key) const {
 
 Status TableReader::FindDataBlock(const LookupKey& key, BlockHandle* handle,
                                   bool* may_exist) const {
+  return FindDataBlock(key, util::Hash64(key.user_key(), kBloomHashSeed), handle, may_exist);
+}
+
+Status TableReader::FindDataBlock(const LookupKey& key, uint64_t seeded_hash, BlockHandle* handle,
+                                  bool* may_exist) const {
   *may_exist = false;
-  if (!MayContain(key.user_key())) return Status::OK();
-  auto it = Block::NewIterator(index_);
-  it->Seek(key.internal_key());
-  if (!it->Valid()) return it->status();  // past the last key: absent
-  Status s = DecodeDataHandle(*index_, it->value(), footer_.meta_offset(), handle);
+  if (has_filter_) {
+    const uint64_t h = filter_.seed() == kBloomHashSeed
+                           ? seeded_hash
+                           : util::Hash64(key.user_key(), filter_.seed());
+    if (!filter_.MayContainHash(h)) return Status::OK();
+  }
+  uint32_t entry = 0;
+  Status s = FindIndexEntry(key.internal_key(), &entry);
+  if (!s.ok() || entry >= index_prefix_.size()) return s;  // past the last key: absent
+  std::string_view sep, value;
+  if (!index_->RestartEntry(entry, &sep, &value)) return IndexCorruption(*index_, "bad entry");
+  s = DecodeDataHandle(*index_, value, footer_.meta_offset(), handle);
   if (s.ok()) *may_exist = true;
   return s;
 }
 
-Status TableReader::SearchDataBlock(const BlockPtr& block, const LookupKey& key,
-                                    LookupResult* result, std::string* value) {
+Status TableReader::SearchDataBlock(const Block& block, const LookupKey& key, LookupResult* result,
+                                    std::string* value) {
   *result = LookupResult::kAbsent;
-  Block::Iter it(block);
+  Block::Iter it(&block);
   it.Seek(key.internal_key());
   if (!it.Valid()) return it.status();
   ParsedInternalKey parsed;
   if (!ParseInternalKey(it.key(), &parsed)) {
-    return Status::Corruption("sst data block at offset " + std::to_string(block->offset()) +
+    return Status::Corruption("sst data block at offset " + std::to_string(block.offset()) +
                               ": bad internal key");
   }
   if (parsed.user_key != key.user_key()) return Status::OK();
@@ -235,7 +323,7 @@ Status TableReader::Get(const LookupKey& key, BlockFetcher* fetcher, LookupResul
   BlockPtr block;
   s = fetcher->Fetch(handle, BlockKind::kData, &block);
   if (!s.ok()) return s;
-  return SearchDataBlock(block, key, result, value);
+  return SearchDataBlock(*block, key, result, value);
 }
 
 std::unique_ptr<InternalIterator> TableReader::NewIterator(BlockFetcher* fetcher) const {

@@ -9,13 +9,15 @@
 // engine implements with async reads (the calling fiber suspends inside Fetch) and its
 // block cache. Every block read from disk is checksum-verified by Block::FromRaw.
 //
-// Thread ownership: the shard that opened the table; immutable after Open().
+// Thread ownership: immutable after Open(); any thread may read through it at once
+// (FindDataBlock, SearchDataBlock and iterators touch no shared mutable state).
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "lsm/block.h"
 #include "lsm/bloom.h"
@@ -65,15 +67,21 @@ class TableReader {
 
   bool has_filter() const { return has_filter_; }
   // Heap bytes this reader keeps while open (index block, filter, properties).
-  size_t memory_usage() const { return meta_.capacity() + index_->charge() + sizeof(*this); }
+  size_t memory_usage() const {
+    return meta_.capacity() + index_->charge() + index_prefix_.capacity() * sizeof(uint64_t) +
+           sizeof(*this);
+  }
   // False when the filter proves user_key is absent.
   bool MayContain(std::string_view user_key) const;
 
   // Point lookup, step 1: the data block that may hold key (*handle); *may_exist is
   // false when the filter or the index rules the key out (no read needed).
+  // seeded_hash: Hash64(user key, kBloomHashSeed), computed once per lookup.
+  Status FindDataBlock(const LookupKey& key, uint64_t seeded_hash, BlockHandle* handle,
+                       bool* may_exist) const;
   Status FindDataBlock(const LookupKey& key, BlockHandle* handle, bool* may_exist) const;
   // Point lookup, step 2: searches the fetched block. *value is set for kFound.
-  static Status SearchDataBlock(const BlockPtr& block, const LookupKey& key, LookupResult* result,
+  static Status SearchDataBlock(const Block& block, const LookupKey& key, LookupResult* result,
                                 std::string* value);
   // Both steps through a fetcher.
   Status Get(const LookupKey& key, BlockFetcher* fetcher, LookupResult* result,
@@ -87,11 +95,23 @@ class TableReader {
 
  private:
   TableReader() = default;
+  // Builds index_common_ and index_prefix_ from the index block.
+  Status BuildIndexPrefixes();
+  // The index entry a point lookup of ikey lands on: the first separator >= ikey, or
+  // num_restarts() when none (the key is past the table).
+  Status FindIndexEntry(std::string_view ikey, uint32_t* entry) const;
 
   uint64_t file_size_ = 0;
   Footer footer_;
   std::string meta_;  // owns the filter bytes
   BlockPtr index_;
+  // Point lookups binary-search these rather than the index block (whose entries are
+  // scattered over hundreds of KB: two cache misses a probe). index_common_ is the
+  // prefix every separator's user key shares; index_prefix_[i] is the next 8 bytes of
+  // separator i's user key, big-endian, zero-padded: non-decreasing, so a lookup key's
+  // 8 bytes bound the range of entries that need a full comparison (usually one).
+  std::string index_common_;
+  std::vector<uint64_t> index_prefix_;
   BloomFilter filter_;
   bool has_filter_ = false;
   TableProperties props_;

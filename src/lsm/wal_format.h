@@ -139,10 +139,16 @@ class WalReader {
   std::string_view seg_;
   uint64_t pos_ = 0;
   uint64_t valid_end_ = 0;
-  SequenceNumber next_seq_ = 0;  // lowest first_seq the next kBatch may have
   bool done_ = false;
   Status status_;
   WalTail tail_;
 };
+
+// Every MANIFEST record is synced on its own before anything relies on it, so a bad
+// last record is acceptable only as the remains of a write cut short by a crash: OK
+// when the record at `bad` (data[bad..]) is torn (unwritten sectors), Corruption naming
+// `path` when it was written completely (media corruption). Shared with ringdb-tool so
+// the two cannot disagree. See docs/manifest.md.
+Status CheckManifestTear(std::string_view data, uint64_t bad, const std::string& path);
 
 }  // namespace ringdb::lsm

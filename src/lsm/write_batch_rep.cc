@@ -1,5 +1,7 @@
 #include "lsm/write_batch_rep.h"
 
+#include <cstring>
+
 #include "lsm/memtable.h"
 #include "util/assert.h"
 #include "util/coding.h"
@@ -75,6 +77,26 @@ Status WriteBatchRep::Put(std::string* rep, std::string_view key, std::string_vi
   util::PutLengthPrefixed(rep, value);
   SetCount(rep, Count(*rep) + 1);
   return Status::OK();
+}
+
+size_t WriteBatchRep::SingleBytes(bool is_put, std::string_view key, std::string_view value) {
+  size_t n = kHeaderBytes + 1 + util::VarintLength(key.size()) + key.size();
+  if (is_put) n += util::VarintLength(value.size()) + value.size();
+  return n;
+}
+
+void WriteBatchRep::EncodeSingle(char* dst, bool is_put, std::string_view key,
+                                 std::string_view value) {
+  util::EncodeFixed32(dst, 1);
+  char* p = dst + kHeaderBytes;
+  *p++ = static_cast<char>(is_put ? ValueType::kValue : ValueType::kDeletion);
+  p = util::EncodeVarint32(p, static_cast<uint32_t>(key.size()));
+  if (!key.empty()) std::memcpy(p, key.data(), key.size());
+  p += key.size();
+  if (is_put) {
+    p = util::EncodeVarint32(p, static_cast<uint32_t>(value.size()));
+    if (!value.empty()) std::memcpy(p, value.data(), value.size());
+  }
 }
 
 Status WriteBatchRep::Delete(std::string* rep, std::string_view key) {

@@ -37,6 +37,11 @@ class WriteBatchRep {
   // batch would exceed kMaxBatchBytes. REQUIRES: *rep is a valid rep.
   static Status Put(std::string* rep, std::string_view key, std::string_view value);
   static Status Delete(std::string* rep, std::string_view key);
+  // A one-entry rep (a Put, or a Delete when !is_put) written straight into memory the
+  // caller owns (posted writes build theirs in the post buffer): SingleBytes() bytes.
+  // REQUIRES: key/value within the limits (checked by the caller).
+  static size_t SingleBytes(bool is_put, std::string_view key, std::string_view value);
+  static void EncodeSingle(char* dst, bool is_put, std::string_view key, std::string_view value);
   // Appends src's entries to *dst (group commit merges batches this way).
   static Status Append(std::string* dst, std::string_view src);
 

@@ -23,14 +23,18 @@ int64_t ExecuteSync(const io::IoRequest& r) {
     case io::IoOp::kRead:
       rc = pread(r.fd, r.buf, r.len, static_cast<off_t>(r.offset));
       break;
-    case io::IoOp::kWrite:
-      rc = pwrite(r.fd, r.buf, r.len, static_cast<off_t>(r.offset));
+    case io::IoOp::kWrite: {
+      const iovec v{r.buf, r.len};
+      const int flags = (r.flags & io::IoRequest::kDsync) ? RWF_DSYNC : 0;
+      rc = pwritev2(r.fd, &v, 1, static_cast<off_t>(r.offset), flags);
       break;
+    }
     case io::IoOp::kReadv:
       rc = preadv(r.fd, r.iov, static_cast<int>(r.iovcnt), static_cast<off_t>(r.offset));
       break;
     case io::IoOp::kWritev:
-      rc = pwritev(r.fd, r.iov, static_cast<int>(r.iovcnt), static_cast<off_t>(r.offset));
+      rc = pwritev2(r.fd, r.iov, static_cast<int>(r.iovcnt), static_cast<off_t>(r.offset),
+                    (r.flags & io::IoRequest::kDsync) ? RWF_DSYNC : 0);
       break;
     case io::IoOp::kFsync:
       rc = fsync(r.fd);
@@ -242,6 +246,24 @@ Status UnlinkAt(int dirfd, const char* path, int flags) {
   const int64_t res = Run(req);
   if (res < 0) return Status::FromErrno(static_cast<int>(-res), std::string("unlink ") + path);
   return Status::OK();
+}
+
+Status ReadFileAt(int dirfd, const char* name, std::string_view path, std::string* out) {
+  int fd = -1;
+  Status s = OpenAt(dirfd, name, O_RDONLY | O_CLOEXEC, 0, &fd);
+  if (!s.ok()) return s;
+  out->clear();
+  constexpr size_t kChunk = 1 << 20;
+  for (;;) {
+    const size_t old = out->size();
+    out->resize(old + kChunk);
+    size_t got = 0;
+    s = ReadAt(fd, out->data() + old, kChunk, old, io::IoClass::kOther, &got, path);
+    out->resize(old + got);
+    if (!s.ok() || got < kChunk) break;
+  }
+  Status c = Close(fd, path);
+  return s.ok() ? c : s;
 }
 
 Status SyncDir(const char* path) {

@@ -17,6 +17,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "io/io_backend.h"
@@ -50,6 +51,9 @@ Status Close(int fd, std::string_view name = {});
 Status RenameAt(int dirfd, const char* from, const char* to);
 // flags: 0, or AT_REMOVEDIR.
 Status UnlinkAt(int dirfd, const char* path, int flags = 0);
+// Reads the whole file `name` (relative to dirfd) into *out, buffered, in 1 MiB reads
+// (start-up and recovery; `path` names it in errors).
+Status ReadFileAt(int dirfd, const char* name, std::string_view path, std::string* out);
 // fsync of a directory, so that creates/renames/unlinks in it are durable.
 Status SyncDir(const char* path);
 

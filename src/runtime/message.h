@@ -13,7 +13,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 
+#include "runtime/post_buffer.h"
 #include "runtime/spsc_ring.h"
 
 namespace ringdb::rt {
@@ -30,13 +32,16 @@ using MessageRing = SpscRing<Message*>;
 // thread, linked into the shard reactor's lock-free registration list, and destroyed
 // by whichever side lets go last (refs counts the producer thread and the reactor).
 //
-// Thread ownership: `ring` is SPSC (the foreign thread produces, the reactor
-// consumes). `next` is written by the producer only before the node is published,
-// then only by the reactor (which alone unlinks nodes).
+// Thread ownership: `ring` and `post` are SPSC (the foreign thread produces, the
+// reactor consumes). `next` is written by the producer only before the node is
+// published, then only by the reactor (which alone unlinks nodes). `post` is created by
+// the producer before its first posted message, which the ring's release/acquire then
+// publishes to the reactor.
 struct ForeignRing {
   explicit ForeignRing(size_t capacity) : ring(capacity) {}
 
   MessageRing ring;
+  std::unique_ptr<PostBuffer> post;  // posted messages' bytes; null until first used
   ForeignRing* next = nullptr;
   std::atomic<int> refs{2};  // producer thread + reactor
 
@@ -46,6 +51,8 @@ struct ForeignRing {
   }
   // True once the other party has let go (only one reference left: ours).
   bool Orphaned() const { return refs.load(std::memory_order_acquire) == 1; }
+  // Reactor: no posted message of this ring still holds bytes in `post`.
+  bool PostsDrained() const { return post == nullptr || post->Drained(); }
 };
 
 }  // namespace ringdb::rt

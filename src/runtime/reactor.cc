@@ -4,9 +4,11 @@
 #include <string>
 
 #include "io/io_trace.h"
+#include "runtime/rcu.h"
 #include "runtime/sanitizer.h"
 #include "util/assert.h"
 #include "util/clock.h"
+#include "util/cpu_relax.h"
 #include "util/log.h"
 
 namespace ringdb::rt {
@@ -17,13 +19,7 @@ namespace {
 
 thread_local Reactor* tl_reactor = nullptr;
 
-inline void CpuRelax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
+using util::CpuRelax;
 
 // While stopping, sleeps are bounded so a reactor re-checks the stop condition even if
 // a wake-up from the reactor that completed quiescence was missed.
@@ -151,6 +147,8 @@ void Reactor::DestroyFiber(Fiber* f) {
 
 void Reactor::Suspend() {
   RINGDB_ASSERT_MSG(current_ != nullptr, "Suspend() outside a fiber");
+  // Other fibers would run inside this thread's read-side section (runtime/rcu.h).
+  RINGDB_ASSERT_MSG(!rcu::InReadSection(), "a fiber suspended inside an RCU read-side section");
   current_->state_ = Fiber::State::kSuspended;
   SwitchToMain(false);
 }
@@ -158,6 +156,7 @@ void Reactor::Suspend() {
 void Reactor::Yield() {
   Fiber* f = current_;
   RINGDB_ASSERT_MSG(f != nullptr, "Yield() outside a fiber");
+  RINGDB_ASSERT_MSG(!rcu::InReadSection(), "a fiber yielded inside an RCU read-side section");
   f->state_ = Fiber::State::kSuspended;
   MakeReady(f);
   SwitchToMain(false);
@@ -341,7 +340,9 @@ bool Reactor::DrainInbound() {
     handled += k;
     // The producer thread exited (it dropped its reference) and everything it sent has
     // been handled: reclaim the ring.
-    if (k == 0 && n->Orphaned() && n->ring.Empty()) {
+    // Posted messages may still be queued in the engine (their bytes live in the ring's
+    // post buffer): wait for those too.
+    if (k == 0 && n->Orphaned() && n->ring.Empty() && n->PostsDrained()) {
       UnlinkForeign(prev, n);
       ForeignRing::Release(n);
     } else {

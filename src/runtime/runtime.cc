@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "util/clock.h"
+#include "util/cpu_relax.h"
 #include "util/log.h"
 
 namespace ringdb::rt {
@@ -19,13 +20,7 @@ namespace {
 
 std::atomic<uint64_t> g_next_runtime_id{1};
 
-inline void CpuRelax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
+using util::CpuRelax;
 
 void FutexWait(std::atomic<uint32_t>* addr, uint32_t expected) {
   syscall(SYS_futex, reinterpret_cast<uint32_t*>(addr), FUTEX_WAIT_PRIVATE, expected, nullptr,
@@ -98,7 +93,7 @@ thread_local ForeignThreadState tl_foreign;
 
 // ---------------------------------------------------------------- ForeignWaiter
 
-void detail::ForeignWaiter::Wait(uint64_t spin_ns) {
+void ForeignWaiter::Wait(uint64_t spin_ns) {
   const uint64_t start = util::NowNanos();
   for (uint32_t i = 1; state_.load(std::memory_order_acquire) != 1; i++) {
     if ((i & 63) == 0 && util::NowNanos() - start >= spin_ns) break;
@@ -109,7 +104,7 @@ void detail::ForeignWaiter::Wait(uint64_t spin_ns) {
   while (state_.load(std::memory_order_acquire) != 1) FutexWait(&state_, 2);
 }
 
-void detail::ForeignWaiter::Notify() {
+void ForeignWaiter::Notify() {
   if (state_.exchange(1, std::memory_order_acq_rel) == 2) FutexWake(&state_);
 }
 
@@ -247,6 +242,16 @@ ForeignRing* Runtime::ForeignRingFor(uint32_t shard) {
     reactors_[shard]->RegisterForeign(slot);
   }
   return slot;
+}
+
+PostBuffer* Runtime::ForeignPostBuffer(uint32_t shard) {
+  return ForeignRingFor(shard)->post.get();
+}
+
+void Runtime::InstallPostBuffer(uint32_t shard, std::unique_ptr<PostBuffer> buffer) {
+  ForeignRing* fr = ForeignRingFor(shard);
+  RINGDB_ASSERT_MSG(fr->post == nullptr, "a post buffer is installed already");
+  fr->post = std::move(buffer);
 }
 
 void Runtime::PushForeign(uint32_t shard, Message* msg) {

@@ -55,6 +55,20 @@ struct RuntimeOptions {
   uint64_t stop_timeout_ns = 10'000'000'000;
 };
 
+// A one-shot completion flag a foreign thread can sleep on (futex): the caller of a
+// blocking cross-thread request spins for spin_ns, then parks; the shard's Notify()
+// makes the wake-up syscall only when the caller parked. Notify() may be the last
+// touch of the object: once the waiter sees it, it may free it; the futex wake that
+// follows only uses the address, which is harmless if stale.
+class ForeignWaiter {
+ public:
+  void Wait(uint64_t spin_ns);
+  void Notify();
+
+ private:
+  std::atomic<uint32_t> state_{0};  // 0 pending, 1 done, 2 pending with a sleeper
+};
+
 namespace detail {
 
 template <class R>
@@ -73,18 +87,6 @@ struct ResultSlot<void> {
     f();
   }
   void Take() {}
-};
-
-// A one-shot completion flag a foreign thread can sleep on (futex). Notify() may be
-// the last touch of the object: once the waiter sees it, it may free it; the futex
-// wake that follows only uses the address, which is harmless if stale.
-class ForeignWaiter {
- public:
-  void Wait(uint64_t spin_ns);
-  void Notify();
-
- private:
-  std::atomic<uint32_t> state_{0};  // 0 pending, 1 done, 2 pending with a sleeper
 };
 
 // rt::SubmitTo: lives on the calling fiber's stack.
@@ -218,6 +220,12 @@ class Runtime {
   // registered on first use), waiting for room if the ring is full. The shard runs
   // msg->handler(msg, reactor) on its thread. REQUIRES: not on this runtime's shards.
   void PushForeign(uint32_t shard, Message* msg);
+  // The calling thread's post buffer to `shard` (runtime/post_buffer.h), or null until
+  // the thread installs one. Messages carved from it travel by PushForeign; the ring
+  // owns it and destroys it when the thread and the shard have both let go.
+  // REQUIRES: as PushForeign.
+  PostBuffer* ForeignPostBuffer(uint32_t shard);
+  void InstallPostBuffer(uint32_t shard, std::unique_ptr<PostBuffer> buffer);
 
  private:
   explicit Runtime(const RuntimeOptions& opt);

@@ -40,7 +40,7 @@ uint64_t Deadline(When w, int64_t at, uint64_t now) {
 struct Keyspace::Segment {
   uint64_t ticket = 0;
   Keyspace* ks = nullptr;
-  std::string rep;
+  WriteBatch batch;  // Clear() keeps its capacity
   struct Key {
     uint64_t hash;
     std::string_view key;
@@ -117,10 +117,10 @@ bool Keyspace::WriteKey(std::string_view key, uint64_t hash, std::string_view va
     open_->ks = this;
     open_->ticket = next_ticket_;
     open_->keys.clear();
-    Store::BatchClear(&open_->rep);
+    open_->batch.Clear();
   }
-  Status s = deleted ? Store::BatchDelete(&open_->rep, key)
-                     : Store::BatchPut(&open_->rep, key, value, expire_at_ms);
+  Status s = deleted ? Store::BatchDelete(&open_->batch, key)
+                     : Store::BatchPut(&open_->batch, key, value, expire_at_ms);
   if (!s.ok()) {
     *error = std::move(s);
     return false;
@@ -136,7 +136,7 @@ bool Keyspace::WriteKey(std::string_view key, uint64_t hash, std::string_view va
   open_->keys.push_back({hash, key});
   gen_[hash & (kGenSlots - 1)]++;
   *ticket = open_->ticket;
-  if (open_->rep.size() >= kSegmentBytes) Submit();
+  if (open_->batch.ApproximateSize() >= kSegmentBytes) Submit();
   return true;
 }
 
@@ -162,7 +162,7 @@ void Keyspace::Submit() {
   }
   next_ticket_++;
   segments_submitted_++;
-  store_->SubmitWrite(seg->rep, &Keyspace::OnSegmentDone, seg);
+  store_->SubmitWrite(seg->batch, &Keyspace::OnSegmentDone, seg);
 }
 
 void Keyspace::OnSegmentDone(void* arg, const Status& s) {
@@ -206,35 +206,49 @@ void Keyspace::WaitAcked(uint64_t t) {
 
 // ---------------------------------------------------------------- ops
 
-void Keyspace::Exec(Op* op) {
-  const uint64_t now = now_ms_;
-  uint64_t exp = 0;
+namespace {
+
+// GETRANGE's part of a value (Redis's rules for negative and out-of-range indexes).
+void ClipRange(std::string* s, int64_t start, int64_t end) {
+  const int64_t len = static_cast<int64_t>(s->size());
+  if ((start < 0 && end < 0 && start > end) || len == 0) {
+    s->clear();
+    return;
+  }
+  if (start < 0) start = len + start;
+  if (end < 0) end = len + end;
+  if (start < 0) start = 0;
+  if (end < 0) end = 0;
+  if (end >= len) end = len - 1;
+  if (start > end) {
+    s->clear();
+    return;
+  }
+  s->erase(static_cast<size_t>(end + 1));
+  s->erase(0, static_cast<size_t>(start));
+}
+
+// The reply of a read op (ops.h IsRead) whose key was looked up: `found` (live) with
+// its value in op->s and its deadline `exp` (0: none), or absent.
+void AnswerRead(Op* op, bool found, uint64_t exp, uint64_t now) {
   switch (op->code) {
     case OpCode::kGet:
-      if (Lookup(op, false, &exp)) {
-        op->kind = ResultKind::kBulk;
-      } else if (op->kind != ResultKind::kError) {
-        op->kind = ResultKind::kNull;
-      }
+      op->kind = found ? ResultKind::kBulk : ResultKind::kNull;
       return;
     case OpCode::kExists:
-    case OpCode::kStrlen:
-    case OpCode::kType: {
-      const bool found = Lookup(op, false, &exp);
-      if (op->kind == ResultKind::kError) return;
-      if (op->code == OpCode::kType) {
-        op->kind = ResultKind::kSimple;
-        op->sim = found ? "string" : "none";
-        return;
-      }
       op->kind = ResultKind::kInt;
-      op->i = op->code == OpCode::kExists ? (found ? 1 : 0) : static_cast<int64_t>(op->s.size());
+      op->i = found ? 1 : 0;
       return;
-    }
+    case OpCode::kStrlen:
+      op->kind = ResultKind::kInt;
+      op->i = found ? static_cast<int64_t>(op->s.size()) : 0;
+      return;
+    case OpCode::kType:
+      op->kind = ResultKind::kSimple;
+      op->sim = found ? "string" : "none";
+      return;
     case OpCode::kTtl:
     case OpCode::kExpireTime: {
-      const bool found = Lookup(op, false, &exp);
-      if (op->kind == ResultKind::kError) return;
       op->kind = ResultKind::kInt;
       const bool ms = op->flags & Op::kMs;
       if (!found) {
@@ -249,33 +263,57 @@ void Keyspace::Exec(Op* op) {
       }
       return;
     }
-    case OpCode::kGetRange: {
-      const bool found = Lookup(op, false, &exp);
-      if (op->kind == ResultKind::kError) return;
+    case OpCode::kGetRange:
+      if (!found) op->s.clear();
       op->kind = ResultKind::kBulk;
-      int64_t start = op->a, end = op->b;
-      const int64_t len = found ? static_cast<int64_t>(op->s.size()) : 0;
-      if ((start < 0 && end < 0 && start > end) || len == 0) {
-        op->s.clear();
-        return;
-      }
-      if (start < 0) start = len + start;
-      if (end < 0) end = len + end;
-      if (start < 0) start = 0;
-      if (end < 0) end = 0;
-      if (end >= len) end = len - 1;
-      if (start > end) {
-        op->s.clear();
-        return;
-      }
-      op->s.erase(static_cast<size_t>(end + 1));
-      op->s.erase(0, static_cast<size_t>(start));
+      ClipRange(&op->s, op->a, op->b);
       return;
+    default:
+      RINGDB_ASSERT_MSG(false, "AnswerRead of a write op");
+  }
+}
+
+}  // namespace
+
+bool Keyspace::ReadInPlace(Store* store, uint32_t owner, Op* const* ops, size_t n,
+                           std::vector<KeyRead>* reads) {
+  reads->resize(n);
+  for (size_t i = 0; i < n; i++) {
+    ops[i]->ResetResult();
+    (*reads)[i].key = ops[i]->key;
+    (*reads)[i].value = &ops[i]->s;
+  }
+  if (!store->ReadInPlace(owner, reads->data(), n)) return false;
+  const uint64_t now = store->NowMs();
+  for (size_t i = 0; i < n; i++) {
+    Op* op = ops[i];
+    const KeyRead& r = (*reads)[i];
+    op->hit = r.status.ok();
+    if (!op->hit) op->s.clear();
+    if (r.status.ok() || r.status.IsNotFound()) {
+      AnswerRead(op, op->hit, r.expire_at_ms, now);
+    } else {
+      op->SetErrorText("ERR " + r.status.ToString());
     }
+  }
+  return true;
+}
+
+void Keyspace::Exec(Op* op) {
+  const uint64_t now = now_ms_;
+  if (IsRead(op->code)) {
+    uint64_t exp = 0;
+    const bool found = Lookup(op, false, &exp);
+    if (op->kind != ResultKind::kError) AnswerRead(op, found, exp, now);
+    return;
+  }
+  switch (op->code) {
     case OpCode::kSet:
-      ExecSet(op, now);
-      return;
+      return ExecSet(op, now);
+    case OpCode::kExpire:
+      return ExecExpire(op, now);
     case OpCode::kDel: {
+      uint64_t exp = 0;
       const bool found = Lookup(op, true, &exp);
       if (op->kind == ResultKind::kError) return;
       if (found && !Write(op, {}, 0, true)) return;
@@ -283,9 +321,25 @@ void Keyspace::Exec(Op* op) {
       op->i = found ? 1 : 0;
       return;
     }
+    case OpCode::kIncrBy:
+    case OpCode::kIncrByFloat:
+    case OpCode::kAppend:
+    case OpCode::kSetRange:
+      return ExecUpdate(op);
+    default:
+      return ExecTouch(op, now);
+  }
+}
+
+// INCRBY/INCRBYFLOAT/APPEND/SETRANGE: a new value computed from the old one; the
+// deadline stays.
+void Keyspace::ExecUpdate(Op* op) {
+  uint64_t exp = 0;
+  const bool found = Lookup(op, true, &exp);
+  if (op->kind == ResultKind::kError) return;
+  if (!found) op->s.clear();
+  switch (op->code) {
     case OpCode::kIncrBy: {
-      const bool found = Lookup(op, true, &exp);
-      if (op->kind == ResultKind::kError) return;
       int64_t v = 0;
       if (found && !ParseInt64(op->s, &v)) return op->SetError(kErrNotInt);
       if ((op->a < 0 && v < 0 && op->a < INT64_MIN - v) ||
@@ -300,8 +354,6 @@ void Keyspace::Exec(Op* op) {
       return;
     }
     case OpCode::kIncrByFloat: {
-      const bool found = Lookup(op, true, &exp);
-      if (op->kind == ResultKind::kError) return;
       long double v = 0;
       if (found && !ParseLongDouble(op->s, &v)) return op->SetError(kErrNotFloat);
       v += op->f;
@@ -312,82 +364,60 @@ void Keyspace::Exec(Op* op) {
       op->kind = ResultKind::kBulk;
       return;
     }
-    case OpCode::kAppend: {
-      const bool found = Lookup(op, true, &exp);
-      if (op->kind == ResultKind::kError) return;
+    case OpCode::kAppend:
       if (op->s.size() + op->val.size() > Store::kMaxValueBytes) return op->SetError(kErrTooBig);
-      if (!found) op->s.clear();
       op->s.append(op->val);
-      if (!Write(op, op->s, exp, false)) return;
-      op->kind = ResultKind::kInt;
-      op->i = static_cast<int64_t>(op->s.size());
-      return;
-    }
-    case OpCode::kSetRange: {
-      const bool found = Lookup(op, true, &exp);
-      if (op->kind == ResultKind::kError) return;
-      op->kind = ResultKind::kInt;
+      break;
+    default: {                // kSetRange
       if (op->val.empty()) {  // nothing to write: the length as it is
-        op->i = found ? static_cast<int64_t>(op->s.size()) : 0;
+        op->kind = ResultKind::kInt;
+        op->i = static_cast<int64_t>(op->s.size());
         return;
       }
       const uint64_t off = static_cast<uint64_t>(op->a);
       if (off + op->val.size() > Store::kMaxValueBytes) return op->SetError(kErrTooBig);
-      if (!found) op->s.clear();
       if (op->s.size() < off + op->val.size()) op->s.resize(off + op->val.size(), '\0');
       std::memcpy(op->s.data() + off, op->val.data(), op->val.size());
-      if (!Write(op, op->s, exp, false)) return;
-      op->kind = ResultKind::kInt;
-      op->i = static_cast<int64_t>(op->s.size());
-      return;
+      break;
     }
-    case OpCode::kGetDel: {
-      const bool found = Lookup(op, true, &exp);
-      if (op->kind == ResultKind::kError) return;
-      if (!found) {
-        op->kind = ResultKind::kNull;
-        return;
-      }
+  }
+  if (!Write(op, op->s, exp, false)) return;
+  op->kind = ResultKind::kInt;
+  op->i = static_cast<int64_t>(op->s.size());
+}
+
+// GETDEL/GETEX/PERSIST: the value stays, its deadline (or existence) changes.
+void Keyspace::ExecTouch(Op* op, uint64_t now) {
+  uint64_t exp = 0;
+  const bool found = Lookup(op, true, &exp);
+  if (op->kind == ResultKind::kError) return;
+  if (op->code == OpCode::kPersist) {
+    op->kind = ResultKind::kInt;
+    op->i = 0;
+    if (found && exp != 0) {
+      if (!Write(op, op->s, 0, false)) return;
+      op->kind = ResultKind::kInt;
+      op->i = 1;
+    }
+    return;
+  }
+  if (!found) {
+    op->kind = ResultKind::kNull;
+    return;
+  }
+  if (op->code == OpCode::kGetDel) {
+    if (!Write(op, {}, 0, true)) return;
+  } else if (op->when == When::kPersist) {  // GETEX PERSIST
+    if (exp != 0 && !Write(op, op->s, 0, false)) return;
+  } else if (op->when != When::kNone) {
+    const uint64_t d = Deadline(op->when, op->at, now);
+    if (!Live(d, now)) {
       if (!Write(op, {}, 0, true)) return;
-      op->kind = ResultKind::kBulk;
-      return;
-    }
-    case OpCode::kGetEx: {
-      const bool found = Lookup(op, true, &exp);
-      if (op->kind == ResultKind::kError) return;
-      if (!found) {
-        op->kind = ResultKind::kNull;
-        return;
-      }
-      if (op->when == When::kPersist) {
-        if (exp != 0 && !Write(op, op->s, 0, false)) return;
-      } else if (op->when != When::kNone) {
-        const uint64_t d = Deadline(op->when, op->at, now);
-        if (!Live(d, now)) {
-          if (!Write(op, {}, 0, true)) return;
-        } else if (!Write(op, op->s, d, false)) {
-          return;
-        }
-      }
-      op->kind = ResultKind::kBulk;
-      return;
-    }
-    case OpCode::kExpire:
-      ExecExpire(op, now);
-      return;
-    case OpCode::kPersist: {
-      const bool found = Lookup(op, true, &exp);
-      if (op->kind == ResultKind::kError) return;
-      op->kind = ResultKind::kInt;
-      op->i = 0;
-      if (found && exp != 0) {
-        if (!Write(op, op->s, 0, false)) return;
-        op->kind = ResultKind::kInt;
-        op->i = 1;
-      }
+    } else if (!Write(op, op->s, d, false)) {
       return;
     }
   }
+  op->kind = ResultKind::kBulk;
 }
 
 void Keyspace::ExecSet(Op* op, uint64_t now) {

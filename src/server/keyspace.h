@@ -28,11 +28,10 @@
 #include "runtime/fiber.h"
 #include "server/ops.h"
 #include "server/pending_table.h"
+#include "server/store.h"
 #include "util/hash.h"
 
 namespace ringdb::server {
-
-class Store;
 
 class Keyspace {
  public:
@@ -45,6 +44,14 @@ class Keyspace {
   // REQUIRES: in a fiber on this shard; the ops' keys and values stay valid until it
   // returns.
   void Run(Op* const* ops, size_t n);
+
+  // Runs read ops (IsRead) of shard `owner` on the current shard, without a hop (see
+  // Store::ReadInPlace): their results are what they would be on the owner for a
+  // client whose earlier writes were all acknowledged. False, with no result set,
+  // when the owner must run them (it has writes not acknowledged yet). `reads`:
+  // scratch space, kept by the caller between calls. REQUIRES: in a fiber on a shard.
+  static bool ReadInPlace(Store* store, uint32_t owner, Op* const* ops, size_t n,
+                          std::vector<KeyRead>* reads);
 
   // Deletes every key of this shard (FLUSHALL's part). Keys written concurrently may
   // survive (they are ordered after the flush).
@@ -64,6 +71,8 @@ class Keyspace {
   void Exec(Op* op);
   void ExecSet(Op* op, uint64_t now);
   void ExecExpire(Op* op, uint64_t now);
+  void ExecUpdate(Op* op);
+  void ExecTouch(Op* op, uint64_t now);
   // The newest value of op's key into op->s: from the pending table, else the engine.
   // True if found (live); false if absent or on an error (then op is an error).
   // rmw: the result must still be the newest when this returns (it looks again if a

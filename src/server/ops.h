@@ -36,6 +36,11 @@ enum class OpCode : uint8_t {
   kPersist,  //
 };
 
+// Reads come first: an op reads only (no write, no pending-table entry) iff this holds.
+inline bool IsRead(OpCode c) {
+  return c < OpCode::kSet;
+}
+
 // How Op::at is read.
 enum class When : uint8_t {
   kNone,     // no deadline

@@ -1,61 +1,21 @@
-// The engine adapter (see store.h). Everything here that names DBImpl, lsm::Shard or
-// the runtime's messages is what a new engine core replaces.
+// The engine adapter (see store.h): opening, cross-shard calls, writes, stats. Reads
+// are in store_read.cc. Everything here that names DBImpl, lsm::Shard or the runtime's
+// messages is what a new engine core replaces.
 #include "server/store.h"
 
 #include <sys/time.h>
 
 #include <algorithm>
-#include <chrono>
-#include <cstring>
 
-#include "db/db_impl.h"
 #include "db/stats_render.h"
-#include "lsm/shard.h"
-#include "lsm/write_batch_rep.h"
+#include "db/write_batch_internal.h"
 #include "ringdb/db.h"
 #include "runtime/reactor.h"
+#include "server/store_internal.h"
 #include "util/assert.h"
-#include "util/clock.h"
-#include "util/coding.h"
-#include "util/hash.h"
 
 namespace ringdb::server {
 namespace {
-
-// The value header (until the engine stores deadlines itself):
-//   value := 0x00 payload | 0x01 fixed64(expire_at_ms) payload
-constexpr char kNoDeadline = 0;
-constexpr char kDeadline = 1;
-constexpr size_t kDeadlineHeader = 9;
-
-db::DBImpl* Impl(DB* db) {
-  return static_cast<db::DBImpl*>(db);
-}
-
-// Splits a stored value into payload and deadline. False: not written by this adapter.
-bool DecodeValue(std::string_view stored, size_t* header, uint64_t* expire_at_ms) {
-  if (stored.empty()) return false;
-  if (stored[0] == kNoDeadline) {
-    *header = 1;
-    *expire_at_ms = 0;
-    return true;
-  }
-  if (stored[0] == kDeadline && stored.size() >= kDeadlineHeader) {
-    *header = kDeadlineHeader;
-    *expire_at_ms = util::DecodeFixed64(stored.data() + 1);
-    return true;
-  }
-  return false;
-}
-
-bool Expired(uint64_t expire_at_ms, uint64_t now_ms) {
-  return expire_at_ms != 0 && expire_at_ms <= now_ms;
-}
-
-Status NotOurs(std::string_view key) {
-  return Status::Corruption("the value of '" + std::string(key.substr(0, 64)) +
-                            "' was not written by ringdb-server (no value header)");
-}
 
 // RunAll's rendezvous, on the calling fiber's stack.
 struct Join {
@@ -93,21 +53,56 @@ void OnPost(rt::Message* m, rt::Reactor* r) {
   r->Spawn([fn, arg] { fn(arg); }, "posted");
 }
 
+// ---- write completions (on the shard's thread) ----
+
+bool Published(const WriteCtx* c) {
+  return !c->req.status.ok() || c->ps->shard->published_sequence() >= c->last_seq;
+}
+
+// Hands the result to the server and the request back to the pool.
+void Finish(WriteCtx* c) {
+  Store::PerShard& ps = *c->ps;
+  if (c->req.status.ok() && c->last_seq > ps.acked_seq.load(std::memory_order_relaxed)) {
+    ps.acked_seq.store(c->last_seq, std::memory_order_release);
+  }
+  Store::WriteDone fn = c->done;
+  void* arg = c->arg;
+  const Status st = c->req.status;
+  ps.free.emplace_back(c);
+  fn(arg, st);
+}
+
+// Completes held-back requests, in order, as their writes get published.
+void DrainUnpublished(Store::PerShard* ps) {
+  while (!ps->unpublished.empty()) {
+    WriteCtx* c = ps->unpublished.front();
+    if (!Published(c)) {
+      rt::Yield();
+      continue;
+    }
+    ps->unpublished.pop_front();
+    Finish(c);
+  }
+  ps->publish_waiter = false;
+}
+
+void OnWriteDone(lsm::WriteRequest* w) {
+  auto* c = static_cast<WriteCtx*>(w->arg);
+  Store::PerShard& ps = *c->ps;
+  // The shard gave the request its sequence numbers when it formed the group.
+  c->last_seq = w->status.ok() && c->count > 0 ? w->first_seq + c->count - 1 : 0;
+  if (ps.unpublished.empty() && Published(c)) return Finish(c);
+  // Not visible to readers on other shards yet: the reply waits (and every later one
+  // behind it, to keep the order).
+  ps.held_back++;
+  ps.unpublished.push_back(c);
+  if (!ps.publish_waiter) {
+    ps.publish_waiter = true;
+    rt::CurrentReactor()->Spawn([p = &ps] { DrainUnpublished(p); }, "publish_wait");
+  }
+}
+
 }  // namespace
-
-// A pooled engine write request and the server's callback.
-struct WriteCtx {
-  lsm::WriteRequest req;
-  Store::WriteDone done = nullptr;
-  void* arg = nullptr;
-  std::vector<std::unique_ptr<WriteCtx>>* pool = nullptr;
-};
-
-struct Store::PerShard {
-  // Touched only on the shard's thread. A request in flight is owned by the engine
-  // until its callback, which puts it back here.
-  std::vector<std::unique_ptr<WriteCtx>> free;
-};
 
 Status Store::Open(const StoreOptions& opt, std::unique_ptr<Store>* out) {
   Options o;
@@ -127,8 +122,14 @@ Status Store::Open(const StoreOptions& opt, std::unique_ptr<Store>* out) {
   if (!s.ok()) return s;
   st->nshards_ = st->db_->shard_count();
   st->backend_desc_ = st->db_->io_backend();
-  for (uint32_t i = 0; i < st->nshards_; i++)
-    st->per_shard_.push_back(std::make_unique<PerShard>());
+  for (uint32_t i = 0; i < st->nshards_; i++) {
+    auto ps = std::make_unique<PerShard>();
+    ps->shard = Impl(st->db_.get())->shard(i);
+    // What recovery found is durable; nothing is in flight before the server starts.
+    ps->acked_seq.store(ps->shard->published_sequence(), std::memory_order_release);
+    ps->read_stats.assign(st->nshards_, nullptr);
+    st->per_shard_.push_back(std::move(ps));
+  }
   *out = std::move(st);
   return Status::OK();
 }
@@ -197,63 +198,38 @@ void Store::Post(uint32_t shard, void (*fn)(void* arg), void* arg) {
   r->SendToShard(shard, p);
 }
 
-Status Store::Get(std::string_view key, std::string* value, uint64_t* expire_at_ms) {
-  if (key.size() > kMaxKeyBytes) return db::CheckKeyValue(key, {});
-  lsm::Shard* shard = Impl(db_.get())->shard(rt::ShardId());
-  const uint64_t start = util::NowNanos();
-  Status s;
-  if (!shard->GetFromMemtables(key, value, &s)) s = shard->Get(key, value);
-  shard->RecordOp(OpKind::kGet, start, s);
-  if (!s.ok()) return s;
-  shard->AddUserBytesRead(key.size() + value->size());
-  size_t header = 0;
-  if (!DecodeValue(*value, &header, expire_at_ms)) return NotOurs(key);
-  if (Expired(*expire_at_ms, NowMs())) {
-    *expire_at_ms = 0;
-    return Status::NotFound("expired");
-  }
-  value->erase(0, header);
-  return Status::OK();
-}
+// ---------------------------------------------------------------- writes
 
-void Store::BatchClear(std::string* rep) {
-  lsm::WriteBatchRep::Clear(rep);
-}
-
-bool Store::BatchEmpty(const std::string& rep) {
-  return lsm::WriteBatchRep::Empty(rep);
-}
-
-Status Store::BatchPut(std::string* rep, std::string_view key, std::string_view value,
+Status Store::BatchPut(WriteBatch* batch, std::string_view key, std::string_view value,
                        uint64_t expire_at_ms) {
   if (key.size() > kMaxKeyBytes) return db::CheckKeyValue(key, {});
   if (value.size() > kMaxValueBytes) {
     return Status::InvalidArgument("value of " + std::to_string(value.size()) +
                                    " bytes exceeds the limit of " + std::to_string(kMaxValueBytes));
   }
-  // The header and the payload go in as one value.
-  char header[kDeadlineHeader];
-  size_t hlen = 1;
-  header[0] = kNoDeadline;
-  if (expire_at_ms != 0) {
-    header[0] = kDeadline;
-    util::EncodeFixed64(header + 1, expire_at_ms);
-    hlen = kDeadlineHeader;
-  }
+  // The header and the payload go in as one value (the buffer is only used here, with
+  // no suspension in between, so one per thread serves every fiber).
   thread_local std::string buf;
-  buf.assign(header, hlen);
+  buf.clear();
+  if (expire_at_ms != 0) {
+    buf.push_back(value_header::kDeadline);
+    util::PutFixed64(&buf, expire_at_ms);
+  } else {
+    buf.push_back(value_header::kNoDeadline);
+  }
   buf.append(value);
-  return lsm::WriteBatchRep::Put(rep, key, buf);
+  batch->Put(key, buf);
+  return Status::OK();
 }
 
-Status Store::BatchDelete(std::string* rep, std::string_view key) {
+Status Store::BatchDelete(WriteBatch* batch, std::string_view key) {
   if (key.size() > kMaxKeyBytes) return db::CheckKeyValue(key, {});
-  return lsm::WriteBatchRep::Delete(rep, key);
+  batch->Delete(key);
+  return Status::OK();
 }
 
-void Store::SubmitWrite(std::string_view rep, WriteDone done, void* arg) {
-  const uint32_t sh = rt::ShardId();
-  PerShard& ps = *per_shard_[sh];
+void Store::SubmitWrite(const WriteBatch& batch, WriteDone done, void* arg) {
+  PerShard& ps = *per_shard_[rt::ShardId()];
   WriteCtx* ctx;
   if (!ps.free.empty()) {
     ctx = ps.free.back().release();
@@ -262,83 +238,36 @@ void Store::SubmitWrite(std::string_view rep, WriteDone done, void* arg) {
     ctx = new WriteCtx;
   }
   ctx->req = lsm::WriteRequest();
-  ctx->req.rep = rep;
+  ctx->req.rep = WriteBatchInternal::Rep(batch);
   ctx->req.kind = OpKind::kWriteBatch;
   ctx->req.arg = ctx;
-  ctx->req.done = [](lsm::WriteRequest* w) {
-    auto* c = static_cast<WriteCtx*>(w->arg);
-    Store::WriteDone fn = c->done;
-    void* a = c->arg;
-    const Status st = w->status;
-    c->pool->emplace_back(c);
-    fn(a, st);
-  };
+  ctx->req.done = &OnWriteDone;
   ctx->done = done;
   ctx->arg = arg;
-  ctx->pool = &ps.free;
-  Impl(db_.get())->shard(sh)->SubmitWrite(&ctx->req);
+  ctx->ps = &ps;
+  ctx->count = batch.Count();
+  ps.shard->SubmitWrite(&ctx->req);
 }
 
-Status Store::ScanLocal(std::string_view after, bool first, size_t max,
-                        std::vector<std::string>* keys, bool* end) {
-  keys->clear();
-  *end = false;
-  lsm::Shard* shard = Impl(db_.get())->shard(rt::ShardId());
-  std::optional<std::string> lower;
-  if (!first) lower = std::string(after);
-  std::unique_ptr<lsm::UserIterator> it =
-      shard->NewIterator(lsm::Shard::kLatest, lower, std::nullopt, /*fill_cache=*/false);
-  it->SeekToFirst();
-  const uint64_t now = NowMs();
-  for (; it->Valid() && keys->size() < max; it->Next()) {
-    if (!first && it->key() == after) continue;
-    size_t header = 0;
-    uint64_t deadline = 0;
-    if (DecodeValue(it->value(), &header, &deadline) && Expired(deadline, now)) continue;
-    keys->emplace_back(it->key());
-    rt::MaybeYield();
-  }
-  if (!it->Valid()) *end = it->status().ok();
-  return it->status();
-}
-
-Status Store::CountLocal(uint64_t* keys, uint64_t* with_deadline) {
-  *keys = *with_deadline = 0;
-  lsm::Shard* shard = Impl(db_.get())->shard(rt::ShardId());
-  std::unique_ptr<lsm::UserIterator> it =
-      shard->NewIterator(lsm::Shard::kLatest, std::nullopt, std::nullopt, /*fill_cache=*/false);
-  const uint64_t now = NowMs();
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    size_t header = 0;
-    uint64_t deadline = 0;
-    if (DecodeValue(it->value(), &header, &deadline)) {
-      if (Expired(deadline, now)) continue;
-      if (deadline != 0) ++*with_deadline;
-    }
-    ++*keys;
-    rt::MaybeYield();
-  }
-  return it->status();
-}
+// ---------------------------------------------------------------- stats
 
 void Store::GetStats(ringdb::Stats* out) {
   db::DBImpl* impl = Impl(db_.get());
   std::vector<std::unique_ptr<lsm::ShardStats>> raw(nshards_);
   struct Arg {
-    db::DBImpl* impl;
-    uint32_t shard;
+    lsm::Shard* shard;
     lsm::ShardStats* out;
   };
   std::vector<Arg> args(nshards_);
   std::vector<ShardCall> calls(nshards_);
   for (uint32_t i = 0; i < nshards_; i++) {
     raw[i] = std::make_unique<lsm::ShardStats>();  // large: on the heap, not a fiber stack
-    args[i] = {impl, i, raw[i].get()};
+    args[i] = {impl->shard(i), raw[i].get()};
     calls[i].shard = i;
     calls[i].arg = &args[i];
     calls[i].fn = [](void* p) {
       auto* a = static_cast<Arg*>(p);
-      a->impl->shard(a->shard)->GetStats(a->out);
+      a->shard->GetStats(a->out);
     };
   }
   RunAll(calls.data(), calls.size());
@@ -347,6 +276,9 @@ void Store::GetStats(ringdb::Stats* out) {
   out->total = ShardStats();
   out->total.shard = nshards_;
   for (uint32_t i = 0; i < nshards_; i++) {
+    // The reads every thread made of shard i (the server's go through the shard
+    // threads' blocks). Takes the registry's mutex briefly: off the data path.
+    impl->thread_stats().AddTo(i, raw[i].get());
     ShardStats& o = out->shards[i];
     o = *raw[i];  // the public part
     o.shard = i;

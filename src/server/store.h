@@ -1,21 +1,38 @@
 // Store: the one door between ringdb-server and the engine. Every use of engine
-// internals (DBImpl, lsm::Shard, the runtime's cross-shard messages) is in store.cc;
-// the rest of the server sees only this interface, the reactor/fiber primitives and
-// the I/O backend. When the engine's internals change, this file pair is what is
-// re-implemented; its contract is what the server relies on:
+// internals (DBImpl, lsm::Shard, the runtime's cross-shard messages) is in store.cc
+// and store_read.cc; the rest of the server sees only this interface, the
+// reactor/fiber primitives and the I/O backend. When the engine's internals change,
+// these files are what is re-implemented; this contract is what the server relies on:
 //
 //   - Routing: ShardOf(key) is the engine's shard of a key.
 //   - Threads: the server runs as fibers on the shard threads (RunOnEveryShard). The
 //     "(shard)" operations below run on the thread of the shard that owns the key, in
-//     a fiber; they may suspend the fiber, never the thread.
-//   - Writes: SubmitWrite queues an encoded batch on the current shard. Its callback
-//     runs on that shard once the batch is as durable as the store's durability mode
-//     says. Callbacks of one shard run in submission order, and once one reports an
-//     error every later one does too (the shard turned read-only), so a batch is never
-//     acknowledged after an earlier one failed. Until acknowledged, a write is invisible
-//     to Get.
-//   - Expiry: a value may carry a deadline (Unix ms, 0 = none). Get never returns a
+//     a fiber; "(any shard)" ones on any shard thread, in a fiber. All of them may
+//     suspend the fiber, never the thread.
+//   - Writes: SubmitWrite queues a batch on the current shard. Its callback runs on
+//     that shard once the batch is as durable as the store's durability mode says and
+//     is visible to every read below (published), so a client that got the reply of a
+//     write sees it through any shard. Callbacks of one shard run in submission order,
+//     and once one reports an error every later one does too (the shard turned
+//     read-only), so a batch is never acknowledged after an earlier one failed.
+//   - Reads: Get (on the owner) sees everything the owner published, which in
+//     periodic/none mode includes writes not acknowledged yet (the server's pending
+//     table holds those and makes their readers wait); ReadInPlace (from any shard,
+//     without a hop) sees exactly the owner's acknowledged writes, or declines when it
+//     cannot tell them apart (below). Neither reveals a write a crash could undo
+//     without the caller knowing.
+//   - Expiry: a value may carry a deadline (Unix ms, 0 = none). No read returns a
 //     value whose deadline is at or before NowMs().
+//
+// Reads of another shard's keys (docs/server.md "How it runs"): the owner publishes
+// its memtables and tables (lsm::Shard::view()), and any thread reads them lock-free.
+// A block that is not in the owner's cache is read by the owner (it alone fills its
+// cache): the reads go over the rings and the reading fiber suspends until they are
+// back. In `sync` mode everything published is durable. In `periodic`/`none` a
+// write is published when its group is formed, before its WAL write reached the
+// kernel; ReadInPlace then reads at the owner's newest acknowledged sequence number
+// and declines (the caller sends the reads to the owner, whose pending writes answer
+// them) while the owner has published writes that are not acknowledged yet.
 //
 // Expiry today (replaced by the engine feature, see docs/server.md): the deadline is
 // encoded in front of the stored value by this adapter (one byte 0x00, or 0x01 and the
@@ -25,7 +42,8 @@
 // Get-with-deadline / Options::clock_ms replace that without changing this interface.
 //
 // Thread ownership: the Store object is shared by all shard threads; its per-shard
-// state (the write-request pool) is touched only by that shard's thread.
+// state (write requests, read stats) is written only by that shard's thread, and the
+// acknowledged sequence number of each shard is read by the others.
 #pragma once
 
 #include <cstdint>
@@ -38,6 +56,7 @@
 #include "ringdb/options.h"
 #include "ringdb/stats.h"
 #include "ringdb/status.h"
+#include "ringdb/write_batch.h"
 #include "runtime/message.h"
 
 namespace ringdb {
@@ -69,6 +88,14 @@ struct ShardCall : rt::Message {
   // ---- private to Store ----
   uint32_t origin_ = 0;
   void* join_ = nullptr;
+};
+
+// One key of a ReadInPlace.
+struct KeyRead {
+  std::string_view key;          // in
+  std::string* value = nullptr;  // out: the value (OK only)
+  uint64_t expire_at_ms = 0;     // out: its deadline (0: none)
+  Status status;                 // out: OK, NotFound (absent or expired), or an error
 };
 
 class Store {
@@ -106,23 +133,30 @@ class Store {
   // included). The message is allocated; use it per connection, not per request.
   void Post(uint32_t shard, void (*fn)(void* arg), void* arg);
 
-  // (shard) The latest acknowledged value of key: OK with *value and *expire_at_ms
-  // (0: none), or NotFound (absent, or expired at NowMs()), or an error.
+  // (shard) The newest published value of key: OK with *value and *expire_at_ms
+  // (0: none), or NotFound (absent, or expired at NowMs()), or an error. In
+  // periodic/none mode it may be a write not acknowledged yet (the caller's pending
+  // table knows those).
   Status Get(std::string_view key, std::string* value, uint64_t* expire_at_ms);
 
+  // (any shard) Reads reads[0..n), every key owned by `owner`, as of the owner's
+  // acknowledged writes, on this thread (no hop unless a block must be read from
+  // disk: then the owner reads it and this fiber waits). False, with nothing read,
+  // when the owner has published writes that are not acknowledged yet (periodic/none
+  // mode): the caller must ask the owner. REQUIRES: reads[i].value set.
+  bool ReadInPlace(uint32_t owner, KeyRead* reads, size_t n);
+
   // Write batches: encoded on any thread, submitted on the owning shard.
-  static void BatchClear(std::string* rep);
-  static bool BatchEmpty(const std::string& rep);
-  // InvalidArgument when key or value exceed the limits (rep unchanged then).
-  static Status BatchPut(std::string* rep, std::string_view key, std::string_view value,
+  // InvalidArgument when key or value exceed the limits (batch unchanged then).
+  static Status BatchPut(WriteBatch* batch, std::string_view key, std::string_view value,
                          uint64_t expire_at_ms);
-  static Status BatchDelete(std::string* rep, std::string_view key);
+  static Status BatchDelete(WriteBatch* batch, std::string_view key);
 
   using WriteDone = void (*)(void* arg, const Status& s);
-  // (shard) Queues rep (every key owned by the current shard); done(arg, status) runs
-  // on this shard when it is durable as configured (see the header comment).
-  // REQUIRES: rep stays valid until done runs. Never blocks.
-  void SubmitWrite(std::string_view rep, WriteDone done, void* arg);
+  // (shard) Queues batch (every key owned by the current shard); done(arg, status) runs
+  // on this shard when it is durable as configured and published (see the header
+  // comment). REQUIRES: batch stays valid and unchanged until done runs. Never blocks.
+  void SubmitWrite(const WriteBatch& batch, WriteDone done, void* arg);
 
   // (shard) Up to `max` live keys of the current shard, in order, starting after
   // `after` (or at the first key when `first`). *end: no key follows the last one.
@@ -131,14 +165,18 @@ class Store {
   // (shard) Live keys of the current shard, and how many of them carry a deadline.
   Status CountLocal(uint64_t* keys, uint64_t* with_deadline);
 
-  // (fiber) The engine's statistics of every shard (each read on its own thread), and
-  // their Prometheus rendering.
+  // (fiber) The engine's statistics of every shard (each read on its own thread, plus
+  // the reads every shard thread made of it), and their Prometheus rendering.
   void GetStats(ringdb::Stats* out);
   static std::string RenderPrometheus(const ringdb::Stats& st);
 
+  struct PerShard;  // store_internal.h
+
  private:
-  struct PerShard;
   Store() = default;
+  // (any shard) The sequence number ReadInPlace reads `owner` at; false when it must
+  // decline (see the header comment).
+  bool ReadPoint(uint32_t owner, uint64_t* seq) const;
 
   StoreOptions opt_;
   std::unique_ptr<DB> db_;

@@ -52,7 +52,19 @@ int VarintLength(uint64_t v);
 
 // Parse from [p, limit). Return one past the parsed value, or nullptr if the input is
 // truncated or malformed (never reads past limit).
-const char* GetVarint32Ptr(const char* p, const char* limit, uint32_t* v);
+const char* GetVarint32PtrSlow(const char* p, const char* limit, uint32_t* v);
+// Inline for the one-byte case (lengths and shared prefixes in blocks almost always
+// are): point lookups decode several dozen per block search.
+inline const char* GetVarint32Ptr(const char* p, const char* limit, uint32_t* v) {
+  if (p < limit) {
+    const uint32_t byte = static_cast<unsigned char>(*p);
+    if ((byte & 0x80) == 0) {
+      *v = byte;
+      return p + 1;
+    }
+  }
+  return GetVarint32PtrSlow(p, limit, v);
+}
 const char* GetVarint64Ptr(const char* p, const char* limit, uint64_t* v);
 
 // Consume from the front of *input; false on truncation/malformed input.

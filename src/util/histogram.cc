@@ -107,6 +107,16 @@ void HistogramData::Merge(const HistogramData& o) {
   max_ = std::max(max_, o.max_);
 }
 
+void HistogramData::MergeCounts(const uint64_t* bucket_counts, uint64_t count, uint64_t sum,
+                                uint64_t min, uint64_t max) {
+  if (count == 0) return;
+  for (size_t i = 0; i < static_cast<size_t>(kBuckets); i++) buckets_[i] += bucket_counts[i];
+  count_ += count;
+  sum_ += sum;
+  min_ = std::min(min_, min);
+  max_ = std::max(max_, max);
+}
+
 void HistogramData::Subtract(const HistogramData& e) {
   for (size_t i = 0; i < static_cast<size_t>(kBuckets); i++) {
     buckets_[i] -= std::min(buckets_[i], e.buckets_[i]);

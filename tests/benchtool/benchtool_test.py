@@ -118,7 +118,19 @@ def case_classic(bench, tmp):
     check(mg["multiget"]["ops"] == mg["ops"] and mg["ops"] % 32 == 0, "multiget ops are keys")
     check(phase(doc, "seekrandom")["scans"]["entries"] > 0, "seekrandom read nothing")
     check(phase(doc, "scan")["scans"]["entries"] >= 2000, "full scan read too little")
-    check("engine_stats" in phase(doc, "fillseq"), "--stats left no engine_stats")
+    # db_stats: DB::StatsJson() at the phase's end (cumulative since the store opened).
+    fill_stats, read_stats = phase(doc, "fillseq")["db_stats"], phase(doc, "readrandom")["db_stats"]
+    for k in ("io_backend", "shard_count", "total", "shards"):
+        check(k in fill_stats, "fillseq db_stats lacks '%s'" % k)
+    check(len(fill_stats["shards"]) == fill_stats["shard_count"] == 2, "db_stats shard list")
+    check(fill_stats["total"]["writes"] >= 2000, "db_stats total lacks fillseq's writes")
+    check(read_stats["total"]["writes"] >= fill_stats["total"]["writes"],
+          "db_stats are cumulative: a later phase has at least the earlier's writes")
+    check(read_stats["total"]["ops"]["get"]["count"] > fill_stats["total"]["ops"]["get"]["count"],
+          "readrandom's gets are not in its db_stats")
+    final = doc["trials"][0]["final_stats"]
+    check(final["total"]["writes"] >= fill_stats["total"]["writes"] and doc["db_stats"] == final,
+          "final_stats / db_stats are not the trial's DB::StatsJson()")
 
 
 def case_options(bench, tmp):

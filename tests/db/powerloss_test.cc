@@ -27,9 +27,9 @@
 #include <thread>
 
 #include "db/test_hooks.h"
-#include "io/fault_backend.h"
 #include "ringdb/db.h"
 #include "ringdb/write_batch.h"
+#include "testing/fault_backend.h"
 #include "tests/db/db_test_util.h"
 
 namespace ringdb {

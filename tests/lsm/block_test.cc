@@ -173,13 +173,21 @@ TEST(BloomTest, EmptyFilterRejectsEverything) {
   std::string f = b.Finish();
   BloomFilter bloom;
   ASSERT_TRUE(bloom.Parse(f));
-  EXPECT_EQ(bloom.num_bits(), 64u);
+  EXPECT_EQ(bloom.num_bits(), 512u);  // one cache-line block
   EXPECT_FALSE(bloom.MayContain("anything"));
 }
 
-// Theory for a standard bloom filter: (1 - e^{-k n / m})^k.
+// Theory for a cache-line blocked bloom filter (kind 3): a standard filter's rate
+// (1 - e^{-k / c})^k for a block holding c bits per key, averaged over the Poisson
+// spread of keys per 512-bit block (mean 512 / bits_per_key keys).
 double TheoreticalFp(double bits_per_key, int k) {
-  return std::pow(1.0 - std::exp(-k / bits_per_key), k);
+  const double mean = 512.0 / bits_per_key;
+  double fp = 0, p = std::exp(-mean);  // P(j keys in the block), j = 0
+  for (int j = 0; j < 400; j++) {
+    fp += p * std::pow(1.0 - std::exp(-static_cast<double>(k) * j / 512.0), k);
+    p *= mean / (j + 1);
+  }
+  return fp;
 }
 
 class BloomRateTest : public ::testing::TestWithParam<int> {};

@@ -202,10 +202,11 @@ std::string LabelKey(std::map<std::string, std::string> labels, bool drop_le) {
   return k;
 }
 
-// Validates the whole exposition; fills the samples. Empty string = valid, else why.
-std::string ValidateExposition(const std::string& text, std::vector<PromSample>* samples) {
-  if (text.empty() || text.back() != '\n') return "must end with a newline";
-  std::map<std::string, std::string> types;
+// The exposition's lines: comments (# HELP, # TYPE) and samples, families contiguous
+// and typed before their samples, counters named *_total. Fills *types and *samples.
+// Empty string = valid, else why.
+std::string ValidateLines(const std::string& text, std::map<std::string, std::string>* types,
+                          std::vector<PromSample>* samples) {
   std::set<std::string> helps, finished, seen;
   std::string current;
   std::istringstream in(text);
@@ -226,7 +227,7 @@ std::string ValidateExposition(const std::string& text, std::vector<PromSample>*
             rest != "untyped") {
           return where + "bad type";
         }
-        if (!types.emplace(name, rest).second) return where + "second TYPE";
+        if (!types->emplace(name, rest).second) return where + "second TYPE";
         if (seen.count(name) != 0) return where + "TYPE after samples";
       } else if (kind == "HELP") {
         if (!helps.insert(name).second) return where + "second HELP";
@@ -236,15 +237,15 @@ std::string ValidateExposition(const std::string& text, std::vector<PromSample>*
     PromSample s;
     if (!ParseSample(line, &s)) return where + "not `name{labels} value`";
     if (s.name.rfind("ringdb_", 0) != 0) return where + "metric not named ringdb_*";
-    const std::string fam = Family(s.name, types);
-    if (types.count(fam) == 0) return where + "sample before its TYPE";
+    const std::string fam = Family(s.name, *types);
+    if (types->count(fam) == 0) return where + "sample before its TYPE";
     if (fam != current) {
       if (finished.count(fam) != 0) return where + "family samples not contiguous";
       if (!current.empty()) finished.insert(current);
       current = fam;
     }
     seen.insert(fam);
-    if (types[fam] == "counter") {
+    if ((*types)[fam] == "counter") {
       if (s.name.size() < 6 || s.name.compare(s.name.size() - 6, 6, "_total") != 0) {
         return where + "counter not named *_total";
       }
@@ -252,22 +253,21 @@ std::string ValidateExposition(const std::string& text, std::vector<PromSample>*
     }
     samples->push_back(std::move(s));
   }
-  // No duplicate series.
-  std::set<std::string> series;
-  for (const PromSample& s : *samples) {
-    if (!series.insert(s.name + "|" + LabelKey(s.labels, false)).second) {
-      return "duplicate series " + s.name + "{" + LabelKey(s.labels, false) + "}";
-    }
-  }
-  // Histograms: buckets monotone in le, +Inf bucket == _count, _sum present.
+  return "";
+}
+
+// Histograms: buckets monotone in le, +Inf bucket == _count, _sum present.
+std::string ValidateHistograms(const std::map<std::string, std::string>& types,
+                               const std::vector<PromSample>& samples) {
   struct Hist {
     std::vector<std::pair<double, double>> buckets;  // (le, value)
     double count = -1, sum = NAN;
   };
   std::map<std::string, Hist> hists;
-  for (const PromSample& s : *samples) {
+  for (const PromSample& s : samples) {
     const std::string fam = Family(s.name, types);
-    if (types[fam] != "histogram") continue;
+    auto type = types.find(fam);
+    if (type == types.end() || type->second != "histogram") continue;
     Hist& h = hists[fam + "|" + LabelKey(s.labels, true)];
     if (s.name == fam + "_bucket") {
       auto le = s.labels.find("le");
@@ -293,6 +293,22 @@ std::string ValidateExposition(const std::string& text, std::vector<PromSample>*
     if (std::isnan(h.sum)) return key + ": no _sum";
   }
   return "";
+}
+
+// Validates the whole exposition; fills the samples. Empty string = valid, else why.
+std::string ValidateExposition(const std::string& text, std::vector<PromSample>* samples) {
+  if (text.empty() || text.back() != '\n') return "must end with a newline";
+  std::map<std::string, std::string> types;
+  std::string why = ValidateLines(text, &types, samples);
+  if (!why.empty()) return why;
+  // No duplicate series.
+  std::set<std::string> series;
+  for (const PromSample& s : *samples) {
+    if (!series.insert(s.name + "|" + LabelKey(s.labels, false)).second) {
+      return "duplicate series " + s.name + "{" + LabelKey(s.labels, false) + "}";
+    }
+  }
+  return ValidateHistograms(types, *samples);
 }
 
 const PromSample* Find(const std::vector<PromSample>& samples, const std::string& name,

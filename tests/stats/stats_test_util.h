@@ -8,9 +8,9 @@
 #include <memory>
 #include <string>
 
-#include "io/fault_backend.h"
 #include "io/io_backend.h"
 #include "runtime/runtime.h"
+#include "testing/fault_backend.h"
 
 namespace ringdb::stats_test {
 

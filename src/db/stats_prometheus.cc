@@ -1,119 +1,16 @@
-// Stats as JSON and as Prometheus text (exposition format 0.0.4). Every metric and its
-// unit: docs/stats.md.
-#include "db/stats_render.h"
-
+// Stats in the Prometheus text exposition format 0.0.4 (DB::StatsPrometheus): one
+// family per metric, labelled by shard (and op, I/O class or level); latencies as
+// histograms in seconds plus quantile gauges. Every metric and its unit: docs/stats.md.
 #include <cinttypes>
 #include <cstdio>
-#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "db/stats_render.h"
 
 namespace ringdb::db {
 
 namespace {
-
-using Json = nlohmann::ordered_json;
-
-// ---------------------------------------------------------------- JSON
-
-Json HistogramJson(const HistogramData& h) {
-  return Json{{"count", h.count()},
-              {"sum", h.sum()},
-              {"min", h.min()},
-              {"mean", h.Mean()},
-              {"p50", h.Percentile(0.5)},
-              {"p90", h.Percentile(0.9)},
-              {"p99", h.Percentile(0.99)},
-              {"p999", h.Percentile(0.999)},
-              {"max", h.max()}};
-}
-
-Json IoJson(const IoStats& io) {
-  Json classes = Json::object();
-  for (size_t c = 0; c < kIoClassCount; c++) {
-    const IoClassStats& s = io.classes[c];
-    classes[IoClassName(static_cast<IoClass>(c))] =
-        Json{{"count", s.count},
-             {"reads", s.reads},
-             {"writes", s.writes},
-             {"syncs", s.syncs},
-             {"errors", s.errors},
-             {"read_bytes", s.read_bytes},
-             {"write_bytes", s.write_bytes},
-             {"latency_ns", HistogramJson(s.latency_ns)}};
-  }
-  return Json{{"backend", io.backend},
-              {"in_flight", io.in_flight},
-              {"classes", classes},
-              {"submit_batch", HistogramJson(io.submit_batch)},
-              {"depth_at_submit", HistogramJson(io.depth_at_submit)},
-              {"trace",
-               {{"records", io.trace_records},
-                {"dropped", io.trace_dropped},
-                {"bytes_written", io.trace_bytes_written}}}};
-}
-
-Json RuntimeJson(const RuntimeStats& r) {
-  return Json{{"loops", r.loops},
-              {"sleeps", r.sleeps},
-              {"fiber_switches", r.fiber_switches},
-              {"messages", r.messages},
-              {"timers_fired", r.timers_fired},
-              {"long_fiber_runs", r.long_fiber_runs},
-              {"ring_full_waits", r.ring_full_waits},
-              {"ring_occupancy", HistogramJson(r.ring_occupancy)}};
-}
-
-Json ShardJson(const ShardStats& s) {
-  Json j;
-  j["shard"] = s.shard;
-  j["writes"] = s.writes;
-  j["write_groups"] = s.write_groups;
-  j["wal_bytes"] = s.wal_bytes;
-  j["wal_syncs"] = s.wal_syncs;
-  j["user_bytes_written"] = s.user_bytes_written;
-  j["stall_ns"] = s.stall_ns;
-  j["stalls"] = s.stalls;
-  j["flushes"] = s.flushes;
-  j["flush_bytes"] = s.flush_bytes;
-  j["compactions"] = s.compactions;
-  j["compaction_errors"] = s.compaction_errors;
-  j["compaction_read_bytes"] = s.compaction_read_bytes;
-  j["compaction_write_bytes"] = s.compaction_write_bytes;
-  j["gets"] = s.gets;
-  j["table_reads"] = s.table_reads;
-  j["user_bytes_read"] = s.user_bytes_read;
-  j["bloom_skips"] = s.bloom_skips;
-  j["bloom_false_positives"] = s.bloom_false_positives;
-  j["cache_hits"] = s.cache_hits;
-  j["cache_misses"] = s.cache_misses;
-  j["cache_bytes"] = s.cache_bytes;
-  j["memtable_bytes"] = s.memtable_bytes;
-  j["immutable_memtables"] = s.immutable_memtables;
-  j["immutable_memtable_bytes"] = s.immutable_memtable_bytes;
-  j["l0_files"] = s.l0_files;
-  j["level_files"] = s.level_files;
-  j["level_bytes"] = s.level_bytes;
-  j["live_data_bytes"] = s.live_data_bytes;
-  j["derived"] = Json{{"table_bytes", s.table_bytes()},
-                      {"cache_hit_rate", s.cache_hit_rate()},
-                      {"bloom_false_positive_rate", s.bloom_false_positive_rate()},
-                      {"write_amplification", s.write_amplification()},
-                      {"read_amplification", s.read_amplification()},
-                      {"space_amplification", s.space_amplification()}};
-  Json ops = Json::object();
-  for (size_t k = 0; k < kOpKindCount; k++) {
-    const OpStats& o = s.ops[k];
-    ops[OpKindName(static_cast<OpKind>(k))] = Json{{"count", o.count},
-                                                   {"errors", o.errors},
-                                                   {"items", o.items},
-                                                   {"latency_ns", HistogramJson(o.latency_ns)}};
-  }
-  j["ops"] = std::move(ops);
-  j["io"] = IoJson(s.io);
-  j["runtime"] = RuntimeJson(s.runtime);
-  return j;
-}
-
-// ---------------------------------------------------------------- Prometheus
 
 // Latency bucket bounds (seconds): 1-2.5-5 steps from 1 us to 10 s.
 constexpr double kLatencyBoundsSec[] = {1e-6, 2.5e-6, 5e-6,   1e-5, 2.5e-5, 5e-5,   1e-4, 2.5e-4,
@@ -356,67 +253,58 @@ void RenderQuantiles(PromWriter* w, const char* name, const char* help, const ch
   }
 }
 
-}  // namespace
+using Shards = std::vector<const ShardStats*>;
 
-std::string RenderStatsJson(const Stats& stats) {
-  Json j;
-  j["io_backend"] = stats.io_backend;
-  j["shard_count"] = stats.shards.size();
-  j["total"] = ShardJson(stats.total);
-  Json shards = Json::array();
-  for (const ShardStats& s : stats.shards) shards.push_back(ShardJson(s));
-  j["shards"] = std::move(shards);
-  // replace: a stray non-UTF-8 byte (say, in a backend description) must not throw.
-  return j.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
+void RenderInfo(const Stats& stats, PromWriter* w) {
+  w->Family("ringdb_info", "gauge", "The I/O backend in use (value 1).");
+  w->Sample("ringdb_info", {{"io_backend", stats.io_backend}}, uint64_t{1});
+  w->Family("ringdb_shards", "gauge", "Number of shards.");
+  w->Sample("ringdb_shards", {}, static_cast<uint64_t>(stats.shards.size()));
 }
 
-std::string RenderStatsPrometheus(const Stats& stats) {
-  PromWriter w;
-  std::vector<const ShardStats*> shards;
-  for (const ShardStats& s : stats.shards) shards.push_back(&s);
-
-  w.Family("ringdb_info", "gauge", "The I/O backend in use (value 1).");
-  w.Sample("ringdb_info", {{"io_backend", stats.io_backend}}, uint64_t{1});
-  w.Family("ringdb_shards", "gauge", "Number of shards.");
-  w.Sample("ringdb_shards", {}, static_cast<uint64_t>(stats.shards.size()));
-
+// kScalars and kRatios: one sample per shard.
+void RenderScalars(const Shards& shards, PromWriter* w) {
   for (const ScalarMetric& m : kScalars) {
-    w.Family(m.name, m.type, m.help);
+    w->Family(m.name, m.type, m.help);
     for (const ShardStats* s : shards) {
       if (m.scale == 1) {
-        w.Sample(m.name, ShardLabel(*s), m.get(*s));
+        w->Sample(m.name, ShardLabel(*s), m.get(*s));
       } else {
-        w.Sample(m.name, ShardLabel(*s), static_cast<double>(m.get(*s)) * m.scale);
+        w->Sample(m.name, ShardLabel(*s), static_cast<double>(m.get(*s)) * m.scale);
       }
     }
   }
   for (const RatioMetric& m : kRatios) {
-    w.Family(m.name, "gauge", m.help);
-    for (const ShardStats* s : shards) w.Sample(m.name, ShardLabel(*s), m.get(*s));
+    w->Family(m.name, "gauge", m.help);
+    for (const ShardStats* s : shards) w->Sample(m.name, ShardLabel(*s), m.get(*s));
   }
+}
 
-  w.Family("ringdb_level_files", "gauge", "Table files per LSM level.");
-  for (const ShardStats* s : shards) {
-    for (int l = 0; l < kStatsLevels; l++) {
-      w.Sample("ringdb_level_files",
-               {{"shard", std::to_string(s->shard)}, {"level", std::to_string(l)}},
-               s->level_files[l]);
-    }
-  }
-  w.Family("ringdb_level_bytes", "gauge", "Table bytes per LSM level.");
-  for (const ShardStats* s : shards) {
-    for (int l = 0; l < kStatsLevels; l++) {
-      w.Sample("ringdb_level_bytes",
-               {{"shard", std::to_string(s->shard)}, {"level", std::to_string(l)}},
-               s->level_bytes[l]);
-    }
-  }
-
-  // ---- per operation ----
-  auto op_label = [](size_t k) { return OpKindName(static_cast<OpKind>(k)); };
-  auto op_labels = [&](const ShardStats& s, size_t k) {
-    return std::vector<Label>{{"shard", std::to_string(s.shard)}, {"op", op_label(k)}};
+void RenderLevels(const Shards& shards, PromWriter* w) {
+  struct LevelGauge {
+    const char* name;
+    const char* help;
+    const uint64_t (ShardStats::*field)[kStatsLevels];
   };
+  for (const LevelGauge& m :
+       {LevelGauge{"ringdb_level_files", "Table files per LSM level.", &ShardStats::level_files},
+        LevelGauge{"ringdb_level_bytes", "Table bytes per LSM level.", &ShardStats::level_bytes}}) {
+    w->Family(m.name, "gauge", m.help);
+    for (const ShardStats* s : shards) {
+      for (int l = 0; l < kStatsLevels; l++) {
+        w->Sample(m.name, {{"shard", std::to_string(s->shard)}, {"level", std::to_string(l)}},
+                  (s->*m.field)[l]);
+      }
+    }
+  }
+}
+
+std::vector<Label> OpLabels(const ShardStats& s, size_t k) {
+  return {{"shard", std::to_string(s.shard)}, {"op", OpKindName(static_cast<OpKind>(k))}};
+}
+
+// Per operation kind: counts, latency histograms and quantiles.
+void RenderOps(const Shards& shards, PromWriter* w) {
   struct OpCounter {
     const char* name;
     const char* help;
@@ -427,31 +315,33 @@ std::string RenderStatsPrometheus(const Stats& stats) {
         OpCounter{"ringdb_op_errors_total", "Operations that failed.", &OpStats::errors},
         OpCounter{"ringdb_op_items_total", "Keys or entries handled by operations.",
                   &OpStats::items}}) {
-    w.Family(m.name, "counter", m.help);
+    w->Family(m.name, "counter", m.help);
     for (const ShardStats* s : shards) {
       for (size_t k = 0; k < kOpKindCount; k++)
-        w.Sample(m.name, op_labels(*s, k), s->ops[k].*m.field);
+        w->Sample(m.name, OpLabels(*s, k), s->ops[k].*m.field);
     }
   }
-  w.Family("ringdb_op_latency_seconds", "histogram",
-           "Operation latency on the shard, arrival to completion.");
+  w->Family("ringdb_op_latency_seconds", "histogram",
+            "Operation latency on the shard, arrival to completion.");
   for (const ShardStats* s : shards) {
     for (size_t k = 0; k < kOpKindCount; k++) {
-      w.Histogram("ringdb_op_latency_seconds", op_labels(*s, k), s->ops[k].latency_ns,
-                  kLatencyBoundsSec, 1e-9);
+      w->Histogram("ringdb_op_latency_seconds", OpLabels(*s, k), s->ops[k].latency_ns,
+                   kLatencyBoundsSec, 1e-9);
     }
   }
   RenderQuantiles(
-      &w, "ringdb_op_latency_quantile_seconds",
+      w, "ringdb_op_latency_quantile_seconds",
       "Operation latency quantiles since start (quantile 1 is the maximum).", "op", shards,
       [](const ShardStats& s, size_t k) -> const HistogramData& { return s.ops[k].latency_ns; },
       kOpKindCount, [](size_t k) { return OpKindName(static_cast<OpKind>(k)); });
+}
 
-  // ---- I/O per class ----
-  auto class_label = [](size_t c) { return IoClassName(static_cast<IoClass>(c)); };
-  auto io_labels = [&](const ShardStats& s, size_t c) {
-    return std::vector<Label>{{"shard", std::to_string(s.shard)}, {"class", class_label(c)}};
-  };
+std::vector<Label> IoLabels(const ShardStats& s, size_t c) {
+  return {{"shard", std::to_string(s.shard)}, {"class", IoClassName(static_cast<IoClass>(c))}};
+}
+
+// Per I/O class: counts, bytes, latency histograms and quantiles.
+void RenderIoClasses(const Shards& shards, PromWriter* w) {
   struct IoCounter {
     const char* name;
     const char* help;
@@ -466,45 +356,68 @@ std::string RenderStatsPrometheus(const Stats& stats) {
         IoCounter{"ringdb_io_errors_total", "I/O requests that failed.", &IoClassStats::errors},
         IoCounter{"ringdb_io_read_bytes_total", "Bytes read.", &IoClassStats::read_bytes},
         IoCounter{"ringdb_io_written_bytes_total", "Bytes written.", &IoClassStats::write_bytes}}) {
-    w.Family(m.name, "counter", m.help);
+    w->Family(m.name, "counter", m.help);
     for (const ShardStats* s : shards) {
       for (size_t c = 0; c < kIoClassCount; c++) {
-        w.Sample(m.name, io_labels(*s, c), s->io.classes[c].*m.field);
+        w->Sample(m.name, IoLabels(*s, c), s->io.classes[c].*m.field);
       }
     }
   }
-  w.Family("ringdb_io_latency_seconds", "histogram",
-           "I/O latency, submission to the kernel to completion.");
+  w->Family("ringdb_io_latency_seconds", "histogram",
+            "I/O latency, submission to the kernel to completion.");
   for (const ShardStats* s : shards) {
     for (size_t c = 0; c < kIoClassCount; c++) {
-      w.Histogram("ringdb_io_latency_seconds", io_labels(*s, c), s->io.classes[c].latency_ns,
-                  kLatencyBoundsSec, 1e-9);
+      w->Histogram("ringdb_io_latency_seconds", IoLabels(*s, c), s->io.classes[c].latency_ns,
+                   kLatencyBoundsSec, 1e-9);
     }
   }
   RenderQuantiles(
-      &w, "ringdb_io_latency_quantile_seconds",
+      w, "ringdb_io_latency_quantile_seconds",
       "I/O latency quantiles since start (quantile 1 is the maximum).", "class", shards,
       [](const ShardStats& s, size_t c) -> const HistogramData& {
         return s.io.classes[c].latency_ns;
       },
       kIoClassCount, [](size_t c) { return IoClassName(static_cast<IoClass>(c)); });
+}
 
-  w.Family("ringdb_io_submit_batch", "histogram", "Requests handed to the kernel per Submit().");
-  for (const ShardStats* s : shards) {
-    w.Histogram("ringdb_io_submit_batch", ShardLabel(*s), s->io.submit_batch, kCountBounds, 1);
+// Count histograms of one sample per shard: batch sizes, queue depths, ring occupancy.
+void RenderCountHistograms(const Shards& shards, PromWriter* w) {
+  struct CountHistogram {
+    const char* name;
+    const char* help;
+    const HistogramData& (*get)(const ShardStats&);
+  };
+  for (const CountHistogram& m :
+       {CountHistogram{
+            "ringdb_io_submit_batch", "Requests handed to the kernel per Submit().",
+            [](const ShardStats& s) -> const HistogramData& { return s.io.submit_batch; }},
+        CountHistogram{
+            "ringdb_io_depth_at_submit",
+            "Requests in the kernel when a request was submitted, itself included.",
+            [](const ShardStats& s) -> const HistogramData& { return s.io.depth_at_submit; }},
+        CountHistogram{"ringdb_reactor_ring_occupancy",
+                       "Messages waiting in an inbound ring when the reactor drained it.",
+                       [](const ShardStats& s) -> const HistogramData& {
+                         return s.runtime.ring_occupancy;
+                       }}}) {
+    w->Family(m.name, "histogram", m.help);
+    for (const ShardStats* s : shards)
+      w->Histogram(m.name, ShardLabel(*s), m.get(*s), kCountBounds, 1);
   }
-  w.Family("ringdb_io_depth_at_submit", "histogram",
-           "Requests in the kernel when a request was submitted, itself included.");
-  for (const ShardStats* s : shards) {
-    w.Histogram("ringdb_io_depth_at_submit", ShardLabel(*s), s->io.depth_at_submit, kCountBounds,
-                1);
-  }
-  w.Family("ringdb_reactor_ring_occupancy", "histogram",
-           "Messages waiting in an inbound ring when the reactor drained it.");
-  for (const ShardStats* s : shards) {
-    w.Histogram("ringdb_reactor_ring_occupancy", ShardLabel(*s), s->runtime.ring_occupancy,
-                kCountBounds, 1);
-  }
+}
+
+}  // namespace
+
+std::string RenderStatsPrometheus(const Stats& stats) {
+  PromWriter w;
+  Shards shards;
+  for (const ShardStats& s : stats.shards) shards.push_back(&s);
+  RenderInfo(stats, &w);
+  RenderScalars(shards, &w);
+  RenderLevels(shards, &w);
+  RenderOps(shards, &w);
+  RenderIoClasses(shards, &w);
+  RenderCountHistograms(shards, &w);
   return w.Take();
 }
 

@@ -1,0 +1,142 @@
+#include "lsm/table_cache.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <vector>
+
+#include "io/aligned_buffer.h"
+#include "lsm/filenames.h"
+#include "lsm/io_batch.h"
+#include "runtime/file_io.h"
+#include "util/log.h"
+
+namespace ringdb::lsm {
+namespace {
+
+uint64_t AlignDown(uint64_t v, uint64_t a) {
+  return v & ~(a - 1);
+}
+uint64_t AlignUp(uint64_t v, uint64_t a) {
+  return (v + a - 1) & ~(a - 1);
+}
+
+}  // namespace
+
+TableCache::TableCache(std::string dir, int dir_fd, size_t cache_bytes, rt::rcu::RetireList* retire,
+                       IoPacer* pacer)
+    : dir_(std::move(dir)), dir_fd_(dir_fd), pacer_(pacer), cache_(cache_bytes, retire) {}
+
+void TableCache::ProbeDirectIoAlignment(int fd) {
+  dio_probed_ = true;
+#ifdef STATX_DIOALIGN
+  // A metadata lookup on an open descriptor (no disk I/O), once per shard.
+  struct statx stx;
+  if (::statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &stx) == 0 &&
+      (stx.stx_mask & STATX_DIOALIGN) != 0 && stx.stx_dio_offset_align != 0 &&
+      stx.stx_dio_offset_align <= io::AlignedBuffer::kAlignment &&
+      (stx.stx_dio_offset_align & (stx.stx_dio_offset_align - 1)) == 0) {
+    dio_align_ = stx.stx_dio_offset_align;
+    return;
+  }
+#endif
+  dio_align_ = 4096;  // always valid
+}
+
+Status TableCache::Open(uint64_t number, uint64_t file_size, TableRef* out) {
+  const std::string name = TableFileName(number);
+  auto t = std::make_shared<TableHandle>();
+  t->number = number;
+  t->file_size = file_size;
+  t->path = PathOf(name);
+  Status s = rt::OpenAt(dir_fd_, name.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC, 0, &t->fd);
+  if (!s.ok()) return s;
+  if (!dio_probed_) ProbeDirectIoAlignment(t->fd);
+  t->dio_align = dio_align_;
+  auto damaged = [&](const Status& why) {
+    t->status = why;
+    RINGDB_LOG_ERROR("%s", why.ToString().c_str());
+    *out = std::move(t);
+    return Status::OK();
+  };
+  if (file_size < kTableAlignBytes || file_size % kTableAlignBytes != 0) {
+    return damaged(Status::Corruption(t->path + ": size " + std::to_string(file_size) +
+                                      " is not a whole number of 4 KiB pages"));
+  }
+  // Footer page first; then the meta region (index, filter, properties).
+  const uint64_t footer_bytes = TableReader::FooterReadBytes(file_size);
+  io::AlignedBuffer page(footer_bytes);
+  s = rt::ReadFull(t->fd, page.data(), footer_bytes, file_size - footer_bytes,
+                   io::IoClass::kUserRead, t->path);
+  if (!s.ok()) return damaged(s);
+  Footer footer;
+  s = Footer::DecodeFrom(std::string_view(page.data(), footer_bytes), file_size, &footer);
+  if (!s.ok()) return damaged(Status::Corruption(t->path + ": " + s.message()));
+  const uint64_t meta_start = AlignDown(footer.meta_offset(), kTableAlignBytes);
+  io::AlignedBuffer meta_buf(file_size - meta_start);
+  s = rt::ReadFull(t->fd, meta_buf.data(), file_size - meta_start, meta_start,
+                   io::IoClass::kUserRead, t->path);
+  if (!s.ok()) return damaged(s);
+  std::string meta(meta_buf.data() + (footer.meta_offset() - meta_start),
+                   file_size - footer.meta_offset());
+  s = TableReader::Open(file_size, footer, std::move(meta), &t->reader);
+  if (!s.ok()) return damaged(Status::Corruption(t->path + ": " + s.message()));
+  t->pinned = t->reader->memory_usage();
+  cache_.Pin(t->pinned);
+  *out = std::move(t);
+  return Status::OK();
+}
+
+void TableCache::Evict(const TableHandle& t) {
+  cache_.Unpin(t.pinned);
+  cache_.EraseFile(t.number);
+}
+
+void TableCache::ReadBlocks(BlockRead* reads, size_t n, uint64_t* table_reads) {
+  std::vector<io::IoRequest> reqs(n);
+  std::vector<io::AlignedBuffer> bufs(n);
+  IoBatch batch;
+  for (size_t i = 0; i < n; i++) {
+    BlockRead& r = reads[i];
+    const uint64_t align = r.table->dio_align;
+    const uint64_t start = AlignDown(r.handle.offset, align);
+    const uint64_t end = AlignUp(r.handle.offset + r.handle.read_size(), align);
+    bufs[i].Reset(end - start);
+    io::IoRequest& q = reqs[i];
+    q.op = io::IoOp::kRead;
+    q.io_class = io::IoClass::kUserRead;
+    q.fd = r.table->fd;
+    q.offset = start;
+    q.len = end - start;
+    q.buf = bufs[i].data();
+    pacer_->ForegroundStarted();
+    batch.Add(&q);
+  }
+  batch.WaitAll();
+  for (size_t i = 0; i < n; i++) {
+    pacer_->ForegroundDone();
+    BlockRead& r = reads[i];
+    const io::IoRequest& q = reqs[i];
+    if (q.result < 0) {
+      r.status = Status::FromErrno(static_cast<int>(-q.result),
+                                   "read " + r.table->path + " offset " + std::to_string(q.offset));
+      continue;
+    }
+    if (static_cast<uint64_t>(q.result) != q.len) {
+      r.status = Status::Corruption(r.table->path + ": short read at offset " +
+                                    std::to_string(q.offset) + " (" + std::to_string(q.result) +
+                                    " of " + std::to_string(q.len) + " bytes)");
+      continue;
+    }
+    (*table_reads)++;
+    r.status = Block::FromAligned(std::move(bufs[i]), r.handle.offset - q.offset, r.handle,
+                                  BlockKind::kData, &r.block);
+    if (!r.status.ok()) {
+      r.status = Status::Corruption(r.table->path + ": " + r.status.message());
+      continue;
+    }
+    if (r.fill_cache) cache_.Insert(r.table->number, r.handle.offset, r.block, r.block->charge());
+  }
+}
+
+}  // namespace ringdb::lsm

@@ -1,0 +1,103 @@
+// rcu: read-copy-update, the reclamation scheme behind "one writer per shard, readers
+// anywhere" (DESIGN.md rule 1). Built on liburcu's membarrier flavour (urcu-memb): a
+// read-side section costs a thread-local store and compiler barriers, no atomic
+// read-modify-write and no shared cache line; the cost sits with the writer, whose
+// grace periods use sys_membarrier.
+//
+// The pattern (STYLE.md items 20 and 21):
+//   reader (any thread)                    writer (the shard thread)
+//   rcu::ReadLock l;                        next = new View(...);          // fill it
+//   View* v = p.load(acquire);              old = p.exchange(next, acq_rel); // publish
+//   ...use v, never after ~ReadLock...      retire.Add(&DeleteView, old);   // free later
+// A retired object is freed only after every read-side section that could have seen it
+// has ended. A reader that must keep an object past its section takes a reference
+// (the objects that allow it are reference counted) before leaving the section.
+//
+// Rules:
+//   - A fiber never suspends inside a read-side section: the section belongs to the
+//     thread, and other fibers would then run inside it for as long as the first one
+//     waits, stalling every grace period (Reactor::Suspend asserts this in debug).
+//   - Application threads may block (e.g. wait for a disk read) inside a section;
+//     that only delays reclamation.
+//   - Synchronize() blocks: never call it on a shard thread or inside a section.
+//
+// Thread ownership: ReadLock and InReadSection are per thread; RetireList belongs to
+// one thread (its owner adds and flushes); everything else is thread-safe.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace ringdb::rt::rcu {
+
+// Registers the calling thread as an RCU reader. Idempotent and cheap after the first
+// call (a thread_local flag); the thread is unregistered when it exits.
+void EnsureRegistered();
+
+namespace detail {
+void Lock();
+void Unlock();
+}  // namespace detail
+
+// A read-side section for the lifetime of the object. Sections nest.
+class ReadLock {
+ public:
+  ReadLock() {
+    EnsureRegistered();
+    detail::Lock();
+  }
+  ~ReadLock() { detail::Unlock(); }
+  ReadLock(const ReadLock&) = delete;
+  ReadLock& operator=(const ReadLock&) = delete;
+};
+
+// True while the calling thread is inside a read-side section.
+bool InReadSection();
+
+// Blocks until every read-side section that was running when it was called has ended.
+// REQUIRES: not inside a read-side section; not on a shard thread (it sleeps).
+void Synchronize();
+
+// Runs fn(arg) on liburcu's call_rcu thread after a grace period. One allocation and
+// one hand-off per call: batch with RetireList where items are frequent.
+void Retire(void (*fn)(void*), void* arg);
+
+// Waits until every callback handed to Retire() so far has run (tests; Close).
+// REQUIRES: as Synchronize().
+void Barrier();
+
+// Objects retired in a batch: Add() is a vector push; Flush() hands the whole batch to
+// one Retire(). The owner flushes when it likes (the shard: every kFlushItems items and
+// at the end of each write group, flush and compaction); the destructor flushes.
+class RetireList {
+ public:
+  static constexpr size_t kFlushItems = 64;
+  RetireList() = default;
+  ~RetireList() { Flush(); }
+  RetireList(const RetireList&) = delete;
+  RetireList& operator=(const RetireList&) = delete;
+
+  void Add(void (*fn)(void*), void* arg) {
+    items_.push_back({fn, arg});
+    if (items_.size() >= kFlushItems) Flush();
+  }
+  // Deletes `p` (a T*) after a grace period.
+  template <class T>
+  void AddDelete(T* p) {
+    Add([](void* q) { delete static_cast<T*>(q); }, p);
+  }
+  void Flush();
+  size_t pending() const { return items_.size(); }
+  uint64_t retired() const { return retired_; }
+
+ private:
+  struct Item {
+    void (*fn)(void*);
+    void* arg;
+  };
+  std::vector<Item> items_;
+  uint64_t retired_ = 0;
+};
+
+}  // namespace ringdb::rt::rcu
