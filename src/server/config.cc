@@ -88,6 +88,8 @@ const std::vector<OptionDef>& Table() {
         "largest unprocessed input of one client (closed beyond it)"),
       M("client-output-buffer-limit", &ServerConfig::client_output_buffer_limit, true,
         "replies a client may leave unread before its commands wait"),
+      U("reads-in-place", &ServerConfig::reads_in_place, true,
+        "1: read other shards' keys on the connection's shard, lock-free; 0: hop to the owner"),
   };
   return t;
 }

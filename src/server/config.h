@@ -47,6 +47,9 @@ struct ServerConfig {
   // Replies waiting for a client that does not read: past this, the connection stops
   // reading and executing its commands until the client catches up.
   uint64_t client_output_buffer_limit = 8ull << 20;
+  // 1: reads of another shard's keys run on the connection's shard, lock-free (0: they
+  // hop to the owner, as writes do). For comparisons; 1 is the faster setting.
+  uint32_t reads_in_place = 1;
 };
 
 // Sets option `name` (dashes or underscores) from its text form. `at_runtime`: refuse

@@ -253,24 +253,62 @@ void Conn::RunShardList(void* arg) {
   l->conn->server_->shard(l->shard)->keyspace().Run(l->ops.data(), l->ops.size());
 }
 
+void Conn::ReadShardList(void* arg) {
+  auto* l = static_cast<ShardList*>(arg);
+  Conn* c = l->conn;
+  ShardCounters& ctr = c->shard_->counters();
+  if (Keyspace::ReadInPlace(c->store_, l->shard, l->ops.data(), l->ops.size(), &l->reads)) {
+    ctr.reads_in_place.Add(l->ops.size());
+    return;
+  }
+  // The owner has writes it has not acknowledged yet and these reads must not see
+  // them without waiting for them: the owner answers (its pending table knows them).
+  ctr.remote_calls.Add();
+  ShardCall call;
+  call.shard = l->shard;
+  call.fn = &Conn::RunShardList;
+  call.arg = l;
+  c->store_->RunAll(&call, 1);
+}
+
+void Conn::RunOps() {
+  for (ShardList& l : lists_) {
+    l.ops.clear();
+    l.reads_only = true;
+  }
+  for (size_t i = 0; i < ops_used_; i++) {
+    ShardList& l = lists_[ops_[i].shard];
+    l.ops.push_back(&ops_[i]);
+    l.reads_only = l.reads_only && IsRead(ops_[i].code);
+  }
+  calls_.clear();
+  const uint32_t self = shard_->shard();
+  auto add = [this](ShardList& l, uint32_t where, void (*fn)(void*)) {
+    calls_.emplace_back();
+    ShardCall& c = calls_.back();
+    c.shard = where;
+    c.fn = fn;
+    c.arg = &l;
+  };
+  // RunAll sends the hops first and then runs this shard's calls in order: the local
+  // list (its writes reach the engine before anything here can suspend), then the
+  // reads of other shards (a block missing from their caches suspends this fiber).
+  if (!lists_[self].ops.empty()) add(lists_[self], self, &Conn::RunShardList);
+  for (ShardList& l : lists_) {
+    if (l.ops.empty() || l.shard == self) continue;
+    if (l.reads_only && server_->reads_in_place()) {
+      add(l, self, &Conn::ReadShardList);
+    } else {
+      add(l, l.shard, &Conn::RunShardList);
+      shard_->counters().remote_calls.Add();
+    }
+  }
+  store_->RunAll(calls_.data(), calls_.size());
+}
+
 void Conn::RunPlanned() {
   if (planned_.empty()) return;
-  if (ops_used_ > 0) {
-    for (ShardList& l : lists_) l.ops.clear();
-    for (size_t i = 0; i < ops_used_; i++) lists_[ops_[i].shard].ops.push_back(&ops_[i]);
-    calls_.clear();
-    const uint32_t self = shard_->shard();
-    for (ShardList& l : lists_) {
-      if (l.ops.empty()) continue;
-      calls_.emplace_back();
-      ShardCall& c = calls_.back();
-      c.shard = l.shard;
-      c.fn = &Conn::RunShardList;
-      c.arg = &l;
-      if (l.shard != self) shard_->counters().remote_calls.Add();
-    }
-    store_->RunAll(calls_.data(), calls_.size());
-  }
+  if (ops_used_ > 0) RunOps();
   ShardCounters& ctr = shard_->counters();
   for (const PlannedCmd& p : planned_) {
     const Op* ops = ops_.data() + p.op_begin;

@@ -2,10 +2,11 @@
 //
 // Loop: read what the client sent, parse every complete command in it (a pipelined
 // burst, up to kMaxBurst), turn keyed commands into ops grouped by the shard that owns
-// each key, run every shard's group at once (the local one in place, each remote one
-// as one message over the SPSC rings), write the replies in command order into the
-// output buffer, start sending, and read again. Commands that are not about keys
-// (AUTH, HELLO, INFO, SCAN...) run in order between groups.
+// each key, run every shard's group at once (the local one in place; another shard's
+// group of reads only in place too, lock-free through what that shard published;
+// any other group as one message over the SPSC rings), write the replies in command
+// order into the output buffer, start sending, and read again. Commands that are not
+// about keys (AUTH, HELLO, INFO, SCAN...) run in order between groups.
 //
 // Memory: the input buffer, the op list and the per-shard lists keep their capacity,
 // so a warm connection allocates nothing per request. Arguments are views into the
@@ -167,8 +168,14 @@ class Conn {
   struct ShardList {
     Conn* conn = nullptr;
     uint32_t shard = 0;
+    bool reads_only = true;  // every op of the list is a read (IsRead)
     std::vector<Op*> ops;
+    std::vector<KeyRead> reads;  // ReadInPlace's scratch space
   };
+  // Runs the planned ops: per shard, on the owner (this shard's in this fiber, the
+  // others' as one message each over the rings), or reads of another shard in place.
+  void RunOps();
+  static void ReadShardList(void* arg);
   std::vector<ShardList> lists_;
   std::vector<ShardCall> calls_;
 };

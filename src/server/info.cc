@@ -19,7 +19,7 @@ namespace {
 
 struct Totals {
   uint64_t connections = 0, commands = 0, in = 0, out = 0, hits = 0, misses = 0, errors = 0,
-           bursts = 0, remote = 0, idle_closed = 0;
+           bursts = 0, remote = 0, in_place = 0, idle_closed = 0;
 };
 
 Totals Sum(Server* s) {
@@ -35,6 +35,7 @@ Totals Sum(Server* s) {
     t.errors += c.error_replies.Get();
     t.bursts += c.bursts.Get();
     t.remote += c.remote_calls.Get();
+    t.in_place += c.reads_in_place.Get();
     t.idle_closed += c.idle_closed.Get();
   }
   return t;
@@ -115,6 +116,7 @@ std::string RenderInfo(Conn& c, const std::vector<std::string>& sections) {
     Line(&o, "total_error_replies:%" PRIu64, t.errors);
     Line(&o, "pipelined_bursts:%" PRIu64, t.bursts);
     Line(&o, "cross_shard_calls:%" PRIu64, t.remote);
+    Line(&o, "cross_shard_reads_in_place:%" PRIu64, t.in_place);
     Line(&o, "idle_clients_closed:%" PRIu64, t.idle_closed);
   }
   const bool want_persist = Wants(sections, "persistence", true);
@@ -149,11 +151,12 @@ std::string RenderInfo(Conn& c, const std::vector<std::string>& sections) {
         const ShardStats& sh = st.shards[i];
         Line(&o,
              "shard%u:connections=%" PRIu64 ",commands=%" PRIu64 ",bursts=%" PRIu64
-             ",cross_shard_calls=%" PRIu64 ",writes=%" PRIu64 ",write_groups=%" PRIu64
-             ",wal_syncs=%" PRIu64 ",memtable_bytes=%" PRIu64 ",l0_files=%" PRIu64
-             ",stall_ns=%" PRIu64,
+             ",cross_shard_calls=%" PRIu64 ",reads_in_place=%" PRIu64 ",writes=%" PRIu64
+             ",write_groups=%" PRIu64 ",wal_syncs=%" PRIu64 ",memtable_bytes=%" PRIu64
+             ",l0_files=%" PRIu64 ",stall_ns=%" PRIu64,
              i, sc.connections.Get(), sc.commands.Get(), sc.bursts.Get(), sc.remote_calls.Get(),
-             sh.writes, sh.write_groups, sh.wal_syncs, sh.memtable_bytes, sh.l0_files, sh.stall_ns);
+             sc.reads_in_place.Get(), sh.writes, sh.write_groups, sh.wal_syncs, sh.memtable_bytes,
+             sh.l0_files, sh.stall_ns);
       }
     }
   }
@@ -212,6 +215,8 @@ std::string RenderServerPrometheus(Server* s) {
   metric("ringdb_server_bursts_total", "counter", "Pipelined bursts processed.", t.bursts);
   metric("ringdb_server_cross_shard_calls_total", "counter",
          "Hops to other shards (one per burst and shard).", t.remote);
+  metric("ringdb_server_cross_shard_reads_in_place_total", "counter",
+         "Reads of other shards' keys answered without a hop.", t.in_place);
   return o;
 }
 

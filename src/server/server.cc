@@ -309,6 +309,7 @@ void Server::ApplyTunables(const ServerConfig& c) {
   obuf_limit_.store(c.client_output_buffer_limit, std::memory_order_relaxed);
   auth_required_.store(!c.requirepass.empty(), std::memory_order_relaxed);
   keepalive_s_.store(c.tcp_keepalive_s, std::memory_order_relaxed);
+  reads_in_place_.store(c.reads_in_place != 0, std::memory_order_relaxed);
 }
 
 ServerConfig Server::config() {

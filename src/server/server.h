@@ -53,8 +53,9 @@ struct ShardCounters {
   Counter keyspace_hits;
   Counter keyspace_misses;
   Counter error_replies;
-  Counter bursts;        // groups of pipelined commands processed together
-  Counter remote_calls;  // hops to other shards (one per burst and target shard)
+  Counter bursts;          // groups of pipelined commands processed together
+  Counter remote_calls;    // hops to other shards (one per burst and target shard)
+  Counter reads_in_place;  // reads of other shards' keys answered here, without a hop
   Counter idle_closed;
 };
 
@@ -141,6 +142,7 @@ class Server {
   uint64_t output_buffer_limit() const { return obuf_limit_.load(std::memory_order_relaxed); }
   bool auth_required() const { return auth_required_.load(std::memory_order_relaxed); }
   int config_keepalive_s() const { return keepalive_s_.load(std::memory_order_relaxed); }
+  bool reads_in_place() const { return reads_in_place_.load(std::memory_order_relaxed); }
   uint64_t ops_per_sec() const { return ops_per_sec_.load(std::memory_order_relaxed); }
   void set_ops_per_sec(uint64_t v) { ops_per_sec_.store(v, std::memory_order_relaxed); }
   // Constant-time comparison with requirepass.
@@ -185,6 +187,7 @@ class Server {
   std::atomic<uint64_t> obuf_limit_{0};
   std::atomic<bool> auth_required_{false};
   std::atomic<int> keepalive_s_{0};
+  std::atomic<bool> reads_in_place_{true};
   std::atomic<uint64_t> ops_per_sec_{0};
   std::atomic<uint64_t> next_client_id_{1};
   std::atomic<int64_t> clients_{0};

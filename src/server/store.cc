@@ -94,7 +94,7 @@ void OnWriteDone(lsm::WriteRequest* w) {
   if (ps.unpublished.empty() && Published(c)) return Finish(c);
   // Not visible to readers on other shards yet: the reply waits (and every later one
   // behind it, to keep the order).
-  ps.held_back++;
+  ps.held_back.store(ps.held_back.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   ps.unpublished.push_back(c);
   if (!ps.publish_waiter) {
     ps.publish_waiter = true;
@@ -247,6 +247,12 @@ void Store::SubmitWrite(const WriteBatch& batch, WriteDone done, void* arg) {
   ctx->ps = &ps;
   ctx->count = batch.Count();
   ps.shard->SubmitWrite(&ctx->req);
+}
+
+uint64_t Store::completions_held_back() const {
+  uint64_t n = 0;
+  for (const auto& ps : per_shard_) n += ps->held_back.load(std::memory_order_relaxed);
+  return n;
 }
 
 // ---------------------------------------------------------------- stats

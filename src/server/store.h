@@ -158,6 +158,10 @@ class Store {
   // comment). REQUIRES: batch stays valid and unchanged until done runs. Never blocks.
   void SubmitWrite(const WriteBatch& batch, WriteDone done, void* arg);
 
+  // Any thread: write completions that waited for their write to be published (0
+  // while the engine publishes every write before acknowledging it, as it does today).
+  uint64_t completions_held_back() const;
+
   // (shard) Up to `max` live keys of the current shard, in order, starting after
   // `after` (or at the first key when `first`). *end: no key follows the last one.
   Status ScanLocal(std::string_view after, bool first, size_t max, std::vector<std::string>* keys,

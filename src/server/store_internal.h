@@ -66,7 +66,9 @@ struct Store::PerShard {
   // changes), in completion order; later completions queue behind them.
   std::deque<WriteCtx*> unpublished;
   bool publish_waiter = false;  // a fiber drains `unpublished`
-  uint64_t held_back = 0;       // completions that had to wait (tests)
+  // Completions that had to wait (Store::completions_held_back). Written by the
+  // shard thread only.
+  std::atomic<uint64_t> held_back{0};
   // This thread's read stats block of each shard (the DB's StatsRegistry), cached.
   std::vector<db::ThreadShardStats*> read_stats;
 
