@@ -85,6 +85,25 @@ Op MakeOp(Conn& c, OpCode code, std::string_view key) {
   return op;
 }
 
+// The `want` smallest keys over every shard's sorted chunk, in order (moved out of the
+// chunks); pos[i]: how many of chunk i were taken.
+std::vector<std::string> TakeSmallest(std::vector<std::vector<std::string>>& chunks, size_t want,
+                                      std::vector<size_t>* pos) {
+  std::vector<std::string> taken;
+  while (taken.size() < want) {
+    size_t best = chunks.size();
+    for (size_t i = 0; i < chunks.size(); i++) {
+      if ((*pos)[i] < chunks[i].size() &&
+          (best == chunks.size() || chunks[i][(*pos)[i]] < chunks[best][(*pos)[best]])) {
+        best = i;
+      }
+    }
+    if (best == chunks.size()) break;
+    taken.push_back(std::move(chunks[best][(*pos)[best]++]));
+  }
+  return taken;
+}
+
 }  // namespace
 
 void CmdDbSize(Conn& c, Args) {
@@ -202,20 +221,8 @@ void CmdScan(Conn& c, Args a) {
   for (const Status& s : st) {
     if (!s.ok()) return c.reply().Error("ERR " + s.ToString());
   }
-  // The `want` smallest keys over all shards, in order.
   std::vector<size_t> pos(chunks.size(), 0);
-  std::vector<std::string> taken;
-  while (taken.size() < want) {
-    size_t best = chunks.size();
-    for (size_t i = 0; i < chunks.size(); i++) {
-      if (pos[i] < chunks[i].size() &&
-          (best == chunks.size() || chunks[i][pos[i]] < chunks[best][pos[best]])) {
-        best = i;
-      }
-    }
-    if (best == chunks.size()) break;
-    taken.push_back(std::move(chunks[best][pos[best]++]));
-  }
+  std::vector<std::string> taken = TakeSmallest(chunks, want, &pos);
   bool more = false;
   for (size_t i = 0; i < chunks.size(); i++) more |= pos[i] < chunks[i].size() || !ended[i];
   uint64_t next = 0;

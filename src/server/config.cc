@@ -194,38 +194,11 @@ const char* AppendFsyncName(Durability d) {
   return "always";
 }
 
-Status SetOption(ServerConfig* cfg, std::string_view name, std::string_view value,
-                 bool at_runtime) {
-  const std::string n = Canonical(name);
-  // Redis names that map onto ours.
-  if (n == "appendfsync" && !at_runtime) {
-    if (value == "always") return SetOption(cfg, "durability", "sync", false);
-    if (value == "everysec") return SetOption(cfg, "durability", "periodic", false);
-    if (value == "no") return SetOption(cfg, "durability", "none", false);
-    return Invalid(name, value, "expected always, everysec or no");
-  }
-  if (n == "dir" && !at_runtime) return SetOption(cfg, "db", value, false);
-  if (n == "requirepass-file" && !at_runtime) {
-    // The password on the first line of a file only its owner reads (systemd
-    // LoadCredential=, a Kubernetes secret): it never shows in ps or the config file.
-    std::ifstream in{std::string(value)};
-    std::string pass;
-    if (!in || !std::getline(in, pass)) return Invalid(name, value, "cannot read the file");
-    while (!pass.empty() && (pass.back() == '\r' || pass.back() == ' ')) pass.pop_back();
-    if (pass.empty()) return Invalid(name, value, "the file's first line is empty");
-    cfg->requirepass = pass;
-    return Status::OK();
-  }
-  if ((n == "appendonly" || n == "daemonize" || n == "save" || n == "databases" ||
-       n == "protected-mode") &&
-      !at_runtime) {
-    return Status::OK();  // accepted for redis.conf compatibility; nothing to do
-  }
-  const OptionDef* d = Find(n);
-  if (d == nullptr) return Status::NotFound("unknown option '" + std::string(name) + "'");
-  if (at_runtime && !d->runtime) {
-    return Status::InvalidArgument("option '" + n + "' can only be set at start-up");
-  }
+namespace {
+
+// Parses `value` into the field option d names.
+Status Assign(ServerConfig* cfg, const OptionDef* d, std::string_view name,
+              std::string_view value) {
   switch (d->kind) {
     case Kind::kString:
       cfg->*d->str = std::string(value);
@@ -278,6 +251,43 @@ Status SetOption(ServerConfig* cfg, std::string_view name, std::string_view valu
     }
   }
   return Status::OK();
+}
+
+}  // namespace
+
+Status SetOption(ServerConfig* cfg, std::string_view name, std::string_view value,
+                 bool at_runtime) {
+  const std::string n = Canonical(name);
+  // Redis names that map onto ours.
+  if (n == "appendfsync" && !at_runtime) {
+    if (value == "always") return SetOption(cfg, "durability", "sync", false);
+    if (value == "everysec") return SetOption(cfg, "durability", "periodic", false);
+    if (value == "no") return SetOption(cfg, "durability", "none", false);
+    return Invalid(name, value, "expected always, everysec or no");
+  }
+  if (n == "dir" && !at_runtime) return SetOption(cfg, "db", value, false);
+  if (n == "requirepass-file" && !at_runtime) {
+    // The password on the first line of a file only its owner reads (systemd
+    // LoadCredential=, a Kubernetes secret): it never shows in ps or the config file.
+    std::ifstream in{std::string(value)};
+    std::string pass;
+    if (!in || !std::getline(in, pass)) return Invalid(name, value, "cannot read the file");
+    while (!pass.empty() && (pass.back() == '\r' || pass.back() == ' ')) pass.pop_back();
+    if (pass.empty()) return Invalid(name, value, "the file's first line is empty");
+    cfg->requirepass = pass;
+    return Status::OK();
+  }
+  if ((n == "appendonly" || n == "daemonize" || n == "save" || n == "databases" ||
+       n == "protected-mode") &&
+      !at_runtime) {
+    return Status::OK();  // accepted for redis.conf compatibility; nothing to do
+  }
+  const OptionDef* d = Find(n);
+  if (d == nullptr) return Status::NotFound("unknown option '" + std::string(name) + "'");
+  if (at_runtime && !d->runtime) {
+    return Status::InvalidArgument("option '" + n + "' can only be set at start-up");
+  }
+  return Assign(cfg, d, name, value);
 }
 
 std::vector<std::pair<std::string, std::string>> GetOptions(const ServerConfig& cfg,
