@@ -95,6 +95,28 @@ std::string FormatLongDouble(long double v) {
   return std::string(buf, static_cast<size_t>(n));
 }
 
+namespace {
+
+// The character a backslash escape inside double quotes stands for (sdssplitargs).
+char Unescape(char c) {
+  switch (c) {
+    case 'n':
+      return '\n';
+    case 'r':
+      return '\r';
+    case 't':
+      return '\t';
+    case 'b':
+      return '\b';
+    case 'a':
+      return '\a';
+    default:
+      return c;
+  }
+}
+
+}  // namespace
+
 bool SplitInlineArgs(std::string_view line, std::vector<std::string>* out) {
   out->clear();
   // Redis works on a C string: a NUL ends the line.
@@ -116,25 +138,7 @@ bool SplitInlineArgs(std::string_view line, std::vector<std::string>* out) {
           p += 3;
         } else if (c == '\\' && at(p + 1) != '\0') {
           p++;
-          switch (*p) {
-            case 'n':
-              cur.push_back('\n');
-              break;
-            case 'r':
-              cur.push_back('\r');
-              break;
-            case 't':
-              cur.push_back('\t');
-              break;
-            case 'b':
-              cur.push_back('\b');
-              break;
-            case 'a':
-              cur.push_back('\a');
-              break;
-            default:
-              cur.push_back(*p);
-          }
+          cur.push_back(Unescape(*p));
         } else if (c == '"') {
           if (at(p + 1) != '\0' && !IsSpace(at(p + 1))) return false;
           done = true;
