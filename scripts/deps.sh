@@ -12,6 +12,8 @@ PKGS=(
   clang-format
   # ringdb-server's tests: real clients, a real Redis to compare with, and the proxy.
   python3 python3-redis redis-server redis-tools nutcracker
+  # The fuzz targets (scripts/fuzz.sh): clang with libFuzzer and the sanitizer runtimes.
+  clang libclang-rt-14-dev
 )
 # Optional extras for comparisons and profiling: scripts/deps.sh --extras
 if [[ "${1:-}" == "--extras" ]]; then

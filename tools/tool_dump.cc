@@ -6,6 +6,7 @@
 #include <string>
 
 #include "lsm/block.h"
+#include "lsm/expiry.h"
 #include "lsm/filenames.h"
 #include "lsm/table_reader.h"
 #include "lsm/version_edit.h"
@@ -23,6 +24,19 @@ std::string FormatInternalKey(std::string_view ikey, bool hex) {
   lsm::ParsedInternalKey p;
   if (!lsm::ParseInternalKey(ikey, &p)) return "(bad internal key) " + Quoted(ikey, hex);
   return Cat(Quoted(p.user_key, hex), " @ ", p.sequence, " : ", TypeName(p.type));
+}
+
+// " => value", or for an expiring value " expires <unix ms> => value" (its stored
+// form: lsm/expiry.h); "" for a deletion or with --no-values.
+std::string ValueText(lsm::ValueType t, std::string_view stored, const DumpArgs& a) {
+  if (a.no_values || t == lsm::ValueType::kDeletion) return "";
+  if (t == lsm::ValueType::kValue) return " => " + Quoted(stored, a.hex);
+  uint64_t deadline = 0;
+  std::string_view payload;
+  if (!lsm::SplitExpiring(stored, &deadline, &payload)) {
+    return " (CORRUPT: value too short for its deadline) " + Quoted(stored, a.hex);
+  }
+  return Cat(" expires ", deadline, " => ", Quoted(payload, a.hex));
 }
 
 std::string HandleText(const lsm::BlockHandle& h) {
@@ -85,10 +99,9 @@ bool DumpDataBlock(lsm::StringBlockFetcher* fetcher, const lsm::BlockHandle& h, 
   std::unique_ptr<lsm::Block::Iter> it = lsm::Block::NewIterator(block);
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     lsm::ParsedInternalKey p;
-    bool with_value =
-        !a.no_values && lsm::ParseInternalKey(it->key(), &p) && p.type == lsm::ValueType::kValue;
-    std::printf("  %s%s%s\n", FormatInternalKey(it->key(), a.hex).c_str(), with_value ? " => " : "",
-                with_value ? Quoted(it->value(), a.hex).c_str() : "");
+    const std::string value =
+        lsm::ParseInternalKey(it->key(), &p) ? ValueText(p.type, it->value(), a) : std::string();
+    std::printf("  %s%s\n", FormatInternalKey(it->key(), a.hex).c_str(), value.c_str());
     (*entries)++;
   }
   if (!it->status().ok()) {
@@ -102,14 +115,21 @@ class BatchPrinter final : public lsm::WriteBatchRep::Handler {
  public:
   BatchPrinter(lsm::SequenceNumber seq, const DumpArgs& a) : seq_(seq), a_(a) {}
   void Put(std::string_view key, std::string_view value) override {
-    std::printf("  %s @ %" PRIu64 " : put%s%s\n", Quoted(key, a_.hex).c_str(), seq_++,
-                a_.no_values ? "" : " => ", a_.no_values ? "" : Quoted(value, a_.hex).c_str());
+    Print(key, lsm::ValueType::kValue, value);
+  }
+  void PutExpiring(std::string_view key, std::string_view stored) override {
+    Print(key, lsm::ValueType::kValueExpiring, stored);
   }
   void Delete(std::string_view key) override {
     std::printf("  %s @ %" PRIu64 " : del\n", Quoted(key, a_.hex).c_str(), seq_++);
   }
 
  private:
+  void Print(std::string_view key, lsm::ValueType t, std::string_view stored) {
+    std::printf("  %s @ %" PRIu64 " : %s%s\n", Quoted(key, a_.hex).c_str(), seq_++, TypeName(t),
+                ValueText(t, stored, a_).c_str());
+  }
+
   lsm::SequenceNumber seq_;
   const DumpArgs& a_;
 };

@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <memory>
+#include <optional>
 
 #include "lsm/block.h"
 #include "lsm/bloom.h"
+#include "lsm/expiry.h"
 #include "lsm/filenames.h"
 #include "lsm/table_reader.h"
 #include "lsm/write_batch_rep.h"
@@ -35,9 +37,11 @@ Status TableCorruption(BlockKind kind, uint64_t offset, const std::string& what)
 }
 
 // Checks the meta blocks (filter, properties, index). The first failure goes to
-// *status / *bad_offset; *index is set when the index block is sound.
+// *status / *bad_offset; *index is set when the index block is sound, *filter when the
+// table has a sound filter block (it views `file`).
 void CheckMetaBlocks(std::string_view file, const lsm::Footer& footer, TableCheck* out,
-                     lsm::BlockPtr* index, Status* status, uint64_t* bad_offset) {
+                     lsm::BlockPtr* index, std::optional<lsm::BloomFilter>* filter, Status* status,
+                     uint64_t* bad_offset) {
   auto fail = [&](uint64_t offset, Status s) {
     if (status->ok()) {
       *status = std::move(s);
@@ -48,11 +52,16 @@ void CheckMetaBlocks(std::string_view file, const lsm::Footer& footer, TableChec
   std::string_view contents;
   if (footer.filter.size != 0) {
     Status s = lsm::VerifyBlock(raw(footer.filter), footer.filter, BlockKind::kFilter, &contents);
-    lsm::BloomFilter filter;
-    if (s.ok() && !filter.Parse(contents)) {
+    // Parsed in place: a filter may own an aligned copy of its bits (not copyable).
+    filter->emplace();
+    if (s.ok() && !(*filter)->Parse(contents)) {
       s = TableCorruption(BlockKind::kFilter, footer.filter.offset, "malformed");
     }
-    if (s.ok()) out->blocks++;
+    if (s.ok()) {
+      out->blocks++;
+    } else {
+      filter->reset();
+    }
     fail(footer.filter.offset, s);
   }
   Status s = lsm::VerifyBlock(raw(footer.properties), footer.properties, BlockKind::kProperties,
@@ -65,15 +74,92 @@ void CheckMetaBlocks(std::string_view file, const lsm::Footer& footer, TableChec
   fail(footer.index.offset, s);
 }
 
+// What one data entry is checked against: where it lies and what came before it.
+struct DataEntryContext {
+  const lsm::Footer& footer;
+  const std::optional<lsm::BloomFilter>& filter;
+  const lsm::FileMetaData* meta;      // null: no MANIFEST range to check
+  const BlockHandle& data;            // the entry's data block
+  std::string_view index_key;         // that block's index key
+  const std::string& prev_index_key;  // the previous block's ("" for the first block)
+  const std::string& last_key;        // the entry before this one ("" for the first)
+  bool first_in_block;
+};
+
+// Checks one data entry (key k, value v): its key parses (into *pk) and sorts after
+// the previous one, the filter admits it, the index separates it from the previous
+// block, the MANIFEST range holds it, and an expiring value has room for its deadline.
+Status CheckDataEntry(const DataEntryContext& c, std::string_view k, std::string_view v,
+                      lsm::ParsedInternalKey* pk, uint64_t* bad_offset) {
+  const lsm::InternalKeyComparator icmp;
+  if (!lsm::ParseInternalKey(k, pk)) {
+    return TableCorruption(BlockKind::kData, c.data.offset, "bad internal key");
+  }
+  if (!c.last_key.empty() && icmp.Compare(c.last_key, k) >= 0) {
+    return TableCorruption(
+        BlockKind::kData, c.data.offset,
+        "key " + lsm::DebugInternalKey(k) + " is not after " + lsm::DebugInternalKey(c.last_key));
+  }
+  // A lookup consults the filter first: one that rules out a key the table holds
+  // hides it (the filter is checksummed, but written from the same keys).
+  if (c.filter && !c.filter->MayContain(pk->user_key)) {
+    *bad_offset = c.footer.filter.offset;
+    return TableCorruption(BlockKind::kFilter, c.footer.filter.offset,
+                           "rules out key " + lsm::DebugInternalKey(k) +
+                               " of the data block at offset " + std::to_string(c.data.offset));
+  }
+  // An index key separates its block from the next one (last key <= index key <
+  // next first key): a seek or a lookup above it must not be sent to an earlier
+  // block, where it would miss.
+  if (c.first_in_block && !c.prev_index_key.empty() && icmp.Compare(k, c.prev_index_key) <= 0) {
+    *bad_offset = c.footer.index.offset;
+    return TableCorruption(BlockKind::kIndex, c.footer.index.offset,
+                           "index key " + lsm::DebugInternalKey(c.prev_index_key) +
+                               " is not below the first key " + lsm::DebugInternalKey(k) +
+                               " of the next data block");
+  }
+  // A point lookup searches only the block the index picks. A separator above the
+  // previous block's last key must therefore have a smaller user key than k (as
+  // FindShortestSeparator makes it): else a lookup of k's user key between the two
+  // lands in the previous block and misses k's versions.
+  if (c.first_in_block && !c.prev_index_key.empty() && c.prev_index_key != c.last_key &&
+      lsm::ExtractUserKey(c.prev_index_key).compare(pk->user_key) >= 0) {
+    *bad_offset = c.footer.index.offset;
+    return TableCorruption(
+        BlockKind::kIndex, c.footer.index.offset,
+        "index key " + lsm::DebugInternalKey(c.prev_index_key) +
+            " lies above its block's last key " + lsm::DebugInternalKey(c.last_key) +
+            " with the user key of the next block's first key " + lsm::DebugInternalKey(k));
+  }
+  if (icmp.Compare(k, c.index_key) > 0) {
+    return TableCorruption(BlockKind::kData, c.data.offset,
+                           "key " + lsm::DebugInternalKey(k) + " is beyond the block's index key");
+  }
+  if (c.meta != nullptr &&
+      (icmp.Compare(k, c.meta->smallest) < 0 || icmp.Compare(k, c.meta->largest) > 0)) {
+    return TableCorruption(BlockKind::kData, c.data.offset,
+                           "key " + lsm::DebugInternalKey(k) +
+                               " lies outside the range the MANIFEST records for this table [" +
+                               lsm::DebugInternalKey(c.meta->smallest) + " .. " +
+                               lsm::DebugInternalKey(c.meta->largest) + "]");
+  }
+  if (pk->type == lsm::ValueType::kValueExpiring && v.size() < lsm::kExpiryBytes) {
+    return TableCorruption(
+        BlockKind::kData, c.data.offset,
+        "expiring value of " + lsm::DebugInternalKey(k) + " is too short for its deadline");
+  }
+  return Status::OK();
+}
+
 // Walks the index and every data block it names. Returns the first problem.
 Status CheckDataBlocks(std::string_view file, const lsm::Footer& footer, const lsm::BlockPtr& index,
-                       const lsm::FileMetaData* meta, TableCheck* out, uint64_t* bad_offset,
-                       std::string* first_key, std::string* last_key, uint64_t* deletions,
-                       uint64_t* data_blocks) {
-  const lsm::InternalKeyComparator icmp;
+                       const std::optional<lsm::BloomFilter>& filter, const lsm::FileMetaData* meta,
+                       TableCheck* out, uint64_t* bad_offset, std::string* first_key,
+                       std::string* last_key, uint64_t* deletions, uint64_t* data_blocks) {
   const uint64_t index_offset = footer.index.offset;
   const uint64_t data_end = footer.meta_offset();
   uint64_t expect = 0;  // data blocks are back to back from offset 0 (docs/sst.md)
+  std::string prev_index_key;
   std::unique_ptr<lsm::Block::Iter> it = lsm::Block::NewIterator(index);
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     std::string_view hv = it->value();
@@ -81,6 +167,11 @@ Status CheckDataBlocks(std::string_view file, const lsm::Footer& footer, const l
     if (!lsm::DecodeBlockHandle(&hv, &h) || !hv.empty()) {
       *bad_offset = index_offset;
       return TableCorruption(BlockKind::kIndex, index_offset, "bad block handle");
+    }
+    lsm::ParsedInternalKey index_key;
+    if (!lsm::ParseInternalKey(it->key(), &index_key)) {
+      *bad_offset = index_offset;
+      return TableCorruption(BlockKind::kIndex, index_offset, "bad internal key");
     }
     if (h.offset != expect || h.size > data_end || data_end - h.offset < h.read_size()) {
       *bad_offset = index_offset;
@@ -101,28 +192,11 @@ Status CheckDataBlocks(std::string_view file, const lsm::Footer& footer, const l
     std::unique_ptr<lsm::Block::Iter> d = lsm::Block::NewIterator(block);
     for (d->SeekToFirst(); d->Valid(); d->Next()) {
       std::string_view k = d->key();
+      const DataEntryContext c{footer,    filter,         meta,      h,
+                               it->key(), prev_index_key, *last_key, in_block == 0};
       lsm::ParsedInternalKey pk;
-      if (!lsm::ParseInternalKey(k, &pk)) {
-        return TableCorruption(BlockKind::kData, h.offset, "bad internal key");
-      }
-      if (!last_key->empty() && icmp.Compare(*last_key, k) >= 0) {
-        return TableCorruption(BlockKind::kData, h.offset,
-                               "key " + lsm::DebugInternalKey(k) + " is not after " +
-                                   lsm::DebugInternalKey(*last_key));
-      }
-      if (icmp.Compare(k, it->key()) > 0) {
-        return TableCorruption(
-            BlockKind::kData, h.offset,
-            "key " + lsm::DebugInternalKey(k) + " is beyond the block's index key");
-      }
-      if (meta != nullptr &&
-          (icmp.Compare(k, meta->smallest) < 0 || icmp.Compare(k, meta->largest) > 0)) {
-        return TableCorruption(BlockKind::kData, h.offset,
-                               "key " + lsm::DebugInternalKey(k) +
-                                   " lies outside the range the MANIFEST records for this table [" +
-                                   lsm::DebugInternalKey(meta->smallest) + " .. " +
-                                   lsm::DebugInternalKey(meta->largest) + "]");
-      }
+      s = CheckDataEntry(c, k, d->value(), &pk, bad_offset);
+      if (!s.ok()) return s;
       if (first_key->empty()) first_key->assign(k);
       last_key->assign(k);
       if (pk.type == lsm::ValueType::kDeletion) (*deletions)++;
@@ -131,6 +205,7 @@ Status CheckDataBlocks(std::string_view file, const lsm::Footer& footer, const l
     if (!d->status().ok()) return d->status();
     if (in_block == 0) return TableCorruption(BlockKind::kData, h.offset, "empty data block");
     out->entries += in_block;
+    prev_index_key.assign(it->key());
   }
   if (!it->status().ok()) {
     *bad_offset = index_offset;
@@ -287,15 +362,16 @@ Status CheckTable(std::string_view file, const lsm::FileMetaData* meta, TableChe
   Status meta_status;
   uint64_t meta_bad = 0;
   lsm::BlockPtr index;
-  CheckMetaBlocks(file, footer, out, &index, &meta_status, &meta_bad);
+  std::optional<lsm::BloomFilter> filter;
+  CheckMetaBlocks(file, footer, out, &index, &filter, &meta_status, &meta_bad);
   if (index == nullptr) {
     *bad_offset = meta_bad;
     return meta_status;
   }
   std::string first_key, last_key;
   uint64_t deletions = 0, data_blocks = 0;
-  s = CheckDataBlocks(file, footer, index, meta, out, bad_offset, &first_key, &last_key, &deletions,
-                      &data_blocks);
+  s = CheckDataBlocks(file, footer, index, filter, meta, out, bad_offset, &first_key, &last_key,
+                      &deletions, &data_blocks);
   if (!s.ok()) return s;
   if (!meta_status.ok()) {
     *bad_offset = meta_bad;
@@ -335,7 +411,15 @@ Status ReadTableProperties(const std::string& path, lsm::TableProperties* props)
 }
 
 const char* TypeName(lsm::ValueType t) {
-  return t == lsm::ValueType::kDeletion ? "del" : "put";
+  switch (t) {
+    case lsm::ValueType::kDeletion:
+      return "del";
+    case lsm::ValueType::kValue:
+      return "put";
+    case lsm::ValueType::kValueExpiring:
+      return "put-expiring";
+  }
+  return "?";
 }
 
 }  // namespace ringdb::tools

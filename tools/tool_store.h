@@ -64,7 +64,8 @@ struct TableCheck {
   uint64_t entries = 0;
 };
 // Verifies the footer, every block's checksum and kind, the index, the order of the
-// keys, the zero padding, and that the properties match the data. When `meta` is given,
+// keys, that the filter admits every key, the zero padding, and that the properties
+// match the data. When `meta` is given,
 // also that every key lies inside the range the MANIFEST recorded. On failure,
 // *bad_offset is the offset of the first bad block (or footer / padding byte).
 Status CheckTable(std::string_view file, const lsm::FileMetaData* meta, TableCheck* out,

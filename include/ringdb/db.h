@@ -68,9 +68,16 @@ class DB {
   Status Delete(std::string_view key) { return Delete(WriteOptions(), key); }
   Status Write(const WriteBatch& batch) { return Write(WriteOptions(), batch); }
 
-  // OK and *value set, NotFound, or an error.
-  virtual Status Get(const ReadOptions& ro, std::string_view key, std::string* value) = 0;
-  Status Get(std::string_view key, std::string* value) { return Get(ReadOptions(), key, value); }
+  // OK and *value set, NotFound (absent, deleted, or past its deadline), or an error.
+  // *expire_at_unix_ms (when not null): the value's deadline, 0 when it has none.
+  virtual Status Get(const ReadOptions& ro, std::string_view key, std::string* value,
+                     uint64_t* expire_at_unix_ms) = 0;
+  Status Get(const ReadOptions& ro, std::string_view key, std::string* value) {
+    return Get(ro, key, value, nullptr);
+  }
+  Status Get(std::string_view key, std::string* value) {
+    return Get(ReadOptions(), key, value, nullptr);
+  }
 
   // Looks up every key at once: each owning shard gets its keys in one message and issues
   // every block-cache miss together, so a batch of cold keys uses the SSD's parallelism.

@@ -41,6 +41,9 @@ class Iterator {
   virtual void Prev() = 0;
   virtual std::string_view key() const = 0;
   virtual std::string_view value() const = 0;
+  // REQUIRES: Valid(). The value's deadline in Unix milliseconds, 0 when it has none.
+  // Keys past their deadline when the iterator was created are not shown.
+  virtual uint64_t expire_at_unix_ms() const { return 0; }
   // OK, or the first error met (the iterator is then not Valid()).
   virtual Status status() const = 0;
 };

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -89,11 +90,24 @@ struct Options {
   // background; when the disk cannot keep up, records are dropped and counted.
   bool io_trace = false;
   size_t io_trace_buffer_bytes = 4ull << 20;
+
+  // The wall clock that value deadlines (WriteOptions::expire_at_unix_ms) are judged
+  // by, in Unix milliseconds. Null: CLOCK_REALTIME. Called from any thread (readers and
+  // shard threads), only when a value with a deadline is met; it must be thread-safe
+  // and cheap. Tests and simulations set it.
+  std::function<uint64_t()> clock_ms;
 };
 
 struct WriteOptions {
   // Force an fdatasync before acknowledging this write whatever Options::durability says.
   bool sync = false;
+  // DB::Put only: the value's deadline in Unix milliseconds (0: none). From the
+  // deadline on (Options::clock_ms decides when that is) reads treat the key as
+  // deleted, and compaction removes the value. A deadline already past stores a value
+  // no read returns, like a Delete. Non-zero for Delete or Write is InvalidArgument
+  // (a WriteBatch carries its own deadlines: WriteBatch::Put). See docs/engine.md
+  // "Expiring values".
+  uint64_t expire_at_unix_ms = 0;
 };
 
 struct ReadOptions {

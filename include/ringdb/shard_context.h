@@ -23,10 +23,16 @@ class ShardContext {
   // True when this shard owns key.
   virtual bool Owns(std::string_view key) const = 0;
 
+  // As DB::Put/Delete (WriteOptions::expire_at_unix_ms included).
   virtual Status Put(const WriteOptions& wo, std::string_view key, std::string_view value) = 0;
   virtual Status Delete(const WriteOptions& wo, std::string_view key) = 0;
   // OK and *value set, NotFound, or an error. ReadOptions::snapshot is honoured.
-  virtual Status Get(const ReadOptions& ro, std::string_view key, std::string* value) = 0;
+  // *expire_at_unix_ms (when not null): the value's deadline, 0 when it has none.
+  virtual Status Get(const ReadOptions& ro, std::string_view key, std::string* value,
+                     uint64_t* expire_at_unix_ms) = 0;
+  Status Get(const ReadOptions& ro, std::string_view key, std::string* value) {
+    return Get(ro, key, value, nullptr);
+  }
   // Lets the shard's other fibers (commits, flushes, requests from other threads) run.
   virtual void Yield() = 0;
 

@@ -204,6 +204,7 @@ struct ShardStats {
   uint64_t compaction_errors = 0;  // failed compactions (the store is left as it was)
   uint64_t compaction_read_bytes = 0;
   uint64_t compaction_write_bytes = 0;
+  uint64_t compaction_expired = 0;  // values past their deadline that compactions removed
 
   // ---- reads ----
   uint64_t gets = 0;                   // point reads that had to search tables

@@ -23,6 +23,9 @@ class WriteBatch {
   // A key over kMaxKeyBytes or a value over kMaxValueBytes (options.h) is not added;
   // DB::Write then rejects the whole batch with InvalidArgument.
   void Put(std::string_view key, std::string_view value);
+  // A value with a deadline in Unix milliseconds (0: none); see
+  // WriteOptions::expire_at_unix_ms for what a deadline does.
+  void Put(std::string_view key, std::string_view value, uint64_t expire_at_unix_ms);
   void Delete(std::string_view key);
   void Clear();
 
@@ -35,6 +38,12 @@ class WriteBatch {
    public:
     virtual ~Handler() = default;
     virtual void Put(std::string_view key, std::string_view value) = 0;
+    // A Put with a deadline. The default forwards to Put (dropping the deadline).
+    virtual void PutWithExpiry(std::string_view key, std::string_view value,
+                               uint64_t expire_at_unix_ms) {
+      (void)expire_at_unix_ms;
+      Put(key, value);
+    }
     virtual void Delete(std::string_view key) = 0;
   };
   Status Iterate(Handler* handler) const;

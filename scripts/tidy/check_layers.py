@@ -74,6 +74,7 @@ TOOLS_MAY_INCLUDE = {
     "lsm/block.h",
     "lsm/bloom.h",
     "lsm/dbformat.h",
+    "lsm/expiry.h",  # expiring values in dump-sst / dump-wal
     "lsm/filenames.h",
     "lsm/table_format.h",
     "lsm/table_reader.h",

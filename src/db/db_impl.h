@@ -73,7 +73,8 @@ class DBImpl final : public DB {
   Status Put(const WriteOptions& wo, std::string_view key, std::string_view value) override;
   Status Delete(const WriteOptions& wo, std::string_view key) override;
   Status Write(const WriteOptions& wo, const WriteBatch& batch) override;
-  Status Get(const ReadOptions& ro, std::string_view key, std::string* value) override;
+  Status Get(const ReadOptions& ro, std::string_view key, std::string* value,
+             uint64_t* expire_at_unix_ms) override;
   void PutAsync(std::string_view key, std::string_view value, WriteCallback cb) override;
   void DeleteAsync(std::string_view key, WriteCallback cb) override;
   void WriteAsync(const WriteBatch& batch, WriteCallback cb) override;
@@ -127,10 +128,11 @@ class DBImpl final : public DB {
   // Posts a record of rep_bytes that fill() writes (returning its entry count).
   bool PostRecord(uint32_t shard, size_t rep_bytes, OpKind kind,
                   const std::function<uint32_t(char*)>& fill);
-  // Posts a one-entry batch (type kValue or kDeletion) to `shard`; false when it must
-  // be waited for instead (shard not accepting posts, buffer full, too large).
+  // Posts a one-entry batch (a Put with its deadline, or a Delete) to `shard`; false
+  // when it must be waited for instead (shard not accepting posts, buffer full, too
+  // large).
   bool PostEntry(uint32_t shard, bool is_put, std::string_view key, std::string_view value,
-                 OpKind kind);
+                 uint64_t expire_at_ms, OpKind kind);
   // Posts a whole rep; false as PostEntry.
   bool PostRep(uint32_t shard, std::string_view rep, OpKind kind);
   // Queues a waited write and leaves the gate before waiting for it.

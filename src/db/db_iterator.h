@@ -59,6 +59,7 @@ class DBIterator final : public Iterator {
   void Prev() override;
   std::string_view key() const override { return heap_.front()->it->key(); }
   std::string_view value() const override { return heap_.front()->it->value(); }
+  uint64_t expire_at_unix_ms() const override { return heap_.front()->it->expire_at(); }
   Status status() const override { return status_; }
 
  private:

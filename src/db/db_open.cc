@@ -160,6 +160,7 @@ lsm::ShardOptions ShardOptionsFor(const Options& opt, uint32_t shards) {
   base.pacer.bytes_per_sec = opt.background_io_bytes_per_sec;
   base.io_trace = opt.io_trace;
   base.io_trace_buffer_bytes = opt.io_trace_buffer_bytes;
+  base.clock = lsm::ExpiryClock(opt.clock_ms);
   // L1 holds about four memtables' worth; outputs are cut near one memtable's size.
   base.compaction.max_bytes_for_level_base = std::max<uint64_t>(4 * opt.memtable_bytes, 1 << 20);
   base.compaction.target_file_size = std::max<uint64_t>(opt.memtable_bytes, 256 << 10);

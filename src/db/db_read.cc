@@ -20,7 +20,8 @@ Status DBImpl::SeqFor(const ReadOptions& ro, uint32_t shard, lsm::SequenceNumber
   return Status::OK();
 }
 
-Status DBImpl::Get(const ReadOptions& ro, std::string_view key, std::string* value) {
+Status DBImpl::Get(const ReadOptions& ro, std::string_view key, std::string* value,
+                   uint64_t* expire_at_unix_ms) {
   if (key.size() > kMaxKeyBytes) return CheckKeyValue(key, {});
   CallGate gate(*open_);
   Status s = CheckCall(gate);
@@ -34,7 +35,7 @@ Status DBImpl::Get(const ReadOptions& ro, std::string_view key, std::string* val
   sh->WaitForPostedWrites();
   lsm::ReadCounters rc;
   HandoffReader reader(rt_.get(), sh, shard, caller_spin_ns_);
-  s = sh->GetWith(key, value, seq, ro.fill_cache, &reader, &rc);
+  s = sh->GetWith(key, value, seq, ro.fill_cache, &reader, &rc, expire_at_unix_ms);
   ThreadShardStats& ts = stats_->ForThisThread().shard(shard);
   ts.AddReads(rc);
   if (s.ok()) ts.user_bytes_read.Add(key.size() + value->size());
@@ -139,7 +140,8 @@ std::vector<Status> DBImpl::MultiGet(const ReadOptions& ro, std::span<const std:
     p.values.resize(p.keys.size());
     p.statuses.resize(p.keys.size());
     p.batch = std::make_unique<lsm::BatchLookup>(p.keys.data(), p.keys.size(), p.values.data(),
-                                                 p.statuses.data(), seq, ro.fill_cache, &p.rc);
+                                                 p.statuses.data(), seq, ro.fill_cache,
+                                                 &shard->clock(), &p.rc);
     p.batch->Start(*shard->view(), &shard->block_cache());  // inside the gate's section
   }
   RunMultiGetRounds(rt_.get(), shards_, parts, caller_spin_ns_);
@@ -263,10 +265,13 @@ class ShardContextImpl final : public ShardContext {
     if (!s.ok()) return s;
     std::string rep;
     lsm::WriteBatchRep::Clear(&rep);
-    s = lsm::WriteBatchRep::Put(&rep, key, value);
+    s = lsm::WriteBatchRep::Put(&rep, key, value, wo.expire_at_unix_ms);
     return s.ok() ? Write(rep, wo.sync, OpKind::kPut) : s;
   }
   Status Delete(const WriteOptions& wo, std::string_view key) override {
+    if (wo.expire_at_unix_ms != 0) {
+      return Status::InvalidArgument("WriteOptions::expire_at_unix_ms applies to Put only");
+    }
     Status s = Check(key, {});
     if (!s.ok()) return s;
     std::string rep;
@@ -274,14 +279,15 @@ class ShardContextImpl final : public ShardContext {
     s = lsm::WriteBatchRep::Delete(&rep, key);
     return s.ok() ? Write(rep, wo.sync, OpKind::kDelete) : s;
   }
-  Status Get(const ReadOptions& ro, std::string_view key, std::string* value) override {
+  Status Get(const ReadOptions& ro, std::string_view key, std::string* value,
+             uint64_t* expire_at_unix_ms) override {
     Status s = Check(key, {});
     if (!s.ok()) return s;
     lsm::SequenceNumber seq;
     s = db_->SeqFor(ro, index_, &seq);
     if (!s.ok()) return s;
     const uint64_t start = util::NowNanos();
-    s = shard_->Get(key, value, seq, ro.fill_cache);
+    s = shard_->Get(key, value, seq, ro.fill_cache, expire_at_unix_ms);
     shard_->RecordOp(OpKind::kGet, start, s);
     if (s.ok()) shard_->AddUserBytesRead(key.size() + value->size());
     return s;

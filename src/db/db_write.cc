@@ -5,6 +5,7 @@
 #include "db/db_impl.h"
 #include "db/shard_messages.h"
 #include "db/write_batch_internal.h"
+#include "lsm/expiry.h"
 #include "lsm/post_log.h"
 #include "lsm/write_batch_rep.h"
 #include "util/log.h"
@@ -32,6 +33,12 @@ class Splitter : public lsm::WriteBatchRep::Handler {
   void Put(std::string_view k, std::string_view v) override {
     (void)lsm::WriteBatchRep::Put(&Rep(k), k, v);
   }
+  void PutExpiring(std::string_view k, std::string_view stored) override {
+    uint64_t deadline = 0;
+    std::string_view v;
+    lsm::SplitExpiring(stored, &deadline, &v);  // Iterate checked the length
+    (void)lsm::WriteBatchRep::Put(&Rep(k), k, v, deadline);
+  }
   void Delete(std::string_view k) override { (void)lsm::WriteBatchRep::Delete(&Rep(k), k); }
 
  private:
@@ -43,6 +50,12 @@ class Splitter : public lsm::WriteBatchRep::Handler {
   const DBImpl* db_;
   std::vector<std::string>* reps_;
 };
+
+Status NoDeadlineHere(const char* call) {
+  return Status::InvalidArgument(std::string("WriteOptions::expire_at_unix_ms applies to Put only, "
+                                             "not to ") +
+                                 call + " (a WriteBatch carries its deadlines per Put)");
+}
 
 // The same preamble for every async write: a Status to report at once, or OK.
 Status AsyncPreamble(bool open, bool on_shard_thread) {
@@ -108,10 +121,10 @@ bool DBImpl::PostRecord(uint32_t shard, size_t rep_bytes, OpKind kind,
 }
 
 bool DBImpl::PostEntry(uint32_t shard, bool is_put, std::string_view key, std::string_view value,
-                       OpKind kind) {
-  const size_t rep_bytes = lsm::WriteBatchRep::SingleBytes(is_put, key, value);
+                       uint64_t expire_at_ms, OpKind kind) {
+  const size_t rep_bytes = lsm::WriteBatchRep::SingleBytes(is_put, key, value, expire_at_ms);
   return PostRecord(shard, rep_bytes, kind, [&](char* rep) {
-    lsm::WriteBatchRep::EncodeSingle(rep, is_put, key, value);
+    lsm::WriteBatchRep::EncodeSingle(rep, is_put, key, value, expire_at_ms);
     return uint32_t{1};
   });
 }
@@ -144,22 +157,26 @@ Status DBImpl::Put(const WriteOptions& wo, std::string_view key, std::string_vie
   s = CheckCall(gate);
   if (!s.ok()) return s;
   const uint32_t shard = ShardOf(key);
-  if (Posting(wo) && PostEntry(shard, true, key, value, OpKind::kPut)) return Status::OK();
+  const uint64_t deadline = wo.expire_at_unix_ms;
+  if (Posting(wo) && PostEntry(shard, true, key, value, deadline, OpKind::kPut)) {
+    return Status::OK();
+  }
   std::string& rep = ScratchRep();
   lsm::WriteBatchRep::Clear(&rep);
-  s = lsm::WriteBatchRep::Put(&rep, key, value);
+  s = lsm::WriteBatchRep::Put(&rep, key, value, deadline);
   if (!s.ok()) return s;
   return SubmitWrite(shard, rep, wo.sync, OpKind::kPut, &gate);
 }
 
 Status DBImpl::Delete(const WriteOptions& wo, std::string_view key) {
+  if (wo.expire_at_unix_ms != 0) return NoDeadlineHere("Delete");
   Status s = CheckKeyValue(key, {});
   if (!s.ok()) return s;
   CallGate gate(*open_);
   s = CheckCall(gate);
   if (!s.ok()) return s;
   const uint32_t shard = ShardOf(key);
-  if (Posting(wo) && PostEntry(shard, false, key, {}, OpKind::kDelete)) return Status::OK();
+  if (Posting(wo) && PostEntry(shard, false, key, {}, 0, OpKind::kDelete)) return Status::OK();
   std::string& rep = ScratchRep();
   lsm::WriteBatchRep::Clear(&rep);
   s = lsm::WriteBatchRep::Delete(&rep, key);
@@ -168,6 +185,7 @@ Status DBImpl::Delete(const WriteOptions& wo, std::string_view key) {
 }
 
 Status DBImpl::Write(const WriteOptions& wo, const WriteBatch& batch) {
+  if (wo.expire_at_unix_ms != 0) return NoDeadlineHere("Write");
   if (WriteBatchInternal::Invalid(batch)) {
     return Status::InvalidArgument("the batch holds an oversized key or value");
   }

@@ -77,6 +77,7 @@ Json ShardJson(const ShardStats& s) {
   j["compaction_errors"] = s.compaction_errors;
   j["compaction_read_bytes"] = s.compaction_read_bytes;
   j["compaction_write_bytes"] = s.compaction_write_bytes;
+  j["compaction_expired"] = s.compaction_expired;
   j["gets"] = s.gets;
   j["table_reads"] = s.table_reads;
   j["user_bytes_read"] = s.user_bytes_read;

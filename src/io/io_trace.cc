@@ -383,13 +383,15 @@ bool IoTraceReader::LoadBlock() {
         Status::Corruption(path_ + ": block " + std::to_string(blocks_) + ": checksum mismatch");
     return false;
   }
-  used_ = util::DecodeFixed32(t + 4);
-  if (used_ > kIoTraceRecordsPerBlock || util::DecodeFixed64(t + 8) != blocks_) {
+  // Checked before it replaces used_: Next() walks [next_, used_) of block_.
+  const uint32_t used = util::DecodeFixed32(t + 4);
+  if (used > kIoTraceRecordsPerBlock || util::DecodeFixed64(t + 8) != blocks_) {
     eof_ = true;
     status_ = Status::Corruption(path_ + ": block " + std::to_string(blocks_) +
                                  ": bad trailer (record count or sequence)");
     return false;
   }
+  used_ = used;
   next_ = 0;
   blocks_++;
   return true;

@@ -135,7 +135,15 @@ bool Block::Iter::ParseNextKey() {
   key_.append(p, non_shared);
   value_ = std::string_view(p + non_shared, value_len);
   next_ = static_cast<uint32_t>(p + non_shared + value_len - data_);
-  while (restart_index_ + 1 < num_restarts_ && RestartPoint(restart_index_ + 1) <= current_) {
+  // Seek and Prev start parsing at restart points, so each must start an entry that
+  // shares nothing with the one before; else a block would read differently backward
+  // than forward. Checked here, with the one restart offset per entry that the
+  // restart_index_ bookkeeping reads anyway, so that a forward scan (verify) proves it.
+  while (restart_index_ + 1 < num_restarts_ && RestartPoint(restart_index_ + 1) < next_) {
+    if (RestartPoint(restart_index_ + 1) != current_ || shared != 0) {
+      MarkCorrupt("restart point inside an entry or with a shared prefix");
+      return false;
+    }
     restart_index_++;
   }
   return true;

@@ -3,13 +3,15 @@
 #include <algorithm>
 #include <utility>
 
+#include "lsm/expiry.h"
 #include "util/assert.h"
 
 namespace ringdb::lsm {
 
 CompactionIterator::CompactionIterator(InternalIterator* input,
-                                       std::vector<SequenceNumber> snapshots, bool bottommost)
-    : input_(input), snapshots_(std::move(snapshots)), bottommost_(bottommost) {
+                                       std::vector<SequenceNumber> snapshots, bool bottommost,
+                                       uint64_t now_ms)
+    : input_(input), snapshots_(std::move(snapshots)), bottommost_(bottommost), now_ms_(now_ms) {
   RINGDB_ASSERT(input_ != nullptr);
   std::sort(snapshots_.begin(), snapshots_.end());
   snapshots_.erase(std::unique(snapshots_.begin(), snapshots_.end()), snapshots_.end());
@@ -43,6 +45,7 @@ void CompactionIterator::Next() {
 void CompactionIterator::FindNextKept() {
   valid_ = false;
   for (; input_->Valid(); input_->Next()) {
+    expired_ = false;  // per entry: a dropped expired entry must not rename the next one
     ParsedInternalKey ikey;
     if (!ParseInternalKey(input_->key(), &ikey)) {
       // Never guess with data being rewritten: stop, and the compaction fails.
@@ -68,6 +71,23 @@ void CompactionIterator::FindNextKept() {
       return;
     }
     last_stripe_ = stripe;
+    if (ikey.type == ValueType::kValueExpiring) {
+      uint64_t deadline = 0;
+      std::string_view payload;
+      if (!SplitExpiring(input_->value(), &deadline, &payload)) {
+        status_ =
+            Status::Corruption("compaction input: expiring value too short for its deadline at " +
+                               DebugInternalKey(input_->key()));
+        return;
+      }
+      if (Expired(deadline, now_ms_)) {
+        stats_.expired++;
+        expired_ = true;
+        ikey.type = ValueType::kDeletion;
+        tombstone_.clear();
+        AppendInternalKey(&tombstone_, ikey.user_key, ikey.sequence, ValueType::kDeletion);
+      }
+    }
     if (ikey.type == ValueType::kDeletion && bottommost_ && stripe == 0) {
       // Every reader that sees this tombstone would find nothing older anyway: the
       // older entries in this stripe are dropped above, there is no older stripe, and

@@ -25,7 +25,12 @@ namespace ringdb::lsm {
 // everything older, and when the output level is the bottommost for these keys there
 // is nothing older left elsewhere to hide: it is dropped too.
 //
-// Forward only; key()/value() are views into the input, valid until Next().
+// A value whose deadline has passed at now_ms reads as a deletion for every reader
+// (lsm/expiry.h), so it is rewritten as a tombstone at its sequence (and dropped like
+// one at the bottommost level).
+//
+// Forward only; key()/value() are views into the input (or into this iterator for a
+// rewritten entry), valid until Next().
 class CompactionIterator {
  public:
   struct Stats {
@@ -33,20 +38,22 @@ class CompactionIterator {
     uint64_t output_entries = 0;
     uint64_t dropped_shadowed = 0;    // not the newest of their stripe
     uint64_t dropped_tombstones = 0;  // bottommost deletions in the oldest stripe
+    uint64_t expired = 0;             // expired values rewritten as (or dropped like) tombstones
   };
 
   // REQUIRES: `input` (a merged iterator over the inputs, in InternalKeyComparator
   // order) outlives this; `snapshots` holds every live snapshot's sequence number.
-  // `bottommost`: no older data for these keys exists outside the input.
+  // `bottommost`: no older data for these keys exists outside the input. now_ms: the
+  // time deadlines are judged at (0: none has passed).
   CompactionIterator(InternalIterator* input, std::vector<SequenceNumber> snapshots,
-                     bool bottommost);
+                     bool bottommost, uint64_t now_ms = 0);
 
   void SeekToFirst();
   bool Valid() const { return valid_; }
   // REQUIRES: Valid().
   void Next();
-  std::string_view key() const { return input_->key(); }
-  std::string_view value() const { return input_->value(); }
+  std::string_view key() const { return expired_ ? std::string_view(tombstone_) : input_->key(); }
+  std::string_view value() const { return expired_ ? std::string_view() : input_->value(); }
   // The compaction may be installed only if this is ok once Valid() turns false: an
   // error in the input (or a corrupt key) ends the iteration early.
   Status status() const;
@@ -62,7 +69,10 @@ class CompactionIterator {
   InternalIterator* const input_;
   std::vector<SequenceNumber> snapshots_;  // sorted, unique
   const bool bottommost_;
+  const uint64_t now_ms_;
   bool valid_ = false;
+  bool expired_ = false;   // the current entry is an expired value, shown as tombstone_
+  std::string tombstone_;  // its key as a deletion
   // Invariant: last_stripe_ is the stripe of the last entry seen of current_user_key_
   // (kNoStripe before the first); entries of a key arrive newest first, so stripes only
   // decrease within a key.

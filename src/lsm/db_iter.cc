@@ -2,19 +2,25 @@
 
 #include <utility>
 
+#include "lsm/expiry.h"
 #include "util/assert.h"
 
 namespace ringdb::lsm {
 
 std::unique_ptr<UserIterator> NewDBIterator(std::unique_ptr<InternalIterator> internal,
                                             SequenceNumber seq, std::optional<std::string> lower,
-                                            std::optional<std::string> upper) {
-  return std::make_unique<DBIter>(std::move(internal), seq, std::move(lower), std::move(upper));
+                                            std::optional<std::string> upper, uint64_t now_ms) {
+  return std::make_unique<DBIter>(std::move(internal), seq, std::move(lower), std::move(upper),
+                                  now_ms);
 }
 
 DBIter::DBIter(std::unique_ptr<InternalIterator> internal, SequenceNumber seq,
-               std::optional<std::string> lower, std::optional<std::string> upper)
-    : iter_(std::move(internal)), seq_(seq), lower_(std::move(lower)), upper_(std::move(upper)) {
+               std::optional<std::string> lower, std::optional<std::string> upper, uint64_t now_ms)
+    : iter_(std::move(internal)),
+      seq_(seq),
+      now_ms_(now_ms),
+      lower_(std::move(lower)),
+      upper_(std::move(upper)) {
   RINGDB_ASSERT(iter_ != nullptr);
   RINGDB_ASSERT(seq_ <= kMaxSequenceNumber);
 }
@@ -27,8 +33,13 @@ std::string_view DBIter::key() const {
 
 std::string_view DBIter::value() const {
   RINGDB_ASSERT(valid_);
-  if (direction_ == Direction::kForward) return iter_->value();
+  if (direction_ == Direction::kForward) return iter_->value().substr(value_skip_);
   return saved_value_;
+}
+
+uint64_t DBIter::expire_at() const {
+  RINGDB_ASSERT(valid_);
+  return expire_at_;
 }
 
 Status DBIter::status() const {
@@ -45,6 +56,26 @@ bool DBIter::Parse(ParsedInternalKey* out) {
   if (ParseInternalKey(iter_->key(), out)) return true;
   status_ = Status::Corruption("iterator: corrupt internal key " + EscapeBytes(iter_->key()));
   Invalidate();
+  return false;
+}
+
+bool DBIter::Live(const ParsedInternalKey& k, std::string_view* payload, uint64_t* deadline) {
+  *deadline = 0;
+  switch (k.type) {
+    case ValueType::kDeletion:
+      return false;
+    case ValueType::kValue:
+      *payload = iter_->value();
+      return true;
+    case ValueType::kValueExpiring:
+      if (!SplitExpiring(iter_->value(), deadline, payload)) {
+        status_ = Status::Corruption("iterator: expiring value too short for its deadline at " +
+                                     DebugInternalKey(iter_->key()));
+        Invalidate();
+        return false;
+      }
+      return !Expired(*deadline, now_ms_);
+  }
   return false;
 }
 
@@ -97,12 +128,17 @@ void DBIter::FindNextUserEntry(bool skipping) {
     if (!BelowUpper(ikey.user_key)) break;
     if (ikey.sequence > seq_) continue;
     if (skipping && ikey.user_key <= saved_key_) continue;
-    if (ikey.type == ValueType::kDeletion) {
+    std::string_view payload;
+    uint64_t deadline;
+    if (!Live(ikey, &payload, &deadline)) {
+      if (!status_.ok()) return;
       saved_key_.assign(ikey.user_key);
       skipping = true;
       continue;
     }
     valid_ = true;
+    expire_at_ = deadline;
+    value_skip_ = iter_->value().size() - payload.size();
     saved_key_.clear();
     return;
   }
@@ -152,23 +188,27 @@ void DBIter::FindPrevUserEntry() {
   RINGDB_ASSERT(direction_ == Direction::kReverse);
   // Walks backward through the entries of one user key (oldest first) keeping the last
   // visible one, which is the newest; stops on the first entry of the key before it.
-  ValueType value_type = ValueType::kDeletion;
+  bool live = false;
   for (; iter_->Valid(); iter_->Prev()) {
     ParsedInternalKey ikey;
     if (!Parse(&ikey)) return;
     if (!AtOrAboveLower(ikey.user_key)) break;
     if (ikey.sequence > seq_) continue;
-    if (value_type != ValueType::kDeletion && ikey.user_key < saved_key_) break;
-    value_type = ikey.type;
-    if (value_type == ValueType::kDeletion) {
+    if (live && ikey.user_key < saved_key_) break;
+    std::string_view payload;
+    uint64_t deadline;
+    live = Live(ikey, &payload, &deadline);
+    if (!status_.ok()) return;
+    if (!live) {
       saved_key_.clear();
       saved_value_.clear();
     } else {
       saved_key_.assign(ikey.user_key);
-      saved_value_.assign(iter_->value());
+      saved_value_.assign(payload);
+      expire_at_ = deadline;
     }
   }
-  if (value_type == ValueType::kDeletion) {
+  if (!live) {
     Invalidate();
     direction_ = Direction::kForward;
     return;

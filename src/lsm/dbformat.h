@@ -20,10 +20,13 @@ using SequenceNumber = uint64_t;
 enum class ValueType : uint8_t {
   kDeletion = 0,
   kValue = 1,
+  // A value with a deadline: stored as fixed64(expire_at_unix_ms) | payload
+  // (lsm/expiry.h). Reads treat it as a deletion once the deadline has passed.
+  kValueExpiring = 2,
 };
 // The type that sorts first for a given (user key, sequence): seeks use it so they land
 // on the newest entry at or below the sequence.
-constexpr ValueType kValueTypeForSeek = ValueType::kValue;
+constexpr ValueType kValueTypeForSeek = ValueType::kValueExpiring;
 
 constexpr SequenceNumber kMaxSequenceNumber = (uint64_t{1} << 56) - 1;
 constexpr size_t kTrailerBytes = 8;
@@ -40,7 +43,7 @@ static_assert(kMaxBatchBytes < (uint64_t{1} << 31), "record lengths are fixed32"
 enum class LookupResult { kAbsent, kFound, kDeleted };
 
 inline bool IsValidValueType(uint8_t t) {
-  return t <= static_cast<uint8_t>(ValueType::kValue);
+  return t <= static_cast<uint8_t>(ValueType::kValueExpiring);
 }
 
 inline uint64_t PackSequenceAndType(SequenceNumber seq, ValueType t) {

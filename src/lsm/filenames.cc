@@ -13,12 +13,33 @@ std::string Numbered(uint64_t number, const char* suffix) {
   return buf;
 }
 
+// Accepts only the spelling Numbered() writes, so that the number parsed from a name
+// (or from CURRENT) leads back to that very file, not to "000005.sst" for "5.sst".
 bool ParseDecimal(std::string_view s, uint64_t* out) {
   if (s.empty() || s.size() > 19) return false;
   uint64_t v = 0;
   for (char c : s) {
     if (c < '0' || c > '9') return false;
     v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  if (Numbered(v, "") != s) return false;
+  *out = v;
+  return true;
+}
+
+// Exactly 8 lowercase hex digits, as EncodeCurrent writes them (sscanf's %x would
+// also take a sign, "0x", leading blanks and upper case).
+bool ParseHex32(std::string_view s, uint32_t* out) {
+  if (s.size() != 8) return false;
+  uint32_t v = 0;
+  for (char c : s) {
+    if (c >= '0' && c <= '9') {
+      v = v << 4 | static_cast<uint32_t>(c - '0');
+    } else if (c >= 'a' && c <= 'f') {
+      v = v << 4 | static_cast<uint32_t>(c - 'a' + 10);
+    } else {
+      return false;
+    }
   }
   *out = v;
   return true;
@@ -69,9 +90,8 @@ Status DecodeCurrent(std::string_view contents, const std::string& file,
   }
   std::string_view name = contents.substr(0, sp);
   std::string_view rest = contents.substr(sp + 1, contents.size() - sp - 2);
-  unsigned crc = 0;
-  if (!rest.starts_with("crc32c=") || rest.size() != 15 ||
-      std::sscanf(std::string(rest.substr(7)).c_str(), "%8x", &crc) != 1) {
+  uint32_t crc = 0;
+  if (!rest.starts_with("crc32c=") || !ParseHex32(rest.substr(7), &crc)) {
     return Status::Corruption(file + ": malformed checksum");
   }
   if (crc != util::crc32c::Value(name.data(), name.size())) {

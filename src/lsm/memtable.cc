@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "lsm/expiry.h"
 #include "util/assert.h"
 #include "util/coding.h"
 
@@ -30,6 +31,7 @@ void MemTable::Add(SequenceNumber seq, ValueType type, std::string_view key,
                    std::string_view value) {
   RINGDB_ASSERT(seq <= kMaxSequenceNumber);
   RINGDB_ASSERT(key.size() <= kMaxUserKeyBytes && value.size() <= kMaxValueBytes);
+  RINGDB_ASSERT(type != ValueType::kValueExpiring || value.size() >= kExpiryBytes);
   uint32_t ikey_len = static_cast<uint32_t>(key.size() + kTrailerBytes);
   uint32_t val_len = static_cast<uint32_t>(value.size());
   size_t bytes = util::VarintLength(ikey_len) + ikey_len + util::VarintLength(val_len) + val_len;
@@ -48,7 +50,8 @@ void MemTable::Add(SequenceNumber seq, ValueType type, std::string_view key,
   if (seq > largest_seq_) largest_seq_ = seq;
 }
 
-MemTable::GetResult MemTable::Get(const LookupKey& key, std::string* value) const {
+MemTable::GetResult MemTable::Get(const LookupKey& key, std::string* value,
+                                  uint64_t* expire_at_ms) const {
   Table::Iterator it(&table_);
   it.Seek(key.memtable_key().data());
   if (!it.Valid()) return GetResult::kAbsent;
@@ -58,6 +61,17 @@ MemTable::GetResult MemTable::Get(const LookupKey& key, std::string* value) cons
     case ValueType::kValue: {
       std::string_view v = GetLengthPrefixedSlice(ikey.data() + ikey.size());
       value->assign(v.data(), v.size());
+      if (expire_at_ms != nullptr) *expire_at_ms = 0;
+      return GetResult::kFound;
+    }
+    case ValueType::kValueExpiring: {
+      std::string_view payload;
+      uint64_t deadline = 0;
+      const bool ok =
+          SplitExpiring(GetLengthPrefixedSlice(ikey.data() + ikey.size()), &deadline, &payload);
+      if (expire_at_ms != nullptr) *expire_at_ms = deadline;
+      RINGDB_ASSERT_MSG(ok, "memtable entry too short for its deadline");  // Add checked it
+      value->assign(payload.data(), payload.size());
       return GetResult::kFound;
     }
     case ValueType::kDeletion:

@@ -1,7 +1,8 @@
 // MemTable: a shard's in-memory write buffer, a skiplist of internal keys in an arena.
 //
-// Thread ownership: one shard thread (no synchronization; see skiplist.h). An
-// immutable memtable being flushed is still owned and read by the same thread.
+// Thread ownership: one writer, the shard thread (Add); readers on any thread (Get,
+// iterators) while the memtable is reachable from a published ReadView or referenced
+// (skiplist.h publishes each node with a release store).
 //
 // Entry layout in the arena (what the skiplist's `const char*` keys point at):
 //   varint32 internal_key_len | user_key | fixed64 tag | varint32 value_len | value
@@ -24,13 +25,15 @@ class MemTable {
   MemTable(const MemTable&) = delete;
   MemTable& operator=(const MemTable&) = delete;
 
-  // REQUIRES: (key, seq) not already added; key/value within dbformat.h limits.
+  // REQUIRES: (key, seq) not already added; key/value within dbformat.h limits; for
+  // kValueExpiring, value is the stored form (lsm/expiry.h).
   void Add(SequenceNumber seq, ValueType type, std::string_view key, std::string_view value);
 
   using GetResult = LookupResult;
-  // Newest entry for key.user_key() with sequence <= key.sequence(). *value is set
-  // only for kFound.
-  GetResult Get(const LookupKey& key, std::string* value) const;
+  // Newest entry for key.user_key() with sequence <= key.sequence(). *value (the
+  // payload) and *expire_at_ms (0: no deadline; the caller judges it) are set only for
+  // kFound.
+  GetResult Get(const LookupKey& key, std::string* value, uint64_t* expire_at_ms = nullptr) const;
 
   // Arena bytes reserved; the engine flushes when this passes its write-buffer size.
   size_t ApproximateMemoryUsage() const { return arena_.MemoryUsage(); }

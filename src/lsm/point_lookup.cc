@@ -54,9 +54,9 @@ bool Settle(LookupResult r, PointLookup* p) {
 }  // namespace
 
 bool SearchMemtables(const ReadView& view, PointLookup* p, std::string* value) {
-  if (Settle(view.mem->Get(p->lk, value), p)) return true;
+  if (Settle(view.mem->Get(p->lk, value, &p->expire_at), p)) return true;
   for (const auto& m : view.imm) {
-    if (Settle(m->Get(p->lk, value), p)) return true;
+    if (Settle(m->Get(p->lk, value, &p->expire_at), p)) return true;
   }
   return false;
 }
@@ -101,7 +101,7 @@ LookupStep SearchTables(const Version& v, const BlockCache* cache, const Block* 
       rc->cache_hits++;
     }
     LookupResult r = LookupResult::kAbsent;
-    Status s = TableReader::SearchDataBlock(*b, p->lk, &r, value);
+    Status s = TableReader::SearchDataBlock(*b, p->lk, &r, value, &p->expire_at);
     if (!s.ok()) {
       p->status = Status::Corruption(t.path + ": " + s.message());
       return LookupStep::kDone;
@@ -115,13 +115,15 @@ LookupStep SearchTables(const Version& v, const BlockCache* cache, const Block* 
 }
 
 BatchLookup::BatchLookup(const std::string_view* keys, size_t n, std::string* values,
-                         Status* statuses, SequenceNumber seq, bool fill_cache, ReadCounters* rc)
+                         Status* statuses, SequenceNumber seq, bool fill_cache,
+                         const ExpiryClock* clock, ReadCounters* rc)
     : keys_(keys),
       n_(n),
       values_(values),
       statuses_(statuses),
       seq_(seq),
       fill_cache_(fill_cache),
+      clock_(clock),
       rc_(rc),
       lookups_(n) {}
 
@@ -143,7 +145,7 @@ void BatchLookup::Start(const ReadView& view, const BlockCache* cache) {
     PointLookup& p = *lookups_[i];
     if (SearchMemtables(view, &p, &values_[i]) ||
         SearchTables(*view.version, cache, nullptr, &p, &values_[i], rc_) == LookupStep::kDone) {
-      statuses_[i] = p.ToStatus();
+      statuses_[i] = p.Finish(&values_[i], *clock_);
     } else {
       pending.push_back(i);
     }
@@ -165,7 +167,7 @@ void BatchLookup::Resume(const BlockCache* cache) {
       continue;
     }
     if (SearchTables(*pinned_, cache, r.block.get(), &p, &values_[i], rc_) == LookupStep::kDone) {
-      statuses_[i] = p.ToStatus();
+      statuses_[i] = p.Finish(&values_[i], *clock_);
     } else {
       still.push_back(i);
     }

@@ -25,6 +25,7 @@
 #include "lsm/block.h"
 #include "lsm/block_cache.h"
 #include "lsm/dbformat.h"
+#include "lsm/expiry.h"
 #include "lsm/version.h"
 #include "ringdb/status.h"
 
@@ -63,17 +64,24 @@ struct PointLookup {
   uint64_t bloom_hash = 0;  // Hash64(user key, kBloomHashSeed), once tables are searched
   bool hashed = false;
   TableCursor cursor;
-  // When done: kFound (value set), kDeleted / kAbsent (NotFound), or an error in status.
+  // When done: kFound (value set, with its deadline or 0), kDeleted / kAbsent
+  // (NotFound), or an error in status.
   LookupResult result = LookupResult::kAbsent;
+  uint64_t expire_at = 0;
   Status status;
   // After kNeedBlock: the table and block to read (the table lives as long as the view).
   const TableHandle* miss_table = nullptr;
   BlockHandle miss_block;
 
-  // OK, NotFound or the error.
-  Status ToStatus() const {
+  // When done: OK, NotFound (absent, deleted, or its deadline has passed on `clock`;
+  // *value cleared) or the error. The clock is read only for a value with a deadline.
+  Status Finish(std::string* value, const ExpiryClock& clock) const {
     if (!status.ok()) return status;
-    return result == LookupResult::kFound ? Status::OK() : Status::NotFound();
+    if (result == LookupResult::kFound && !Expired(expire_at, expire_at ? clock.NowMs() : 0)) {
+      return Status::OK();
+    }
+    value->clear();
+    return Status::NotFound();
   }
 };
 
@@ -94,9 +102,10 @@ LookupStep SearchTables(const Version& v, const BlockCache* cache, const Block* 
 // its own beyond the one it takes).
 class BatchLookup {
  public:
-  // Results go to values[i] / statuses[i] (OK, NotFound or an error).
+  // Results go to values[i] / statuses[i] (OK, NotFound or an error); deadlines are
+  // judged on `clock` (which must outlive the lookup).
   BatchLookup(const std::string_view* keys, size_t n, std::string* values, Status* statuses,
-              SequenceNumber seq, bool fill_cache, ReadCounters* rc);
+              SequenceNumber seq, bool fill_cache, const ExpiryClock* clock, ReadCounters* rc);
   BatchLookup(const BatchLookup&) = delete;
   BatchLookup& operator=(const BatchLookup&) = delete;
 
@@ -117,6 +126,7 @@ class BatchLookup {
   Status* statuses_;
   const SequenceNumber seq_;
   const bool fill_cache_;
+  const ExpiryClock* clock_;
   ReadCounters* rc_;
   std::vector<std::unique_ptr<PointLookup>> lookups_;
   std::vector<size_t> pending_;  // parallel to reads_

@@ -34,6 +34,7 @@
 
 #include "lsm/compaction.h"
 #include "lsm/db_iter.h"
+#include "lsm/expiry.h"
 #include "lsm/io_pacer.h"
 #include "lsm/memtable.h"
 #include "lsm/point_lookup.h"
@@ -70,6 +71,7 @@ struct ShardOptions {
   IoPacerOptions pacer;
   bool io_trace = false;  // record every I/O of this shard into <dir>/IOTRACE
   size_t io_trace_buffer_bytes = 4ull << 20;
+  ExpiryClock clock;  // judges deadlines in reads and compactions (lsm/expiry.h)
 };
 
 // The public counters (ringdb/stats.h) plus what only the engine looks at.
@@ -132,12 +134,14 @@ class Shard {
   const ReadView* view() const { return view_.load(std::memory_order_acquire); }
   // Any thread, inside an rcu::ReadLock.
   const BlockCache& block_cache() const { return tables_.blocks(); }
+  const ExpiryClock& clock() const { return opt_.clock; }
 
   // Any thread: point lookup through the current view; blocks that miss the cache are
   // read through `reader` (which may block or suspend the caller). Counts into *rc.
   // REQUIRES: WaitForPostedWrites() first when posted writes must be visible.
+  // *expire_at (when not null): the value's deadline, 0 for none (lsm/expiry.h).
   Status GetWith(std::string_view key, std::string* value, SequenceNumber seq, bool fill_cache,
-                 BlockReader* reader, ReadCounters* rc) const;
+                 BlockReader* reader, ReadCounters* rc, uint64_t* expire_at = nullptr) const;
   // Any thread: keys[0..n) at once; every block still needed is read in one batch per
   // round.
   void MultiGetWith(const std::string_view* keys, size_t n, std::string* values, Status* statuses,
@@ -145,7 +149,7 @@ class Shard {
                     ReadCounters* rc) const;
   // (fiber) Point lookup on this shard's thread (sees every posted write).
   Status Get(std::string_view key, std::string* value, SequenceNumber seq = kLatest,
-             bool fill_cache = true);
+             bool fill_cache = true, uint64_t* expire_at = nullptr);
   // (fiber) Looks up keys[0..n) at once; every block that misses the cache is read in
   // one submission per round.
   void MultiGet(const std::string_view* keys, size_t n, std::string* values, Status* statuses,

@@ -204,7 +204,7 @@ Status Shard::RunCompaction(const Compaction& c) {
     }
   }
   std::unique_ptr<InternalIterator> merged = NewMergingIterator(std::move(children));
-  CompactionIterator it(merged.get(), snapshots_, c.is_bottommost);
+  CompactionIterator it(merged.get(), snapshots_, c.is_bottommost, opt_.clock.NowMs());
   OutputSplitter splitter(opt_.compaction.target_file_size);
 
   struct Output {
@@ -332,6 +332,7 @@ Status Shard::RunCompaction(const Compaction& c) {
   PublishView();
   compact_pointers_[c.level] = c.next_compact_pointer;
   stats_.compactions++;
+  stats_.compaction_expired += it.stats().expired;
   stats_.compaction_ns += util::NowNanos() - start_ns;
   // The edit that drops the inputs is durable: they may go. A reader that still holds
   // one (a view or a TableRef) keeps reading through its open descriptor.

@@ -161,6 +161,7 @@ class ViewIterator final : public UserIterator {
   void Prev() override { it_->Prev(); }
   std::string_view key() const override { return it_->key(); }
   std::string_view value() const override { return it_->value(); }
+  uint64_t expire_at() const override { return it_->expire_at(); }
   Status status() const override { return it_->status(); }
 
  private:
@@ -190,15 +191,20 @@ bool Shard::ReleaseSnapshot(SequenceNumber seq) {
 // Point reads
 
 Status Shard::GetWith(std::string_view key, std::string* value, SequenceNumber seq, bool fill_cache,
-                      BlockReader* reader, ReadCounters* rc) const {
+                      BlockReader* reader, ReadCounters* rc, uint64_t* expire_at) const {
   PointLookup p(key, ResolveSeq(seq));
+  auto finish = [&] {
+    Status s = p.Finish(value, opt_.clock);
+    if (expire_at != nullptr) *expire_at = s.ok() ? p.expire_at : 0;
+    return s;
+  };
   VersionPtr pinned;  // only when a block must be read: the reader may suspend
   {
     rt::rcu::ReadLock l;
     const ReadView* v = view();
-    if (SearchMemtables(*v, &p, value)) return p.ToStatus();
+    if (SearchMemtables(*v, &p, value)) return finish();
     if (SearchTables(*v->version, &tables_.blocks(), nullptr, &p, value, rc) == LookupStep::kDone) {
-      return p.ToStatus();
+      return finish();
     }
     pinned = v->version;
   }
@@ -212,7 +218,7 @@ Status Shard::GetWith(std::string_view key, std::string* value, SequenceNumber s
     rt::rcu::ReadLock l;
     if (SearchTables(*pinned, &tables_.blocks(), r.block.get(), &p, value, rc) ==
         LookupStep::kDone) {
-      return p.ToStatus();
+      return finish();
     }
   }
 }
@@ -220,7 +226,7 @@ Status Shard::GetWith(std::string_view key, std::string* value, SequenceNumber s
 void Shard::MultiGetWith(const std::string_view* keys, size_t n, std::string* values,
                          Status* statuses, SequenceNumber seq, bool fill_cache, BlockReader* reader,
                          ReadCounters* rc) const {
-  BatchLookup batch(keys, n, values, statuses, ResolveSeq(seq), fill_cache, rc);
+  BatchLookup batch(keys, n, values, statuses, ResolveSeq(seq), fill_cache, &opt_.clock, rc);
   {
     rt::rcu::ReadLock l;
     batch.Start(*view(), &tables_.blocks());
@@ -237,9 +243,10 @@ void Shard::WaitForPostedWritesInFiber() {
   while (last_seq_ + 1 < taken) rt::Yield();
 }
 
-Status Shard::Get(std::string_view key, std::string* value, SequenceNumber seq, bool fill_cache) {
+Status Shard::Get(std::string_view key, std::string* value, SequenceNumber seq, bool fill_cache,
+                  uint64_t* expire_at) {
   WaitForPostedWritesInFiber();
-  return GetWith(key, value, seq, fill_cache, &fiber_reader_, &reads_);
+  return GetWith(key, value, seq, fill_cache, &fiber_reader_, &reads_, expire_at);
 }
 
 void Shard::MultiGet(const std::string_view* keys, size_t n, std::string* values, Status* statuses,
@@ -271,8 +278,9 @@ std::unique_ptr<UserIterator> Shard::NewIterator(ReadViewRef view, SequenceNumbe
     if (v.files(level).empty()) continue;
     children.push_back(std::make_unique<LevelIterator>(cache, &v.files(level), reader, fill_cache));
   }
+  // Deadlines are judged once, as of the iterator's creation (like its sequence).
   auto it = NewDBIterator(NewMergingIterator(std::move(children)), seq, std::move(lower),
-                          std::move(upper));
+                          std::move(upper), opt_.clock.NowMs());
   return std::make_unique<ViewIterator>(std::move(view), std::move(it));
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "lsm/expiry.h"
 #include "util/assert.h"
 #include "util/hash.h"
 
@@ -139,7 +140,8 @@ class TableIter final : public InternalIterator {
 
 Status StringBlockFetcher::Fetch(const BlockHandle& handle, BlockKind kind, BlockPtr* out) {
   fetches_++;
-  if (handle.offset > file_.size() || file_.size() - handle.offset < handle.read_size()) {
+  if (handle.offset > file_.size() || handle.size > file_.size() ||
+      file_.size() - handle.offset < handle.read_size()) {
     return Status::IOError("read past end of file at offset " + std::to_string(handle.offset));
   }
   return Block::FromRaw(std::string(file_.substr(handle.offset, handle.read_size())), handle, kind,
@@ -293,7 +295,7 @@ Status TableReader::FindDataBlock(const LookupKey& key, uint64_t seeded_hash, Bl
 }
 
 Status TableReader::SearchDataBlock(const Block& block, const LookupKey& key, LookupResult* result,
-                                    std::string* value) {
+                                    std::string* value, uint64_t* expire_at_ms) {
   *result = LookupResult::kAbsent;
   Block::Iter it(&block);
   it.Seek(key.internal_key());
@@ -304,17 +306,32 @@ Status TableReader::SearchDataBlock(const Block& block, const LookupKey& key, Lo
                               ": bad internal key");
   }
   if (parsed.user_key != key.user_key()) return Status::OK();
-  if (parsed.type == ValueType::kValue) {
-    value->assign(it.value());
-    *result = LookupResult::kFound;
-  } else {
-    *result = LookupResult::kDeleted;
+  uint64_t deadline = 0;
+  switch (parsed.type) {
+    case ValueType::kValue:
+      value->assign(it.value());
+      *result = LookupResult::kFound;
+      break;
+    case ValueType::kValueExpiring: {
+      std::string_view payload;
+      if (!SplitExpiring(it.value(), &deadline, &payload)) {
+        return Status::Corruption("sst data block at offset " + std::to_string(block.offset()) +
+                                  ": expiring value too short for its deadline");
+      }
+      value->assign(payload);
+      *result = LookupResult::kFound;
+      break;
+    }
+    case ValueType::kDeletion:
+      *result = LookupResult::kDeleted;
+      break;
   }
+  if (expire_at_ms != nullptr) *expire_at_ms = deadline;
   return Status::OK();
 }
 
 Status TableReader::Get(const LookupKey& key, BlockFetcher* fetcher, LookupResult* result,
-                        std::string* value) const {
+                        std::string* value, uint64_t* expire_at_ms) const {
   *result = LookupResult::kAbsent;
   BlockHandle handle;
   bool may_exist;
@@ -323,7 +340,7 @@ Status TableReader::Get(const LookupKey& key, BlockFetcher* fetcher, LookupResul
   BlockPtr block;
   s = fetcher->Fetch(handle, BlockKind::kData, &block);
   if (!s.ok()) return s;
-  return SearchDataBlock(*block, key, result, value);
+  return SearchDataBlock(*block, key, result, value, expire_at_ms);
 }
 
 std::unique_ptr<InternalIterator> TableReader::NewIterator(BlockFetcher* fetcher) const {

@@ -80,12 +80,14 @@ class TableReader {
   Status FindDataBlock(const LookupKey& key, uint64_t seeded_hash, BlockHandle* handle,
                        bool* may_exist) const;
   Status FindDataBlock(const LookupKey& key, BlockHandle* handle, bool* may_exist) const;
-  // Point lookup, step 2: searches the fetched block. *value is set for kFound.
+  // Point lookup, step 2: searches the fetched block. *value (the payload) and
+  // *expire_at_ms (0: no deadline; the caller judges it) are set for kFound.
+  // Corruption for a bad key or an expiring value too short for its deadline.
   static Status SearchDataBlock(const Block& block, const LookupKey& key, LookupResult* result,
-                                std::string* value);
+                                std::string* value, uint64_t* expire_at_ms = nullptr);
   // Both steps through a fetcher.
-  Status Get(const LookupKey& key, BlockFetcher* fetcher, LookupResult* result,
-             std::string* value) const;
+  Status Get(const LookupKey& key, BlockFetcher* fetcher, LookupResult* result, std::string* value,
+             uint64_t* expire_at_ms = nullptr) const;
 
   // Iterates the whole table, fetching data blocks as it goes. The reader and the
   // fetcher must outlive the iterator.

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "lsm/expiry.h"
 #include "lsm/memtable.h"
 #include "util/assert.h"
 #include "util/coding.h"
@@ -14,28 +15,53 @@ void SetCount(std::string* rep, uint32_t n) {
   util::EncodeFixed32(rep->data(), n);
 }
 
-size_t EntryBytes(std::string_view key, std::string_view value, bool has_value) {
+// The value as the entry stores it: with the deadline in front when there is one.
+size_t StoredBytes(std::string_view value, uint64_t expire_at_ms) {
+  return value.size() + (expire_at_ms != 0 ? kExpiryBytes : 0);
+}
+
+size_t EntryBytes(std::string_view key, size_t stored_bytes, bool has_value) {
   size_t n = 1 + util::VarintLength(key.size()) + key.size();
-  if (has_value) n += util::VarintLength(value.size()) + value.size();
+  if (has_value) n += util::VarintLength(stored_bytes) + stored_bytes;
   return n;
 }
 
 Status CheckAdd(const std::string& rep, std::string_view key, std::string_view value,
-                bool has_value) {
+                bool has_value, uint64_t expire_at_ms = 0) {
   if (key.size() > kMaxUserKeyBytes) {
     return Status::InvalidArgument("key of " + std::to_string(key.size()) +
                                    " bytes exceeds the limit of " +
                                    std::to_string(kMaxUserKeyBytes));
   }
-  if (value.size() > kMaxValueBytes) {
+  if (StoredBytes(value, expire_at_ms) > kMaxValueBytes) {
     return Status::InvalidArgument("value of " + std::to_string(value.size()) +
                                    " bytes exceeds the limit of " + std::to_string(kMaxValueBytes));
   }
-  if (rep.size() + EntryBytes(key, value, has_value) > kMaxBatchBytes) {
+  if (rep.size() + EntryBytes(key, StoredBytes(value, expire_at_ms), has_value) > kMaxBatchBytes) {
     return Status::InvalidArgument("write batch exceeds " + std::to_string(kMaxBatchBytes) +
                                    " bytes");
   }
   return Status::OK();
+}
+
+// Writes one entry (EntryBytes long) at dst.
+void EncodeEntry(char* dst, bool is_put, std::string_view key, std::string_view value,
+                 uint64_t expire_at_ms) {
+  const bool expiring = is_put && expire_at_ms != 0;
+  ValueType type = is_put ? ValueType::kValue : ValueType::kDeletion;
+  if (expiring) type = ValueType::kValueExpiring;
+  char* p = dst;
+  *p++ = static_cast<char>(type);
+  p = util::EncodeVarint32(p, static_cast<uint32_t>(key.size()));
+  if (!key.empty()) std::memcpy(p, key.data(), key.size());
+  p += key.size();
+  if (!is_put) return;
+  p = util::EncodeVarint32(p, static_cast<uint32_t>(StoredBytes(value, expire_at_ms)));
+  if (expiring) {
+    util::EncodeFixed64(p, expire_at_ms);
+    p += kExpiryBytes;
+  }
+  if (!value.empty()) std::memcpy(p, value.data(), value.size());
 }
 
 class MemTableInserter final : public WriteBatchRep::Handler {
@@ -43,6 +69,9 @@ class MemTableInserter final : public WriteBatchRep::Handler {
   MemTableInserter(SequenceNumber seq, MemTable* mem) : seq_(seq), mem_(mem) {}
   void Put(std::string_view key, std::string_view value) override {
     mem_->Add(seq_++, ValueType::kValue, key, value);
+  }
+  void PutExpiring(std::string_view key, std::string_view stored) override {
+    mem_->Add(seq_++, ValueType::kValueExpiring, key, stored);
   }
   void Delete(std::string_view key) override { mem_->Add(seq_++, ValueType::kDeletion, key, {}); }
 
@@ -54,6 +83,7 @@ class MemTableInserter final : public WriteBatchRep::Handler {
 class NullHandler final : public WriteBatchRep::Handler {
  public:
   void Put(std::string_view, std::string_view) override {}
+  void PutExpiring(std::string_view, std::string_view) override {}
   void Delete(std::string_view) override {}
 };
 
@@ -68,35 +98,27 @@ uint32_t WriteBatchRep::Count(std::string_view rep) {
   return util::DecodeFixed32(rep.data());
 }
 
-Status WriteBatchRep::Put(std::string* rep, std::string_view key, std::string_view value) {
+Status WriteBatchRep::Put(std::string* rep, std::string_view key, std::string_view value,
+                          uint64_t expire_at_ms) {
   if (rep->size() < kHeaderBytes) Clear(rep);
-  Status s = CheckAdd(*rep, key, value, true);
+  Status s = CheckAdd(*rep, key, value, true, expire_at_ms);
   if (!s.ok()) return s;
-  rep->push_back(static_cast<char>(ValueType::kValue));
-  util::PutLengthPrefixed(rep, key);
-  util::PutLengthPrefixed(rep, value);
+  const size_t at = rep->size();
+  rep->resize(at + EntryBytes(key, StoredBytes(value, expire_at_ms), true));
+  EncodeEntry(rep->data() + at, true, key, value, expire_at_ms);
   SetCount(rep, Count(*rep) + 1);
   return Status::OK();
 }
 
-size_t WriteBatchRep::SingleBytes(bool is_put, std::string_view key, std::string_view value) {
-  size_t n = kHeaderBytes + 1 + util::VarintLength(key.size()) + key.size();
-  if (is_put) n += util::VarintLength(value.size()) + value.size();
-  return n;
+size_t WriteBatchRep::SingleBytes(bool is_put, std::string_view key, std::string_view value,
+                                  uint64_t expire_at_ms) {
+  return kHeaderBytes + EntryBytes(key, StoredBytes(value, expire_at_ms), is_put);
 }
 
 void WriteBatchRep::EncodeSingle(char* dst, bool is_put, std::string_view key,
-                                 std::string_view value) {
+                                 std::string_view value, uint64_t expire_at_ms) {
   util::EncodeFixed32(dst, 1);
-  char* p = dst + kHeaderBytes;
-  *p++ = static_cast<char>(is_put ? ValueType::kValue : ValueType::kDeletion);
-  p = util::EncodeVarint32(p, static_cast<uint32_t>(key.size()));
-  if (!key.empty()) std::memcpy(p, key.data(), key.size());
-  p += key.size();
-  if (is_put) {
-    p = util::EncodeVarint32(p, static_cast<uint32_t>(value.size()));
-    if (!value.empty()) std::memcpy(p, value.data(), value.size());
-  }
+  EncodeEntry(dst + kHeaderBytes, is_put, key, value, expire_at_ms);
 }
 
 Status WriteBatchRep::Delete(std::string* rep, std::string_view key) {
@@ -135,11 +157,18 @@ Status WriteBatchRep::Iterate(std::string_view rep, Handler* handler) {
     if (!util::GetLengthPrefixed(&input, &key) || key.size() > kMaxUserKeyBytes) {
       return Status::Corruption("write batch: bad key in entry " + std::to_string(found));
     }
-    if (type == static_cast<uint8_t>(ValueType::kValue)) {
-      if (!util::GetLengthPrefixed(&input, &value) || value.size() > kMaxValueBytes) {
+    if (type == static_cast<uint8_t>(ValueType::kValue) ||
+        type == static_cast<uint8_t>(ValueType::kValueExpiring)) {
+      const bool expiring = type == static_cast<uint8_t>(ValueType::kValueExpiring);
+      if (!util::GetLengthPrefixed(&input, &value) || value.size() > kMaxValueBytes ||
+          (expiring && value.size() < kExpiryBytes)) {
         return Status::Corruption("write batch: bad value in entry " + std::to_string(found));
       }
-      handler->Put(key, value);
+      if (expiring) {
+        handler->PutExpiring(key, value);
+      } else {
+        handler->Put(key, value);
+      }
     } else if (type == static_cast<uint8_t>(ValueType::kDeletion)) {
       handler->Delete(key);
     } else {

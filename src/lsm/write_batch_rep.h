@@ -2,7 +2,9 @@
 // payload and to apply the batch to a memtable. See docs/wal.md.
 //
 //   rep   := count fixed32 | entry{count}
-//   entry := kValue u8 | lp(key) | lp(value)  |  kDeletion u8 | lp(key)
+//   entry := kValue u8 | lp(key) | lp(value)
+//          | kValueExpiring u8 | lp(key) | lp(fixed64(expire_at_unix_ms) | value)
+//          | kDeletion u8 | lp(key)
 //
 // Entry i of a batch written at first_seq gets sequence first_seq + i. The public
 // ringdb::WriteBatch wraps a std::string holding a rep and these helpers.
@@ -28,6 +30,9 @@ class WriteBatchRep {
    public:
     virtual ~Handler() = default;
     virtual void Put(std::string_view key, std::string_view value) = 0;
+    // A value with a deadline; `stored` is fixed64(expire_at_unix_ms) | value, at least
+    // kExpiryBytes long (lsm/expiry.h SplitExpiring).
+    virtual void PutExpiring(std::string_view key, std::string_view stored) = 0;
     virtual void Delete(std::string_view key) = 0;
   };
 
@@ -35,13 +40,17 @@ class WriteBatchRep {
   static void Clear(std::string* rep);
   // InvalidArgument (rep unchanged) when key/value exceed the dbformat.h limits or the
   // batch would exceed kMaxBatchBytes. REQUIRES: *rep is a valid rep.
-  static Status Put(std::string* rep, std::string_view key, std::string_view value);
+  // expire_at_ms: the value's deadline (Unix ms), 0 for none.
+  static Status Put(std::string* rep, std::string_view key, std::string_view value,
+                    uint64_t expire_at_ms = 0);
   static Status Delete(std::string* rep, std::string_view key);
   // A one-entry rep (a Put, or a Delete when !is_put) written straight into memory the
   // caller owns (posted writes build theirs in the post buffer): SingleBytes() bytes.
   // REQUIRES: key/value within the limits (checked by the caller).
-  static size_t SingleBytes(bool is_put, std::string_view key, std::string_view value);
-  static void EncodeSingle(char* dst, bool is_put, std::string_view key, std::string_view value);
+  static size_t SingleBytes(bool is_put, std::string_view key, std::string_view value,
+                            uint64_t expire_at_ms = 0);
+  static void EncodeSingle(char* dst, bool is_put, std::string_view key, std::string_view value,
+                           uint64_t expire_at_ms = 0);
   // Appends src's entries to *dst (group commit merges batches this way).
   static Status Append(std::string* dst, std::string_view src);
 

@@ -166,6 +166,7 @@ void AccumulateShardStats(const ShardStats& s, ShardStats* t) {
   t->compaction_errors += s.compaction_errors;
   t->compaction_read_bytes += s.compaction_read_bytes;
   t->compaction_write_bytes += s.compaction_write_bytes;
+  t->compaction_expired += s.compaction_expired;
 
   t->gets += s.gets;
   t->table_reads += s.table_reads;

@@ -4,9 +4,13 @@
 // model taken with it), applied to ringdb and to a std::map, with periodic Flush
 // (memtable -> SSTable; the small memtables make compactions run too) and Close +
 // reopen; the whole key universe is compared after every reopen. Both I/O backends.
+// Some puts carry a deadline (WriteOptions::expire_at_unix_ms, WriteBatch::Put) and a
+// controllable clock (Options::clock_ms) moves forward: the model hides a key from its
+// deadline on, as the store must, through memtables, flushes, compactions and reopens.
 //
 // Replay: RINGDB_SEED=<seed> (printed at the start). Length: RINGDB_MODEL_OPS (default
 // 4000; the 'soak' suite runs far more).
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -124,17 +128,20 @@ class ModelTest : public ::testing::TestWithParam<IoBackendKind> {
   // Compares one key with the model; returns false on mismatch (failure recorded).
   bool Check(const std::string& key, const char* how) {
     std::string got;
-    Status s = db_->Get(key, &got);
+    uint64_t deadline = 0;
+    Status s = db_->Get(ReadOptions(), key, &got, &deadline);
     auto it = model_.find(key);
-    if (it == model_.end()) {
+    if (it == model_.end() || !Live(it->second)) {
       EXPECT_TRUE(s.IsNotFound()) << how << " Get(" << Printable(key) << ") want NotFound, got "
                                   << s.ToString() << " " << Printable(got) << Context();
       return s.IsNotFound();
     }
-    EXPECT_TRUE(s.ok() && got == it->second)
-        << how << " Get(" << Printable(key) << ") want " << Printable(it->second) << ", got "
-        << s.ToString() << " " << Printable(got) << Context();
-    return s.ok() && got == it->second;
+    const bool good = s.ok() && got == it->second.value && deadline == it->second.expire_at;
+    EXPECT_TRUE(good) << how << " Get(" << Printable(key) << ") want "
+                      << Printable(it->second.value) << " expiring at " << it->second.expire_at
+                      << ", got " << s.ToString() << " " << Printable(got) << " expiring at "
+                      << deadline << Context();
+    return good;
   }
   bool CheckAll(const char* how) {
     for (const auto& k : keys_) {
@@ -170,6 +177,26 @@ class ModelTest : public ::testing::TestWithParam<IoBackendKind> {
   }
 
   using Model = std::map<std::string, std::string>;
+  // What was written: values with their deadlines (0: none).
+  struct Entry {
+    std::string value;
+    uint64_t expire_at = 0;
+  };
+  using FullModel = std::map<std::string, Entry>;
+  bool Live(const Entry& e) const { return e.expire_at == 0 || e.expire_at > now_ms_.load(); }
+  // The keys a reader sees now.
+  Model LiveModel(const FullModel& full) const {
+    Model m;
+    for (const auto& [k, e] : full) {
+      if (Live(e)) m.emplace(k, e.value);
+    }
+    return m;
+  }
+  // No deadline most of the time; else one from the recent past to a while ahead.
+  uint64_t RandomDeadline() {
+    if (rng_() % 5 != 0) return 0;
+    return now_ms_.load() - 50 + rng_() % 2000;
+  }
 
   // One iterator over `model` (the store's state at ro.snapshot, or now): a random
   // seek, then a random walk of Next/Prev, every position compared.
@@ -307,7 +334,7 @@ class ModelTest : public ::testing::TestWithParam<IoBackendKind> {
 
   struct LiveSnapshot {
     const Snapshot* snap;
-    Model model;
+    FullModel model;  // deadlines are judged when the snapshot is read
   };
   void ReleaseSnapshots() {
     for (LiveSnapshot& ls : snaps_) db_->ReleaseSnapshot(ls.snap);
@@ -330,7 +357,8 @@ class ModelTest : public ::testing::TestWithParam<IoBackendKind> {
   TempDir tmp_;
   std::unique_ptr<DB> db_;
   Options opt_;
-  std::map<std::string, std::string> model_;
+  FullModel model_;
+  std::atomic<uint64_t> now_ms_{1'700'000'000'000};
   std::vector<std::string> keys_;
   std::mt19937_64 rng_;
   uint64_t seed_ = 0;
@@ -349,6 +377,7 @@ TEST_P(ModelTest, RandomOpsMatchStdMap) {
   const Durability modes[] = {Durability::kSync, Durability::kPeriodic, Durability::kNone};
   opt_.durability = modes[rng_() % 3];
   opt_.periodic_sync_ms = 5;
+  opt_.clock_ms = [this] { return now_ms_.load(); };
   MakeKeys();
   if (!OpenDb()) {
     if (skipped_) GTEST_SKIP() << "backend not supported by DB::Open (see log)";
@@ -362,11 +391,11 @@ TEST_P(ModelTest, RandomOpsMatchStdMap) {
     const uint64_t extra = rng_() % 1000;
     if (extra < 60) {
       Log("Iterator");
-      ASSERT_TRUE(CheckIterator(model_, ReadOptions(), "latest"));
+      ASSERT_TRUE(CheckIterator(LiveModel(model_), ReadOptions(), "latest"));
       ++n_iter;
     } else if (extra < 100) {
       Log("MultiGet");
-      ASSERT_TRUE(CheckMultiGet(model_, ReadOptions(), "latest"));
+      ASSERT_TRUE(CheckMultiGet(LiveModel(model_), ReadOptions(), "latest"));
       ++n_multiget;
     } else if (extra < 110 && snaps_.size() < 3) {
       Log("GetSnapshot");
@@ -385,20 +414,20 @@ TEST_P(ModelTest, RandomOpsMatchStdMap) {
         std::string got;
         Status s = db_->Get(ro, k, &got);
         auto m = ls.model.find(k);
-        if (m == ls.model.end()) {
+        if (m == ls.model.end() || !Live(m->second)) {
           ASSERT_TRUE(s.IsNotFound()) << "snapshot Get(" << Printable(k) << ") want NotFound, got "
                                       << s.ToString() << " " << Printable(got) << Context();
         } else {
-          ASSERT_TRUE(s.ok() && got == m->second)
-              << "snapshot Get(" << Printable(k) << ") want " << Printable(m->second) << ", got "
-              << s.ToString() << " " << Printable(got) << Context();
+          ASSERT_TRUE(s.ok() && got == m->second.value)
+              << "snapshot Get(" << Printable(k) << ") want " << Printable(m->second.value)
+              << ", got " << s.ToString() << " " << Printable(got) << Context();
         }
       } else if (what == 1) {
         Log("Iterator at snapshot");
-        ASSERT_TRUE(CheckIterator(ls.model, ro, "snapshot"));
+        ASSERT_TRUE(CheckIterator(LiveModel(ls.model), ro, "snapshot"));
       } else if (what == 2) {
         Log("MultiGet at snapshot");
-        ASSERT_TRUE(CheckMultiGet(ls.model, ro, "snapshot"));
+        ASSERT_TRUE(CheckMultiGet(LiveModel(ls.model), ro, "snapshot"));
       } else {
         Log("ReleaseSnapshot");
         db_->ReleaseSnapshot(ls.snap);
@@ -406,14 +435,21 @@ TEST_P(ModelTest, RandomOpsMatchStdMap) {
         snaps_.pop_back();
       }
     }
+    if (rng_() % 20 == 0) {  // time passes
+      now_ms_ += rng_() % 400;
+      Log("clock now " + std::to_string(now_ms_.load()));
+    }
     const uint64_t r = rng_() % 1000;
     if (r < 330) {  // Put
       const std::string& k = RandomKey();
       std::string v = RandomValue();
-      Log("Put " + Printable(k) + " len " + std::to_string(v.size()));
-      Status s = db_->Put(k, v);
+      WriteOptions wo;
+      wo.expire_at_unix_ms = RandomDeadline();
+      Log("Put " + Printable(k) + " len " + std::to_string(v.size()) + " expiring at " +
+          std::to_string(wo.expire_at_unix_ms));
+      Status s = db_->Put(wo, k, v);
       ASSERT_TRUE(s.ok()) << "Put: " << s.ToString() << Context();
-      model_[k] = std::move(v);
+      model_[k] = Entry{std::move(v), wo.expire_at_unix_ms};
       ++n_put;
     } else if (r < 430) {  // Delete
       const std::string& k = RandomKey();
@@ -424,7 +460,7 @@ TEST_P(ModelTest, RandomOpsMatchStdMap) {
       ++n_del;
     } else if (r < 530) {  // Write(batch), possibly several updates of one key
       WriteBatch b;
-      std::vector<std::pair<std::string, std::optional<std::string>>> ups;
+      std::vector<std::pair<std::string, std::optional<Entry>>> ups;
       const int n = 1 + static_cast<int>(rng_() % 20);
       for (int i = 0; i < n; ++i) {
         const std::string& k = RandomKey();
@@ -433,8 +469,9 @@ TEST_P(ModelTest, RandomOpsMatchStdMap) {
           ups.emplace_back(k, std::nullopt);
         } else {
           std::string v = RandomValue();
-          b.Put(k, v);
-          ups.emplace_back(k, std::move(v));
+          const uint64_t deadline = RandomDeadline();
+          b.Put(k, v, deadline);
+          ups.emplace_back(k, Entry{std::move(v), deadline});
         }
       }
       Log("Write batch of " + std::to_string(n));
@@ -465,7 +502,7 @@ TEST_P(ModelTest, RandomOpsMatchStdMap) {
         db_->PutAsync(k, v, [&done](Status st) { done.Set(std::move(st), {}); });
         ASSERT_TRUE(done.Wait(&s, nullptr)) << "PutAsync callback missing or repeated" << Context();
         ASSERT_TRUE(s.ok()) << "PutAsync: " << s.ToString() << Context();
-        model_[k] = std::move(v);
+        model_[k] = Entry{std::move(v), 0};
       } else if (which == 1) {
         Log("DeleteAsync " + Printable(k));
         db_->DeleteAsync(k, [&done](Status st) { done.Set(std::move(st), {}); });
@@ -478,12 +515,12 @@ TEST_P(ModelTest, RandomOpsMatchStdMap) {
         db_->GetAsync(k, [&done](Status st, std::string_view v) { done.Set(std::move(st), v); });
         ASSERT_TRUE(done.Wait(&s, &got)) << "GetAsync callback missing or repeated" << Context();
         auto it = model_.find(k);
-        if (it == model_.end()) {
+        if (it == model_.end() || !Live(it->second)) {
           ASSERT_TRUE(s.IsNotFound()) << "GetAsync(" << Printable(k) << ") want NotFound, got "
                                       << s.ToString() << " " << Printable(got) << Context();
         } else {
-          ASSERT_TRUE(s.ok() && got == it->second)
-              << "GetAsync(" << Printable(k) << ") want " << Printable(it->second) << ", got "
+          ASSERT_TRUE(s.ok() && got == it->second.value)
+              << "GetAsync(" << Printable(k) << ") want " << Printable(it->second.value) << ", got "
               << s.ToString() << " " << Printable(got) << Context();
         }
       }
@@ -502,7 +539,7 @@ TEST_P(ModelTest, RandomOpsMatchStdMap) {
         for (const LiveSnapshot& ls : snaps_) {
           ReadOptions ro;
           ro.snapshot = ls.snap;
-          ASSERT_TRUE(CheckScan(ls.model, ro, "snapshot before close"));
+          ASSERT_TRUE(CheckScan(LiveModel(ls.model), ro, "snapshot before close"));
         }
       }
       ReleaseSnapshots();
@@ -510,17 +547,17 @@ TEST_P(ModelTest, RandomOpsMatchStdMap) {
       ASSERT_TRUE(s.ok()) << "Close: " << s.ToString() << Context();
       ASSERT_TRUE(OpenDb());
       ASSERT_TRUE(CheckAll("after reopen"));
-      ASSERT_TRUE(CheckScan(model_, ReadOptions(), "after reopen"));
+      ASSERT_TRUE(CheckScan(LiveModel(model_), ReadOptions(), "after reopen"));
       ++n_reopen;
     }
   }
   Log("final Close+reopen");
   ASSERT_TRUE(CheckAll("before final close"));
-  ASSERT_TRUE(CheckScan(model_, ReadOptions(), "before final close"));
+  ASSERT_TRUE(CheckScan(LiveModel(model_), ReadOptions(), "before final close"));
   for (const LiveSnapshot& ls : snaps_) {
     ReadOptions ro;
     ro.snapshot = ls.snap;
-    ASSERT_TRUE(CheckScan(ls.model, ro, "snapshot at the end"));
+    ASSERT_TRUE(CheckScan(LiveModel(ls.model), ro, "snapshot at the end"));
   }
   ReleaseSnapshots();
   Stats stats;
@@ -530,7 +567,7 @@ TEST_P(ModelTest, RandomOpsMatchStdMap) {
   ASSERT_TRUE(CheckAll("after final reopen"));
   ASSERT_OK(db_->Flush());
   ASSERT_TRUE(CheckAll("after final flush"));
-  ASSERT_TRUE(CheckScan(model_, ReadOptions(), "after final flush"));
+  ASSERT_TRUE(CheckScan(LiveModel(model_), ReadOptions(), "after final flush"));
   std::fprintf(stderr,
                "[ model] seed=%llu backend=%s shards=%u durability=%s ops=%llu: put=%llu "
                "delete=%llu batch=%llu get=%llu async=%llu flush=%llu reopen=%llu "
@@ -543,7 +580,7 @@ TEST_P(ModelTest, RandomOpsMatchStdMap) {
                static_cast<unsigned long long>(n_async), static_cast<unsigned long long>(n_flush),
                static_cast<unsigned long long>(n_reopen), static_cast<unsigned long long>(n_iter),
                static_cast<unsigned long long>(n_multiget), static_cast<unsigned long long>(n_snap),
-               static_cast<unsigned long long>(stats.total.compactions), model_.size(),
+               static_cast<unsigned long long>(stats.total.compactions), LiveModel(model_).size(),
                static_cast<unsigned long long>(dbtest::TotalBytesWithSuffix(opt_.path, ".sst")));
 }
 

@@ -8,6 +8,7 @@
 
 #include "gtest/gtest.h"
 #include "iter_test_util.h"
+#include "lsm/expiry.h"
 #include "lsm/memtable.h"
 #include "lsm/merging_iterator.h"
 #include "test_util.h"
@@ -313,8 +314,13 @@ TEST_F(DBIterTest, InternalErrorWhileReversingIsNotAValue) {
 // ---- model-based --------------------------------------------------------------------
 
 struct Model {
+  struct Version {
+    std::string value;
+    uint64_t expire_at = 0;
+  };
   // user key -> sequence -> value (nullopt = deletion)
-  std::map<std::string, std::map<SequenceNumber, std::optional<std::string>>> versions;
+  std::map<std::string, std::map<SequenceNumber, std::optional<Version>>> versions;
+  uint64_t now_ms = 0;
 
   std::vector<std::pair<std::string, std::string>> Visible(SequenceNumber seq, const OptStr& lo,
                                                            const OptStr& hi) const {
@@ -324,7 +330,9 @@ struct Model {
       auto it = vs.upper_bound(seq);
       if (it == vs.begin()) continue;
       --it;
-      if (it->second) out.emplace_back(k, *it->second);
+      if (it->second && !Expired(it->second->expire_at, now_ms)) {
+        out.emplace_back(k, it->second->value);
+      }
     }
     return out;
   }
@@ -337,6 +345,7 @@ TEST(DBIterModelTest, RandomOpsSnapshotsAndBounds) {
   for (int round = 0; round < 150; round++) {
     SCOPED_TRACE(testing::Cat("seed=", seed) + testing::Cat(" round=", round));
     Model model;
+    model.now_ms = 100 + rng.Uniform(10);
     // Writes spread over memtables and vectors, merged as the engine would.
     std::vector<std::unique_ptr<MemTable>> mems(1 + rng.Uniform(3));
     for (auto& m : mems) m = std::make_unique<MemTable>();
@@ -347,9 +356,18 @@ TEST(DBIterModelTest, RandomOpsSnapshotsAndBounds) {
       std::string k = rng.Key(3);
       bool del = rng.OneIn(3);
       std::string v = del ? "" : testing::Cat("v", seq + 1);
+      // A third of the values carry a deadline, half of those already past.
+      const uint64_t deadline = !del && rng.OneIn(3) ? 95 + rng.Uniform(20) : 0;
       seq++;
-      model.versions[k][seq] = del ? std::nullopt : std::optional<std::string>(v);
+      model.versions[k][seq] =
+          del ? std::nullopt : std::optional<Model::Version>(Model::Version{v, deadline});
       ValueType t = del ? ValueType::kDeletion : ValueType::kValue;
+      if (deadline != 0) {
+        std::string stored;
+        util::PutFixed64(&stored, deadline);
+        v = stored + v;
+        t = ValueType::kValueExpiring;
+      }
       size_t dst = rng.Uniform(mems.size() + vecs.size());
       if (dst < mems.size()) {
         mems[dst]->Add(seq, t, k, v);
@@ -366,7 +384,7 @@ TEST(DBIterModelTest, RandomOpsSnapshotsAndBounds) {
     if (rng.OneIn(3)) lo = rng.Key(2);
     if (rng.OneIn(3)) hi = rng.Key(3);
     auto want = model.Visible(snap, lo, hi);
-    auto it = NewDBIterator(NewMergingIterator(std::move(children)), snap, lo, hi);
+    auto it = NewDBIterator(NewMergingIterator(std::move(children)), snap, lo, hi, model.now_ms);
 
     size_t pos = want.size();
     for (int step = 0; step < 120; step++) {

@@ -5,6 +5,7 @@
 #include "gtest/gtest.h"
 #include "lsm/dbformat.h"
 #include "test_util.h"
+#include "util/coding.h"
 
 namespace ringdb::lsm {
 namespace {
@@ -113,6 +114,22 @@ TEST(MemTableTest, OverwritesAndDeletesBySequence) {
   EXPECT_EQ(m.num_deletions(), 1u);
   EXPECT_EQ(m.smallest_seq(), 1u);
   EXPECT_EQ(m.largest_seq(), 4u);
+}
+
+TEST(MemTableTest, ExpiringValueReturnsPayloadAndDeadline) {
+  MemTable m;
+  std::string stored;
+  util::PutFixed64(&stored, 777);
+  m.Add(1, ValueType::kValueExpiring, "k", stored + "v1");
+  m.Add(2, ValueType::kValue, "k", "v2");
+  std::string v;
+  uint64_t deadline = 5;
+  ASSERT_EQ(m.Get(LookupKey("k", 1), &v, &deadline), MemTable::GetResult::kFound);
+  EXPECT_EQ(v, "v1");
+  EXPECT_EQ(deadline, 777u);
+  ASSERT_EQ(m.Get(LookupKey("k", 2), &v, &deadline), MemTable::GetResult::kFound);
+  EXPECT_EQ(v, "v2");
+  EXPECT_EQ(deadline, 0u);
 }
 
 TEST(MemTableTest, PrefixKeysDoNotMatch) {

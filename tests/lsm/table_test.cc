@@ -5,6 +5,7 @@
 #include "lsm/table_builder.h"
 #include "lsm/table_reader.h"
 #include "test_util.h"
+#include "util/coding.h"
 
 namespace ringdb::lsm {
 namespace {
@@ -168,6 +169,32 @@ TEST(TableTest, VersionsOfOneKeySpanningBlocks) {
   EXPECT_EQ(Lookup(*t, &f, "cold", 2), "ABSENT");
   EXPECT_EQ(Lookup(*t, &f, "cold", 3), "c");
   EXPECT_EQ(t->properties().num_deletions, 71u);
+}
+
+TEST(TableTest, ExpiringValuesReturnPayloadAndDeadline) {
+  Model model;
+  std::string stored;
+  util::PutFixed64(&stored, 1234);
+  model.emplace(MakeInternalKey("exp", 2, ValueType::kValueExpiring), stored + "payload");
+  model.emplace(MakeInternalKey("plain", 3, ValueType::kValue), "p");
+  model.emplace(MakeInternalKey("short", 4, ValueType::kValueExpiring), "1234567");
+  std::string file = BuildTable(model, TableOptions{});
+  std::unique_ptr<TableReader> t;
+  ASSERT_TRUE(TableReader::OpenFromFile(file, &t).ok());
+  StringBlockFetcher f(file);
+  std::string v;
+  uint64_t deadline = 99;
+  LookupResult r;
+  ASSERT_TRUE(t->Get(LookupKey("exp", 10), &f, &r, &v, &deadline).ok());
+  EXPECT_EQ(r, LookupResult::kFound);
+  EXPECT_EQ(v, "payload");  // the deadline is not part of the value; the caller judges it
+  EXPECT_EQ(deadline, 1234u);
+  ASSERT_TRUE(t->Get(LookupKey("plain", 10), &f, &r, &v, &deadline).ok());
+  EXPECT_EQ(v, "p");
+  EXPECT_EQ(deadline, 0u);
+  // Too short to hold its deadline: corruption, never a value.
+  Status s = t->Get(LookupKey("short", 10), &f, &r, &v, &deadline);
+  EXPECT_TRUE(s.IsCorruption()) << s.ToString();
 }
 
 TEST(TableTest, EmptyTable) {

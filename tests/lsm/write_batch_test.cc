@@ -12,6 +12,9 @@ class Recorder : public WriteBatchRep::Handler {
   void Put(std::string_view k, std::string_view v) override {
     ops.push_back("Put(" + std::string(k) + "," + std::string(v) + ")");
   }
+  void PutExpiring(std::string_view k, std::string_view stored) override {
+    ops.push_back("PutExpiring(" + std::string(k) + "," + std::to_string(stored.size()) + ")");
+  }
   void Delete(std::string_view k) override { ops.push_back("Delete(" + std::string(k) + ")"); }
   std::vector<std::string> ops;
 };
@@ -51,6 +54,37 @@ TEST(WriteBatchRepTest, InsertIntoAssignsConsecutiveSequences) {
   EXPECT_EQ(mem.Get(LookupKey("j", 12), &v), LookupResult::kDeleted);
   EXPECT_EQ(mem.Get(LookupKey("j", 11), &v), LookupResult::kAbsent);
   EXPECT_EQ(mem.largest_seq(), 12u);
+}
+
+TEST(WriteBatchRepTest, DeadlinesTravelWithTheirPuts) {
+  std::string rep;
+  ASSERT_TRUE(WriteBatchRep::Put(&rep, "a", "1", 5000).ok());
+  ASSERT_TRUE(WriteBatchRep::Put(&rep, "b", "2").ok());
+  Recorder r;
+  ASSERT_TRUE(WriteBatchRep::Iterate(rep, &r).ok());
+  EXPECT_EQ(r.ops, (std::vector<std::string>{"PutExpiring(a,9)", "Put(b,2)"}));
+  MemTable mem;
+  ASSERT_TRUE(WriteBatchRep::InsertInto(rep, 1, &mem).ok());
+  std::string v;
+  uint64_t deadline = 0;
+  EXPECT_EQ(mem.Get(LookupKey("a", 1), &v, &deadline), LookupResult::kFound);
+  EXPECT_EQ(v, "1");
+  EXPECT_EQ(deadline, 5000u);
+  // The single-entry encoding matches the batch one.
+  std::string single(WriteBatchRep::SingleBytes(true, "a", "1", 5000), '\0');
+  WriteBatchRep::EncodeSingle(single.data(), true, "a", "1", 5000);
+  std::string one;
+  ASSERT_TRUE(WriteBatchRep::Put(&one, "a", "1", 5000).ok());
+  EXPECT_EQ(single, one);
+}
+
+TEST(WriteBatchRepTest, ExpiringEntryTooShortForItsDeadlineIsCorruption) {
+  std::string rep;
+  ASSERT_TRUE(WriteBatchRep::Put(&rep, "a", "1234567").ok());
+  rep[WriteBatchRep::kHeaderBytes] = static_cast<char>(ValueType::kValueExpiring);
+  Recorder r;
+  EXPECT_TRUE(WriteBatchRep::Iterate(rep, &r).IsCorruption());
+  EXPECT_TRUE(WriteBatchRep::Validate(rep).IsCorruption());
 }
 
 TEST(WriteBatchRepTest, AppendMergesCounts) {
