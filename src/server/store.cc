@@ -3,18 +3,22 @@
 // messages is what a new engine core replaces.
 #include "server/store.h"
 
-#include <sys/time.h>
-
 #include <algorithm>
+#include <ctime>
 
 #include "db/stats_render.h"
 #include "db/write_batch_internal.h"
+#include "lsm/expiry.h"
 #include "ringdb/db.h"
 #include "runtime/reactor.h"
 #include "server/store_internal.h"
 #include "util/assert.h"
 
 namespace ringdb::server {
+
+static_assert(Store::kMaxValueBytes + lsm::kExpiryBytes == ringdb::kMaxValueBytes,
+              "a value the server accepts must take a deadline later");
+
 namespace {
 
 // RunAll's rendezvous, on the calling fiber's stack.
@@ -116,6 +120,7 @@ Status Store::Open(const StoreOptions& opt, std::unique_ptr<Store>* out) {
   o.io_poll_batch = opt.io_poll_batch;
   o.idle_spin_us = opt.idle_spin_us;
   o.pin_threads = opt.pin_threads;
+  o.clock_ms = opt.clock_ms;
   std::unique_ptr<Store> st(new Store());
   st->opt_ = opt;
   Status s = DB::Open(o, &st->db_);
@@ -149,11 +154,13 @@ uint32_t Store::ShardOf(std::string_view key) const {
   return Impl(db_.get())->ShardOf(key);
 }
 
+// The clock the engine judges deadlines on (Options::clock_ms, else CLOCK_REALTIME as
+// in lsm::ExpiryClock), without reaching into a shard (this runs after Close too).
 uint64_t Store::NowMs() const {
   if (opt_.clock_ms) return opt_.clock_ms();
-  timeval tv;
-  gettimeofday(&tv, nullptr);
-  return static_cast<uint64_t>(tv.tv_sec) * 1000 + static_cast<uint64_t>(tv.tv_usec) / 1000;
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1000000;
 }
 
 Status Store::RunOnEveryShard(const std::function<void(uint32_t shard)>& fn) {
@@ -207,18 +214,7 @@ Status Store::BatchPut(WriteBatch* batch, std::string_view key, std::string_view
     return Status::InvalidArgument("value of " + std::to_string(value.size()) +
                                    " bytes exceeds the limit of " + std::to_string(kMaxValueBytes));
   }
-  // The header and the payload go in as one value (the buffer is only used here, with
-  // no suspension in between, so one per thread serves every fiber).
-  thread_local std::string buf;
-  buf.clear();
-  if (expire_at_ms != 0) {
-    buf.push_back(value_header::kDeadline);
-    util::PutFixed64(&buf, expire_at_ms);
-  } else {
-    buf.push_back(value_header::kNoDeadline);
-  }
-  buf.append(value);
-  batch->Put(key, buf);
+  batch->Put(key, value, expire_at_ms);
   return Status::OK();
 }
 

@@ -21,8 +21,11 @@
 //     without a hop) sees exactly the owner's acknowledged writes, or declines when it
 //     cannot tell them apart (below). Neither reveals a write a crash could undo
 //     without the caller knowing.
-//   - Expiry: a value may carry a deadline (Unix ms, 0 = none). No read returns a
-//     value whose deadline is at or before NowMs().
+//   - Expiry: a value may carry a deadline (Unix ms, 0 = none), stored by the engine
+//     with the value (WriteBatch::Put with a deadline; docs/engine.md "Expiring
+//     values"). The engine judges it on the store's clock (StoreOptions::clock_ms,
+//     which NowMs() reads too): no read returns a value whose deadline is at or before
+//     NowMs(), and compaction drops expired entries.
 //
 // Reads of another shard's keys (docs/server.md "How it runs"): the owner publishes
 // its memtables and tables (lsm::Shard::view()), and any thread reads them lock-free.
@@ -34,12 +37,8 @@
 // and declines (the caller sends the reads to the owner, whose pending writes answer
 // them) while the owner has published writes that are not acknowledged yet.
 //
-// Expiry today (replaced by the engine feature, see docs/server.md): the deadline is
-// encoded in front of the stored value by this adapter (one byte 0x00, or 0x01 and the
-// deadline as fixed64), so stores written by ringdb-server hold values other programs
-// must decode, and compaction does not drop expired entries yet (reads hide them,
-// FLUSHALL and overwrites remove them). The engine's WriteOptions::expire_at_unix_ms /
-// Get-with-deadline / Options::clock_ms replace that without changing this interface.
+// Stored values are the clients' bytes as they are: any program reading the store
+// with the public API sees the same values and deadlines.
 //
 // Thread ownership: the Store object is shared by all shard threads; its per-shard
 // state (write requests, read stats) is written only by that shard's thread, and the
@@ -76,7 +75,8 @@ struct StoreOptions {
   uint32_t io_poll_batch = 64;  // completions reaped per reactor pass (sockets need more than 4)
   uint32_t idle_spin_us = Options::kAutoSpin;
   bool pin_threads = false;
-  // Unix milliseconds for expiry decisions; null: the real clock (tests set it).
+  // Unix milliseconds for expiry decisions (the engine's Options::clock_ms); null: the
+  // real clock (tests set it).
   std::function<uint64_t()> clock_ms;
 };
 
@@ -117,7 +117,9 @@ class Store {
   uint64_t NowMs() const;
   // Limits the engine enforces (InvalidArgument beyond them).
   static constexpr size_t kMaxKeyBytes = ringdb::kMaxKeyBytes;
-  static constexpr size_t kMaxValueBytes = ringdb::kMaxValueBytes - 9;  // minus the header
+  // A value leaves room for the 8 bytes of a deadline, so that EXPIRE never fails on
+  // a value SET accepted.
+  static constexpr size_t kMaxValueBytes = ringdb::kMaxValueBytes - 8;
 
   // Runs fn(shard) in a fiber on every shard thread and returns when every one has
   // returned. REQUIRES: not on a shard thread.

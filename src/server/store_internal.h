@@ -1,5 +1,5 @@
 // What the engine adapter's two files share (store.cc: writes, calls, stats;
-// store_read.cc: reads): the value header, the per-shard state, the engine handles.
+// store_read.cc: reads): the per-shard state and the engine handles.
 // Not for the rest of the server (store.h is its interface).
 #pragma once
 
@@ -7,43 +7,12 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
-#include <string_view>
 #include <vector>
 
 #include "db/db_impl.h"
 #include "server/store.h"
-#include "util/coding.h"
 
 namespace ringdb::server {
-
-// The value header (until the engine stores deadlines itself):
-//   value := 0x00 payload | 0x01 fixed64(expire_at_ms) payload
-namespace value_header {
-constexpr char kNoDeadline = 0;
-constexpr char kDeadline = 1;
-constexpr size_t kMaxBytes = 9;
-
-// Splits a stored value into header length and deadline. False: not written by the
-// adapter.
-inline bool Decode(std::string_view stored, size_t* header, uint64_t* expire_at_ms) {
-  if (stored.empty()) return false;
-  if (stored[0] == kNoDeadline) {
-    *header = 1;
-    *expire_at_ms = 0;
-    return true;
-  }
-  if (stored[0] == kDeadline && stored.size() >= kMaxBytes) {
-    *header = kMaxBytes;
-    *expire_at_ms = util::DecodeFixed64(stored.data() + 1);
-    return true;
-  }
-  return false;
-}
-
-inline bool Expired(uint64_t expire_at_ms, uint64_t now_ms) {
-  return expire_at_ms != 0 && expire_at_ms <= now_ms;
-}
-}  // namespace value_header
 
 // A pooled engine write request and the server's callback.
 struct WriteCtx {

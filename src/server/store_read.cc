@@ -1,6 +1,7 @@
 // The engine adapter's reads (see store.h): point reads on the owner and from any
 // shard (lock-free through the owner's published view; cache misses read by the
-// owner), and the scans of SCAN, KEYS, DBSIZE and FLUSHALL.
+// owner), and the scans of SCAN, KEYS, DBSIZE and FLUSHALL. Deadlines are the
+// engine's: it hides expired values and reports the others' deadlines.
 #include <algorithm>
 
 #include "runtime/rcu.h"
@@ -61,28 +62,10 @@ class OwnerReader final : public lsm::BlockReader {
   const uint32_t owner_;
 };
 
-// Turns an engine result into a KeyRead's: strips the value header, hides expired
-// values.
-void Settle(const Status& s, uint64_t now_ms, KeyRead* r) {
-  r->expire_at_ms = 0;
-  if (!s.ok()) {
-    r->status = s;
-    return;
-  }
-  size_t header = 0;
-  uint64_t deadline = 0;
-  if (!value_header::Decode(*r->value, &header, &deadline)) {
-    r->status = Status::Corruption("the value of '" + std::string(r->key.substr(0, 64)) +
-                                   "' was not written by ringdb-server (no value header)");
-    return;
-  }
-  if (value_header::Expired(deadline, now_ms)) {
-    r->status = Status::NotFound("expired");
-    return;
-  }
-  r->value->erase(0, header);
-  r->expire_at_ms = deadline;
-  r->status = Status::OK();
+// An engine result into a KeyRead (the engine already hid expired values).
+void Settle(const Status& s, uint64_t expire_at_ms, KeyRead* r) {
+  r->expire_at_ms = s.ok() ? expire_at_ms : 0;
+  r->status = s;
 }
 
 }  // namespace
@@ -101,18 +84,13 @@ Status Store::Get(std::string_view key, std::string* value, uint64_t* expire_at_
   const uint64_t start = util::NowNanos();
   lsm::ReadCounters rc;
   // The server posts no writes, so what is published is all there is to see.
-  KeyRead r;
-  r.key = key;
-  r.value = value;
   Status s = ps->shard->GetWith(key, value, lsm::Shard::kLatest, /*fill_cache=*/true,
-                                ps->shard->fiber_reader(), &rc);
+                                ps->shard->fiber_reader(), &rc, expire_at_ms);
   db::ThreadShardStats& ts = ReadStats(db_.get(), ps, sh);
   ts.AddReads(rc);
   if (s.ok()) ts.user_bytes_read.Add(key.size() + value->size());
   ts.get.Record(util::NowNanos() - start, s, 1);
-  Settle(s, NowMs(), &r);
-  *expire_at_ms = r.expire_at_ms;
-  return r.status;
+  return s;
 }
 
 bool Store::ReadPoint(uint32_t owner, uint64_t* seq) const {
@@ -135,7 +113,7 @@ bool Store::ReadInPlace(uint32_t owner, KeyRead* reads, size_t n) {
   if (!ReadPoint(owner, &seq)) return false;
   PerShard* self = per_shard_[rt::ShardId()].get();
   lsm::Shard* shard = per_shard_[owner]->shard;
-  const uint64_t start = util::NowNanos(), now_ms = NowMs();
+  const uint64_t start = util::NowNanos();
   db::ThreadShardStats& ts = ReadStats(db_.get(), self, owner);
   lsm::ReadCounters rc;
   ProbeReader probe;
@@ -143,16 +121,18 @@ bool Store::ReadInPlace(uint32_t owner, KeyRead* reads, size_t n) {
   uint64_t bytes = 0;
   for (size_t i = 0; i < n; i++) {
     KeyRead& r = reads[i];
-    Status s = r.key.size() > kMaxKeyBytes
-                   ? db::CheckKeyValue(r.key, {})
-                   : shard->GetWith(r.key, r.value, seq, /*fill_cache=*/true, &probe, &rc);
+    uint64_t expire_at_ms = 0;
+    Status s =
+        r.key.size() > kMaxKeyBytes
+            ? db::CheckKeyValue(r.key, {})
+            : shard->GetWith(r.key, r.value, seq, /*fill_cache=*/true, &probe, &rc, &expire_at_ms);
     if (probe.TakeMiss()) {
       missed.push_back(i);
       continue;
     }
     if (s.ok()) bytes += r.key.size() + r.value->size();
     ts.get.Record(util::NowNanos() - start, s, 1);
-    Settle(s, now_ms, &r);
+    Settle(s, expire_at_ms, &r);
   }
   if (!missed.empty()) {
     // Every key stopped by a missing block again, at once: one hop to the owner per
@@ -161,16 +141,17 @@ bool Store::ReadInPlace(uint32_t owner, KeyRead* reads, size_t n) {
     std::vector<std::string_view> keys(m);
     std::vector<std::string> values(m);
     std::vector<Status> statuses(m);
+    std::vector<uint64_t> expire_ats(m);
     for (size_t j = 0; j < m; j++) keys[j] = reads[missed[j]].key;
     OwnerReader reader(this, shard, owner);
     shard->MultiGetWith(keys.data(), m, values.data(), statuses.data(), seq, /*fill_cache=*/true,
-                        &reader, &rc);
+                        &reader, &rc, expire_ats.data());
     for (size_t j = 0; j < m; j++) {
       KeyRead& r = reads[missed[j]];
       r.value->swap(values[j]);
       if (statuses[j].ok()) bytes += r.key.size() + r.value->size();
       ts.get.Record(util::NowNanos() - start, statuses[j], 1);
-      Settle(statuses[j], now_ms, &r);
+      Settle(statuses[j], expire_ats[j], &r);
     }
   }
   ts.AddReads(rc);
@@ -207,15 +188,9 @@ Status Store::ScanLocal(std::string_view after, bool first, size_t max,
   if (!first) lower = std::string(after);
   std::unique_ptr<lsm::UserIterator> it = NewLocalIterator(per_shard_[sh]->shard, seq, lower);
   it->SeekToFirst();
-  const uint64_t now = NowMs();
+  // The iterator skips values expired at its creation.
   for (; it->Valid() && keys->size() < max; it->Next()) {
     if (!first && it->key() == after) continue;
-    size_t header = 0;
-    uint64_t deadline = 0;
-    if (value_header::Decode(it->value(), &header, &deadline) &&
-        value_header::Expired(deadline, now)) {
-      continue;
-    }
     keys->emplace_back(it->key());
     rt::MaybeYield();
   }
@@ -230,14 +205,8 @@ Status Store::CountLocal(uint64_t* keys, uint64_t* with_deadline) {
   if (!ReadPoint(sh, &seq)) seq = per_shard_[sh]->acked_seq.load(std::memory_order_relaxed);
   std::unique_ptr<lsm::UserIterator> it =
       NewLocalIterator(per_shard_[sh]->shard, seq, std::nullopt);
-  const uint64_t now = NowMs();
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    size_t header = 0;
-    uint64_t deadline = 0;
-    if (value_header::Decode(it->value(), &header, &deadline)) {
-      if (value_header::Expired(deadline, now)) continue;
-      if (deadline != 0) ++*with_deadline;
-    }
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {  // expired values are skipped
+    if (it->expire_at() != 0) ++*with_deadline;
     ++*keys;
     rt::MaybeYield();
   }

@@ -88,6 +88,16 @@ SCRIPT = [
     ["GETEX", "gx", "EXAT", "4102444800"], ["EXPIRETIME", "gx"], ["GETEX", "gx", "NX"],
     ["GETEX", "gx", "EX", "0"], ["GETEX", "gx", "EX", "1", "PERSIST"], ["GETEX", "nope", "EX", "1"],
     ["GETEX", "gx", "PXAT", "1"], ["EXISTS", "gx"],
+    # which writes keep a deadline (INCR family, APPEND, SETRANGE, SET KEEPTTL) and which
+    # drop it (SET, GETSET, MSET, SET GET, GETDEL then a new SET)
+    ["SET", "t", "5", "EX", "1000"], ["INCRBY", "t", "2"], ["TTL", "t"], ["DECR", "t"],
+    ["TTL", "t"], ["INCRBYFLOAT", "t", "0.5"], ["TTL", "t"], ["APPEND", "t", "x"], ["TTL", "t"],
+    ["SETRANGE", "t", "0", "9"], ["TTL", "t"], ["SET", "t", "v", "KEEPTTL", "GET"], ["TTL", "t"],
+    ["SET", "t", "w", "GET"], ["TTL", "t"], ["EXPIRE", "t", "1000"], ["GETSET", "t", "u"],
+    ["TTL", "t"], ["EXPIRE", "t", "1000"], ["MSET", "t", "m"], ["TTL", "t"],
+    ["SET", "t", "v", "PX", "100000"], ["SETNX", "t", "n"], ["TTL", "t"], ["GETDEL", "t"],
+    ["TTL", "t"], ["SET", "t", "v"], ["TTL", "t"], ["SET", "t", "v", "EX", "100", "NX"],
+    ["TTL", "t"], ["SET", "t", "v", "EX", "100", "XX"], ["TTL", "t"], ["DEL", "t"],
     # binary-safe keys and values
     ["SET", BIN, BINVAL], ["GET", BIN], ["STRLEN", BIN], ["APPEND", BIN, b"\x00\x00"],
     ["GETRANGE", BIN, "-3", "-1"], ["MGET", BIN, "nope"], ["EXISTS", BIN], ["DEL", BIN],

@@ -2,10 +2,13 @@
 // controllable clock for expiry; the pending table on its own.
 //
 // The model test applies random ops (SET with every option, GET, DEL, INCRBY, APPEND,
-// PEXPIRE with NX/XX/GT/LT, PERSIST, PTTL, GETDEL, GETEX) to a real store through the
-// Keyspace, one at a time and as pipelined lists on one shard, and to a std::map with
-// the same clock; compares every reply; moves the clock; reopens the store and
-// compares every key and deadline. RINGDB_MODEL_SEED replays a run.
+// PEXPIRE/PEXPIREAT with NX/XX/GT/LT, PERSIST, PTTL, PEXPIRETIME, GETDEL, GETEX) to a
+// real store through the Keyspace, one at a time and as pipelined lists on one shard,
+// and to a std::map with the same clock; compares every reply; moves the clock;
+// reopens the store and compares every key and deadline. The store's clock is the
+// engine's (Options::clock_ms): the engine stores the deadlines, hides expired values
+// and drops them in compactions (small memtables make flushes and compactions happen).
+// RINGDB_MODEL_SEED replays a run.
 #include "server/keyspace.h"
 
 #include <atomic>
@@ -112,12 +115,12 @@ std::string Describe(const Op& op) {
   }
 }
 
-// PEXPIRE with its conditions, on the model.
+// PEXPIRE/PEXPIREAT with their conditions, on the model.
 std::string ApplyExpire(Model& m, const Op& op, const std::optional<ModelValue>& cur,
                         uint64_t now) {
   const std::string k(op.key);
   if (!cur) return ":0";
-  const int64_t d = static_cast<int64_t>(now) + op.at;
+  const int64_t d = op.when == When::kAbsMs ? op.at : static_cast<int64_t>(now) + op.at;
   const uint64_t c = cur->exp;
   if ((op.flags & Op::kNx) && c != 0) return ":0";
   if ((op.flags & Op::kXx) && c == 0) return ":0";
@@ -150,6 +153,9 @@ std::string Apply(Model& m, const Op& op, uint64_t now) {
       if (cur->exp == 0) return ":-1";
       return ":" + std::to_string(cur->exp - now);
     }
+    case OpCode::kExpireTime:  // PEXPIRETIME
+      if (!cur) return ":-2";
+      return cur->exp == 0 ? ":-1" : ":" + std::to_string(cur->exp);
     case OpCode::kSet: {
       const bool skip = ((op.flags & Op::kNx) && cur) || ((op.flags & Op::kXx) && !cur);
       std::string reply =
@@ -259,7 +265,7 @@ class KeyspaceModelTest : public ::testing::Test {
     op.hash = KeyHash(key);
     *keep = "v" + std::to_string(rng() % 1000);
     const uint64_t now = now_.load();
-    switch (rng() % 12) {
+    switch (rng() % 14) {
       case 0:
       case 1: {
         op.code = OpCode::kSet;
@@ -308,6 +314,16 @@ class KeyspaceModelTest : public ::testing::Test {
         break;
       case 10:
         op.code = OpCode::kGetDel;
+        break;
+      case 12:
+        op.code = OpCode::kExpireTime;
+        op.flags = Op::kMs;
+        break;
+      case 13:  // PEXPIREAT, sometimes in the past
+        op.code = OpCode::kExpire;
+        op.when = When::kAbsMs;
+        op.at = static_cast<int64_t>(now + rng() % 4000) - 500;
+        op.flags = std::vector<uint8_t>{0, Op::kNx, Op::kXx, Op::kGt, Op::kLt}[rng() % 5];
         break;
       default:
         op.code = OpCode::kGetEx;

@@ -7,7 +7,10 @@
 //     held back);
 //   - blocks missing from the owner's cache are read by the owner (its table_reads
 //     count them) and the values come back right;
-//   - deadlines hide values in place as on the owner.
+//   - deadlines hide values in place as on the owner;
+//   - compactions remove expired values (the engine judges the server's deadlines);
+//   - values and deadlines are the engine's own: what the server writes, an embedder
+//     reads through the public API byte for byte (and the other way round).
 #include "server/store.h"
 
 #include <atomic>
@@ -17,6 +20,8 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "ringdb/db.h"
+#include "runtime/reactor.h"
 #include "server/keyspace.h"
 
 namespace ringdb::server {
@@ -219,6 +224,104 @@ TEST_P(StoreTest, DeadlinesHideValuesInPlace) {
     EXPECT_EQ(ttl.i, -2);
   });
   ASSERT_TRUE(st.ok()) << st.ToString();
+}
+
+TEST_P(StoreTest, ValuesAndDeadlinesAreTheEnginesOwn) {
+  std::atomic<uint64_t> now{1'700'000'000'000ull};
+  StoreOptions o;
+  o.shards = 2;
+  o.durability = GetParam();
+  o.clock_ms = [&now] { return now.load(); };
+  Open(o);
+  Status st = store_->RunOnEveryShard([&](uint32_t me) {
+    if (me != 0) return;
+    Op set = MakeOp(store_.get(), OpCode::kSet, "ttl", std::string_view("v\0x", 3));
+    set.when = When::kRelMs;
+    set.at = 1000;
+    RunOnOwner(&set);
+    Op plain = MakeOp(store_.get(), OpCode::kSet, "plain", "w");
+    RunOnOwner(&plain);
+  });
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  spaces_.clear();
+  ASSERT_TRUE(store_->Close().ok());
+  store_.reset();
+
+  // An embedder opens the same store: the client's bytes and the deadline, no header.
+  Options eo;
+  eo.path = dir_;
+  eo.clock_ms = o.clock_ms;
+  std::unique_ptr<DB> db;
+  ASSERT_TRUE(DB::Open(eo, &db).ok());
+  std::string v;
+  uint64_t deadline = 1;
+  ASSERT_TRUE(db->Get(ReadOptions(), "ttl", &v, &deadline).ok());
+  EXPECT_EQ(v, std::string("v\0x", 3));
+  EXPECT_EQ(deadline, now.load() + 1000);
+  ASSERT_TRUE(db->Get(ReadOptions(), "plain", &v, &deadline).ok());
+  EXPECT_EQ(v, "w");
+  EXPECT_EQ(deadline, 0u);
+  WriteOptions wo;
+  wo.expire_at_unix_ms = now.load() + 5000;
+  ASSERT_TRUE(db->Put(wo, "embedded", "e").ok());
+  ASSERT_TRUE(db->Close().ok());
+  db.reset();
+
+  // ...and the server sees the embedder's deadline.
+  Open(o);
+  st = store_->RunOnEveryShard([&](uint32_t me) {
+    if (me != 0) return;
+    Op ttl = MakeOp(store_.get(), OpCode::kTtl, "embedded");
+    ttl.flags = Op::kMs;
+    RunOnOwner(&ttl);
+    EXPECT_EQ(ttl.i, 5000);
+    now += 1000;
+    Op get = MakeOp(store_.get(), OpCode::kGet, "ttl");
+    RunOnOwner(&get);
+    EXPECT_EQ(get.kind, ResultKind::kNull) << "expired at its deadline";
+  });
+  ASSERT_TRUE(st.ok()) << st.ToString();
+}
+
+TEST_P(StoreTest, CompactionsDropWhatExpired) {
+  std::atomic<uint64_t> now{1'700'000'000'000ull};
+  StoreOptions o;
+  o.shards = 1;
+  o.durability = GetParam();
+  o.memtable_bytes = 64 << 10;  // many flushes: L0 fills and compactions run
+  o.clock_ms = [&now] { return now.load(); };
+  Open(o);
+  const std::string value(200, 'x');
+  uint64_t expired = 0, live = 0;
+  Status st = store_->RunOnEveryShard([&](uint32_t) {
+    for (int round = 0; round < 8; round++) {
+      std::vector<std::string> keys;
+      std::vector<Op> ops;
+      // Every round spans the same key range, so compactions rewrite (no file moves).
+      for (int i = 0; i < 400; i++)
+        keys.push_back("k" + std::to_string(i) + "-" + std::to_string(round));
+      for (const std::string& k : keys) {
+        ops.push_back(MakeOp(store_.get(), OpCode::kSet, k, value));
+        ops.back().when = When::kRelMs;
+        ops.back().at = 10;
+      }
+      std::vector<std::vector<Op*>> lists(1);
+      for (Op& op : ops) lists[0].push_back(&op);
+      RunOnOwners(lists);
+      now += 10;  // every key written so far has expired
+    }
+    ringdb::Stats stats;
+    for (int i = 0; i < 200 && stats.total.compaction_expired == 0; i++) {
+      rt::SleepFor(10 * 1000 * 1000);  // compactions run in the background
+      store_->GetStats(&stats);
+    }
+    expired = stats.total.compaction_expired;
+    uint64_t with_deadline = 0;
+    EXPECT_TRUE(store_->CountLocal(&live, &with_deadline).ok());
+  });
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_GT(expired, 0u) << "no compaction removed an expired value";
+  EXPECT_EQ(live, 0u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Durability, StoreTest,
