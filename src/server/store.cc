@@ -8,7 +8,6 @@
 
 #include "db/stats_render.h"
 #include "db/write_batch_internal.h"
-#include "lsm/expiry.h"
 #include "ringdb/db.h"
 #include "runtime/reactor.h"
 #include "server/store_internal.h"
