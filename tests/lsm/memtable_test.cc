@@ -220,6 +220,12 @@ TEST(MemTableTest, GetMatchesModelAtEverySnapshot) {
   }
 }
 
+std::string Numbered(char prefix, int i) {
+  std::string s(1, prefix);
+  s += std::to_string(i);
+  return s;
+}
+
 // The hash index grows many times; every key stays findable at its newest entry, older
 // snapshots fall back to the list, and the list still iterates in order.
 TEST(MemTableTest, IndexGrowsAndKeepsEveryKey) {
@@ -250,12 +256,6 @@ TEST(MemTableTest, IndexGrowsAndKeepsEveryKey) {
     prev = cur;
   }
   EXPECT_EQ(n, 2u * kKeys);
-}
-
-std::string Numbered(char prefix, int i) {
-  std::string s(1, prefix);
-  s += std::to_string(i);
-  return s;
 }
 
 // Readers on other threads while the writer adds (and the index grows): a key whose
