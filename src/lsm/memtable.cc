@@ -1,5 +1,6 @@
 #include "lsm/memtable.h"
 
+#include <algorithm>
 #include <cstring>
 #include <new>
 
@@ -94,33 +95,59 @@ MemTable::MemTable(size_t arena_block_bytes)
 
 void MemTable::Add(SequenceNumber seq, ValueType type, std::string_view key,
                    std::string_view value) {
-  RINGDB_ASSERT(seq <= kMaxSequenceNumber);
-  RINGDB_ASSERT(key.size() <= kMaxUserKeyBytes && value.size() <= kMaxValueBytes);
-  RINGDB_ASSERT(type != ValueType::kValueExpiring || value.size() >= kExpiryBytes);
-  uint32_t ikey_len = static_cast<uint32_t>(key.size() + kTrailerBytes);
-  uint32_t val_len = static_cast<uint32_t>(value.size());
-  size_t bytes = util::VarintLength(ikey_len) + ikey_len + util::VarintLength(val_len) + val_len;
-  const char* entry = table_.InsertInline(bytes, [&](char* buf) {
-    char* p = util::EncodeVarint32(buf, ikey_len);
-    if (!key.empty()) std::memcpy(p, key.data(), key.size());  // data() may be null
-    p += key.size();
-    util::EncodeFixed64(p, PackSequenceAndType(seq, type));
-    p += kTrailerBytes;
-    p = util::EncodeVarint32(p, val_len);
-    if (!value.empty()) std::memcpy(p, value.data(), value.size());
-    RINGDB_ASSERT(p + val_len == buf + bytes);
-  });
-  RINGDB_ASSERT_MSG((reinterpret_cast<uintptr_t>(entry) & ~kPointerMask) == 0,
-                    "a memtable entry above 2^48: the index cannot hold it");
-  IndexTable* t = index_.load(std::memory_order_relaxed);
-  if ((t->used + 1) * 4 > (t->mask + 1) * 3) {
-    IndexGrow();
-    t = index_.load(std::memory_order_relaxed);
+  const NewEntry e{seq, type, key, value};
+  AddMany(&e, 1);
+}
+
+void MemTable::AddMany(const NewEntry* entries, size_t n) {
+  constexpr size_t kChunk = 64;  // nodes made, then linked, per round
+  Table::Node* nodes[kChunk];
+  const char* keys[kChunk];
+  uint64_t hashes[kChunk];
+  const bool was_empty = table_.size() == 0;
+  for (size_t base = 0; base < n; base += kChunk) {
+    const size_t m = std::min(kChunk, n - base);
+    for (size_t i = 0; i < m; i++) {
+      const NewEntry& e = entries[base + i];
+      RINGDB_ASSERT(e.seq <= kMaxSequenceNumber);
+      RINGDB_ASSERT(e.key.size() <= kMaxUserKeyBytes && e.value.size() <= kMaxValueBytes);
+      RINGDB_ASSERT(e.type != ValueType::kValueExpiring || e.value.size() >= kExpiryBytes);
+      const uint32_t ikey_len = static_cast<uint32_t>(e.key.size() + kTrailerBytes);
+      const uint32_t val_len = static_cast<uint32_t>(e.value.size());
+      const size_t bytes =
+          util::VarintLength(ikey_len) + ikey_len + util::VarintLength(val_len) + val_len;
+      char* buf = nullptr;
+      nodes[i] = table_.NewInline(bytes, &buf);
+      keys[i] = buf;
+      // The index slot is wanted after the list search: start loading it now.
+      hashes[i] = IndexHash(e.key);
+      const IndexTable* t = index_.load(std::memory_order_relaxed);
+      __builtin_prefetch(&t->slots[hashes[i] & t->mask]);
+      RINGDB_ASSERT_MSG((reinterpret_cast<uintptr_t>(buf) & ~kPointerMask) == 0,
+                        "a memtable entry above 2^48: the index cannot hold it");
+      char* p = util::EncodeVarint32(buf, ikey_len);
+      if (!e.key.empty()) std::memcpy(p, e.key.data(), e.key.size());  // data() may be null
+      p += e.key.size();
+      util::EncodeFixed64(p, PackSequenceAndType(e.seq, e.type));
+      p += kTrailerBytes;
+      p = util::EncodeVarint32(p, val_len);
+      if (!e.value.empty()) std::memcpy(p, e.value.data(), e.value.size());
+      RINGDB_ASSERT(p + val_len == buf + bytes);
+    }
+    table_.LinkAll(nodes, m);
+    for (size_t i = 0; i < m; i++) {
+      const NewEntry& e = entries[base + i];
+      IndexTable* t = index_.load(std::memory_order_relaxed);
+      if ((t->used + 1) * 4 > (t->mask + 1) * 3) {
+        IndexGrow();
+        t = index_.load(std::memory_order_relaxed);
+      }
+      IndexAdd(t, keys[i], e.key, hashes[i]);
+      if (e.type == ValueType::kDeletion) num_deletions_++;
+      if ((was_empty && base == 0 && i == 0) || e.seq < smallest_seq_) smallest_seq_ = e.seq;
+      if (e.seq > largest_seq_) largest_seq_ = e.seq;
+    }
   }
-  IndexAdd(t, entry, key, IndexHash(key));
-  if (type == ValueType::kDeletion) num_deletions_++;
-  if (table_.size() == 1 || seq < smallest_seq_) smallest_seq_ = seq;
-  if (seq > largest_seq_) largest_seq_ = seq;
 }
 
 // ---------------------------------------------------------------- the index

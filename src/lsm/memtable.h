@@ -47,6 +47,16 @@ class MemTable {
   // kValueExpiring, value is the stored form (lsm/expiry.h).
   void Add(SequenceNumber seq, ValueType type, std::string_view key, std::string_view value);
 
+  struct NewEntry {
+    SequenceNumber seq;
+    ValueType type;
+    std::string_view key;
+    std::string_view value;
+  };
+  // Add for entries[0..n) at once (a write batch's): their places in the list are
+  // searched together, their cache misses overlapping. Same requirements as Add.
+  void AddMany(const NewEntry* entries, size_t n);
+
   using GetResult = LookupResult;
   // Newest entry for key.user_key() with sequence <= key.sequence(). *value (the
   // payload) and *expire_at_ms (0: no deadline; the caller judges it) are set only for

@@ -13,12 +13,15 @@
 // embedding a distinct sequence number in every key).
 //
 // Speed (a search visits ~20 nodes of a list with a few hundred thousand keys, each
-// usually a cache miss): InsertInline places the key's bytes right after the node's
-// links, so a visit costs one miss, not two (node, then key); the search prefetches the
-// node after the one it compares; a comparator may offer Decode(key), a form of the
-// searched key it compares against cheaply, which the search makes once.
+// usually a cache miss): NewInline places the key's bytes right after the node's
+// links, so a visit costs one miss, not two (node, then key); LinkAll searches the
+// places of several new nodes interleaved, prefetching each search's next node while
+// the others step, so their misses overlap instead of queueing; a single search
+// prefetches the node after the one it compares; a comparator may offer Decode(key),
+// a form of the searched key it compares against cheaply, made once per search.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <new>
@@ -31,9 +34,9 @@ namespace ringdb::lsm {
 
 template <typename Key, class Comparator>
 class SkipList {
-  struct Node;
-
  public:
+  struct Node;  // NewInline's result, for LinkAll; callers only hold pointers
+
   static constexpr int kMaxHeight = 12;
 
   // `arena` must outlive the list.
@@ -47,19 +50,23 @@ class SkipList {
   // Writer only. REQUIRES: nothing equal to key is in the list.
   void Insert(const Key& key) { Link(NewNode(key, RandomHeight())); }
 
-  // Writer only, for lists of `const char*` keys: a key of `bytes` bytes stored in the
-  // node's own allocation; fill(char* dst) writes them before the node is linked.
-  // Returns the key (stable for the list's life). REQUIRES: the key is not in the list.
-  template <class Fill>
-  const char* InsertInline(size_t bytes, Fill&& fill) {
+  // Writer only, for lists of `const char*` keys: an unlinked node whose key, `bytes`
+  // bytes at *key (stable for the list's life), lives in the node's own allocation.
+  // The caller writes the key, then links the node with LinkAll.
+  Node* NewInline(size_t bytes, char** key) {
     static_assert(std::is_same_v<Key, const char*>, "inline keys are byte strings");
     const int height = RandomHeight();
     const size_t node_bytes = NodeBytes(height);
     char* mem = arena_->Allocate(node_bytes + bytes, alignof(Node));
-    char* key = mem + node_bytes;
-    fill(key);
-    Link(InitNode(mem, key, height));
-    return key;
+    *key = mem + node_bytes;
+    return InitNode(mem, *key, height);
+  }
+
+  // Writer only: links nodes[0..n) (from NewInline, keys written), each published as
+  // Insert publishes one. REQUIRES: their keys are distinct and not in the list.
+  void LinkAll(Node* const* nodes, size_t n) {
+    for (size_t done = 0; done < n; done += kGroup)
+      LinkGroup(nodes + done, std::min(n - done, kGroup));
   }
 
   bool Contains(const Key& key) const {
@@ -98,6 +105,83 @@ class SkipList {
   };
 
  private:
+  static constexpr size_t kGroup = 16;  // searches interleaved by LinkAll
+
+  // One search of LinkGroup.
+  template <class P>
+  struct Search {
+    P probe;
+    Node* x;
+    int level;
+    bool done;
+    Node* prev[kMaxHeight];
+  };
+
+  // Starts loading node n (and the key bytes after a short node's links).
+  static void Prefetch(const Node* n) {
+    if (n == nullptr) return;
+    __builtin_prefetch(n);
+    __builtin_prefetch(reinterpret_cast<const char*>(n) + 64);
+  }
+
+  // Links up to kGroup nodes: their searches step in turn, each step prefetching the
+  // node the search compares next, so by the time a search steps again its node has
+  // arrived; then the nodes are linked in order, each one's predecessors moved past
+  // the group's earlier nodes where those landed in between.
+  void LinkGroup(Node* const* nodes, size_t n) {
+    using P = decltype(Probe(nodes[0]->key));
+    Search<P> s[kGroup];
+    const int top = max_height_.load(std::memory_order_relaxed);
+    for (size_t i = 0; i < n; i++) {
+      s[i].probe = Probe(nodes[i]->key);
+      s[i].x = head_;
+      s[i].level = top - 1;
+      s[i].done = false;
+      for (int l = top; l < kMaxHeight; l++) s[i].prev[l] = head_;
+      Prefetch(head_->NoBarrierNext(top - 1));
+    }
+    for (size_t left = n; left > 0;) {
+      for (size_t i = 0; i < n; i++) {
+        Search<P>& q = s[i];
+        if (q.done) continue;
+        Node* next = q.x->NoBarrierNext(q.level);  // the writer's own links
+        if (next != nullptr && compare_(next->key, q.probe) < 0) {
+          q.x = next;
+        } else {
+          q.prev[q.level] = q.x;
+          if (q.level == 0) {
+            q.done = true;
+            left--;
+            continue;
+          }
+          q.level--;
+        }
+        Prefetch(q.x->NoBarrierNext(q.level));
+      }
+    }
+    for (size_t i = 0; i < n; i++) {
+      Node* x = nodes[i];
+      const int height = x->height;
+      if (height > max_height_.load(std::memory_order_relaxed)) {
+        max_height_.store(height, std::memory_order_relaxed);  // as in Link
+      }
+      for (int l = 0; l < height; l++) {
+        Node* p = s[i].prev[l];
+        for (Node* nx = p->NoBarrierNext(l); nx != nullptr && compare_(nx->key, s[i].probe) < 0;
+             nx = p->NoBarrierNext(l)) {
+          p = nx;  // an earlier node of this group
+        }
+        if (l == 0) {
+          Node* at = p->NoBarrierNext(0);
+          RINGDB_ASSERT(at == nullptr || !Equal(x->key, at->key));
+        }
+        x->NoBarrierSetNext(l, p->NoBarrierNext(l));
+        p->SetNext(l, x);
+      }
+      size_.store(size_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    }
+  }
+
   // Links x (filled, unreachable) into the list.
   void Link(Node* x) {
     Node* prev[kMaxHeight];
@@ -121,6 +205,7 @@ class SkipList {
     size_.store(size_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   }
 
+ public:  // declared public for NewInline/LinkAll callers, who only hold pointers
   struct Node {
     Node(const Key& k, int h) : key(k), height(h) {
       next_[0].store(nullptr, std::memory_order_relaxed);
@@ -137,6 +222,7 @@ class SkipList {
     std::atomic<Node*> next_[1];
   };
 
+ private:
   static size_t NodeBytes(int height) {
     return sizeof(Node) + sizeof(std::atomic<Node*>) * (height - 1);
   }
