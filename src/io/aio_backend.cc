@@ -95,6 +95,7 @@ bool AioBackend::IsHelperOp(IoOp op) {
     case IoOp::kWrite:
     case IoOp::kReadv:
     case IoOp::kWritev:
+    case IoOp::kPoll:
       return false;
     default:
       return true;
@@ -123,7 +124,26 @@ void AioBackend::Prepare(IoRequest* req) {
   req->next_ = nullptr;
   req->backend_word_ = 0;  // chain successor, set when the next request is prepared
   req->result = 0;
+  req->more = false;
   in_flight_++;
+  switch (req->op) {
+    case IoOp::kAccept:
+    case IoOp::kRecv:
+    case IoOp::kSend:
+      // No socket I/O in native AIO: callers poll for readiness (kPoll) instead.
+      req->result = -EOPNOTSUPP;
+      req->submit_ns = util::NowNanos();
+      local_done_.Push(req);
+      return;
+    case IoOp::kCancel:
+      // io_cancel does not block; the target (a poll) completes through the ring.
+      req->result = CancelNow(static_cast<const IoRequest*>(req->buf));
+      req->submit_ns = util::NowNanos();
+      local_done_.Push(req);
+      return;
+    default:
+      break;
+  }
   if (chain_tail_ != nullptr) {
     // Held until the predecessor completes in full (see Complete()).
     chain_tail_->backend_word_ = reinterpret_cast<uintptr_t>(req);
@@ -148,6 +168,9 @@ void AioBackend::PrepIocb(iocb* cb, IoRequest* req) {
     case IoOp::kWritev:
       io_prep_pwritev(cb, req->fd, req->iov, static_cast<int>(req->iovcnt), off);
       break;
+    case IoOp::kPoll:
+      io_prep_poll(cb, req->fd, static_cast<int>(req->mode));  // IOCB_CMD_POLL, Linux 4.18+
+      break;
     default:
       RINGDB_ASSERT_MSG(false, "libaio: not an AIO op");
   }
@@ -157,6 +180,20 @@ void AioBackend::PrepIocb(iocb* cb, IoRequest* req) {
   }
   io_set_eventfd(cb, event_fd_);
   cb->data = req;
+}
+
+int64_t AioBackend::CancelNow(const IoRequest* target) {
+  // The pool is small (queue_depth iocbs) and cancels are rare (connection teardown).
+  for (iocb& cb : iocbs_) {
+    if (cb.data != target) continue;
+    if (std::find(free_iocbs_.begin(), free_iocbs_.end(), &cb) != free_iocbs_.end()) continue;
+    io_event ev{};
+    const int ret = io_cancel(ctx_, &cb, &ev);
+    // A cancelled poll reports -EINPROGRESS: its completion still arrives through
+    // io_getevents (revents 0), and that is when the iocb goes back to the pool.
+    return ret == 0 || ret == -EINPROGRESS ? 0 : ret;
+  }
+  return -ENOENT;
 }
 
 int AioBackend::Submit() {

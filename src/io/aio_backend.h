@@ -10,6 +10,10 @@
 // Native AIO is only asynchronous for O_DIRECT files: on a buffered fd io_submit may
 // block for the whole I/O. ringdb opens its data files O_DIRECT (see docs/io.md).
 //
+// Sockets: native AIO has no socket operations. kPoll becomes an IOCB_CMD_POLL iocb
+// (readiness, Linux 4.18+) and kCancel an io_cancel; kAccept/kRecv/kSend complete with
+// -EOPNOTSUPP, so a server polls for readiness and uses non-blocking sockets itself.
+//
 // Operations AIO cannot do asynchronously (fsync, fdatasync, fallocate, open, close,
 // rename, unlink) run on one helper thread per backend, which posts completions back
 // under a mutex and writes the same eventfd. They are off the data path (a WAL commit
@@ -77,6 +81,8 @@ class AioBackend final : public IoBackend {
   int ReapHelper(uint64_t now_ns);
   void HelperMain();
   static bool IsHelperOp(IoOp op);
+  // kCancel: io_cancel of the target's iocb; 0 when the cancel is under way.
+  int64_t CancelNow(const IoRequest* target);
   static int64_t RunBlocking(const IoRequest* req);
   static bool CompletedInFull(const IoRequest* req);
 

@@ -50,6 +50,16 @@ const char* IoOpName(IoOp op) {
       return "rename";
     case IoOp::kUnlink:
       return "unlink";
+    case IoOp::kAccept:
+      return "accept";
+    case IoOp::kRecv:
+      return "recv";
+    case IoOp::kSend:
+      return "send";
+    case IoOp::kPoll:
+      return "poll";
+    case IoOp::kCancel:
+      return "cancel";
   }
   return "unknown";
 }

@@ -59,8 +59,24 @@ enum class IoOp : uint8_t {
   kClose,      // close(fd)
   kRename,     // renameat(dirfd, path, dirfd, path2)
   kUnlink,     // unlinkat(dirfd, path, unlink_flags)
+  // Socket operations (ringdb-server). io_uring only, except kPoll and kCancel: the
+  // libaio backend has no socket I/O (it completes kAccept/kRecv/kSend with
+  // -EOPNOTSUPP); there a caller polls for readiness (kPoll is IOCB_CMD_POLL) and then
+  // uses non-blocking sockets directly. Socket requests are not disk I/O: the observer
+  // (stats, I/O trace) never sees them and they do not count in depth_at_submit.
+  kAccept,  // accept4(fd, nullptr, nullptr, open_flags) -> the new fd; with kMultishot
+            // it stays armed and completes once per connection (IoRequest::more)
+  kRecv,    // recv(fd, buf, len, open_flags) -> bytes (0: the peer closed)
+  kSend,    // send(fd, buf, len, open_flags | MSG_NOSIGNAL) -> bytes (may be short)
+  kPoll,    // one-shot poll of fd for the events in `mode` (POLLIN...) -> revents
+  kCancel,  // cancels the request whose IoRequest* is in `buf` -> 0, or -ENOENT/-EALREADY
+            // (the target then completes, typically with -ECANCELED, or as it would have)
 };
 const char* IoOpName(IoOp op);
+// The socket operations above (not disk I/O; see their comment).
+inline bool IsSocketOp(IoOp op) {
+  return op >= IoOp::kAccept;
+}
 
 struct IoRequest;
 using IoDoneFn = void (*)(IoRequest* req);
@@ -73,6 +89,9 @@ struct IoRequest {
   // read it back are on stable storage), instead of a separate fdatasync. On a file
   // opened O_DIRECT this costs one device round trip and no io_uring worker thread.
   static constexpr uint8_t kDsync = 4;
+  // kAccept only: multishot (io_uring, Linux 5.19+). done() runs once per completion;
+  // `more` says whether the request stays armed. An older kernel fails it with -EINVAL.
+  static constexpr uint8_t kMultishot = 8;
 
   // ---- set by the caller before Prepare() ----
   IoOp op = IoOp::kRead;
@@ -98,6 +117,7 @@ struct IoRequest {
   uint64_t submit_ns = 0;        // when handed to the kernel (monotonic ns)
   uint64_t complete_ns = 0;      // when reaped
   uint32_t depth_at_submit = 0;  // requests in flight when this one was submitted
+  bool more = false;             // multishot: this completion is not the last one
 
   // ---- backend-private ----
   IoRequest* next_ = nullptr;  // intrusive queue link
@@ -185,7 +205,7 @@ class IoBackend {
  protected:
   // Every implementation calls this right before req->done(req).
   void NotifyComplete(const IoRequest& req) {
-    if (observer_ != nullptr) observer_->OnIoComplete(req);
+    if (observer_ != nullptr && !IsSocketOp(req.op)) observer_->OnIoComplete(req);
   }
 
  private:

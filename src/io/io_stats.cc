@@ -23,8 +23,14 @@ constexpr OpColumns kColumns[] = {
     {0, 0, 0},  // kClose
     {0, 0, 0},  // kRename
     {0, 0, 0},  // kUnlink
+    // Socket ops never reach the observer (IoBackend::NotifyComplete); zero rows anyway.
+    {0, 0, 0},  // kAccept
+    {0, 0, 0},  // kRecv
+    {0, 0, 0},  // kSend
+    {0, 0, 0},  // kPoll
+    {0, 0, 0},  // kCancel
 };
-static_assert(sizeof(kColumns) / sizeof(kColumns[0]) == static_cast<size_t>(IoOp::kUnlink) + 1);
+static_assert(sizeof(kColumns) / sizeof(kColumns[0]) == static_cast<size_t>(IoOp::kCancel) + 1);
 
 }  // namespace
 

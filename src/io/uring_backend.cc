@@ -209,6 +209,26 @@ void UringBackend::FillSqe(io_uring_sqe* sqe, IoRequest* req) {
     case IoOp::kUnlink:
       io_uring_prep_unlinkat(sqe, req->fd, req->path, req->open_flags);
       break;
+    case IoOp::kAccept:
+      if (req->flags & IoRequest::kMultishot) {
+        io_uring_prep_multishot_accept(sqe, req->fd, nullptr, nullptr, req->open_flags);
+      } else {
+        io_uring_prep_accept(sqe, req->fd, nullptr, nullptr, req->open_flags);
+      }
+      break;
+    case IoOp::kRecv:
+      io_uring_prep_recv(sqe, req->fd, req->buf, static_cast<size_t>(req->len), req->open_flags);
+      break;
+    case IoOp::kSend:
+      io_uring_prep_send(sqe, req->fd, req->buf, static_cast<size_t>(req->len),
+                         req->open_flags | MSG_NOSIGNAL);
+      break;
+    case IoOp::kPoll:
+      io_uring_prep_poll_add(sqe, req->fd, req->mode);
+      break;
+    case IoOp::kCancel:
+      io_uring_prep_cancel(sqe, req->buf, 0);
+      break;
     default:
       RINGDB_ASSERT_MSG(false, "IoRequest with an unknown op");
   }
@@ -219,7 +239,14 @@ bool UringBackend::TryPlace(IoRequest* head, uint32_t n) {
   // The CQ keeps one slot for the wake-up read.
   RINGDB_ASSERT_MSG(n <= ring_.sq.ring_entries && n < kernel_cap_,
                     "link chain longer than the io_uring queue depth");
-  if (in_kernel_ + n > kernel_cap_) return false;  // the CQ could overflow
+  // Socket requests are not counted: a server parks a recv per connection for as long
+  // as the client is idle, and thousands of them must not keep disk I/O out of the
+  // ring. Their completions come at the clients' pace; if they ever outrun the CQ, the
+  // kernel keeps the extra ones (IORING_FEAT_NODROP, Linux 5.5+) until the next reap.
+  uint32_t counted = 0;
+  IoRequest* c = head;
+  for (uint32_t i = 0; i < n; i++, c = c->next_) counted += IsSocketOp(c->op) ? 0 : 1;
+  if (in_kernel_ + counted > kernel_cap_) return false;  // the CQ could overflow
   if (io_uring_sq_space_left(&ring_) < n) {
     // Flush what is queued rather than split the chain across two submissions: the
     // kernel ends a link chain at the end of a submit call.
@@ -237,7 +264,7 @@ bool UringBackend::TryPlace(IoRequest* head, uint32_t n) {
     r->next_ = nullptr;
     r = next;
   }
-  in_kernel_ += n;
+  in_kernel_ += counted;
   return true;
 }
 
@@ -281,6 +308,7 @@ void UringBackend::CloseChain() {
 void UringBackend::Prepare(IoRequest* req) {
   req->next_ = nullptr;
   req->result = 0;
+  req->more = false;
   in_flight_++;
   if (chain_head_ != nullptr || (req->flags & IoRequest::kLinkNext)) {
     // A chain is placed whole once its last request arrives, so that it never spans
@@ -305,13 +333,14 @@ int UringBackend::Enter(unsigned wait_nr, int64_t timeout_ns) {
   // Stamp every request about to be handed over; the SQEs still hold their pointers.
   const unsigned head = *ring_.sq.khead;
   const uint64_t now = pending != 0 ? util::NowNanos() : 0;
-  uint32_t depth = submitted_user_;
+  // Parked socket requests (a recv waiting for a client) are not device depth.
+  uint32_t depth = submitted_user_ - submitted_socket_;
   for (unsigned i = 0; i < pending; i++) {
     const uint64_t ud = ring_.sq.sqes[(head + i) & ring_.sq.ring_mask].user_data;
     if (ud == kEventTag) continue;
     IoRequest* r = reinterpret_cast<IoRequest*>(ud);
     r->submit_ns = now;
-    r->depth_at_submit = ++depth;
+    r->depth_at_submit = IsSocketOp(r->op) ? 0 : ++depth;
   }
 
   int ret;
@@ -335,7 +364,10 @@ int UringBackend::Enter(unsigned wait_nr, int64_t timeout_ns) {
   const unsigned consumed = pending - io_uring_sq_ready(&ring_);
   uint32_t users = 0;
   for (unsigned i = 0; i < consumed; i++) {
-    if (ring_.sq.sqes[(head + i) & ring_.sq.ring_mask].user_data != kEventTag) users++;
+    const uint64_t ud = ring_.sq.sqes[(head + i) & ring_.sq.ring_mask].user_data;
+    if (ud == kEventTag) continue;
+    users++;
+    if (IsSocketOp(reinterpret_cast<IoRequest*>(ud)->op)) submitted_socket_++;
   }
   if (users > 0) {
     submitted_user_ += users;
@@ -357,6 +389,7 @@ int UringBackend::Reap() {
   struct Done {
     uint64_t user_data;
     int32_t res;
+    uint32_t flags;
   };
   // User completions this call may still hand back (the wake-up read does not count).
   uint32_t budget = poll_batch_ != 0 ? poll_batch_ : UINT32_MAX;
@@ -369,22 +402,30 @@ int UringBackend::Reap() {
     const unsigned n = io_uring_peek_batch_cqe(&ring_, cqes, want);
     if (n == 0) break;
     Done done[kReapBatch];
-    for (unsigned i = 0; i < n; i++) done[i] = {cqes[i]->user_data, cqes[i]->res};
+    for (unsigned i = 0; i < n; i++) done[i] = {cqes[i]->user_data, cqes[i]->res, cqes[i]->flags};
     // Free the CQ slots before running callbacks: done() may queue more I/O.
     io_uring_cq_advance(&ring_, n);
-    in_kernel_ -= n;
     const uint64_t now = util::NowNanos();
     for (unsigned i = 0; i < n; i++) {
+      // A multishot request's intermediate completions leave it armed (in the kernel
+      // and in flight); only its last one (no F_MORE) retires it.
+      const bool more = (done[i].flags & IORING_CQE_F_MORE) != 0;
       if (done[i].user_data == kEventTag) {
+        in_kernel_--;
         event_armed_ = false;
         ArmEventRead();
         continue;
       }
       IoRequest* r = reinterpret_cast<IoRequest*>(done[i].user_data);
+      if (!more && !IsSocketOp(r->op)) in_kernel_--;
       r->result = done[i].res;
       r->complete_ns = now;
-      in_flight_--;
-      submitted_user_--;
+      r->more = more;
+      if (!more) {
+        in_flight_--;
+        submitted_user_--;
+        if (IsSocketOp(r->op)) submitted_socket_--;
+      }
       counters_.requests_completed++;
       completed++;
       budget--;

@@ -98,8 +98,10 @@ class UringBackend final : public IoBackend {
   // Owner-thread state.
   uint32_t in_flight_ = 0;           // user requests prepared and not yet completed
   uint32_t submitted_user_ = 0;      // user requests the kernel consumed, not yet reaped
+  uint32_t submitted_socket_ = 0;    // ... of which socket requests (IsSocketOp)
   uint32_t in_kernel_ = 0;           // SQEs placed (submitted or not) not yet reaped,
-                                     // including the internal eventfd read
+                                     // including the internal eventfd read, excluding
+                                     // socket requests (see TryPlace)
   uint32_t kernel_cap_ = 0;          // Invariant: in_kernel_ <= kernel_cap_ <= CQ size
   IoRequest* chain_head_ = nullptr;  // open chain: its requests all had kLinkNext
   IoRequest* chain_tail_ = nullptr;

@@ -116,11 +116,12 @@ LookupStep SearchTables(const Version& v, const BlockCache* cache, const Block* 
 
 BatchLookup::BatchLookup(const std::string_view* keys, size_t n, std::string* values,
                          Status* statuses, SequenceNumber seq, bool fill_cache,
-                         const ExpiryClock* clock, ReadCounters* rc)
+                         const ExpiryClock* clock, ReadCounters* rc, uint64_t* expire_ats)
     : keys_(keys),
       n_(n),
       values_(values),
       statuses_(statuses),
+      expire_ats_(expire_ats),
       seq_(seq),
       fill_cache_(fill_cache),
       clock_(clock),
@@ -138,6 +139,12 @@ void BatchLookup::Collect(const std::vector<size_t>& pending) {
   }
 }
 
+void BatchLookup::Finish(size_t i) {
+  const PointLookup& p = *lookups_[i];
+  statuses_[i] = p.Finish(&values_[i], *clock_);
+  if (expire_ats_ != nullptr) expire_ats_[i] = statuses_[i].ok() ? p.expire_at : 0;
+}
+
 void BatchLookup::Start(const ReadView& view, const BlockCache* cache) {
   std::vector<size_t> pending;
   for (size_t i = 0; i < n_; i++) {
@@ -145,7 +152,7 @@ void BatchLookup::Start(const ReadView& view, const BlockCache* cache) {
     PointLookup& p = *lookups_[i];
     if (SearchMemtables(view, &p, &values_[i]) ||
         SearchTables(*view.version, cache, nullptr, &p, &values_[i], rc_) == LookupStep::kDone) {
-      statuses_[i] = p.Finish(&values_[i], *clock_);
+      Finish(i);
     } else {
       pending.push_back(i);
     }
@@ -164,10 +171,11 @@ void BatchLookup::Resume(const BlockCache* cache) {
     BlockRead& r = reads_[j];
     if (!r.status.ok()) {
       statuses_[i] = r.status;
+      if (expire_ats_ != nullptr) expire_ats_[i] = 0;
       continue;
     }
     if (SearchTables(*pinned_, cache, r.block.get(), &p, &values_[i], rc_) == LookupStep::kDone) {
-      statuses_[i] = p.Finish(&values_[i], *clock_);
+      Finish(i);
     } else {
       still.push_back(i);
     }

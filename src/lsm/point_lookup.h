@@ -102,10 +102,12 @@ LookupStep SearchTables(const Version& v, const BlockCache* cache, const Block* 
 // its own beyond the one it takes).
 class BatchLookup {
  public:
-  // Results go to values[i] / statuses[i] (OK, NotFound or an error); deadlines are
-  // judged on `clock` (which must outlive the lookup).
+  // Results go to values[i] / statuses[i] (OK, NotFound or an error) and, when
+  // expire_ats is not null, expire_ats[i] (the deadline of a found value, else 0);
+  // deadlines are judged on `clock` (which must outlive the lookup).
   BatchLookup(const std::string_view* keys, size_t n, std::string* values, Status* statuses,
-              SequenceNumber seq, bool fill_cache, const ExpiryClock* clock, ReadCounters* rc);
+              SequenceNumber seq, bool fill_cache, const ExpiryClock* clock, ReadCounters* rc,
+              uint64_t* expire_ats = nullptr);
   BatchLookup(const BatchLookup&) = delete;
   BatchLookup& operator=(const BatchLookup&) = delete;
 
@@ -119,11 +121,14 @@ class BatchLookup {
 
  private:
   void Collect(const std::vector<size_t>& pending);
+  // Settles key i from its finished lookup.
+  void Finish(size_t i);
 
   const std::string_view* keys_;
   size_t n_;
   std::string* values_;
   Status* statuses_;
+  uint64_t* expire_ats_;  // may be null
   const SequenceNumber seq_;
   const bool fill_cache_;
   const ExpiryClock* clock_;

@@ -154,10 +154,10 @@ class Shard {
   Status GetWith(std::string_view key, std::string* value, SequenceNumber seq, bool fill_cache,
                  BlockReader* reader, ReadCounters* rc, uint64_t* expire_at = nullptr) const;
   // Any thread: keys[0..n) at once; every block still needed is read in one batch per
-  // round.
+  // round. expire_ats (when not null): each found value's deadline, 0 for none.
   void MultiGetWith(const std::string_view* keys, size_t n, std::string* values, Status* statuses,
-                    SequenceNumber seq, bool fill_cache, BlockReader* reader,
-                    ReadCounters* rc) const;
+                    SequenceNumber seq, bool fill_cache, BlockReader* reader, ReadCounters* rc,
+                    uint64_t* expire_ats = nullptr) const;
   // (fiber) Point lookup on this shard's thread (sees every posted write).
   Status Get(std::string_view key, std::string* value, SequenceNumber seq = kLatest,
              bool fill_cache = true, uint64_t* expire_at = nullptr);

@@ -225,8 +225,9 @@ Status Shard::GetWith(std::string_view key, std::string* value, SequenceNumber s
 
 void Shard::MultiGetWith(const std::string_view* keys, size_t n, std::string* values,
                          Status* statuses, SequenceNumber seq, bool fill_cache, BlockReader* reader,
-                         ReadCounters* rc) const {
-  BatchLookup batch(keys, n, values, statuses, ResolveSeq(seq), fill_cache, &opt_.clock, rc);
+                         ReadCounters* rc, uint64_t* expire_ats) const {
+  BatchLookup batch(keys, n, values, statuses, ResolveSeq(seq), fill_cache, &opt_.clock, rc,
+                    expire_ats);
   {
     rt::rcu::ReadLock l;
     batch.Start(*view(), &tables_.blocks());

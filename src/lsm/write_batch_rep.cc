@@ -64,20 +64,34 @@ void EncodeEntry(char* dst, bool is_put, std::string_view key, std::string_view 
   if (!value.empty()) std::memcpy(p, value.data(), value.size());
 }
 
+// Hands entries to the memtable in groups (MemTable::AddMany overlaps their searches).
+// Views into the batch stay valid until InsertInto returns; Finish() adds the rest.
 class MemTableInserter final : public WriteBatchRep::Handler {
  public:
   MemTableInserter(SequenceNumber seq, MemTable* mem) : seq_(seq), mem_(mem) {}
   void Put(std::string_view key, std::string_view value) override {
-    mem_->Add(seq_++, ValueType::kValue, key, value);
+    Queue(ValueType::kValue, key, value);
   }
   void PutExpiring(std::string_view key, std::string_view stored) override {
-    mem_->Add(seq_++, ValueType::kValueExpiring, key, stored);
+    Queue(ValueType::kValueExpiring, key, stored);
   }
-  void Delete(std::string_view key) override { mem_->Add(seq_++, ValueType::kDeletion, key, {}); }
+  void Delete(std::string_view key) override { Queue(ValueType::kDeletion, key, {}); }
+  void Finish() {
+    if (n_ > 0) mem_->AddMany(queued_, n_);
+    n_ = 0;
+  }
 
  private:
+  void Queue(ValueType type, std::string_view key, std::string_view value) {
+    queued_[n_++] = MemTable::NewEntry{seq_++, type, key, value};
+    if (n_ == kQueued) Finish();
+  }
+
+  static constexpr size_t kQueued = 32;
   SequenceNumber seq_;
   MemTable* mem_;
+  MemTable::NewEntry queued_[kQueued];
+  size_t n_ = 0;
 };
 
 class NullHandler final : public WriteBatchRep::Handler {
@@ -195,7 +209,9 @@ Status WriteBatchRep::InsertInto(std::string_view rep, SequenceNumber first_seq,
     return Status::InvalidArgument("sequence numbers exhausted");
   }
   MemTableInserter inserter(first_seq, mem);
-  return Iterate(rep, &inserter);
+  s = Iterate(rep, &inserter);  // cannot fail half-way: validated above
+  inserter.Finish();
+  return s;
 }
 
 }  // namespace ringdb::lsm

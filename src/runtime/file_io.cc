@@ -58,6 +58,9 @@ int64_t ExecuteSync(const io::IoRequest& r) {
     case io::IoOp::kUnlink:
       rc = unlinkat(r.fd, r.path, r.open_flags);
       break;
+    default:  // socket operations are never issued through these helpers
+      errno = EOPNOTSUPP;
+      break;
   }
   return rc < 0 ? -static_cast<int64_t>(errno) : static_cast<int64_t>(rc);
 }

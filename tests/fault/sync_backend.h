@@ -103,6 +103,9 @@ class SyncBackend final : public IoBackend {
       case IoOp::kUnlink:
         rc = ::unlinkat(r.fd, r.path, r.open_flags);
         break;
+      default:  // socket operations
+        errno = EOPNOTSUPP;
+        break;
     }
     return rc < 0 ? -errno : rc;
   }

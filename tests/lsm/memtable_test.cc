@@ -1,6 +1,9 @@
 #include "lsm/memtable.h"
 
+#include <atomic>
 #include <map>
+#include <thread>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "lsm/dbformat.h"
@@ -215,6 +218,74 @@ TEST(MemTableTest, GetMatchesModelAtEverySnapshot) {
     }
     ASSERT_EQ(Get(m, k, snap), expect) << "key " << EscapeBytes(k) << " snap " << snap;
   }
+}
+
+std::string Numbered(char prefix, int i) {
+  std::string s(1, prefix);
+  s += std::to_string(i);
+  return s;
+}
+
+// The hash index grows many times; every key stays findable at its newest entry, older
+// snapshots fall back to the list, and the list still iterates in order.
+TEST(MemTableTest, IndexGrowsAndKeepsEveryKey) {
+  MemTable m;
+  constexpr int kKeys = 20000;
+  SequenceNumber seq = 0;
+  for (int round = 0; round < 2; round++) {
+    for (int i = 0; i < kKeys; i++) {
+      m.Add(++seq, ValueType::kValue, "key" + std::to_string(i), Numbered('r', round));
+    }
+  }
+  for (int i = 0; i < kKeys; i++) {
+    const std::string k = "key" + std::to_string(i);
+    ASSERT_EQ(Get(m, k, kMaxSequenceNumber), "r1") << k;
+    ASSERT_EQ(Get(m, k, kKeys), "r0") << k << ": a snapshot before round 1";
+    ASSERT_EQ(Get(m, k, static_cast<SequenceNumber>(i)), "ABSENT") << k;
+  }
+  EXPECT_EQ(Get(m, "key", kMaxSequenceNumber), "ABSENT");
+  EXPECT_EQ(Get(m, "key" + std::to_string(kKeys), kMaxSequenceNumber), "ABSENT");
+  auto it = m.NewIterator();
+  size_t n = 0;
+  std::string prev;
+  for (it->SeekToFirst(); it->Valid(); it->Next(), n++) {
+    const std::string cur(it->key());
+    if (n > 0) {
+      ASSERT_LT(InternalKeyComparator().Compare(prev, cur), 0);
+    }
+    prev = cur;
+  }
+  EXPECT_EQ(n, 2u * kKeys);
+}
+
+// Readers on other threads while the writer adds (and the index grows): a key whose
+// Add was published (release) before the reader looked (acquire) is always found, with
+// its newest value at that point or a later one.
+TEST(MemTableTest, ConcurrentReadersSeeEveryPublishedKey) {
+  MemTable m;
+  constexpr int kKeys = 60000;
+  std::atomic<int> published{0};
+  std::atomic<bool> failed{false};
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 2; r++) {
+    readers.emplace_back([&, r] {
+      Rng rng(TestSeed() + 10 + r);
+      while (published.load(std::memory_order_acquire) < kKeys && !failed) {
+        const int n = published.load(std::memory_order_acquire);
+        if (n == 0) continue;
+        const int i = static_cast<int>(rng.Uniform(static_cast<uint64_t>(n)));
+        const std::string v = Get(m, Numbered('k', i), kMaxSequenceNumber);
+        if (v != Numbered('v', i)) failed = true;
+      }
+    });
+  }
+  for (int i = 0; i < kKeys; i++) {
+    m.Add(static_cast<SequenceNumber>(i + 1), ValueType::kValue, Numbered('k', i),
+          Numbered('v', i));
+    published.store(i + 1, std::memory_order_release);
+  }
+  for (std::thread& t : readers) t.join();
+  EXPECT_FALSE(failed.load()) << "a reader missed a published key";
 }
 
 }  // namespace
