@@ -495,8 +495,7 @@ Status Shard::SwitchMemtable() {
   // Invariant (relied on by FlushOldestImmutable's log number): every memtable's WAL
   // segment is either the open one or recorded in imm_. So the new segment is created
   // first, and the switch of segment and memtable happens without a suspension in
-  // between; only then is the old segment closed (kPeriodic: synced, so the period
-  // bound holds; kSync: synced already; kNone: the flush makes its contents durable).
+  // between; only then is the old segment closed.
   WalWriter::Segment next;
   Status s = wal_.CreateSegment(versions_.NewFileNumber(), &next);
   if (!s.ok()) {
@@ -508,13 +507,25 @@ Status Shard::SwitchMemtable() {
   imm_.push_back(Immutable{std::move(mem_), old.number, last_seq_});
   mem_ = std::make_shared<MemTable>();
   PublishView();
-  s = wal_.Close(&old, opt_.durability == Durability::kPeriodic);
+  // Synced in every mode, so that a torn tail can only be the newest segment's, and
+  // sealed in the MANIFEST with its length: recovery then knows what it is owed.
+  s = wal_.Close(&old, /*sync=*/true);
+  if (s.ok()) s = LogWalSegments(&old, /*track_open=*/true);
   if (!s.ok()) {
     SetBackgroundError(s);
     return s;
   }
   flush_wakeup_.Set();
   return Status::OK();
+}
+
+Status Shard::LogWalSegments(const WalWriter::Segment* sealed, bool track_open) {
+  VersionEdit edit;
+  if (sealed != nullptr) {
+    edit.AddWal(sealed->number, WalSegmentMeta{sealed->synced_upto, sealed->max_seq, true});
+  }
+  if (track_open) edit.AddWal(wal_.number(), WalSegmentMeta{});
+  return versions_.LogAndApply(&edit, {});
 }
 
 // ---------------------------------------------------------------------------------
@@ -558,8 +569,11 @@ Status Shard::Close() {
   fibers_.Wait();
   Status s = bg_error_;
   if (wal_.segment_open()) {
-    // A clean close loses nothing in any durability mode.
-    Status c = wal_.CloseSegment(/*sync=*/s.ok());
+    // A clean close loses nothing in any durability mode; the sealed length lets the
+    // next Open read only what was written.
+    WalWriter::Segment seg = wal_.Swap(WalWriter::Segment());
+    Status c = wal_.Close(&seg, /*sync=*/s.ok());
+    if (s.ok() && c.ok()) c = LogWalSegments(&seg, /*track_open=*/false);
     if (s.ok()) s = c;
   }
   Status m = versions_.Close();

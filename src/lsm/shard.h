@@ -38,6 +38,7 @@
 #include "lsm/io_pacer.h"
 #include "lsm/memtable.h"
 #include "lsm/point_lookup.h"
+#include "lsm/recovery_check.h"
 #include "lsm/table_builder.h"
 #include "lsm/table_cache.h"
 #include "lsm/version.h"
@@ -235,7 +236,14 @@ class Shard {
 
   // Recovery (shard_recovery.cc).
   Status Recover();
-  Status ReplayWal(uint64_t number, MemTable* mem, bool* torn);
+  // Replays one live segment into mem_; *torn_path is set to its path when its tail is
+  // torn (and must be "" for the segments that follow: lsm/recovery_check.h).
+  Status ReplayWal(const WalReplayItem& item, std::string* torn_path);
+  Status ReadWalPrefix(const std::string& name, uint64_t bytes, std::unique_ptr<char[]>* out);
+  // (fiber) Records in the MANIFEST how much of `sealed` (closed, synced) holds writes
+  // and/or that the open segment exists (docs/manifest.md "WAL segments").
+  Status LogWalSegments(const WalWriter::Segment* sealed, bool track_open);
+  std::string ShardName() const { return "shard " + std::to_string(opt_.shard_id); }
   // Replays the unreleased records of the post logs that the WAL and tables lack.
   Status ReplayPostLogs(const std::vector<std::string>& logs);
   Status DeleteObsoleteFiles();

@@ -155,6 +155,10 @@ void WalWriter::Encode(WalGroup* g, WriteRequest* head) {
     }
     g->len = g->bytes.size();
   }
+  for (WriteRequest* w = head; w != nullptr; w = w->next) {
+    const uint32_t count = WriteBatchRep::Count(w->rep);
+    if (count > 0) seg_.max_seq = std::max<SequenceNumber>(seg_.max_seq, w->first_seq + count - 1);
+  }
   g->requests = n;
   g->offset = seg_.write_offset;
 }
