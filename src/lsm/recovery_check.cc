@@ -116,6 +116,11 @@ Status PlanRecovery(std::string_view shard, const std::string& manifest_path,
   return Status::OK();
 }
 
+uint64_t WalBreakOffset(const WalReplayItem& item, const WalWalk& walk) {
+  const uint64_t stop = walk.tail.bad_offset;
+  return item.tracked && stop < item.meta.synced_bytes ? stop : walk.tail.valid_end;
+}
+
 Status CheckWalWalk(std::string_view shard, const std::string& manifest_path,
                     const std::string& wal_path, const WalReplayItem& item, const WalWalk& walk,
                     const std::string& torn_before) {

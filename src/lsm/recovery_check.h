@@ -54,6 +54,9 @@ struct WalWalk {
   uint64_t records = 0;
   SequenceNumber max_seq = 0;  // highest sequence in a valid record (0: none)
 };
+// Where a walked segment breaks: the walk's stopping point when that lies inside the
+// synced bytes, else the end of its valid records.
+uint64_t WalBreakOffset(const WalReplayItem& item, const WalWalk& walk);
 // Checks a walked segment against what the MANIFEST recorded for it: the valid records
 // must reach its synced bytes and its last sequence. And a segment may only follow a
 // torn one when it holds no record (writes after a hole are never replayed):

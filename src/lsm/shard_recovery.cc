@@ -117,6 +117,7 @@ Status Shard::Recover() {
       for (uint64_t n : ls.wals) rt::UnlinkAt(dir_fd_, WalFileName(n).c_str());
       for (uint64_t n : ls.manifests) rt::UnlinkAt(dir_fd_, ManifestFileName(n).c_str());
       ls.wals.clear();
+      ls.wal_bytes.clear();
       ls.manifests.clear();
     }
   }
