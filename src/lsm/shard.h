@@ -65,6 +65,10 @@ struct ShardOptions {
   size_t memtable_bytes = 64ull << 20;
   uint32_t max_immutable_memtables = 2;
   size_t wal_preallocate_bytes = 64ull << 20;
+  // How often (at most) the MANIFEST records how far the open WAL segment is synced, so
+  // that recovery after a crash knows a floor of what it is owed (docs/manifest.md
+  // "WAL segments"). 0: only at segment switch and Close.
+  uint32_t wal_track_interval_ms = 1000;
   size_t block_cache_bytes = 64ull << 20;
   uint64_t manifest_max_bytes = 4ull << 20;
   TableOptions table;
@@ -244,6 +248,10 @@ class Shard {
   // and/or that the open segment exists (docs/manifest.md "WAL segments").
   Status LogWalSegments(const WalWriter::Segment* sealed, bool track_open);
   std::string ShardName() const { return "shard " + std::to_string(opt_.shard_id); }
+  // (flush fiber) Records the open segment's synced length when it grew and the
+  // interval passed.
+  void MaybeTrackWal();
+  uint64_t wal_tracked_number_ = 0, wal_tracked_bytes_ = 0, wal_tracked_ns_ = 0;
   // Replays the unreleased records of the post logs that the WAL and tables lack.
   Status ReplayPostLogs(const std::vector<std::string>& logs);
   Status DeleteObsoleteFiles();

@@ -215,7 +215,11 @@ Status VersionState::Apply(const VersionEdit& edit) {
     auto [it, fresh] = wals.try_emplace(number, m);
     if (fresh) continue;
     WalSegmentMeta& w = it->second;
-    if (w.sealed && (m.synced_bytes != w.synced_bytes || m.last_seq != w.last_seq)) {
+    // A sealed segment never grows; a progress record may still arrive after the seal
+    // (it was taken before), never beyond it.
+    if (w.sealed &&
+        (m.synced_bytes > w.synced_bytes || m.last_seq > w.last_seq ||
+         (m.sealed && (m.synced_bytes != w.synced_bytes || m.last_seq != w.last_seq)))) {
       return Status::Corruption("version edit changes sealed wal segment " +
                                 std::to_string(number));
     }
