@@ -243,6 +243,22 @@ void WalReader::Stop(uint64_t x, const char* reason, const WalRecord* plausible)
     uint64_t end = visit_chain(b);
     if (end > b) covered = end;
   }
+  // Buffered (unpadded) writes start at any offset: look at every one past the chains
+  // found so far, skipping zero blocks whole. Only a record that checks out counts.
+  for (uint64_t c = std::max(x + 1, covered); c + kWalHeaderBytes <= size && !proven;) {
+    if (IsAligned(c) && AllZero(c, std::min<uint64_t>(c + kWalBlockBytes, size))) {
+      c += kWalBlockBytes;
+      continue;
+    }
+    const uint8_t type = static_cast<uint8_t>(seg_[c + kTypeOff]);
+    if (type != static_cast<uint8_t>(WalRecordType::kBatch) &&
+        type != static_cast<uint8_t>(WalRecordType::kMeta)) {
+      c++;
+      continue;
+    }
+    const uint64_t end = visit_chain(c);
+    c = end > c ? end : c + 1;
+  }
   if (proven) {
     Fail(x, std::string(reason) + ", but the record at offset " + std::to_string(proof_offset) +
                 " was written after offset " + std::to_string(proof_synced) + " had been synced");
