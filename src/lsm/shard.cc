@@ -427,11 +427,22 @@ void Shard::MaybeSwitch() {
 Status Shard::WaitForL0Room() {
   // Backpressure: too many L0 files slow writes down, then stop them, until compaction
   // catches up. The time is counted as stall.
+  uint64_t stopped_ns = 0;  // time spent stopped while compaction has a lasting error
   for (;;) {
     const WriteStall ws = L0WriteStall(versions_.state(), opt_.compaction);
-    if (ws == WriteStall::kNone) return Status::OK();
+    if (ws == WriteStall::kNone) break;
     if (!bg_error_.ok()) return Status::ReadOnly("shard is read-only: " + bg_error_.ToString());
     if (crashed_) return Status::Aborted("shard crashed (test)");
+    if (ws == WriteStall::kStop && !compaction_error_.ok() &&
+        stopped_ns >= kCompactionErrorStallMs * 1'000'000) {
+      // Compaction cannot make room (a damaged table): the writer gets that error, not
+      // an endless stall. Reads are unaffected; docs/engine.md says how to recover.
+      if (stalled_) {
+        stalled_ = false;
+        UpdatePostsOpen();
+      }
+      return compaction_error_;
+    }
     const uint64_t t0 = util::NowNanos();
     compact_wakeup_.Set();
     if (ws == WriteStall::kStop) {
@@ -442,8 +453,10 @@ Status Shard::WaitForL0Room() {
     } else {
       rt::SleepFor(1'000'000);
     }
-    stats_.stall_ns += util::NowNanos() - t0;
+    const uint64_t waited = util::NowNanos() - t0;
+    stats_.stall_ns += waited;
     stats_.stalls++;
+    if (!compaction_error_.ok()) stopped_ns += waited;
     if (ws == WriteStall::kSlowdown) break;
   }
   if (stalled_) {

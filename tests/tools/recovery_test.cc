@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <thread>
 
@@ -287,6 +288,63 @@ TEST_P(RecoveryTest, DeletedOptionsIsCorruptionNeverANewStore) {
   EXPECT_FALSE(fs::exists(path_ + "/OPTIONS"));
   r = RunTool({"verify", path_});
   EXPECT_EQ(r.code, 1) << r.Describe();
+}
+
+// A flipped byte in an L1 table makes every L0->L1 compaction fail. Once L0 is full,
+// writers must get that Corruption after a bounded stall (not block forever); reads of
+// undamaged data keep working; verify names the table.
+TEST_P(RecoveryTest, CorruptTableSurfacesToWritersInsteadOfStallingForever) {
+  if (none()) GTEST_SKIP() << "one family is enough: compaction does not depend on it";
+  Options o = Opts();
+  o.memtable_bytes = 64 << 10;
+  std::unique_ptr<DB> db;
+  ASSERT_OK(DB::Open(o, &db));
+  int n = 0;
+  auto l1_files = [&] {
+    Stats st;
+    EXPECT_OK(db->GetStats(&st));
+    return st.shards[0].level_files[1];
+  };
+  for (int round = 0; round < 200 && l1_files() == 0; round++) {
+    for (int i = 0; i < 100; i++, n++) ASSERT_OK(db->Put(Key(n), Value(n)));
+    ASSERT_OK(db->Flush());
+    ::usleep(20000);
+  }
+  ASSERT_GT(l1_files(), 0u) << "no L1 table";
+  ASSERT_OK(db->Close());
+  std::string victim;
+  for (const auto& [level, f] : tooltest::LiveTables(Shard())) {
+    if (level >= 1) victim = Shard() + "/" + lsm::TableFileName(f.number);
+  }
+  ASSERT_FALSE(victim.empty());
+  auto blocks = tooltest::DataBlocks(victim);
+  ASSERT_FALSE(blocks.empty());
+  tooltest::FlipByte(victim, blocks[0].first + blocks[0].second / 2);
+  ASSERT_OK(DB::Open(o, &db));
+  const auto start = std::chrono::steady_clock::now();
+  Status failed;
+  int written = n;
+  for (int i = 0; i < 200000 && failed.ok(); i++, written++) {
+    failed = db->Put(Key(written), Value(written));
+    ASSERT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(60))
+        << "writes neither failed nor stopped failing";
+  }
+  EXPECT_TRUE(failed.IsCorruption()) << failed.ToString();
+  // The latest writes (memtable, L0) still read back.
+  std::string v;
+  ASSERT_OK(db->Get(Key(written - 2), &v));
+  EXPECT_EQ(v, Value(written - 2));
+  Stats st;
+  ASSERT_OK(db->GetStats(&st));
+  EXPECT_GT(st.shards[0].compaction_errors, 0u);
+  // The backoff is real: well under one failure per 100 ms.
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_LE(static_cast<double>(st.shards[0].compaction_errors), secs * 10 + 2);
+  ASSERT_OK(db->Close());
+  ToolResult r = RunTool({"verify", path_});
+  EXPECT_EQ(r.code, 1) << r.Describe();
+  EXPECT_NE(r.out.find("CORRUPT " + victim), std::string::npos) << r.out;
 }
 
 INSTANTIATE_TEST_SUITE_P(Damage, RecoveryTest,
