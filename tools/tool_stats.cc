@@ -45,7 +45,7 @@ struct ShardStats {
   bool empty = false;  // never initialized
 };
 
-Status CollectShard(const std::string& sdir, ShardStats* out) {
+Status CollectShard(uint32_t shard, const std::string& sdir, ShardStats* out) {
   ShardListing ls;
   Status s = ListShardDir(sdir, &ls);
   if (!s.ok()) return s;
@@ -65,7 +65,7 @@ Status CollectShard(const std::string& sdir, ShardStats* out) {
   if (!s.ok()) return s;
   ManifestReplay replay;
   uint64_t bad = 0;
-  s = ReplayManifest(mnum, mbytes, mpath, &replay, &bad);
+  s = ReplayManifest(shard, mnum, mbytes, mpath, &replay, &bad);
   if (!s.ok()) return s;
   const lsm::VersionState& v = replay.state;
   out->last_sequence = v.last_sequence();
@@ -146,7 +146,7 @@ int CmdStats(const std::string& dir, bool json) {
 
   std::vector<ShardStats> shards(so.shards);
   for (uint32_t i = 0; i < so.shards; i++) {
-    s = CollectShard(JoinPath(dir, ShardDirName(i)), &shards[i]);
+    s = CollectShard(i, JoinPath(dir, ShardDirName(i)), &shards[i]);
     if (!s.ok()) return ReportError("stats", s);
   }
   std::array<LevelStats, lsm::kNumLevels> total{};

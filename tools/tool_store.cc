@@ -1,6 +1,7 @@
 #include "tools/tool_store.h"
 
 #include <dirent.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -248,9 +249,17 @@ Status ListShardDir(const std::string& dir, ShardListing* out) {
     std::string_view name(e->d_name);
     uint64_t number = 0;
     switch (lsm::ParseFileName(name, &number)) {
-      case lsm::FileKind::kWal:
+      case lsm::FileKind::kWal: {
         out->wals.insert(number);
+        struct stat st;
+        if (::fstatat(dirfd(d), e->d_name, &st, 0) != 0) {
+          const int err = errno;
+          ::closedir(d);
+          return Status::FromErrno(err, "stat " + dir + "/" + std::string(name));
+        }
+        out->wal_bytes[number] = static_cast<uint64_t>(st.st_size);
         break;
+      }
       case lsm::FileKind::kTable:
         out->tables.insert(number);
         break;
@@ -284,38 +293,9 @@ Status ReadCurrent(const std::string& shard_dir, uint64_t* manifest_number) {
   return lsm::DecodeCurrent(contents, path, manifest_number);
 }
 
-Status ReplayManifest(uint64_t number, std::string_view bytes, const std::string& path,
-                      ManifestReplay* out, uint64_t* bad_offset) {
-  lsm::WalReader reader(number, bytes);
-  lsm::WalRecord rec;
-  uint64_t valid_end = 0;
-  while (reader.Next(&rec)) {
-    *bad_offset = rec.offset;
-    if (rec.type != lsm::WalRecordType::kMeta) {
-      return Status::Corruption(At(path, rec.offset) + ": not a version edit record");
-    }
-    lsm::VersionEdit edit;
-    Status s = edit.DecodeFrom(rec.payload);
-    if (s.ok()) s = out->state.Apply(edit);
-    if (!s.ok()) return Status::Corruption(At(path, rec.offset) + ": " + s.message());
-    out->edits++;
-    valid_end = rec.end_offset();
-  }
-  if (!reader.status().ok()) {
-    *bad_offset = WalFailOffset(reader.status(), valid_end);
-    return Status::Corruption(path + ": " + reader.status().message());
-  }
-  out->tail = reader.tail();
-  if (out->tail.kind == lsm::WalTail::Kind::kTorn) {
-    *bad_offset = out->tail.bad_offset;
-    Status s = lsm::CheckManifestTear(bytes, out->tail.bad_offset, path);
-    if (!s.ok()) return s;
-  }
-  if (out->edits == 0) {
-    *bad_offset = 0;
-    return Status::Corruption(path + ": holds no version edit");
-  }
-  return Status::OK();
+Status ReplayManifest(uint32_t shard, uint64_t number, std::string_view bytes,
+                      const std::string& path, ManifestReplay* out, uint64_t* bad_offset) {
+  return lsm::ReplayManifest(Cat("shard ", shard), number, bytes, path, out, bad_offset);
 }
 
 Status ScanWal(uint64_t number, std::string_view bytes, const std::string& path, WalScan* out,
@@ -334,6 +314,7 @@ Status ScanWal(uint64_t number, std::string_view bytes, const std::string& path,
     out->records++;
     out->entries += rec.count;
     if (rec.count > 0) out->last_seq = rec.first_seq + rec.count - 1;
+    out->max_seq = std::max(out->max_seq, out->last_seq);
     valid_end = rec.end_offset();
   }
   if (!reader.status().ok()) {

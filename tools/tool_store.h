@@ -7,12 +7,14 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "lsm/dbformat.h"
+#include "lsm/recovery_check.h"
 #include "lsm/table_format.h"
 #include "lsm/version_edit.h"
 #include "lsm/wal_format.h"
@@ -25,23 +27,21 @@ struct ShardListing {
   bool has_current = false;
   std::set<uint64_t> wals, tables, manifests;
   std::vector<std::string> temps;
-  std::vector<std::string> post_logs;  // POST-* (posted writes not yet in the WAL)  // *.tmp:
-                                       // leftovers of an interrupted rename
+  std::vector<std::string> post_logs;      // POST-* (posted writes not yet in the WAL)
+  std::map<uint64_t, uint64_t> wal_bytes;  // size of each WAL segment
 };
 Status ListShardDir(const std::string& dir, ShardListing* out);
 
 // Reads and checks <shard>/CURRENT; *manifest_number is the MANIFEST it names.
 Status ReadCurrent(const std::string& shard_dir, uint64_t* manifest_number);
 
-// The MANIFEST replayed into a VersionState.
-struct ManifestReplay {
-  lsm::VersionState state;
-  uint64_t edits = 0;
-  lsm::WalTail tail;  // where the valid records end (a torn tail passed CheckManifestTear)
-};
-// Replays MANIFEST-<number> held in `bytes`. On Corruption, *bad_offset is where.
-Status ReplayManifest(uint64_t number, std::string_view bytes, const std::string& path,
-                      ManifestReplay* out, uint64_t* bad_offset);
+// The MANIFEST replayed into a VersionState: the very code recovery runs
+// (lsm/recovery_check.h), so verify and Open cannot disagree.
+using lsm::ManifestReplay;
+// Replays MANIFEST-<number> of shard `shard` held in `bytes`. On Corruption,
+// *bad_offset is where.
+Status ReplayManifest(uint32_t shard, uint64_t number, std::string_view bytes,
+                      const std::string& path, ManifestReplay* out, uint64_t* bad_offset);
 
 // A WAL segment walked record by record.
 struct WalScan {
@@ -49,6 +49,7 @@ struct WalScan {
   uint64_t entries = 0;
   lsm::SequenceNumber first_seq = 0;  // of the first record (records > 0)
   lsm::SequenceNumber last_seq = 0;   // of the last entry (records > 0)
+  lsm::SequenceNumber max_seq = 0;    // the highest sequence in any record
   lsm::WalTail tail;
 };
 // Walks segment `number` held in `bytes`: every record must be a kBatch whose payload

@@ -5,9 +5,11 @@
 #include <cstdio>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "db/store_files.h"
 #include "lsm/filenames.h"
+#include "lsm/recovery_check.h"
 #include "tools/tool_commands.h"
 #include "tools/tool_common.h"
 #include "tools/tool_store.h"
@@ -94,7 +96,7 @@ class Verifier {
     if (!s.ok()) return Fail(mpath, std::nullopt, "named by CURRENT: " + s.ToString());
     ManifestReplay replay;
     uint64_t bad = 0;
-    s = ReplayManifest(mnum, mbytes, mpath, &replay, &bad);
+    s = ReplayManifest(i, mnum, mbytes, mpath, &replay, &bad);
     if (!s.ok()) return Fail(mpath, bad, s.ToString());
     records_ += replay.edits;
     if (replay.tail.kind == lsm::WalTail::Kind::kTorn) {
@@ -110,7 +112,13 @@ class Verifier {
         if (!VerifyTable(sdir, level, f, ls, mpath)) return false;
       }
     }
-    if (!VerifyWals(sdir, ls, replay.state)) return false;
+    // The checks Open makes against the directory, from the same code
+    // (lsm/recovery_check.h): live tables and tracked WAL segments present and long enough.
+    std::vector<lsm::WalReplayItem> plan;
+    s = lsm::PlanRecovery(Cat("shard ", i), mpath, sdir, replay.state, ls.tables, ls.wal_bytes,
+                          &plan);
+    if (!s.ok()) return Fail(mpath, std::nullopt, s.ToString());
+    if (!VerifyWals(i, sdir, mpath, ls, replay.state, plan)) return false;
     for (uint64_t n : ls.tables) {
       if (live.count(n) == 0) {
         Note(JoinPath(sdir, lsm::TableFileName(n)),
@@ -152,53 +160,57 @@ class Verifier {
     return true;
   }
 
-  // Live segments (number >= the MANIFEST's log number) are what recovery replays. A
-  // torn tail is a note when no later segment holds records (the newest write was cut
-  // short); a torn tail with records after it in a later segment means writes after the
-  // break would be replayed over a hole, and is an error.
-  bool VerifyWals(const std::string& sdir, const ShardListing& ls, const lsm::VersionState& state) {
-    struct Torn {
-      std::string path;
-      lsm::WalTail tail;
-    };
-    std::optional<Torn> torn;
+  // Live segments (number >= the MANIFEST's log number) are what recovery replays, and
+  // only as much of each as Open reads (a sealed segment: its recorded length). The
+  // verdict on each is lsm::CheckWalWalk's, as in Open: synced data must be intact, and
+  // no segment with records may follow a torn one. A torn tail of the last segment with
+  // records is a note (a write cut short by a crash).
+  bool VerifyWals(uint32_t shard, const std::string& sdir, const std::string& mpath,
+                  const ShardListing& ls, const lsm::VersionState& state,
+                  const std::vector<lsm::WalReplayItem>& plan) {
     for (uint64_t n : ls.wals) {
-      const std::string path = JoinPath(sdir, lsm::WalFileName(n));
       if (n < state.log_number()) {
-        Note(path, Cat("older than the MANIFEST's log number ", state.log_number(),
-                       " (already flushed); not checked, the next Open deletes it"));
-        continue;
+        Note(JoinPath(sdir, lsm::WalFileName(n)),
+             Cat("older than the MANIFEST's log number ", state.log_number(),
+                 " (already flushed); not checked, the next Open deletes it"));
       }
+    }
+    std::string torn_path;
+    lsm::WalTail torn_tail;
+    for (const lsm::WalReplayItem& item : plan) {
+      const std::string path = JoinPath(sdir, lsm::WalFileName(item.number));
       std::string bytes;
       Status s = ReadWholeFile(path, &bytes);
       if (!s.ok()) return Fail(path, std::nullopt, s.ToString());
+      bytes.resize(std::min<uint64_t>(bytes.size(), item.read_bytes));
       WalScan scan;
       uint64_t bad = 0;
-      s = ScanWal(n, bytes, path, &scan, &bad);
+      s = ScanWal(item.number, bytes, path, &scan, &bad);
       if (!s.ok()) return Fail(path, bad, s.ToString());
-      if (torn && scan.records > 0) {
-        return Fail(
-            torn->path, torn->tail.bad_offset,
-            Cat("the log breaks here (", torn->tail.reason, "), yet ", path,
-                " holds later records (from seq ", scan.first_seq, "): writes after a hole"));
-      }
+      lsm::WalWalk walk;
+      walk.tail = scan.tail;
+      walk.records = scan.records;
+      walk.max_seq = scan.max_seq;
+      s = lsm::CheckWalWalk(Cat("shard ", shard), mpath, path, item, walk, torn_path);
+      if (!s.ok()) return Fail(path, lsm::WalBreakOffset(item, walk), s.ToString());
       records_ += scan.records;
       if (scan.tail.kind == lsm::WalTail::Kind::kTorn) {
-        torn = Torn{path, scan.tail};
+        torn_path = path;
+        torn_tail = scan.tail;
       }
       Ok(path, Cat(scan.records, " records, ", scan.entries, " entries, valid data ends at offset ",
-                   scan.tail.valid_end));
+                   scan.tail.valid_end, item.meta.sealed ? " (sealed)" : ""));
     }
-    if (torn) {
+    if (!torn_path.empty()) {
       std::string orphans;
-      if (torn->tail.orphan_records > 0) {
-        orphans = Cat("; ", torn->tail.orphan_records,
+      if (torn_tail.orphan_records > 0) {
+        orphans = Cat("; ", torn_tail.orphan_records,
                       " record(s) after it belong to unsynced writes and are not replayed");
       }
-      Note(torn->path, Cat("torn tail at offset ", torn->tail.bad_offset, " (", torn->tail.reason,
-                           "): the last write was cut short by a crash; recovery keeps the data "
-                           "before offset ",
-                           torn->tail.valid_end, orphans));
+      Note(torn_path, Cat("torn tail at offset ", torn_tail.bad_offset, " (", torn_tail.reason,
+                          "): the last write was cut short by a crash; recovery keeps the data "
+                          "before offset ",
+                          torn_tail.valid_end, orphans));
     }
     return true;
   }

@@ -110,7 +110,10 @@ class DB {
   // Pins the current sequence number of every shard; compaction keeps what it needs.
   // Release with ReleaseSnapshot before closing the DB.
   virtual const Snapshot* GetSnapshot() = 0;
-  virtual void ReleaseSnapshot(const Snapshot* snapshot) = 0;
+  // InvalidArgument for a snapshot released already (or not from this DB): a double
+  // release is a caller bug, reported rather than ignored. A snapshot released after
+  // Close is freed (OK).
+  virtual Status ReleaseSnapshot(const Snapshot* snapshot) = 0;
 
   using WriteCallback = std::function<void(Status)>;
   // `value` is valid only during the callback.

@@ -84,7 +84,7 @@ class DBImpl final : public DB {
                                std::vector<std::string>* values) override;
   std::unique_ptr<Iterator> NewIterator(const ReadOptions& ro) override;
   const Snapshot* GetSnapshot() override;
-  void ReleaseSnapshot(const Snapshot* snapshot) override;
+  Status ReleaseSnapshot(const Snapshot* snapshot) override;
   Status RunOnShards(uint32_t fibers_per_shard, const ShardTask& task) override;
   Status Flush() override;
   Status Close() override;

@@ -1,5 +1,6 @@
 // DBImpl: Open (validation, option mapping, spin policy, starting the shards), Close,
 // the crash hook for tests, and stats.
+#include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -77,6 +78,32 @@ std::string ShardDir(const std::string& path, uint32_t i) {
   return path + buf;
 }
 
+// The shard folders (shard-NNN) in `path`, whatever OPTIONS says.
+std::vector<std::string> ShardFolders(const std::string& path) {
+  std::vector<std::string> out;
+  DIR* d = ::opendir(path.c_str());
+  if (d == nullptr) return out;
+  while (dirent* e = ::readdir(d)) {
+    unsigned n = 0;
+    char rest = 0;
+    if (std::sscanf(e->d_name, "shard-%3u%c", &n, &rest) == 1) out.emplace_back(e->d_name);
+  }
+  ::closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// OPTIONS is missing: a directory that holds shard folders is a store that lost it, and
+// must never be taken for a new one (another shard count would hide every key).
+Status MissingOptions(const std::string& path) {
+  const std::vector<std::string> shards = ShardFolders(path);
+  if (shards.empty()) return Status::OK();
+  return Status::Corruption(path + "/OPTIONS is missing, but " + path + " holds " +
+                            std::to_string(shards.size()) + " shard folder(s) (" + shards[0] +
+                            (shards.size() > 1 ? " ... " + shards.back() : std::string()) +
+                            "): refusing to create a new store over an existing one");
+}
+
 // The directory exists (created when allowed) and is not something else.
 Status PrepareDirectory(const Options& opt) {
   struct stat st;
@@ -92,6 +119,8 @@ Status PrepareDirectory(const Options& opt) {
   }
   if (!opt.create_if_missing && ::access((opt.path + "/OPTIONS").c_str(), F_OK) != 0) {
     // Checked before taking LOCK, so a directory that is not a store is left untouched.
+    Status s = MissingOptions(opt.path);
+    if (!s.ok()) return s;
     return Status::InvalidArgument(opt.path + ": not a ringdb store (create_if_missing is false)");
   }
   return Status::OK();
@@ -101,6 +130,8 @@ Status PrepareDirectory(const Options& opt) {
 Status LoadStoreOptions(const Options& opt, StoreOptions* so) {
   Status s = ReadStoreOptions(opt.path, so);
   if (s.IsNotFound()) {
+    s = MissingOptions(opt.path);
+    if (!s.ok()) return s;
     if (!opt.create_if_missing) {
       return Status::InvalidArgument(opt.path +
                                      ": not a ringdb store (create_if_missing is false)");

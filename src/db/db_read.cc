@@ -246,11 +246,14 @@ const Snapshot* DBImpl::GetSnapshot() {
   return snap;
 }
 
-void DBImpl::ReleaseSnapshot(const Snapshot* snapshot) {
-  if (snapshot == nullptr) return;
+Status DBImpl::ReleaseSnapshot(const Snapshot* snapshot) {
+  if (snapshot == nullptr) return Status::InvalidArgument("ReleaseSnapshot(nullptr)");
   {
     std::lock_guard<std::mutex> g(snapshots_mu_);
-    if (snapshots_.erase(snapshot) == 0) return;  // not ours, or released twice
+    if (snapshots_.erase(snapshot) == 0) {
+      return Status::InvalidArgument(
+          "ReleaseSnapshot: snapshot released already, or not from this DB");
+    }
   }
   const auto* snap = static_cast<const SnapshotImpl*>(snapshot);
   {
@@ -263,6 +266,7 @@ void DBImpl::ReleaseSnapshot(const Snapshot* snapshot) {
     }
   }
   delete snap;
+  return Status::OK();
 }
 
 // ---------------------------------------------------------------------------------

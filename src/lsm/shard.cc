@@ -430,11 +430,22 @@ void Shard::MaybeSwitch() {
 Status Shard::WaitForL0Room() {
   // Backpressure: too many L0 files slow writes down, then stop them, until compaction
   // catches up. The time is counted as stall.
+  uint64_t stopped_ns = 0;  // time spent stopped while compaction has a lasting error
   for (;;) {
     const WriteStall ws = L0WriteStall(versions_.state(), opt_.compaction);
-    if (ws == WriteStall::kNone) return Status::OK();
+    if (ws == WriteStall::kNone) break;
     if (!bg_error_.ok()) return Status::ReadOnly("shard is read-only: " + bg_error_.ToString());
     if (crashed_) return Status::Aborted("shard crashed (test)");
+    if (ws == WriteStall::kStop && !compaction_error_.ok() &&
+        stopped_ns >= kCompactionErrorStallMs * 1'000'000) {
+      // Compaction cannot make room (a damaged table): the writer gets that error, not
+      // an endless stall. Reads are unaffected; docs/engine.md says how to recover.
+      if (stalled_) {
+        stalled_ = false;
+        UpdatePostsOpen();
+      }
+      return compaction_error_;
+    }
     const uint64_t t0 = util::NowNanos();
     compact_wakeup_.Set();
     if (ws == WriteStall::kStop) {
@@ -445,8 +456,10 @@ Status Shard::WaitForL0Room() {
     } else {
       rt::SleepFor(1'000'000);
     }
-    stats_.stall_ns += util::NowNanos() - t0;
+    const uint64_t waited = util::NowNanos() - t0;
+    stats_.stall_ns += waited;
     stats_.stalls++;
+    if (!compaction_error_.ok()) stopped_ns += waited;
     if (ws == WriteStall::kSlowdown) break;
   }
   if (stalled_) {
@@ -498,8 +511,7 @@ Status Shard::SwitchMemtable() {
   // Invariant (relied on by FlushOldestImmutable's log number): every memtable's WAL
   // segment is either the open one or recorded in imm_. So the new segment is created
   // first, and the switch of segment and memtable happens without a suspension in
-  // between; only then is the old segment closed (kPeriodic: synced, so the period
-  // bound holds; kSync: synced already; kNone: the flush makes its contents durable).
+  // between; only then is the old segment closed.
   WalWriter::Segment next;
   Status s = wal_.CreateSegment(versions_.NewFileNumber(), &next);
   if (!s.ok()) {
@@ -511,13 +523,25 @@ Status Shard::SwitchMemtable() {
   imm_.push_back(Immutable{std::move(mem_), old.number, last_seq_});
   mem_ = std::make_shared<MemTable>();
   PublishView();
-  s = wal_.Close(&old, opt_.durability == Durability::kPeriodic);
+  // Synced in every mode, so that a torn tail can only be the newest segment's, and
+  // sealed in the MANIFEST with its length: recovery then knows what it is owed.
+  s = wal_.Close(&old, /*sync=*/true);
+  if (s.ok()) s = LogWalSegments(&old, /*track_open=*/true);
   if (!s.ok()) {
     SetBackgroundError(s);
     return s;
   }
   flush_wakeup_.Set();
   return Status::OK();
+}
+
+Status Shard::LogWalSegments(const WalWriter::Segment* sealed, bool track_open) {
+  VersionEdit edit;
+  if (sealed != nullptr) {
+    edit.AddWal(sealed->number, WalSegmentMeta{sealed->synced_upto, sealed->max_seq, true});
+  }
+  if (track_open) edit.AddWal(wal_.number(), WalSegmentMeta{});
+  return versions_.LogAndApply(&edit, {});
 }
 
 // ---------------------------------------------------------------------------------
@@ -561,8 +585,11 @@ Status Shard::Close() {
   fibers_.Wait();
   Status s = bg_error_;
   if (wal_.segment_open()) {
-    // A clean close loses nothing in any durability mode.
-    Status c = wal_.CloseSegment(/*sync=*/s.ok());
+    // A clean close loses nothing in any durability mode; the sealed length lets the
+    // next Open read only what was written.
+    WalWriter::Segment seg = wal_.Swap(WalWriter::Segment());
+    Status c = wal_.Close(&seg, /*sync=*/s.ok());
+    if (s.ok() && c.ok()) c = LogWalSegments(&seg, /*track_open=*/false);
     if (s.ok()) s = c;
   }
   Status m = versions_.Close();

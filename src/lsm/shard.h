@@ -39,6 +39,7 @@
 #include "lsm/memtable.h"
 #include "lsm/pending_keys.h"
 #include "lsm/point_lookup.h"
+#include "lsm/recovery_check.h"
 #include "lsm/table_builder.h"
 #include "lsm/table_cache.h"
 #include "lsm/version.h"
@@ -65,6 +66,10 @@ struct ShardOptions {
   size_t memtable_bytes = 64ull << 20;
   uint32_t max_immutable_memtables = 2;
   size_t wal_preallocate_bytes = 64ull << 20;
+  // How often (at most) the MANIFEST records how far the open WAL segment is synced, so
+  // that recovery after a crash knows a floor of what it is owed (docs/manifest.md
+  // "WAL segments"). 0: only at segment switch and Close.
+  uint32_t wal_track_interval_ms = 1000;
   size_t block_cache_bytes = 64ull << 20;
   uint64_t manifest_max_bytes = 4ull << 20;
   TableOptions table;
@@ -252,7 +257,18 @@ class Shard {
 
   // Recovery (shard_recovery.cc).
   Status Recover();
-  Status ReplayWal(uint64_t number, MemTable* mem, bool* torn);
+  // Replays one live segment into mem_; *torn_path is set to its path when its tail is
+  // torn (and must be "" for the segments that follow: lsm/recovery_check.h).
+  Status ReplayWal(const WalReplayItem& item, std::string* torn_path);
+  Status ReadWalPrefix(const std::string& name, uint64_t bytes, std::unique_ptr<char[]>* out);
+  // (fiber) Records in the MANIFEST how much of `sealed` (closed, synced) holds writes
+  // and/or that the open segment exists (docs/manifest.md "WAL segments").
+  Status LogWalSegments(const WalWriter::Segment* sealed, bool track_open);
+  std::string ShardName() const { return "shard " + std::to_string(opt_.shard_id); }
+  // (flush fiber) Records the open segment's synced length when it grew and the
+  // interval passed.
+  void MaybeTrackWal();
+  uint64_t wal_tracked_number_ = 0, wal_tracked_bytes_ = 0, wal_tracked_ns_ = 0;
   // Replays the unreleased records of the post logs that the WAL and tables lack.
   Status ReplayPostLogs(const std::vector<std::string>& logs);
   Status DeleteObsoleteFiles();
@@ -372,6 +388,14 @@ class Shard {
   rt::Event compact_wakeup_;
   rt::Event compact_progress_;  // set whenever a compaction finished (or failed)
   uint64_t last_compaction_backoff_ms_ = 0;
+  // The last compaction failure that retrying cannot heal (Corruption: a damaged input
+  // table); OK once a compaction succeeds. Writers stopped by a full L0 get it after
+  // kCompactionErrorStallMs instead of waiting forever (docs/engine.md "When a
+  // compaction keeps failing").
+  Status compaction_error_;
+  uint64_t compaction_log_ns_ = 0;       // when a compaction failure was last logged
+  uint64_t compaction_log_skipped_ = 0;  // failures not logged since
+  static constexpr uint64_t kCompactionErrorStallMs = 1000;
   std::vector<SequenceNumber> snapshots_;  // live snapshots, sorted (duplicates allowed)
 
   Status bg_error_;  // sticky: read-only once set

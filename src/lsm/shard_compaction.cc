@@ -135,17 +135,18 @@ class Shard::ReadaheadFetcher final : public BlockFetcher {
 };
 
 void Shard::CompactionLoop() {
-  uint64_t backoff_ms = 0;
+  uint64_t retry_at_ns = 0;  // after a failure: no compaction is picked before this
   for (;;) {
     if (crashed_ || stopping_) break;
+    const uint64_t now = util::NowNanos();
     std::optional<Compaction> c;
-    if (bg_error_.ok() && backoff_ms == 0)
+    if (bg_error_.ok() && now >= retry_at_ns)
       c = PickCompaction(versions_.state(), opt_.compaction, compact_pointers_);
     if (!c) {
       compact_wakeup_.Reset();
-      if (backoff_ms > 0) {
-        compact_wakeup_.WaitFor(backoff_ms * 1'000'000);
-        backoff_ms = 0;
+      // Stalled writers wake this fiber often; a backoff holds until its deadline.
+      if (now < retry_at_ns) {
+        compact_wakeup_.WaitFor(retry_at_ns - now);
       } else {
         compact_wakeup_.Wait();
       }
@@ -153,19 +154,35 @@ void Shard::CompactionLoop() {
     }
     Status s = RunCompaction(*c);
     compact_progress_.Set();
-    if (!s.ok()) {
-      if (crashed_ || stopping_) break;
-      stats_.compaction_errors++;
-      // The store is as it was (inputs kept, partial outputs removed). Try again later;
-      // repeated failures back off up to 5 s.
-      backoff_ms =
-          std::min<uint64_t>(5000, std::max<uint64_t>(100, last_compaction_backoff_ms_ * 2));
-      last_compaction_backoff_ms_ = backoff_ms;
-      RINGDB_LOG_WARN("shard %u: compaction L%d->L%d failed (retry in %llu ms): %s", opt_.shard_id,
-                      c->level, c->output_level, static_cast<unsigned long long>(backoff_ms),
-                      s.ToString().c_str());
-    } else {
+    if (s.ok()) {
       last_compaction_backoff_ms_ = 0;
+      retry_at_ns = 0;
+      compaction_error_ = Status::OK();
+      continue;
+    }
+    if (crashed_ || stopping_) break;
+    stats_.compaction_errors++;
+    // The store is as it was (inputs kept, partial outputs removed). Try again later;
+    // repeated failures back off up to 5 s. A damaged input never heals: writers that
+    // L0 stops then get the error (WaitForL0Room).
+    const uint64_t backoff_ms =
+        std::min<uint64_t>(5000, std::max<uint64_t>(100, last_compaction_backoff_ms_ * 2));
+    last_compaction_backoff_ms_ = backoff_ms;
+    retry_at_ns = util::NowNanos() + backoff_ms * 1'000'000;
+    if (s.IsCorruption()) compaction_error_ = s;
+    flush_progress_.Set();
+    // At most one line per 10 s, with the count of failures not logged.
+    const uint64_t t = util::NowNanos();
+    if (compaction_log_ns_ == 0 || t - compaction_log_ns_ >= 10'000'000'000ull) {
+      RINGDB_LOG_WARN(
+          "shard %u: compaction L%d->L%d failed (retry in %llu ms; %llu failures not "
+          "logged): %s",
+          opt_.shard_id, c->level, c->output_level, static_cast<unsigned long long>(backoff_ms),
+          static_cast<unsigned long long>(compaction_log_skipped_), s.ToString().c_str());
+      compaction_log_ns_ = t;
+      compaction_log_skipped_ = 0;
+    } else {
+      compaction_log_skipped_++;
     }
   }
   compact_progress_.Set();

@@ -24,8 +24,13 @@ void Shard::FlushLoop() {
     // on it, and the next Open then has less WAL to replay.
     if (imm_.empty() || !bg_error_.ok()) {
       if (stopping_) break;
+      MaybeTrackWal();
       flush_wakeup_.Reset();
-      flush_wakeup_.Wait();
+      if (opt_.wal_track_interval_ms == 0) {
+        flush_wakeup_.Wait();
+      } else {
+        flush_wakeup_.WaitFor(uint64_t{opt_.wal_track_interval_ms} * 1'000'000);
+      }
       continue;
     }
     Status s = FlushOldestImmutable();
@@ -34,6 +39,27 @@ void Shard::FlushLoop() {
     compact_wakeup_.Set();
   }
   flush_progress_.Set();
+}
+
+void Shard::MaybeTrackWal() {
+  if (opt_.wal_track_interval_ms == 0 || !bg_error_.ok() || stopping_ || crashed_ ||
+      !wal_.segment_open()) {
+    return;
+  }
+  const uint64_t number = wal_.number(), synced = wal_.synced_upto();
+  const uint64_t now = util::NowNanos();
+  if (number == wal_tracked_number_ && synced <= wal_tracked_bytes_) return;
+  if (now - wal_tracked_ns_ < uint64_t{opt_.wal_track_interval_ms} * 1'000'000) return;
+  VersionEdit edit;
+  edit.AddWal(number, WalSegmentMeta{synced, 0, false});
+  Status s = versions_.LogAndApply(&edit, {});
+  if (!s.ok()) {
+    SetBackgroundError(s);
+    return;
+  }
+  wal_tracked_number_ = number;
+  wal_tracked_bytes_ = synced;
+  wal_tracked_ns_ = now;
 }
 
 Status Shard::FlushOldestImmutable() {

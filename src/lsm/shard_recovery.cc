@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <limits>
+#include <map>
 #include <set>
 
 #include "lsm/filenames.h"
@@ -27,6 +28,7 @@ namespace {
 
 struct DirListing {
   std::set<uint64_t> wals, tables, manifests;
+  std::map<uint64_t, uint64_t> wal_bytes;  // size of each segment
   std::vector<std::string> temps, post_logs;
   bool has_current = false;
   uint64_t max_number = 0;
@@ -39,9 +41,17 @@ Status ListDir(const std::string& dir, DirListing* out) {
     std::string_view name(e->d_name);
     uint64_t number = 0;
     switch (ParseFileName(name, &number)) {
-      case FileKind::kWal:
+      case FileKind::kWal: {
         out->wals.insert(number);
+        struct stat st;
+        if (::fstatat(dirfd(d), e->d_name, &st, 0) != 0) {
+          const int err = errno;
+          ::closedir(d);
+          return Status::FromErrno(err, "stat " + dir + "/" + std::string(name));
+        }
+        out->wal_bytes[number] = static_cast<uint64_t>(st.st_size);
         break;
+      }
       case FileKind::kTable:
         out->tables.insert(number);
         break;
@@ -107,6 +117,7 @@ Status Shard::Recover() {
       for (uint64_t n : ls.wals) rt::UnlinkAt(dir_fd_, WalFileName(n).c_str());
       for (uint64_t n : ls.manifests) rt::UnlinkAt(dir_fd_, ManifestFileName(n).c_str());
       ls.wals.clear();
+      ls.wal_bytes.clear();
       ls.manifests.clear();
     }
   }
@@ -118,9 +129,20 @@ Status Shard::Recover() {
           " ringdb files; refusing to guess which MANIFEST is live");
     }
     if (!opt_.create_if_missing) return Status::InvalidArgument(dir + ": no ringdb shard here");
-  } else {
-    s = versions_.Recover(ls.manifests, ls.tables);
+  }
+  // Which segments to replay, how much of each to read, and what the MANIFEST says was
+  // synced in them (lsm/recovery_check.h; ringdb-tool verify runs the same checks).
+  std::vector<WalReplayItem> plan;
+  if (ls.has_current) {
+    s = versions_.Recover(ls.manifests, [&](const VersionState& st) {
+      return PlanRecovery(ShardName(), versions_.ManifestPath(), dir, st, ls.tables, ls.wal_bytes,
+                          &plan);
+    });
     if (!s.ok()) return s;
+  } else {
+    for (const auto& [number, size] : ls.wal_bytes) {
+      plan.push_back(WalReplayItem{number, size, size, false, {}});
+    }
   }
   versions_.AdvanceFileNumber(std::max<uint64_t>(ls.max_number + 1, 1));
   const VersionState& state = versions_.state();
@@ -131,10 +153,9 @@ Status Shard::Recover() {
 
   // Replay the WAL segments the MANIFEST does not cover, oldest first; then what only
   // the post logs hold.
-  for (uint64_t number : ls.wals) {
-    if (number < state.log_number()) continue;
-    bool torn = false;
-    s = ReplayWal(number, mem_.get(), &torn);
+  std::string torn_path;
+  for (const WalReplayItem& item : plan) {
+    s = ReplayWal(item, &torn_path);
     if (!s.ok()) return s;
   }
   s = ReplayPostLogs(ls.post_logs);
@@ -144,6 +165,13 @@ Status Shard::Recover() {
   published_seq_.store(last_seq_, std::memory_order_release);
   s = wal_.OpenSegment(versions_.NewFileNumber());
   if (!s.ok()) return s;
+  {
+    // The new segment is tracked from the snapshot on (its directory entry is durable).
+    VersionEdit track;
+    track.AddWal(wal_.number(), WalSegmentMeta{});
+    s = versions_.ApplyUnlogged(track, {});
+    if (!s.ok()) return s;
+  }
   if (mem_->num_entries() > 0) {
     FileMetaData meta;
     TableRef table;
@@ -162,16 +190,44 @@ Status Shard::Recover() {
   return DeleteObsoleteFiles();
 }
 
-Status Shard::ReplayWal(uint64_t number, MemTable* mem, bool* torn) {
+Status Shard::ReadWalPrefix(const std::string& name, uint64_t bytes, std::unique_ptr<char[]>* out) {
+  const std::string path = FilePath(name);
+  int fd = -1;
+  Status s = rt::OpenAt(dir_fd_, name.c_str(), O_RDONLY | O_CLOEXEC, 0, &fd);
+  if (!s.ok()) return s;
+  // Not zero-filled first, and read in pieces: each read suspends, so a long segment
+  // never holds the reactor.
+  *out = std::make_unique_for_overwrite<char[]>(std::max<uint64_t>(bytes, 1));
+  constexpr uint64_t kChunk = 4 << 20;
+  uint64_t done = 0;
+  while (s.ok() && done < bytes) {
+    size_t got = 0;
+    s = rt::ReadAt(fd, out->get() + done, std::min(kChunk, bytes - done), done, io::IoClass::kOther,
+                   &got, path);
+    if (s.ok() && got == 0) break;
+    done += got;
+  }
+  Status c = rt::Close(fd, path);
+  if (s.ok()) s = c;
+  if (s.ok() && done != bytes) {
+    s = Status::Corruption(ShardName() + ": " + path + " ends at " + std::to_string(done) +
+                           " bytes, before the " + std::to_string(bytes) + " bytes to replay");
+  }
+  return s;
+}
+
+Status Shard::ReplayWal(const WalReplayItem& item, std::string* torn_path) {
+  const uint64_t number = item.number;
   const std::string name = WalFileName(number);
   const std::string path = FilePath(name);
-  std::string data;
-  Status s = rt::ReadFileAt(dir_fd_, name.c_str(), path, &data);
+  std::unique_ptr<char[]> buf;
+  Status s = ReadWalPrefix(name, item.read_bytes, &buf);
   if (!s.ok()) return s;
-  WalReader reader(number, data);
+  WalReader reader(number, std::string_view(buf.get(), item.read_bytes));
   WalRecord rec;
-  uint64_t records = 0;
+  WalWalk walk;
   SequenceNumber seg_max = 0;
+  MemTable* mem = mem_.get();
   while (reader.Next(&rec)) {
     if (rec.type != WalRecordType::kBatch) {
       return Status::Corruption(path + " offset " + std::to_string(rec.offset) +
@@ -191,21 +247,30 @@ Status Shard::ReplayWal(uint64_t number, MemTable* mem, bool* torn) {
     last_seq_ = std::max<uint64_t>(last_seq_, rec.first_seq + rec.count - 1);
     seg_max = std::max<uint64_t>(seg_max, rec.first_seq + rec.count - 1);
     replayed_.emplace_back(rec.first_seq, rec.count);
-    records++;
+    walk.records++;
+    // Long segments: let the reactor run its other fibers (replay is CPU work).
+    rt::MaybeYield();
   }
   replay_prev_max_ = std::max(replay_prev_max_, seg_max);
-  if (!reader.status().ok()) return reader.status();
-  const WalTail& tail = reader.tail();
-  *torn = tail.kind == WalTail::Kind::kTorn;
-  if (*torn) {
+  if (!reader.status().ok()) {
+    return Status::Corruption(ShardName() + ": " + path + ": " + reader.status().message());
+  }
+  walk.tail = reader.tail();
+  walk.max_seq = seg_max;
+  s = CheckWalWalk(ShardName(), versions_.ManifestPath(), path, item, walk, *torn_path);
+  if (!s.ok()) return s;
+  const WalTail& tail = walk.tail;
+  if (tail.kind == WalTail::Kind::kTorn) {
+    *torn_path = path;
     RINGDB_LOG_WARN(
         "%s: torn tail at offset %llu (%s): %llu valid records replayed, data from offset %llu "
         "on dropped",
         path.c_str(), static_cast<unsigned long long>(tail.bad_offset), tail.reason.c_str(),
-        static_cast<unsigned long long>(records), static_cast<unsigned long long>(tail.valid_end));
+        static_cast<unsigned long long>(walk.records),
+        static_cast<unsigned long long>(tail.valid_end));
   } else {
     RINGDB_LOG_DEBUG("%s: replayed %llu records", path.c_str(),
-                     static_cast<unsigned long long>(records));
+                     static_cast<unsigned long long>(walk.records));
   }
   return Status::OK();
 }

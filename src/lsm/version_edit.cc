@@ -17,7 +17,10 @@ enum Tag : uint32_t {
   kLastSequence = 3,
   kDeletedFile = 4,
   kNewFile = 5,
+  kWalSegment = 6,
 };
+
+constexpr uint32_t kWalSealed = 1;  // DO NOT CHANGE: on-disk (wal_segment flags)
 
 bool GetLevel(std::string_view* in, int* level) {
   uint32_t v;
@@ -66,6 +69,13 @@ void VersionEdit::EncodeTo(std::string* dst) const {
     util::PutVarint64(dst, f.smallest_seq);
     util::PutVarint64(dst, f.largest_seq);
   }
+  for (const auto& [number, m] : wals_) {
+    util::PutVarint32(dst, kWalSegment);
+    util::PutVarint64(dst, number);
+    util::PutVarint64(dst, m.synced_bytes);
+    util::PutVarint64(dst, m.last_seq);
+    util::PutVarint32(dst, m.sealed ? kWalSealed : 0);
+  }
 }
 
 Status VersionEdit::DecodeFrom(std::string_view in) {
@@ -113,6 +123,19 @@ Status VersionEdit::DecodeFrom(std::string_view in) {
         }
         break;
       }
+      case kWalSegment: {
+        WalSegmentMeta m;
+        uint32_t flags = 0;
+        if (!util::GetVarint64(&in, &v) || !util::GetVarint64(&in, &m.synced_bytes) ||
+            !util::GetVarint64(&in, &m.last_seq) || !util::GetVarint32(&in, &flags) ||
+            (flags & ~kWalSealed) != 0) {
+          bad = "wal segment";
+        } else {
+          m.sealed = (flags & kWalSealed) != 0;
+          wals_[v] = m;
+        }
+        break;
+      }
       default:
         return Status::Corruption("version edit: unknown tag " + std::to_string(tag));
     }
@@ -133,6 +156,10 @@ std::string VersionEdit::DebugString() const {
     r += " add(L" + std::to_string(level) + " #" + std::to_string(f.number) + " " +
          std::to_string(f.file_size) + "B [" + DebugInternalKey(f.smallest) + " .. " +
          DebugInternalKey(f.largest) + "])";
+  }
+  for (const auto& [number, m] : wals_) {
+    r += " wal(#" + std::to_string(number) + " synced=" + std::to_string(m.synced_bytes) +
+         " last_seq=" + std::to_string(m.last_seq) + (m.sealed ? " sealed)" : ")");
   }
   return r + " }";
 }
@@ -183,8 +210,27 @@ Status VersionState::Apply(const VersionEdit& edit) {
       }
     }
   }
+  std::map<uint64_t, WalSegmentMeta> wals = wals_;
+  for (const auto& [number, m] : edit.wals()) {
+    auto [it, fresh] = wals.try_emplace(number, m);
+    if (fresh) continue;
+    WalSegmentMeta& w = it->second;
+    // A sealed segment never grows; a progress record may still arrive after the seal
+    // (it was taken before), never beyond it.
+    if (w.sealed &&
+        (m.synced_bytes > w.synced_bytes || m.last_seq > w.last_seq ||
+         (m.sealed && (m.synced_bytes != w.synced_bytes || m.last_seq != w.last_seq)))) {
+      return Status::Corruption("version edit changes sealed wal segment " +
+                                std::to_string(number));
+    }
+    w.synced_bytes = std::max(w.synced_bytes, m.synced_bytes);
+    w.last_seq = std::max(w.last_seq, m.last_seq);
+    w.sealed |= m.sealed;
+  }
   for (int l = 0; l < kNumLevels; l++) levels_[l].swap(next[l]);
   if (edit.log_number()) log_number_ = std::max(log_number_, *edit.log_number());
+  wals_.swap(wals);
+  wals_.erase(wals_.begin(), wals_.lower_bound(log_number_));
   if (edit.next_file_number()) {
     next_file_number_ = std::max(next_file_number_, *edit.next_file_number());
   }
@@ -200,6 +246,7 @@ void VersionState::EncodeSnapshot(VersionEdit* edit) const {
   for (int l = 0; l < kNumLevels; l++) {
     for (const auto& f : levels_[l]) edit->AddFile(l, f);
   }
+  for (const auto& [number, m] : wals_) edit->AddWal(number, m);
 }
 
 size_t VersionState::NumFiles() const {

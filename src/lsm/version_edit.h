@@ -7,9 +7,12 @@
 //     4 deleted_file: level varint32 | number varint64
 //     5 new_file: level varint32 | number varint64 | size varint64 | lp(smallest)
 //                 | lp(largest) | smallest_seq varint64 | largest_seq varint64
+//     6 wal_segment: number varint64 | synced_bytes varint64 | last_seq varint64
+//                    | flags varint32 (bit 0: sealed; other bits zero)
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -34,6 +37,16 @@ struct FileMetaData {
   bool operator==(const FileMetaData&) const = default;
 };
 
+// What the MANIFEST knows of a live WAL segment (docs/manifest.md "WAL segments"):
+// recovery refuses a segment that is missing, shorter than `synced_bytes`, or whose
+// valid records end before `synced_bytes` or before `last_seq`.
+struct WalSegmentMeta {
+  uint64_t synced_bytes = 0;    // the first synced_bytes bytes were durable (fdatasync done)
+  SequenceNumber last_seq = 0;  // the highest sequence in those bytes (0: none)
+  bool sealed = false;          // closed: nothing was ever written past synced_bytes
+  bool operator==(const WalSegmentMeta&) const = default;
+};
+
 class VersionEdit {
  public:
   void SetLogNumber(uint64_t n) { log_number_ = n; }
@@ -41,6 +54,9 @@ class VersionEdit {
   void SetLastSequence(SequenceNumber s) { last_sequence_ = s; }
   void AddFile(int level, FileMetaData f) { new_files_.emplace_back(level, std::move(f)); }
   void DeleteFile(int level, uint64_t number) { deleted_files_.insert({level, number}); }
+  // Records what is known of WAL segment `number` (a later record for the same segment
+  // can only extend it).
+  void AddWal(uint64_t number, const WalSegmentMeta& m) { wals_[number] = m; }
   void Clear() { *this = VersionEdit(); }
 
   const std::optional<uint64_t>& log_number() const { return log_number_; }
@@ -48,6 +64,7 @@ class VersionEdit {
   const std::optional<SequenceNumber>& last_sequence() const { return last_sequence_; }
   const std::vector<std::pair<int, FileMetaData>>& new_files() const { return new_files_; }
   const std::set<std::pair<int, uint64_t>>& deleted_files() const { return deleted_files_; }
+  const std::map<uint64_t, WalSegmentMeta>& wals() const { return wals_; }
 
   // REQUIRES: levels < kNumLevels.
   void EncodeTo(std::string* dst) const;
@@ -61,6 +78,7 @@ class VersionEdit {
   std::optional<SequenceNumber> last_sequence_;
   std::set<std::pair<int, uint64_t>> deleted_files_;
   std::vector<std::pair<int, FileMetaData>> new_files_;
+  std::map<uint64_t, WalSegmentMeta> wals_;
 };
 
 // The live files of a shard, independent of any engine machinery.
@@ -72,7 +90,8 @@ class VersionState {
  public:
   // All or nothing: Corruption (state unchanged) if the edit deletes a file that is not
   // live at that level, adds a live file number, adds a file with smallest > largest, or
-  // makes files of a level >= 1 overlap.
+  // makes files of a level >= 1 overlap, or shrinks or reopens a sealed WAL segment.
+  // WAL segments numbered below the log number are dropped (obsolete).
   Status Apply(const VersionEdit& edit);
   // An edit that recreates this state from scratch (first record of a new MANIFEST).
   void EncodeSnapshot(VersionEdit* edit) const;
@@ -81,6 +100,8 @@ class VersionState {
   uint64_t log_number() const { return log_number_; }
   uint64_t next_file_number() const { return next_file_number_; }
   SequenceNumber last_sequence() const { return last_sequence_; }
+  // The live WAL segments the MANIFEST tracks (every one >= log_number()).
+  const std::map<uint64_t, WalSegmentMeta>& wals() const { return wals_; }
   size_t NumFiles() const;
   uint64_t LevelBytes(int level) const;
 
@@ -89,6 +110,7 @@ class VersionState {
   uint64_t log_number_ = 0;
   uint64_t next_file_number_ = 0;
   SequenceNumber last_sequence_ = 0;
+  std::map<uint64_t, WalSegmentMeta> wals_;
 };
 
 }  // namespace ringdb::lsm

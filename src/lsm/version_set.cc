@@ -10,6 +10,7 @@
 #include "io/aligned_buffer.h"
 #include "lsm/filenames.h"
 #include "lsm/io_batch.h"
+#include "lsm/recovery_check.h"
 #include "lsm/wal_format.h"
 #include "runtime/file_io.h"
 #include "runtime/reactor.h"
@@ -27,7 +28,7 @@ VersionSet::~VersionSet() {
 }
 
 Status VersionSet::Recover(const std::set<uint64_t>& manifests_on_disk,
-                           const std::set<uint64_t>& tables_on_disk) {
+                           const std::function<Status(const VersionState&)>& check) {
   std::string contents;
   Status s = rt::ReadFileAt(dir_fd_, kCurrentFileName, PathOf(kCurrentFileName), &contents);
   if (!s.ok()) return s;
@@ -35,19 +36,13 @@ Status VersionSet::Recover(const std::set<uint64_t>& manifests_on_disk,
   if (!s.ok()) return s;
   const std::string mname = ManifestFileName(manifest_number_);
   if (manifests_on_disk.count(manifest_number_) == 0) {
-    return Status::Corruption(PathOf(kCurrentFileName) + " names " + mname +
+    return Status::Corruption(ShardName() + ": " + PathOf(kCurrentFileName) + " names " + mname +
                               ", which does not exist");
   }
   s = ReadManifest(mname);
   if (!s.ok()) return s;
-  for (int level = 0; level < kNumLevels; level++) {
-    for (const FileMetaData& f : state_.files(level)) {
-      if (tables_on_disk.count(f.number) == 0) {
-        return Status::Corruption(PathOf(mname) + " names table " + TableFileName(f.number) +
-                                  ", which does not exist");
-      }
-    }
-  }
+  s = check(state_);
+  if (!s.ok()) return s;
   next_file_number_ = std::max(next_file_number_, state_.next_file_number());
   return OpenLiveTables();
 }
@@ -56,29 +51,16 @@ Status VersionSet::ReadManifest(const std::string& mname) {
   std::string manifest;
   Status s = rt::ReadFileAt(dir_fd_, mname.c_str(), PathOf(mname), &manifest);
   if (!s.ok()) return s;
-  WalReader reader(manifest_number_, manifest);
-  WalRecord rec;
-  size_t edits = 0;
-  while (reader.Next(&rec)) {
-    const std::string where = PathOf(mname) + " offset " + std::to_string(rec.offset);
-    if (rec.type != WalRecordType::kMeta) {
-      return Status::Corruption(where + ": not a version edit record");
-    }
-    VersionEdit edit;
-    s = edit.DecodeFrom(rec.payload);
-    if (!s.ok()) return Status::Corruption(where + ": " + s.message());
-    s = state_.Apply(edit);
-    if (!s.ok()) return Status::Corruption(where + ": " + s.message());
-    edits++;
-  }
-  if (!reader.status().ok()) return reader.status();
-  if (edits == 0) return Status::Corruption(PathOf(mname) + ": holds no version edit");
-  if (reader.tail().kind == WalTail::Kind::kTorn) {
-    s = CheckManifestTear(manifest, reader.tail().bad_offset, PathOf(mname));
-    if (!s.ok()) return s;
-    RINGDB_LOG_WARN(
-        "%s: torn tail at offset %llu (%s); ignored an unsynced edit", PathOf(mname).c_str(),
-        static_cast<unsigned long long>(reader.tail().bad_offset), reader.tail().reason.c_str());
+  ManifestReplay replay;
+  uint64_t bad = 0;
+  s = ReplayManifest(ShardName(), manifest_number_, manifest, PathOf(mname), &replay, &bad);
+  if (!s.ok()) return s;
+  state_ = std::move(replay.state);
+  if (replay.tail.kind == WalTail::Kind::kTorn) {
+    RINGDB_LOG_WARN("%s: %s: torn tail at offset %llu (%s); ignored an unsynced edit",
+                    ShardName().c_str(), PathOf(mname).c_str(),
+                    static_cast<unsigned long long>(replay.tail.bad_offset),
+                    replay.tail.reason.c_str());
   }
   return Status::OK();
 }

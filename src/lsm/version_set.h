@@ -16,11 +16,13 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "lsm/filenames.h"
 #include "lsm/table_cache.h"
 #include "lsm/version.h"
 #include "lsm/version_edit.h"
@@ -47,10 +49,13 @@ class VersionSet {
   void set_dir_fd(int fd) { dir_fd_ = fd; }
 
   // (fiber) Reads CURRENT and the MANIFEST it names, replays every edit (a torn last
-  // edit is dropped; a damaged one is Corruption), checks that every live table exists
-  // in `tables_on_disk`, and opens every live table (many at once).
+  // edit is dropped; a damaged one is Corruption; lsm/recovery_check.h), runs `check` on
+  // the recovered state (the caller's checks against the directory), then opens every
+  // live table (many at once).
   Status Recover(const std::set<uint64_t>& manifests_on_disk,
-                 const std::set<uint64_t>& tables_on_disk);
+                 const std::function<Status(const VersionState&)>& check);
+  // The MANIFEST's path (for messages).
+  std::string ManifestPath() const { return PathOf(ManifestFileName(manifest_number_)); }
   // Applies an edit to the in-memory state without logging it (recovery: the table of
   // the replayed WAL, recorded by the snapshot that follows). REQUIRES: no MANIFEST
   // open for appending yet.
@@ -80,6 +85,7 @@ class VersionSet {
 
  private:
   Status ReadManifest(const std::string& name);
+  std::string ShardName() const { return "shard " + std::to_string(opt_.shard_id); }
   Status OpenLiveTables();
   Status AppendRecord(const VersionEdit& edit);
   Status WriteCurrent(uint64_t manifest_number);

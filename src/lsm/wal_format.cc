@@ -51,7 +51,7 @@ bool IsAligned(uint64_t x) {
 void EncodeRecord(uint64_t segment_no, uint64_t offset, const WalRecord& meta,
                   std::string_view payload, std::string* out) {
   RINGDB_ASSERT(payload.size() <= kMaxBatchBytes);
-  RINGDB_ASSERT(meta.synced_upto <= offset && IsAligned(meta.synced_upto));
+  RINGDB_ASSERT(meta.synced_upto <= offset);
   RINGDB_ASSERT(meta.type == WalRecordType::kBatch || meta.type == WalRecordType::kMeta);
   char h[kWalHeaderBytes] = {};
   util::EncodeFixed32(h + kLenOff, static_cast<uint32_t>(payload.size()));
@@ -187,8 +187,10 @@ bool WalReader::Next(WalRecord* rec) {
     }
     // The record is checksummed: a broken invariant is a writer bug or corruption
     // that slipped past the CRC, never a torn write.
-    if (r.synced_upto > x || !IsAligned(r.synced_upto)) {
-      return Fail(x, "synced_upto " + std::to_string(r.synced_upto) + " is not a past boundary");
+    // Padded (O_DIRECT) writes sync whole pages, buffered ones any byte: synced_upto
+    // need not be aligned, only behind the record.
+    if (r.synced_upto > x) {
+      return Fail(x, "synced_upto " + std::to_string(r.synced_upto) + " is past the record");
     }
     if (r.type == WalRecordType::kBatch) {
       if (r.payload.size() < 4 || util::DecodeFixed32(r.payload.data()) != r.count) {
@@ -240,6 +242,22 @@ void WalReader::Stop(uint64_t x, const char* reason, const WalRecord* plausible)
     if (b < covered) continue;
     uint64_t end = visit_chain(b);
     if (end > b) covered = end;
+  }
+  // Buffered (unpadded) writes start at any offset: look at every one past the chains
+  // found so far, skipping zero blocks whole. Only a record that checks out counts.
+  for (uint64_t c = std::max(x + 1, covered); c + kWalHeaderBytes <= size && !proven;) {
+    if (IsAligned(c) && AllZero(c, std::min<uint64_t>(c + kWalBlockBytes, size))) {
+      c += kWalBlockBytes;
+      continue;
+    }
+    const uint8_t type = static_cast<uint8_t>(seg_[c + kTypeOff]);
+    if (type != static_cast<uint8_t>(WalRecordType::kBatch) &&
+        type != static_cast<uint8_t>(WalRecordType::kMeta)) {
+      c++;
+      continue;
+    }
+    const uint64_t end = visit_chain(c);
+    c = end > c ? end : c + 1;
   }
   if (proven) {
     Fail(x, std::string(reason) + ", but the record at offset " + std::to_string(proof_offset) +

@@ -49,8 +49,9 @@ struct WalRecord {
 };
 
 // Appends one framed record for file `segment_no` that will sit at file offset
-// `offset`. REQUIRES: payload.size() <= kMaxBatchBytes; synced_upto <= offset and
-// 4 KiB aligned. Only `type`, `count`, `first_seq`, `synced_upto` of `meta` are used.
+// `offset`. REQUIRES: payload.size() <= kMaxBatchBytes; synced_upto <= offset (4 KiB
+// aligned for padded writes; buffered writes record the exact synced byte). Only `type`, `count`,
+// `first_seq`, `synced_upto` of `meta` are used.
 void EncodeRecord(uint64_t segment_no, uint64_t offset, const WalRecord& meta,
                   std::string_view payload, std::string* out);
 

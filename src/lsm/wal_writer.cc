@@ -147,13 +147,19 @@ void WalWriter::Encode(WalGroup* g, WriteRequest* head) {
     g->bytes.clear();
     WalRecord meta;
     meta.type = WalRecordType::kBatch;
-    meta.synced_upto = seg_.synced_upto & ~uint64_t{kWalBlockBytes - 1};
+    // Exact, not rounded down: a WriteOptions::sync write in the last page is then
+    // proven durable by the next record, whatever damage lies before it (docs/wal.md).
+    meta.synced_upto = seg_.synced_upto;
     for (WriteRequest* w = head; w != nullptr; w = w->next, n++) {
       meta.count = WriteBatchRep::Count(w->rep);
       meta.first_seq = w->first_seq;
       EncodeRecord(seg_.number, seg_.write_offset + g->bytes.size(), meta, w->rep, &g->bytes);
     }
     g->len = g->bytes.size();
+  }
+  for (WriteRequest* w = head; w != nullptr; w = w->next) {
+    const uint32_t count = WriteBatchRep::Count(w->rep);
+    if (count > 0) seg_.max_seq = std::max<SequenceNumber>(seg_.max_seq, w->first_seq + count - 1);
   }
   g->requests = n;
   g->offset = seg_.write_offset;

@@ -91,10 +91,11 @@ class WalWriter {
   struct Segment {
     int fd = -1;
     uint64_t number = 0;
-    std::string path;           // built once per segment
-    uint64_t write_offset = 0;  // next write goes here; only moves forward
-    uint64_t synced_upto = 0;   // bytes before this are durable
-    uint64_t allocated = 0;     // preallocated size
+    std::string path;            // built once per segment
+    uint64_t write_offset = 0;   // next write goes here; only moves forward
+    uint64_t synced_upto = 0;    // bytes before this are durable
+    uint64_t allocated = 0;      // preallocated size
+    SequenceNumber max_seq = 0;  // highest sequence framed into it (0: none)
   };
 
   // (fiber) Creates segment `number` (O_EXCL), preallocates it and makes its directory

@@ -714,6 +714,53 @@ TEST_F(ApiTest, CallsAfterCloseFailCleanly) {
   EXPECT_EQ(Get("k3"), "NOT_FOUND");
 }
 
+TEST_F(ApiTest, ReleasingASnapshotTwiceIsAnError) {
+  ASSERT_OK(Open(Opts(2)));
+  const Snapshot* snap = db_->GetSnapshot();
+  ASSERT_NE(snap, nullptr);
+  EXPECT_OK(db_->ReleaseSnapshot(snap));
+  EXPECT_TRUE(db_->ReleaseSnapshot(snap).IsInvalidArgument());
+  EXPECT_TRUE(db_->ReleaseSnapshot(nullptr).IsInvalidArgument());
+}
+
+// Issue 11: an iterator that outlives Close, or its DB, answers Shutdown; it never
+// aborts, and destroying it afterwards is safe.
+TEST_F(ApiTest, IteratorUsedAfterCloseGetsShutdown) {
+  ASSERT_OK(Open(Opts(2)));
+  for (int i = 0; i < 100; ++i) ASSERT_OK(db_->Put(dbtest::KeyN("it", i), "v"));
+  ASSERT_OK(db_->Flush());
+  ASSERT_OK(db_->Put("mem", "v"));
+  std::unique_ptr<Iterator> it = db_->NewIterator(ReadOptions());
+  it->SeekToFirst();
+  ASSERT_TRUE(it->Valid());
+  ASSERT_OK(db_->Close());
+  it->Next();
+  EXPECT_FALSE(it->Valid());
+  EXPECT_TRUE(it->status().IsShutdown()) << it->status().ToString();
+  it->SeekToLast();
+  it->Seek("it");
+  it->Prev();
+  EXPECT_FALSE(it->Valid());
+  EXPECT_TRUE(it->status().IsShutdown()) << it->status().ToString();
+  it.reset();
+}
+
+TEST_F(ApiTest, IteratorUsedAfterTheDBIsDestroyedGetsShutdown) {
+  ASSERT_OK(Open(Opts(2)));
+  for (int i = 0; i < 100; ++i) ASSERT_OK(db_->Put(dbtest::KeyN("it", i), "v"));
+  ASSERT_OK(db_->Flush());
+  std::unique_ptr<Iterator> it = db_->NewIterator(ReadOptions());
+  it->Seek("it");
+  ASSERT_TRUE(it->Valid());
+  db_.reset();
+  it->Next();
+  EXPECT_FALSE(it->Valid());
+  EXPECT_TRUE(it->status().IsShutdown()) << it->status().ToString();
+  it->SeekToFirst();
+  EXPECT_TRUE(it->status().IsShutdown()) << it->status().ToString();
+  it.reset();
+}
+
 TEST_F(ApiTest, FlushMovesDataIntoSstablesAndReopenReadsThem) {
   ASSERT_OK(Open(Opts(2)));
   std::mt19937_64 rng(7);

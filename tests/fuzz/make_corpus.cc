@@ -331,8 +331,11 @@ void AddManifestShapes(Corpus* c) {
   edits[1].DeleteFile(1, 5);
   edits[1].AddFile(1, File(12, "a", "f", 1, 100));
   edits[1].SetNextFileNumber(21);
+  edits[1].AddWal(19, lsm::WalSegmentMeta{4096, 600, true});
+  edits[1].AddWal(22, lsm::WalSegmentMeta{});
   edits[2].SetLastSequence(900);
   edits[2].SetLogNumber(19);
+  edits[2].AddWal(22, lsm::WalSegmentMeta{8192, 950, false});
   std::string file;
   uint64_t offset = 0;
   for (size_t i = 0; i < edits.size(); i++) {

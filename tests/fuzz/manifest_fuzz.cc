@@ -36,7 +36,7 @@ void CheckManifest(uint64_t number, std::string_view bytes) {
 
   tools::ManifestReplay replay;
   uint64_t bad = 0;
-  Status s = tools::ReplayManifest(number, bytes, "MANIFEST", &replay, &bad);
+  Status s = tools::ReplayManifest(0, number, bytes, "MANIFEST", &replay, &bad);
   if (s.ok()) {
     // The tool adds recovery's tear rule (CheckManifestTear) on top of the reader.
     FUZZ_CHECK(ok, "ReplayManifest accepts a MANIFEST that recovery rejects");

@@ -58,7 +58,7 @@ bool SameState(const lsm::VersionState& a, const lsm::VersionState& b) {
     if (a.files(l) != b.files(l)) return false;
   }
   return a.log_number() == b.log_number() && a.next_file_number() == b.next_file_number() &&
-         a.last_sequence() == b.last_sequence();
+         a.last_sequence() == b.last_sequence() && a.wals() == b.wals();
 }
 
 Status ApplyEdit(const lsm::VersionEdit& edit, lsm::VersionState* state) {
@@ -70,6 +70,8 @@ Status ApplyEdit(const lsm::VersionEdit& edit, lsm::VersionState* state) {
     return s;
   }
   CheckStateInvariants(*state);
+  FUZZ_CHECK(state->wals().empty() || state->wals().begin()->first >= state->log_number(),
+             "a WAL segment below the log number is still tracked");
   FUZZ_CHECK(state->log_number() >= before.log_number() &&
                  state->next_file_number() >= before.next_file_number() &&
                  state->last_sequence() >= before.last_sequence(),
