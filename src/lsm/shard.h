@@ -257,6 +257,12 @@ class Shard {
 
   // Recovery (shard_recovery.cc).
   Status Recover();
+  Status RecoverSteps();
+  Status StartAfterReplay();
+  // A failed Open removes what it created (the new WAL segment, the table of the
+  // replayed WAL, a new MANIFEST) unless CURRENT may already name the new MANIFEST.
+  void CleanUpFailedOpen();
+  uint64_t open_created_table_ = 0;
   // Replays one live segment into mem_; *torn_path is set to its path when its tail is
   // torn (and must be "" for the segments that follow: lsm/recovery_check.h).
   Status ReplayWal(const WalReplayItem& item, std::string* torn_path);

@@ -76,9 +76,65 @@ Status ListDir(const std::string& dir, DirListing* out) {
   return Status::OK();
 }
 
+// CURRENT is replaced by rename, so once written it never goes missing in a crash. A
+// shard without it (and without tables) whose WAL segments hold no record is one whose
+// first Open was cut short (nothing in it was ever acknowledged): clear the leftovers.
+Status RemoveLeftoversOfInterruptedCreation(int dir_fd, const std::string& dir, DirListing* ls) {
+  bool any_record = false;
+  for (uint64_t number : ls->wals) {
+    std::string data;
+    const std::string name = WalFileName(number);
+    Status s = rt::ReadFileAt(dir_fd, name.c_str(), dir + "/" + name, &data);
+    if (!s.ok()) return s;
+    WalReader reader(number, data);
+    WalRecord rec;
+    if (reader.Next(&rec) || !reader.status().ok()) any_record = true;
+  }
+  if (!any_record && (!ls->wals.empty() || !ls->manifests.empty())) {
+    RINGDB_LOG_WARN("%s: removing the leftovers of an interrupted creation", dir.c_str());
+    for (uint64_t n : ls->wals) rt::UnlinkAt(dir_fd, WalFileName(n).c_str());
+    for (uint64_t n : ls->manifests) rt::UnlinkAt(dir_fd, ManifestFileName(n).c_str());
+    ls->wals.clear();
+    ls->wal_bytes.clear();
+    ls->manifests.clear();
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 Status Shard::Recover() {
+  Status s = RecoverSteps();
+  if (!s.ok() && dir_fd_ >= 0) CleanUpFailedOpen();
+  return s;
+}
+
+void Shard::CleanUpFailedOpen() {
+  const uint64_t wal = wal_.segment_open() ? wal_.number() : 0;
+  if (wal != 0) {
+    Status c = wal_.CloseSegment(/*sync=*/false);
+    (void)c;  // the segment goes anyway
+  }
+  Status m = versions_.Close();
+  (void)m;
+  if (versions_.current_replaced()) return;  // the new files may be live: keep them
+  std::vector<std::string> doomed;
+  if (wal != 0) doomed.push_back(WalFileName(wal));
+  if (open_created_table_ != 0) doomed.push_back(TableFileName(open_created_table_));
+  // Only a MANIFEST this Open created; never the one it recovered from.
+  if (versions_.created_manifest() != 0) {
+    doomed.push_back(ManifestFileName(versions_.created_manifest()));
+  }
+  for (const std::string& name : doomed) {
+    Status u = rt::UnlinkAt(dir_fd_, name.c_str());
+    if (u.ok()) {
+      RINGDB_LOG_INFO("%s: Open failed; removed %s, which it had created", ShardName().c_str(),
+                      FilePath(name).c_str());
+    }
+  }
+}
+
+Status Shard::RecoverSteps() {
   const std::string& dir = opt_.dir;
   if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
     return Status::FromErrno(errno, "mkdir " + dir);
@@ -99,27 +155,8 @@ Status Shard::Recover() {
   if (!s.ok()) return s;
 
   if (!ls.has_current && ls.tables.empty()) {
-    // CURRENT is replaced by rename, so once written it never goes missing in a crash. A
-    // shard without it whose WAL segments hold no record is one whose first Open was
-    // cut short (nothing in it was ever acknowledged): clear the leftovers and start over.
-    bool any_record = false;
-    for (uint64_t number : ls.wals) {
-      std::string data;
-      const std::string name = WalFileName(number);
-      s = rt::ReadFileAt(dir_fd_, name.c_str(), FilePath(name), &data);
-      if (!s.ok()) return s;
-      WalReader reader(number, data);
-      WalRecord rec;
-      if (reader.Next(&rec) || !reader.status().ok()) any_record = true;
-    }
-    if (!any_record && (!ls.wals.empty() || !ls.manifests.empty())) {
-      RINGDB_LOG_WARN("%s: removing the leftovers of an interrupted creation", dir.c_str());
-      for (uint64_t n : ls.wals) rt::UnlinkAt(dir_fd_, WalFileName(n).c_str());
-      for (uint64_t n : ls.manifests) rt::UnlinkAt(dir_fd_, ManifestFileName(n).c_str());
-      ls.wals.clear();
-      ls.wal_bytes.clear();
-      ls.manifests.clear();
-    }
+    s = RemoveLeftoversOfInterruptedCreation(dir_fd_, dir, &ls);
+    if (!s.ok()) return s;
   }
   if (!ls.has_current) {
     if (!ls.wals.empty() || !ls.tables.empty() || !ls.manifests.empty()) {
@@ -161,6 +198,13 @@ Status Shard::Recover() {
   s = ReplayPostLogs(ls.post_logs);
   if (!s.ok()) return s;
 
+  return StartAfterReplay();
+}
+
+// The replayed data becomes an L0 table, a new segment is started and tracked, and the
+// new MANIFEST snapshot makes the old segments obsolete.
+Status Shard::StartAfterReplay() {
+  Status s;
   seq_alloc_.store(last_seq_ + 1, std::memory_order_release);
   published_seq_.store(last_seq_, std::memory_order_release);
   s = wal_.OpenSegment(versions_.NewFileNumber());
@@ -178,6 +222,7 @@ Status Shard::Recover() {
     std::unique_ptr<InternalIterator> it = mem_->NewIterator();
     s = WriteTable(it.get(), &meta, &table);
     if (!s.ok()) return s;
+    open_created_table_ = meta.number;
     VersionEdit edit;
     edit.AddFile(0, meta);
     s = versions_.ApplyUnlogged(edit, {table});

@@ -167,7 +167,10 @@ Status VersionSet::WriteCurrent(uint64_t manifest_number) {
   if (s.ok()) s = rt::Fsync(tfd, io::IoClass::kManifest, tmp_path);
   Status c = rt::Close(tfd, tmp_path);
   if (s.ok()) s = c;
-  if (s.ok()) s = rt::RenameAt(dir_fd_, kCurrentTempFileName, kCurrentFileName);
+  if (s.ok()) {
+    current_replaced_ = true;
+    s = rt::RenameAt(dir_fd_, kCurrentTempFileName, kCurrentFileName);
+  }
   if (s.ok()) s = rt::Fsync(dir_fd_, io::IoClass::kManifest, opt_.dir);
   return s;
 }
@@ -181,6 +184,7 @@ Status VersionSet::WriteSnapshot(uint64_t log_number, SequenceNumber last_sequen
   Status s = rt::OpenAt(dir_fd_, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_DIRECT | O_CLOEXEC,
                         0644, &fd);
   if (!s.ok()) return s;
+  created_manifest_ = number;
   manifest_number_ = number;
   manifest_fd_ = fd;
   manifest_offset_ = 0;

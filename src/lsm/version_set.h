@@ -81,6 +81,10 @@ class VersionSet {
   uint64_t manifest_number() const { return manifest_number_; }
   uint64_t manifest_bytes() const { return manifest_offset_; }
   uint64_t manifest_rollovers() const { return rollovers_; }
+  // Whether CURRENT may name a MANIFEST created by this process (a rename was tried).
+  bool current_replaced() const { return current_replaced_; }
+  // The last MANIFEST this process created (0: none).
+  uint64_t created_manifest() const { return created_manifest_; }
   bool IsLive(uint64_t number) const { return current_->Find(number) != nullptr; }
 
  private:
@@ -103,6 +107,8 @@ class VersionSet {
   int manifest_fd_ = -1;
   uint64_t manifest_offset_ = 0;
   uint64_t rollovers_ = 0;
+  bool current_replaced_ = false;
+  uint64_t created_manifest_ = 0;
   rt::Semaphore lock_{1};  // serializes MANIFEST changes across fibers
 };
 

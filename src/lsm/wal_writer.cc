@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include "lsm/filenames.h"
 #include "lsm/io_batch.h"
@@ -38,22 +39,46 @@ Status WalWriter::CreateSegment(uint64_t number, Segment* out) {
   if (!s.ok()) return s;
   // Direct mode: the zero-fill fiber grows the file with written zeros instead.
   if (opt_.preallocate_bytes > 0 && !opt_.direct) {
-    s = rt::Fallocate(seg.fd, 0, 0, opt_.preallocate_bytes, seg.path);
-    if (s.ok()) {
-      seg.allocated = opt_.preallocate_bytes;
-    } else if (!s.IsNotSupported()) {
-      rt::Close(seg.fd, seg.path);
-      return s;
-    }
+    s = Preallocate(&seg, opt_.preallocate_bytes);
   }
   // The segment's directory entry must be durable before a write in it is acknowledged.
-  s = rt::Fsync(dir_fd_, io::IoClass::kWal, dir_);
+  if (s.ok()) s = rt::Fsync(dir_fd_, io::IoClass::kWal, dir_);
   if (!s.ok()) {
+    // Nothing was written to it: remove it, so that a full disk is not kept full.
     rt::Close(seg.fd, seg.path);
+    rt::UnlinkAt(dir_fd_, name.c_str());
     return s;
   }
   *out = std::move(seg);
   return Status::OK();
+}
+
+Status WalWriter::Preallocate(Segment* seg, uint64_t want) {
+  // A disk too full for the whole preallocation still has room to work: halve it down
+  // to kMinPreallocateBytes, then write without one (each write allocates its space).
+  constexpr uint64_t kMinPreallocateBytes = 1 << 20;
+  for (uint64_t len = want;; len /= 2) {
+    Status s = rt::Fallocate(seg->fd, 0, seg->allocated, len, seg->path);
+    if (s.ok()) {
+      if (len < want) {
+        RINGDB_LOG_WARN("%s: preallocated %llu bytes, not %llu: the disk is nearly full",
+                        seg->path.c_str(), static_cast<unsigned long long>(len),
+                        static_cast<unsigned long long>(want));
+      }
+      seg->allocated += len;
+      return s;
+    }
+    if (!s.IsNotSupported() && !s.IsNoSpace()) return s;
+    if (s.IsNotSupported() || len / 2 < kMinPreallocateBytes) {
+      if (s.IsNoSpace()) {
+        RINGDB_LOG_WARN("%s: no room to preallocate (%s); writing without", seg->path.c_str(),
+                        s.ToString().c_str());
+      }
+      // Stop trying for this segment: its writes allocate their own space.
+      seg->allocated = std::numeric_limits<uint64_t>::max();
+      return Status::OK();
+    }
+  }
 }
 
 WalWriter::Segment WalWriter::Swap(Segment next) {
@@ -180,10 +205,7 @@ Status WalWriter::Grow(uint64_t len) {
     return Status::OK();
   }
   const uint64_t grow = std::max<uint64_t>(opt_.preallocate_bytes, len);
-  Status s = rt::Fallocate(seg_.fd, 0, seg_.allocated, grow, seg_.path);
-  if (!s.ok() && !s.IsNotSupported()) return s;
-  seg_.allocated += grow;
-  return Status::OK();
+  return Preallocate(&seg_, grow);
 }
 
 Status WalWriter::Issue(WalGroup* g, bool sync) {

@@ -155,6 +155,8 @@ class WalWriter {
  private:
   static void OnIo(io::IoRequest* req);
   Status Grow(uint64_t len);
+  // (fiber) fallocate `want` bytes past seg->allocated, degrading on ENOSPC (a warning).
+  Status Preallocate(Segment* seg, uint64_t want);
   void Finish(WalGroup* g);  // a group's I/O completed: set its status, advance counters
 
   const WalWriterOptions opt_;

@@ -333,6 +333,52 @@ INSTANTIATE_TEST_SUITE_P(Files, FaultOpenTest, ::testing::Values(".wal", "MANIFE
                            return n == ".wal" ? std::string("Wal") : n;
                          });
 
+// Issue 11: a disk too full for the WAL's preallocation still has room to work: Open
+// preallocates less (a warning) instead of failing.
+TEST_F(FaultTest, WalPreallocationDegradesWhenTheDiskIsNearlyFull) {
+  ctl_ = std::make_shared<FaultController>(io::FaultControllerOptions{false, ""});
+  auto rule =
+      ctl_->AddRule(FaultRule::Error(ENOSPC).On(io::IoOp::kFallocate).File(".wal").Times(3));
+  ringdb::testing::OpenHooks hooks;
+  hooks.wrap_backend = io::MakeFaultWrapper(ctl_);
+  Options o = Opts();
+  o.durability = Durability::kNone;
+  o.wal_preallocate_bytes = 16 << 20;
+  std::unique_ptr<DB> db;
+  ASSERT_OK(ringdb::testing::OpenWithHooks(o, hooks, &db));
+  EXPECT_EQ(ctl_->RuleFires(rule), 3u);
+  db_ = std::move(db);
+  WriteAcked("k-", 200);
+  ASSERT_OK(db_->Close());
+  db_.reset();
+  ReopenCleanAndCheck();
+}
+
+// Issue 11: an Open that fails (here: no space for the table of the replayed WAL)
+// removes the files it created, so a full disk is not kept full.
+TEST_F(FaultTest, FailedOpenRemovesTheFilesItCreated) {
+  {
+    std::unique_ptr<DB> db;
+    ASSERT_OK(DB::Open(Opts(), &db));
+    db_ = std::move(db);
+    WriteAcked("wal-", 100);
+    ASSERT_OK(db_->Close());
+    db_.reset();
+  }
+  const std::string shard = tmp_.Sub("db") + "/shard-000";
+  auto all = [](const std::string&) { return true; };
+  const auto before = dbtest::ListFiles(shard, all);
+  ctl_ = std::make_shared<FaultController>(io::FaultControllerOptions{false, ""});
+  ctl_->AddRule(FaultRule::Error(ENOSPC).On(io::kWriteOps).File(".sst"));
+  ringdb::testing::OpenHooks hooks;
+  hooks.wrap_backend = io::MakeFaultWrapper(ctl_);
+  std::unique_ptr<DB> db;
+  Status s = ringdb::testing::OpenWithHooks(Opts(), hooks, &db);
+  ASSERT_TRUE(s.IsNoSpace()) << s.ToString();
+  EXPECT_EQ(dbtest::ListFiles(shard, all), before);
+  ReopenCleanAndCheck();
+}
+
 // ---- bit flips on SSTable reads ------------------------------------------------------------
 
 // Bit flips on every .sst read: each Get is Corruption or the right value, the flips are
