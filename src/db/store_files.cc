@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "ringdb/options.h"
+#include "util/coding.h"
 #include "util/crc32c.h"
 
 namespace ringdb::db {
@@ -52,24 +53,6 @@ bool ParseU32(std::string_view s, uint32_t* v) {
   return true;
 }
 
-// Exactly 8 lowercase hex digits, as EncodeStoreOptions writes them (sscanf's %x would
-// also take a sign, "0x", leading blanks and upper case).
-bool ParseHex32(std::string_view s, uint32_t* out) {
-  if (s.size() != 8) return false;
-  uint32_t v = 0;
-  for (char c : s) {
-    if (c >= '0' && c <= '9') {
-      v = v << 4 | static_cast<uint32_t>(c - '0');
-    } else if (c >= 'a' && c <= 'f') {
-      v = v << 4 | static_cast<uint32_t>(c - 'a' + 10);
-    } else {
-      return false;
-    }
-  }
-  *out = v;
-  return true;
-}
-
 }  // namespace
 
 std::string EncodeStoreOptions(const StoreOptions& so) {
@@ -89,7 +72,7 @@ Status DecodeStoreOptions(const std::string& contents, const std::string& file, 
   std::string_view crc_hex(contents.data() + crc_pos + 7, contents.size() - crc_pos - 7);
   if (!crc_hex.empty() && crc_hex.back() == '\n') crc_hex.remove_suffix(1);
   uint32_t want = 0;
-  if (!ParseHex32(crc_hex, &want)) {
+  if (!util::ParseHex32(crc_hex, &want)) {
     return Status::Corruption(file + ": malformed checksum line");
   }
   uint32_t got = util::crc32c::Value(contents.data(), crc_pos);

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "util/coding.h"
 #include "util/crc32c.h"
 
 namespace ringdb::lsm {
@@ -23,24 +24,6 @@ bool ParseDecimal(std::string_view s, uint64_t* out) {
     v = v * 10 + static_cast<uint64_t>(c - '0');
   }
   if (Numbered(v, "") != s) return false;
-  *out = v;
-  return true;
-}
-
-// Exactly 8 lowercase hex digits, as EncodeCurrent writes them (sscanf's %x would
-// also take a sign, "0x", leading blanks and upper case).
-bool ParseHex32(std::string_view s, uint32_t* out) {
-  if (s.size() != 8) return false;
-  uint32_t v = 0;
-  for (char c : s) {
-    if (c >= '0' && c <= '9') {
-      v = v << 4 | static_cast<uint32_t>(c - '0');
-    } else if (c >= 'a' && c <= 'f') {
-      v = v << 4 | static_cast<uint32_t>(c - 'a' + 10);
-    } else {
-      return false;
-    }
-  }
   *out = v;
   return true;
 }
@@ -91,7 +74,7 @@ Status DecodeCurrent(std::string_view contents, const std::string& file,
   std::string_view name = contents.substr(0, sp);
   std::string_view rest = contents.substr(sp + 1, contents.size() - sp - 2);
   uint32_t crc = 0;
-  if (!rest.starts_with("crc32c=") || !ParseHex32(rest.substr(7), &crc)) {
+  if (!rest.starts_with("crc32c=") || !util::ParseHex32(rest.substr(7), &crc)) {
     return Status::Corruption(file + ": malformed checksum");
   }
   if (crc != util::crc32c::Value(name.data(), name.size())) {

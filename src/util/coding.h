@@ -74,4 +74,22 @@ bool GetFixed32(std::string_view* input, uint32_t* v);
 bool GetFixed64(std::string_view* input, uint64_t* v);
 bool GetLengthPrefixed(std::string_view* input, std::string_view* value);
 
+// Exactly 8 lowercase hex digits, as the engine writes checksums in CURRENT and
+// OPTIONS (sscanf's %x would also take a sign, "0x", leading blanks and upper case).
+inline bool ParseHex32(std::string_view s, uint32_t* out) {
+  if (s.size() != 8) return false;
+  uint32_t v = 0;
+  for (char c : s) {
+    if (c >= '0' && c <= '9') {
+      v = v << 4 | static_cast<uint32_t>(c - '0');
+    } else if (c >= 'a' && c <= 'f') {
+      v = v << 4 | static_cast<uint32_t>(c - 'a' + 10);
+    } else {
+      return false;
+    }
+  }
+  *out = v;
+  return true;
+}
+
 }  // namespace ringdb::util
