@@ -110,22 +110,7 @@ void Reactor::Run() {
   uint64_t idle_since_ns = 0;
   now_ns_ = util::NowNanos();
   for (;;) {
-    stats_.loops++;
-    bool busy = DrainInbound();
-    busy |= ServiceSendWaiters();
-    busy |= RunReady();
-    now_ns_ = util::NowNanos();
-    if (!timers_.empty()) {
-      const size_t fired = timers_.FireExpired(now_ns_);
-      stats_.timers_fired += fired;
-      busy |= fired > 0;
-    }
-    PrepareBackground();
-    if (backend_->in_flight() > 0) {
-      const int submitted = backend_->Submit();
-      if (submitted > 0) io_acct_.RecordSubmitBatch(static_cast<uint32_t>(submitted));
-      busy |= backend_->Poll() > 0;
-    }
+    const bool busy = Pass();
     if (stop_requested_.load(std::memory_order_acquire) && StopReached()) break;
     if (busy || ready_head_ != nullptr) {
       idle_since_ns = 0;
@@ -141,6 +126,45 @@ void Reactor::Run() {
   }
   Shutdown();
   tl_reactor = nullptr;
+}
+
+Reactor::PassResult Reactor::RunPass() {
+  RINGDB_ASSERT_MSG(tl_reactor == nullptr, "RunPass inside another reactor's pass");
+  tl_reactor = this;
+  if (main_tsan_fiber_ == nullptr) main_tsan_fiber_ = san::TsanCurrent();
+  const bool busy = Pass();
+  PassResult result = busy || ready_head_ != nullptr ? PassResult::kBusy : PassResult::kIdle;
+  if (stop_requested_.load(std::memory_order_acquire) && StopReached()) {
+    Shutdown();
+    result = PassResult::kStopped;
+  }
+  tl_reactor = nullptr;
+  return result;
+}
+
+uint64_t Reactor::next_timer_ns() const {
+  return timers_.empty() ? UINT64_MAX : timers_.next_deadline_ns();
+}
+
+// Steps 1-4 of the loop (reactor.h). True if anything ran.
+bool Reactor::Pass() {
+  stats_.loops++;
+  bool busy = DrainInbound();
+  busy |= ServiceSendWaiters();
+  busy |= RunReady();
+  now_ns_ = util::NowNanos();
+  if (!timers_.empty()) {
+    const size_t fired = timers_.FireExpired(now_ns_);
+    stats_.timers_fired += fired;
+    busy |= fired > 0;
+  }
+  PrepareBackground();
+  if (backend_->in_flight() > 0) {
+    const int submitted = backend_->Submit();
+    if (submitted > 0) io_acct_.RecordSubmitBatch(static_cast<uint32_t>(submitted));
+    busy |= backend_->Poll() > 0;
+  }
+  return busy;
 }
 
 void Reactor::Sleep() {
