@@ -45,6 +45,7 @@ class Client {
   void IssueBatch(bool wait);
   void WaitPending();
   void AvoidF1(bool sync);
+  bool SyncAllowed() const;
   void Reads();
   void CheckGet(uint32_t k, const Status& s, const std::string& v);
   void CheckMultiGet();

@@ -53,8 +53,6 @@ int main(int argc, char** argv) {
     }
   }
   ringdb::sim::SetReplayCommand(argv[0]);
-  // Injected faults make the engine log every error it meets: quiet unless asked.
-  setenv("RINGDB_LOG_LEVEL", verbose ? "warn" : "off", /*overwrite=*/0);
   dir += "/ringdb-sim-" + std::to_string(getpid());
   const auto t0 = std::chrono::steady_clock::now();
   uint64_t ops = 0, crashes = 0, faults = 0;

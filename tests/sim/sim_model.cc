@@ -110,6 +110,7 @@ void Model::Rebase(const std::vector<Value>& state) {
   for (auto& h : history_) h.clear();
   writes_.clear();
   pending_ = 0;
+  generation_++;
 }
 
 bool Model::Exact(uint32_t key, Value* out) const {

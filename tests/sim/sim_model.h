@@ -42,6 +42,8 @@ class Model {
   void Ack(size_t id, bool ok, bool durable, uint64_t now_ns);
   ModelWrite& write(size_t id) { return writes_[id]; }
   size_t pending() const { return pending_; }
+  // Changes at every Rebase: answers that arrive later belong to a forgotten past.
+  uint64_t generation() const { return generation_; }
 
   // The values key may show. `across_crash`: only durable acknowledgements count;
   // `periodic_durable_before_ns`: OK acknowledgements before this time count as durable
@@ -66,6 +68,7 @@ class Model {
   std::vector<ModelWrite> writes_;
   size_t pending_ = 0;
   int64_t next_batch_ = 0;
+  uint64_t generation_ = 0;
 };
 
 std::string Describe(const Value& v);

@@ -36,8 +36,18 @@ void Client::CheckReadStatus(const Status& s, const char* what) {
   Fail(std::string(what) + " failed with no fault injected: " + s.ToString());
 }
 
+// Until every write issued has its answer, or the machine is off (finding F4: with
+// the disk gone, a write stalled behind L0 waits for a compaction that retries
+// forever; the crash answers it instead).
 void Client::WaitPending() {
-  rt::CurrentForeignBlocker()->WaitUntil([this] { return model_.pending() == 0; });
+  rt::CurrentForeignBlocker()->WaitUntil(
+      [this] { return model_.pending() == 0 || disk_->frozen(); });
+}
+
+// F2: in the buffered modes a synced write can make an earlier, lost group look like
+// corruption to recovery (Open fails) or be lost itself; not issued unless reproducing.
+bool Client::SyncAllowed() const {
+  return p_.durability == Durability::kSync || g_reproduce_f2;
 }
 
 void Client::AvoidF1(bool sync) {
@@ -53,12 +63,13 @@ void Client::IssueWrite() {
   const bool del = rng_.Chance(0.2);
   Value v = del ? Value() : Value(NewValue());
   const bool async = rng_.Chance(0.75);
-  const bool sync = !async && rng_.Chance(0.5);
+  const bool sync = !async && rng_.Chance(0.5) && SyncAllowed();
   if (!async) AvoidF1(sync);
   const size_t id = model_.Issue(k, v, shard, -1, async ? "async" : sync ? "sync" : "waited");
   const bool sync_mode = p_.durability == Durability::kSync;
   if (async) {  // async: many in flight, acknowledged on the shard
-    auto cb = [this, id, sync_mode](Status s) {
+    auto cb = [this, id, gen = model_.generation(), sync_mode](Status s) {
+      if (gen != model_.generation()) return;  // answered after the crash
       CheckWriteStatus(s, "async write");
       model_.Ack(id, s.ok(), sync_mode, SimScheduler::Now());
     };
@@ -79,7 +90,7 @@ void Client::IssueWrite() {
 // A batch of distinct keys, often spanning shards; each shard's part is atomic.
 void Client::IssueBatch(bool wait) {
   const uint32_t n = static_cast<uint32_t>(rng_.Range(2, 8));
-  const bool sync = wait && rng_.Chance(0.5);
+  const bool sync = wait && rng_.Chance(0.5) && SyncAllowed();
   const char* how = !wait ? "async batch" : sync ? "sync batch" : "batch";
   if (wait) AvoidF1(sync);
   WriteBatch b;
@@ -103,7 +114,8 @@ void Client::IssueBatch(bool wait) {
   }
   const bool sync_mode = p_.durability == Durability::kSync;
   if (!wait) {
-    db_->WriteAsync(b, [this, ids, sync_mode](Status s) {
+    db_->WriteAsync(b, [this, ids, gen = model_.generation(), sync_mode](Status s) {
+      if (gen != model_.generation()) return;  // answered after the crash
       CheckWriteStatus(s, "async batch");
       for (size_t id : ids) model_.Ack(id, s.ok(), sync_mode, SimScheduler::Now());
     });
