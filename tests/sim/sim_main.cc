@@ -42,12 +42,14 @@ int main(int argc, char** argv) {
       ringdb::sim::g_reproduce_f2 = true;
     } else if (!std::strcmp(argv[i], "--reproduce-f3")) {
       ringdb::sim::g_reproduce_f3 = true;
+    } else if (!std::strcmp(argv[i], "--reproduce-f4")) {
+      ringdb::sim::g_reproduce_f4 = true;
     } else if (!std::strcmp(argv[i], "--check-replay")) {
       check_replay = true;
     } else {
       std::fprintf(stderr,
                    "usage: %s [--seed S | --seeds N [--from S]] [--check-replay] "
-                   "[--dir D] [--verbose]\n",
+                   "[--dir D] [--verbose] [--reproduce-f1..f4]\n",
                    argv[0]);
       return 2;
     }

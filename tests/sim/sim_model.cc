@@ -88,10 +88,12 @@ std::string Model::CheckBatches(const std::vector<Value>& state) const {
     for (size_t i = 0; i < h.size(); i++) {
       const ModelWrite& w = writes_[h[i]];
       if (w.batch < 0) continue;
+      // Only the batch's own value proves it applied and only an older value proves it
+      // missing: a newer write says nothing (the batch may have failed).
       auto& s = seen[w.batch];
-      if (static_cast<ptrdiff_t>(i) <= src) {
+      if (static_cast<ptrdiff_t>(i) == src) {
         s.first++;
-      } else {
+      } else if (static_cast<ptrdiff_t>(i) > src) {
         s.second++;
       }
     }

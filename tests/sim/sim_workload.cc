@@ -41,7 +41,7 @@ void Client::CheckReadStatus(const Status& s, const char* what) {
 // forever; the crash answers it instead).
 void Client::WaitPending() {
   rt::CurrentForeignBlocker()->WaitUntil(
-      [this] { return model_.pending() == 0 || disk_->frozen(); });
+      [this] { return model_.pending() == 0 || (disk_->frozen() && !g_reproduce_f4); });
 }
 
 // F2: in the buffered modes a synced write can make an earlier, lost group look like
