@@ -14,10 +14,10 @@
 #include "ringdb/db.h"
 #include "sim_model.h"
 #include "sim_params.h"
+#include "sim_scheduler.h"
 #include "simulation.h"
 #include "testing/fault_controller.h"
 #include "testing/sim/sim_disk.h"
-#include "testing/sim/sim_scheduler.h"
 
 namespace ringdb::sim {
 

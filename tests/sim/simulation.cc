@@ -9,9 +9,9 @@
 
 #include "sim_client.h"
 #include "sim_params.h"
+#include "sim_scheduler.h"
 #include "testing/fault_controller.h"
 #include "testing/sim/sim_disk.h"
-#include "testing/sim/sim_scheduler.h"
 
 namespace ringdb::sim {
 namespace {

@@ -1,4 +1,4 @@
-#include "testing/sim/sim_scheduler.h"
+#include "sim_scheduler.h"
 
 #include <algorithm>
 #include <atomic>
