@@ -49,7 +49,8 @@ inline bool g_reproduce_f2 = false;
 // next reopen. Open runs without injected errors (false); true reproduces it.
 inline bool g_reproduce_f3 = false;
 // Finding F4: with the disk gone, a write stalled behind a full L0 never returns. The
-// client stops waiting for its writes once the disk froze (false); true keeps waiting.
+// client stops waiting for its async writes once the disk froze, and a blocking call
+// stuck that way gets the disk back (the crash happens later) (false); true reports it.
 inline bool g_reproduce_f4 = false;
 std::string Summarize(const Params& p);
 std::string KeyName(uint32_t k);

@@ -98,6 +98,7 @@ void SimScheduler::SimLoop() {
     if (Now() - wait_start_ns > opt_.max_wait_ns) {
       on_stuck("the client waited more than " + std::to_string(opt_.max_wait_ns / 1'000'000'000) +
                " virtual seconds");
+      wait_start_ns = Now();  // on_stuck returned: it changed something, wait again
     }
     if (Round()) {
       idle_rounds = 0;
@@ -107,6 +108,7 @@ void SimScheduler::SimLoop() {
     AdvanceToNextEvent();
     if (Now() == before && ++idle_rounds > 1000) {
       on_stuck("no reactor can run, nothing is due, and the client still waits");
+      idle_rounds = 0;
     }
   }
 }

@@ -18,7 +18,7 @@
 //
 // A schedule that cannot make progress (nothing runnable, nothing due, the client
 // still waiting) or a client wait longer than max_wait_ns of virtual time is a
-// liveness failure: Fail() is called with a description.
+// liveness failure: on_stuck is called with a description.
 #pragma once
 
 #include <condition_variable>
@@ -41,7 +41,7 @@ class SimScheduler final : public rt::LoopDriver, public rt::ForeignBlocker {
   struct Options {
     uint64_t pass_cost_min_ns = 500;
     uint64_t pass_cost_max_ns = 20'000;
-    uint64_t max_wait_ns = 600'000'000'000;  // 10 virtual minutes
+    uint64_t max_wait_ns = 60'000'000'000;  // a virtual minute
   };
   SimScheduler(uint64_t seed, SimDisk* disk, Options opt);
   ~SimScheduler() override;
@@ -52,7 +52,7 @@ class SimScheduler final : public rt::LoopDriver, public rt::ForeignBlocker {
 
   // Called after every round, on the simulator thread (crash injection).
   std::function<void(uint64_t round)> on_round;
-  // Called on a liveness failure (it should not return).
+  // Called on a liveness failure; if it returns, the wait goes on (it changed something).
   std::function<void(const std::string& why)> on_stuck;
 
   void Attach(std::span<rt::Reactor* const> reactors) override;
