@@ -231,6 +231,7 @@ Status DBImpl::Open(const Options& opt, const testing::OpenHooks* hooks, std::un
 
   rt::RuntimeOptions ro = RuntimeOptionsFor(opt, so.shards, &db->caller_spin_ns_);
   if (hooks != nullptr && hooks->wrap_backend) ro.wrap_backend = hooks->wrap_backend;
+  if (hooks != nullptr) ro.driver = hooks->driver;
   s = rt::Runtime::Start(ro, &db->rt_);
   if (!s.ok()) return s;
   {

@@ -8,6 +8,7 @@
 
 #include "io/io_backend.h"
 #include "ringdb/db.h"
+#include "runtime/loop_driver.h"
 
 namespace ringdb::testing {
 
@@ -17,6 +18,9 @@ struct OpenHooks {
   std::function<std::unique_ptr<io::IoBackend>(std::unique_ptr<io::IoBackend> inner,
                                                unsigned shard)>
       wrap_backend;
+  // Runs the shards' reactors instead of one thread per shard (a simulator;
+  // runtime/loop_driver.h). Must outlive the DB.
+  rt::LoopDriver* driver = nullptr;
 };
 
 Status OpenWithHooks(const Options& opt, const OpenHooks& hooks, std::unique_ptr<DB>* db);

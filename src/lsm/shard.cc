@@ -11,6 +11,7 @@
 #include "lsm/filenames.h"
 #include "lsm/write_batch_rep.h"
 #include "runtime/file_io.h"
+#include "runtime/loop_driver.h"
 #include "runtime/reactor.h"
 #include "util/clock.h"
 #include "util/cpu_relax.h"
@@ -107,6 +108,10 @@ void Shard::PublishView() {
 void Shard::WaitPublished(SequenceNumber seq) const {
   // Writers push what they took a sequence for right away, and the shard applies it
   // within a loop pass; a writer preempted between the two is the rare long wait.
+  if (rt::ForeignBlocker* b = rt::CurrentForeignBlocker()) {
+    b->WaitUntil([this, seq] { return published_seq_.load(std::memory_order_acquire) >= seq; });
+    return;
+  }
   for (uint32_t i = 0; published_seq_.load(std::memory_order_acquire) < seq; i++) {
     if (i < 1024) {
       util::CpuRelax();

@@ -222,7 +222,10 @@ void WalReader::Stop(uint64_t x, const char* reason, const WalRecord* plausible)
     WalRecord r;
     while (c < size && CheckRecord(c, &r) == Check::kValid) {
       orphans++;
-      if (!proven && r.synced_upto > e) {
+      // Proof: the bad point itself had been synced. (Not E: in padded writes the
+      // padding between E and the next write's start is synced with E, so a lost
+      // pipelined write right after it is a torn tail, not corruption.)
+      if (!proven && r.synced_upto > x) {
         proven = true;
         proof_offset = c;
         proof_synced = r.synced_upto;

@@ -1,10 +1,12 @@
+// Reactor: creation, timers, the loop, sleeping and stopping (see reactor.h). The
+// scheduler is in scheduler.cc, the rings in inbox.cc, stats and trace in
+// reactor_trace.cc.
 #include "runtime/reactor.h"
 
 #include <algorithm>
 #include <string>
 
 #include "io/io_trace.h"
-#include "runtime/rcu.h"
 #include "runtime/sanitizer.h"
 #include "util/assert.h"
 #include "util/clock.h"
@@ -12,8 +14,6 @@
 #include "util/log.h"
 
 namespace ringdb::rt {
-
-namespace ctx = boost::context::detail;
 
 namespace {
 
@@ -70,140 +70,6 @@ Reactor::~Reactor() {
   }
 }
 
-// ---------------------------------------------------------------- fibers
-
-uint64_t Reactor::Launch(Stack s, char* fiber_mem, char* sp, detail::FiberFnBase* fn, bool on_heap,
-                         const char* name) {
-  Fiber* f = new (fiber_mem) Fiber();
-  f->stack_ = s;
-  f->fn_ = fn;
-  f->fn_on_heap_ = on_heap;
-  f->reactor_ = this;
-  f->name_ = name;
-  f->id_ = next_fiber_id_++;
-  f->tsan_fiber_ = san::TsanCreate();
-  f->ctx_ = ctx::make_fcontext(sp, static_cast<size_t>(sp - s.base), &Reactor::FiberEntry);
-  f->all_next_ = all_fibers_;
-  if (all_fibers_ != nullptr) all_fibers_->all_prev_ = f;
-  all_fibers_ = f;
-  live_fibers_++;
-  stats_.fibers_spawned++;
-  f->state_ = Fiber::State::kSuspended;
-  MakeReady(f);
-  return f->id_;
-}
-
-void Reactor::FiberEntry(ctx::transfer_t t) {
-  Fiber* f = static_cast<Fiber*>(t.data);
-  Reactor* r = f->reactor_;
-  r->main_ctx_ = t.fctx;
-  san::FinishSwitch(nullptr, &r->main_stack_bottom_, &r->main_stack_size_);
-  f->fn_->Run();
-  if (f->fn_on_heap_) {
-    delete f->fn_;
-  } else {
-    f->fn_->~FiberFnBase();
-  }
-  f->fn_ = nullptr;
-  f->state_ = Fiber::State::kDone;
-  r->SwitchToMain(/*exiting=*/true);
-  RINGDB_ASSERT_MSG(false, "a finished fiber was resumed");
-}
-
-// Main context -> fiber. Returns when the fiber suspends, yields or finishes.
-void Reactor::SwitchTo(Fiber* f) {
-  current_ = f;
-  f->state_ = Fiber::State::kRunning;
-  stats_.switches++;
-  san::StartSwitch(&main_fake_stack_, f->stack_.base, f->stack_.size);
-  san::TsanSwitch(f->tsan_fiber_);
-  ctx::transfer_t t = ctx::jump_fcontext(f->ctx_, f);
-  san::FinishSwitch(main_fake_stack_, nullptr, nullptr);
-  current_ = nullptr;
-  f->ctx_ = t.fctx;
-  if (f->state_ == Fiber::State::kDone) DestroyFiber(f);
-}
-
-// Fiber -> main context. Returns when the reactor resumes this fiber.
-void Reactor::SwitchToMain(bool exiting) {
-  Fiber* f = current_;
-  san::StartSwitch(exiting ? nullptr : &f->asan_fake_stack_, main_stack_bottom_, main_stack_size_);
-  san::TsanSwitch(main_tsan_fiber_);
-  ctx::transfer_t t = ctx::jump_fcontext(main_ctx_, nullptr);
-  main_ctx_ = t.fctx;
-  san::FinishSwitch(f->asan_fake_stack_, &main_stack_bottom_, &main_stack_size_);
-}
-
-void Reactor::DestroyFiber(Fiber* f) {
-  if (f->all_prev_ != nullptr) f->all_prev_->all_next_ = f->all_next_;
-  if (f->all_next_ != nullptr) f->all_next_->all_prev_ = f->all_prev_;
-  if (all_fibers_ == f) all_fibers_ = f->all_next_;
-  live_fibers_--;
-  san::TsanDestroy(f->tsan_fiber_);
-  Stack s = f->stack_;
-  f->~Fiber();
-  stacks_.Put(s);
-}
-
-void Reactor::Suspend() {
-  RINGDB_ASSERT_MSG(current_ != nullptr, "Suspend() outside a fiber");
-  // Other fibers would run inside this thread's read-side section (runtime/rcu.h).
-  RINGDB_ASSERT_MSG(!rcu::InReadSection(), "a fiber suspended inside an RCU read-side section");
-  current_->state_ = Fiber::State::kSuspended;
-  SwitchToMain(false);
-}
-
-void Reactor::Yield() {
-  Fiber* f = current_;
-  RINGDB_ASSERT_MSG(f != nullptr, "Yield() outside a fiber");
-  RINGDB_ASSERT_MSG(!rcu::InReadSection(), "a fiber yielded inside an RCU read-side section");
-  f->state_ = Fiber::State::kSuspended;
-  MakeReady(f);
-  SwitchToMain(false);
-}
-
-void Reactor::MakeReady(Fiber* f) {
-  RINGDB_ASSERT_MSG(f->reactor_ == this, "MakeReady on another reactor's fiber");
-  RINGDB_ASSERT_MSG(f->state_ == Fiber::State::kSuspended, "fiber woken twice");
-  f->state_ = Fiber::State::kReady;
-  f->next_ready_ = nullptr;
-  if (ready_tail_ != nullptr) {
-    ready_tail_->next_ready_ = f;
-  } else {
-    ready_head_ = f;
-  }
-  ready_tail_ = f;
-  ready_count_++;
-}
-
-bool Reactor::RunReady() {
-  const size_t n = ready_count_;
-  if (n == 0) return false;
-  uint64_t t0 = util::NowNanos();
-  for (size_t i = 0; i < n && ready_head_ != nullptr; i++) {
-    Fiber* f = ready_head_;
-    ready_head_ = f->next_ready_;
-    if (ready_head_ == nullptr) ready_tail_ = nullptr;
-    ready_count_--;
-    const char* name = f->name_;  // f may be gone after the switch
-    const uint64_t id = f->id_;
-    slice_start_ns_ = t0;
-    SwitchTo(f);
-    const uint64_t t1 = util::NowNanos();
-    if (t1 - t0 > opts_.stall_threshold_ns) {
-      stats_.stalls++;
-      RINGDB_LOG_WARN(
-          "shard %u: fiber %llu '%s' ran %.3f ms without yielding (threshold %.3f ms); "
-          "long loops should call rt::MaybeYield()",
-          opts_.shard_id, static_cast<unsigned long long>(id), name, (t1 - t0) / 1e6,
-          opts_.stall_threshold_ns / 1e6);
-    }
-    t0 = t1;
-  }
-  now_ns_ = t0;
-  return true;
-}
-
 // ---------------------------------------------------------------- timers
 
 TimerId Reactor::AddTimer(uint64_t deadline_ns, std::function<void()> cb) {
@@ -235,137 +101,6 @@ bool Reactor::CancelTimer(TimerId id) {
   return true;
 }
 
-// ---------------------------------------------------------------- rings
-
-void Reactor::SendToShard(uint32_t to, Message* msg) {
-  RINGDB_ASSERT(to < outbound_.size() && outbound_[to] != nullptr);
-  MessageRing* ring = outbound_[to];
-  Reactor* peer = peers_[to];
-  // FIFO: a sender never overtakes fibers already waiting for this ring.
-  if (send_waiters_[to].empty() && ring->TryPush(msg)) {
-    peer->WakeIfSleeping();
-    return;
-  }
-  RINGDB_ASSERT_MSG(current_ != nullptr, "SendToShard on a full ring outside a fiber");
-  stats_.ring_full_waits++;
-  do {
-    // The peer is behind: make sure it is awake, then park until the loop sees room.
-    // Our loop keeps draining the reverse rings meanwhile, so two shards sending to
-    // each other never deadlock.
-    peer->WakeIfSleeping();
-    send_waiting_++;
-    detail::WaitOn(&send_waiters_[to], -1);
-    send_waiting_--;
-  } while (!ring->TryPush(msg));
-  peer->WakeIfSleeping();
-}
-
-// Lets as many queued senders go as their ring has free slots. They run in the same
-// pass (this is called just before RunReady), so nobody is woken for a slot that
-// another woken sender will take.
-bool Reactor::ServiceSendWaiters() {
-  if (send_waiting_ == 0) return false;
-  bool woke = false;
-  for (size_t to = 0; to < send_waiters_.size(); to++) {
-    if (send_waiters_[to].empty()) continue;
-    size_t free_slots = outbound_[to]->FreeSlots();
-    while (free_slots > 0 && detail::WakeOne(&send_waiters_[to]) == 1) {
-      free_slots--;
-      woke = true;
-    }
-    if (!send_waiters_[to].empty()) peers_[to]->WakeIfSleeping();
-  }
-  return woke;
-}
-
-bool Reactor::SendWaitersCanGo() {
-  if (send_waiting_ == 0) return false;
-  for (size_t to = 0; to < send_waiters_.size(); to++) {
-    if (!send_waiters_[to].empty() && outbound_[to]->FreeSlots() > 0) return true;
-  }
-  return false;
-}
-
-void Reactor::RegisterForeign(ForeignRing* r) {
-  ForeignRing* head = foreign_head_.load(std::memory_order_relaxed);
-  do {
-    r->next = head;
-  } while (!foreign_head_.compare_exchange_weak(head, r, std::memory_order_release,
-                                                std::memory_order_relaxed));
-}
-
-void Reactor::WakeIfSleeping() {
-  san::FullFence();
-  if (sleeping_.load(std::memory_order_relaxed) &&
-      sleeping_.exchange(false, std::memory_order_acq_rel)) {
-    backend_->Wake();
-  }
-}
-
-void Reactor::UnlinkForeign(ForeignRing* prev, ForeignRing* node) {
-  if (prev != nullptr) {
-    prev->next = node->next;
-    return;
-  }
-  ForeignRing* expected = node;
-  if (foreign_head_.compare_exchange_strong(expected, node->next, std::memory_order_acq_rel)) {
-    return;
-  }
-  // New rings were pushed in front of `node`; it is now interior and only we edit
-  // interior links.
-  ForeignRing* p = foreign_head_.load(std::memory_order_acquire);
-  while (p->next != node) p = p->next;
-  p->next = node->next;
-}
-
-bool Reactor::DrainInbound() {
-  size_t handled = 0;
-  Message** buf = drain_buf_.data();
-  const size_t burst = drain_buf_.size();
-  size_t waiting = 0;
-  for (MessageRing* ring : inbound_) {
-    const size_t k = ring->PopN(buf, burst, &waiting);
-    if (k == 0) continue;
-    ring_occupancy_.Record(waiting);
-    for (size_t i = 0; i < k; i++) buf[i]->handler(buf[i], this);
-    handled += k;
-  }
-  ForeignRing* prev = nullptr;
-  uint64_t foreign = 0;
-  for (ForeignRing* n = foreign_head_.load(std::memory_order_acquire); n != nullptr;) {
-    ForeignRing* next = n->next;
-    const size_t k = n->ring.PopN(buf, burst, &waiting);
-    if (k > 0) ring_occupancy_.Record(waiting);
-    for (size_t i = 0; i < k; i++) buf[i]->handler(buf[i], this);
-    handled += k;
-    // The producer thread exited (it dropped its reference) and everything it sent has
-    // been handled: reclaim the ring.
-    // Posted messages may still be queued in the engine (their bytes live in the ring's
-    // post buffer): wait for those too.
-    if (k == 0 && n->Orphaned() && n->ring.Empty() && n->PostsDrained()) {
-      UnlinkForeign(prev, n);
-      ForeignRing::Release(n);
-    } else {
-      prev = n;
-      foreign++;
-    }
-    n = next;
-  }
-  stats_.foreign_rings = foreign;
-  stats_.messages += handled;
-  return handled > 0;
-}
-
-bool Reactor::InboundEmpty() {
-  for (MessageRing* ring : inbound_) {
-    if (!ring->Empty()) return false;
-  }
-  for (ForeignRing* n = foreign_head_.load(std::memory_order_acquire); n != nullptr; n = n->next) {
-    if (!n->ring.Empty()) return false;
-  }
-  return true;
-}
-
 // ---------------------------------------------------------------- loop
 
 void Reactor::Run() {
@@ -375,22 +110,7 @@ void Reactor::Run() {
   uint64_t idle_since_ns = 0;
   now_ns_ = util::NowNanos();
   for (;;) {
-    stats_.loops++;
-    bool busy = DrainInbound();
-    busy |= ServiceSendWaiters();
-    busy |= RunReady();
-    now_ns_ = util::NowNanos();
-    if (!timers_.empty()) {
-      const size_t fired = timers_.FireExpired(now_ns_);
-      stats_.timers_fired += fired;
-      busy |= fired > 0;
-    }
-    PrepareBackground();
-    if (backend_->in_flight() > 0) {
-      const int submitted = backend_->Submit();
-      if (submitted > 0) io_acct_.RecordSubmitBatch(static_cast<uint32_t>(submitted));
-      busy |= backend_->Poll() > 0;
-    }
+    const bool busy = Pass();
     if (stop_requested_.load(std::memory_order_acquire) && StopReached()) break;
     if (busy || ready_head_ != nullptr) {
       idle_since_ns = 0;
@@ -406,6 +126,45 @@ void Reactor::Run() {
   }
   Shutdown();
   tl_reactor = nullptr;
+}
+
+Reactor::PassResult Reactor::RunPass() {
+  RINGDB_ASSERT_MSG(tl_reactor == nullptr, "RunPass inside another reactor's pass");
+  tl_reactor = this;
+  if (main_tsan_fiber_ == nullptr) main_tsan_fiber_ = san::TsanCurrent();
+  const bool busy = Pass();
+  PassResult result = busy || ready_head_ != nullptr ? PassResult::kBusy : PassResult::kIdle;
+  if (stop_requested_.load(std::memory_order_acquire) && StopReached()) {
+    Shutdown();
+    result = PassResult::kStopped;
+  }
+  tl_reactor = nullptr;
+  return result;
+}
+
+uint64_t Reactor::next_timer_ns() const {
+  return timers_.empty() ? UINT64_MAX : timers_.next_deadline_ns();
+}
+
+// Steps 1-4 of the loop (reactor.h). True if anything ran.
+bool Reactor::Pass() {
+  stats_.loops++;
+  bool busy = DrainInbound();
+  busy |= ServiceSendWaiters();
+  busy |= RunReady();
+  now_ns_ = util::NowNanos();
+  if (!timers_.empty()) {
+    const size_t fired = timers_.FireExpired(now_ns_);
+    stats_.timers_fired += fired;
+    busy |= fired > 0;
+  }
+  PrepareBackground();
+  if (backend_->in_flight() > 0) {
+    const int submitted = backend_->Submit();
+    if (submitted > 0) io_acct_.RecordSubmitBatch(static_cast<uint32_t>(submitted));
+    busy |= backend_->Poll() > 0;
+  }
+  return busy;
 }
 
 void Reactor::Sleep() {
@@ -509,37 +268,6 @@ uint32_t ShardId() {
 
 bool InFiber() {
   return tl_reactor != nullptr && tl_reactor->current_fiber() != nullptr;
-}
-
-void Yield() {
-  RINGDB_ASSERT_MSG(InFiber(), "rt::Yield() outside a fiber");
-  tl_reactor->Yield();
-}
-
-void SleepUntil(uint64_t deadline_ns) {
-  RINGDB_ASSERT_MSG(InFiber(), "rt::SleepUntil() outside a fiber");
-  Reactor* r = tl_reactor;
-  TimerNode n;
-  n.deadline_ns = deadline_ns;
-  n.arg = r->current_fiber();
-  n.fire = [](TimerNode* t) {
-    auto* f = static_cast<Fiber*>(t->arg);
-    f->reactor()->MakeReady(f);
-  };
-  r->AddTimerNode(&n);
-  r->Suspend();
-}
-
-void SleepFor(uint64_t ns) {
-  SleepUntil(util::NowNanos() + ns);
-}
-
-bool MaybeYield() {
-  Reactor* r = tl_reactor;
-  if (r == nullptr || r->current_fiber() == nullptr) return false;
-  if (util::NowNanos() - r->slice_start_ns() < r->options().task_quota_ns) return false;
-  r->Yield();
-  return true;
 }
 
 }  // namespace ringdb::rt

@@ -106,6 +106,16 @@ class Reactor {
   // Runs the loop on the calling thread until RequestStop() and quiescence (see
   // StopGroup), or stop_timeout_ns after the stop request.
   void Run();
+  // For a LoopDriver (runtime/loop_driver.h) that runs reactors itself: one loop
+  // iteration, steps 1-4 and the stop check, on the calling thread (which becomes this
+  // reactor's thread for the pass). kBusy: something ran, call again. kIdle: nothing
+  // ran; call again when an inbound ring has a message, a timer is due
+  // (next_timer_ns()) or the backend has a completion. kStopped: the loop is over, as
+  // when Run() returns; never call again. Never sleeps or spins.
+  enum class PassResult : uint8_t { kBusy, kIdle, kStopped };
+  PassResult RunPass();
+  // Deadline of the earliest timer (util::NowNanos clock), UINT64_MAX if none.
+  uint64_t next_timer_ns() const;
   // Thread-safe. Fibers see it through StopRequested() / stop_event().
   void RequestStop();
   bool StopRequested() const { return stop_requested_.load(std::memory_order_acquire); }
@@ -237,6 +247,7 @@ class Reactor {
   bool InboundEmpty();
   void UnlinkForeign(ForeignRing* prev, ForeignRing* node);
   bool RunReady();
+  bool Pass();
   bool ServiceSendWaiters();
   bool SendWaitersCanGo();
   void Sleep();

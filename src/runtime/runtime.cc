@@ -88,12 +88,27 @@ struct ForeignThreadState {
 };
 
 thread_local ForeignThreadState tl_foreign;
+thread_local ForeignBlocker* tl_blocker = nullptr;
 
 }  // namespace
+
+void SetForeignBlocker(ForeignBlocker* b) {
+  RINGDB_ASSERT_MSG(b == nullptr || CurrentReactor() == nullptr,
+                    "a shard thread cannot wait as a foreign thread");
+  tl_blocker = b;
+}
+
+ForeignBlocker* CurrentForeignBlocker() {
+  return tl_blocker;
+}
 
 // ---------------------------------------------------------------- ForeignWaiter
 
 void ForeignWaiter::Wait(uint64_t spin_ns) {
+  if (ForeignBlocker* b = tl_blocker) {
+    b->WaitUntil([this] { return state_.load(std::memory_order_acquire) == 1; });
+    return;
+  }
   const uint64_t start = util::NowNanos();
   for (uint32_t i = 1; state_.load(std::memory_order_acquire) != 1; i++) {
     if ((i & 63) == 0 && util::NowNanos() - start >= spin_ns) break;
@@ -126,6 +141,11 @@ Status Runtime::Start(const RuntimeOptions& opt, std::unique_ptr<Runtime>* out) 
       if (from != to) rt->rings_[from * n + to] = std::make_unique<MessageRing>(opt.ring_capacity);
     }
   }
+  if (opt.driver != nullptr) {
+    Status s = rt->StartDriven();
+    if (s.ok()) *out = std::move(rt);
+    return s;
+  }
   for (uint32_t i = 0; i < n; i++)
     rt->threads_.emplace_back([r = rt.get(), i] { r->ThreadMain(i); });
 
@@ -136,24 +156,7 @@ Status Runtime::Start(const RuntimeOptions& opt, std::unique_ptr<Runtime>* out) 
     for (const Status& s : rt->create_status_) {
       if (!s.ok() && failed.ok()) failed = s;
     }
-    if (failed.ok()) {
-      // Wire rings and the stop group while every reactor is parked at the barrier.
-      rt->stop_group_.not_quiescent.store(static_cast<int>(n), std::memory_order_relaxed);
-      std::vector<Reactor*> peers;
-      for (auto& r : rt->reactors_) peers.push_back(r.get());
-      rt->stop_group_.members = peers;
-      for (uint32_t i = 0; i < n; i++) {
-        std::vector<MessageRing*> outbound(n, nullptr);
-        for (uint32_t j = 0; j < n; j++) {
-          if (j == i) continue;
-          outbound[j] = rt->rings_[i * n + j].get();
-          rt->reactors_[j]->AddInbound(rt->rings_[i * n + j].get());
-        }
-        rt->reactors_[i]->SetOutbound(std::move(outbound), peers);
-        rt->reactors_[i]->SetStopGroup(&rt->stop_group_);
-        rt->reactors_[i]->set_runtime_tag(rt.get());
-      }
-    }
+    if (failed.ok()) rt->Wire();  // while every reactor is parked at the barrier
     rt->go_ = failed.ok() ? Go::kRun : Go::kAbort;
   }
   rt->start_cv_.notify_all();
@@ -165,6 +168,54 @@ Status Runtime::Start(const RuntimeOptions& opt, std::unique_ptr<Runtime>* out) 
   }
   *out = std::move(rt);
   return Status::OK();
+}
+
+void Runtime::Wire() {
+  const uint32_t n = shards();
+  stop_group_.not_quiescent.store(static_cast<int>(n), std::memory_order_relaxed);
+  std::vector<Reactor*> peers;
+  for (auto& r : reactors_) peers.push_back(r.get());
+  stop_group_.members = peers;
+  for (uint32_t i = 0; i < n; i++) {
+    std::vector<MessageRing*> outbound(n, nullptr);
+    for (uint32_t j = 0; j < n; j++) {
+      if (j == i) continue;
+      outbound[j] = rings_[i * n + j].get();
+      reactors_[j]->AddInbound(rings_[i * n + j].get());
+    }
+    reactors_[i]->SetOutbound(std::move(outbound), peers);
+    reactors_[i]->SetStopGroup(&stop_group_);
+    reactors_[i]->set_runtime_tag(this);
+  }
+}
+
+Status Runtime::StartDriven() {
+  for (uint32_t i = 0; i < shards(); i++) {
+    Status s = Reactor::Create(ReactorOptionsFor(i), &reactors_[i]);
+    if (!s.ok()) {
+      reactors_.clear();
+      stopped_ = true;
+      return s;
+    }
+  }
+  Wire();
+  std::vector<Reactor*> all;
+  for (auto& r : reactors_) all.push_back(r.get());
+  opts_.driver->Attach(all);
+  return Status::OK();
+}
+
+ReactorOptions Runtime::ReactorOptionsFor(uint32_t shard) const {
+  ReactorOptions ro;
+  ro.shard_id = shard;
+  ro.backend = opts_.backend;
+  ro.wrap_backend = opts_.wrap_backend;
+  ro.spin_ns = opts_.spin_ns;
+  ro.stack_bytes = opts_.stack_bytes;
+  ro.task_quota_ns = opts_.task_quota_ns;
+  ro.stall_threshold_ns = opts_.stall_threshold_ns;
+  ro.stop_timeout_ns = opts_.stop_timeout_ns;
+  return ro;
 }
 
 void Runtime::ThreadMain(uint32_t shard) {
@@ -182,17 +233,8 @@ void Runtime::ThreadMain(uint32_t shard) {
     if (err != 0) RINGDB_LOG_WARN("shard %u: cannot pin to cpu %d (error %d)", shard, cpu, err);
   }
 
-  ReactorOptions ro;
-  ro.shard_id = shard;
-  ro.backend = opts_.backend;
-  ro.wrap_backend = opts_.wrap_backend;
-  ro.spin_ns = opts_.spin_ns;
-  ro.stack_bytes = opts_.stack_bytes;
-  ro.task_quota_ns = opts_.task_quota_ns;
-  ro.stall_threshold_ns = opts_.stall_threshold_ns;
-  ro.stop_timeout_ns = opts_.stop_timeout_ns;
   std::unique_ptr<Reactor> reactor;
-  Status s = Reactor::Create(ro, &reactor);
+  Status s = Reactor::Create(ReactorOptionsFor(shard), &reactor);
   Reactor* r = reactor.get();
   {
     std::unique_lock<std::mutex> lock(start_mu_);
@@ -222,6 +264,11 @@ void Runtime::Stop() {
                     "Runtime::Stop() from one of its own shards would deadlock");
   stopping_.store(true, std::memory_order_release);
   for (auto& r : reactors_) r->RequestStop();
+  if (opts_.driver != nullptr) {
+    std::vector<Reactor*> all;
+    for (auto& r : reactors_) all.push_back(r.get());
+    opts_.driver->Detach(all);
+  }
   for (auto& t : threads_) t.join();
   threads_.clear();
   stopped_ = true;
@@ -266,7 +313,11 @@ void Runtime::PushForeign(uint32_t shard, Message* msg) {
     Backoff backoff;
     do {
       target->WakeIfSleeping();
-      backoff.Pause();
+      if (tl_blocker != nullptr) {
+        tl_blocker->WaitUntil([fr] { return fr->ring.FreeSlots() > 0; });
+      } else {
+        backoff.Pause();
+      }
     } while (!fr->ring.TryPush(msg));
   }
   target->WakeIfSleeping();

@@ -34,6 +34,7 @@
 
 #include "io/io_backend.h"
 #include "ringdb/status.h"
+#include "runtime/loop_driver.h"
 #include "runtime/message.h"
 #include "runtime/reactor.h"
 #include "util/assert.h"
@@ -53,6 +54,9 @@ struct RuntimeOptions {
   uint64_t task_quota_ns = 500'000;
   uint64_t foreign_spin_ns = 20'000;  // blocking SubmitTo: spin before futex sleep
   uint64_t stop_timeout_ns = 10'000'000'000;
+  // Null: one thread per shard. Else the driver runs the reactors (runtime/loop_driver.h);
+  // it must outlive the runtime's Stop().
+  LoopDriver* driver = nullptr;
 };
 
 // A one-shot completion flag a foreign thread can sleep on (futex): the caller of a
@@ -230,6 +234,11 @@ class Runtime {
  private:
   explicit Runtime(const RuntimeOptions& opt);
   void ThreadMain(uint32_t shard);
+  ReactorOptions ReactorOptionsFor(uint32_t shard) const;
+  // Rings, peers and the stop group, once every reactor exists.
+  void Wire();
+  // Start() with opts_.driver: every reactor made here, then handed to the driver.
+  Status StartDriven();
   ForeignRing* ForeignRingFor(uint32_t shard);
 
   RuntimeOptions opts_;

@@ -305,6 +305,22 @@ TEST_F(SegmentFixture, DamageFollowedOnlyByItsOwnWriteIsTorn) {
   EXPECT_EQ(r.tail.orphan_records, 2u);  // records 4 and 5 are valid but not replayed
 }
 
+// Sync mode with two groups in flight: the second was issued knowing only the first
+// write before them was synced (its synced_upto is w1's start, the end of that write's
+// padding) and completed first; w1 never landed. Found by the simulator (seed 2086).
+TEST_F(SegmentFixture, LostPipelinedWriteAfterPaddingIsTorn) {
+  Init(64 * 1024);
+  Write(Reps(2));  // small records: the write is padded up to w1's start
+  const uint64_t w1 = Write(Reps(2));
+  Write(Reps(2), /*synced=*/w1);  // issued before w1 was synced
+  std::string s = seg_;
+  std::fill(s.begin() + w1, s.begin() + w1 + kWalBlockBytes, '\0');  // w1 never landed
+  ReadResult r = ReadAll(kSegNo, s);
+  ASSERT_TRUE(r.status.ok()) << r.status.ToString();
+  ExpectPrefix(r, 2);
+  EXPECT_EQ(r.tail.kind, WalTail::Kind::kTorn);
+}
+
 TEST_F(SegmentFixture, PipelinedWritesTornOutOfOrderAreTorn) {
   Init(64 * 1024);
   Write(Reps(2));

@@ -1,4 +1,5 @@
-// Reactor: I/O accounting export and the I/O trace's start and stop (see reactor.h).
+// Reactor: I/O accounting export and the I/O trace (its start, stop and file naming;
+// every completion the reactor reaps feeds both). See reactor.h.
 #include <fcntl.h>
 #include <unistd.h>
 
