@@ -227,9 +227,13 @@ class Shard {
  private:
   struct Immutable {
     std::shared_ptr<MemTable> mem;
-    uint64_t wal_number;  // segment holding exactly this memtable's writes
+    uint64_t wal_number;  // the newest segment holding this memtable's writes
     // Every sequence number <= covered is in this memtable or an older source.
     SequenceNumber covered;
+    // Older segments holding its writes too: none after a switch; the other replayed
+    // segments after a recovery that kept them (StartAfterReplay). The flush that makes
+    // them obsolete deletes them with wal_number.
+    std::vector<uint64_t> older_wals = {};
   };
   class ReadaheadFetcher;  // compaction input reads (shard_compaction.cc)
   // A FIFO of requests linked through WriteRequest::next.
@@ -259,6 +263,10 @@ class Shard {
   Status Recover();
   Status RecoverSteps();
   Status StartAfterReplay();
+  // (fiber) Keeps the replayed memtable in memory and its segments live when the replay
+  // was clean; *kept says whether it did.
+  Status KeepReplayedSegments(bool* kept);
+  void SyncReplayedSegment(const std::string& name);
   // A failed Open removes what it created (the new WAL segment, the table of the
   // replayed WAL, a new MANIFEST) unless CURRENT may already name the new MANIFEST.
   void CleanUpFailedOpen();
@@ -378,6 +386,18 @@ class Shard {
   // Recovery only: the sequence ranges the WAL replay found, and the largest sequence of
   // the segments replayed before the current one.
   std::vector<std::pair<SequenceNumber, uint32_t>> replayed_;
+  // The segments replayed at Open, oldest first: how far each holds valid records and
+  // its highest sequence number (StartAfterReplay seals them when it keeps them).
+  struct ReplayedSegment {
+    uint64_t number;
+    uint64_t valid_end;
+    SequenceNumber max_seq;
+  };
+  std::vector<ReplayedSegment> replayed_segments_;
+  uint64_t posted_replayed_ = 0;  // records only the post logs held, replayed at Open
+  bool replay_clean_ = true;      // no replayed segment had a torn tail
+  rt::WaitGroup replay_syncs_;    // SyncReplayedSegment fibers still running
+  Status replay_sync_status_;     // the first error one of them met
   SequenceNumber replay_prev_max_ = 0;
   bool stalled_ = false;  // the commit fiber waits for flush or compaction
 

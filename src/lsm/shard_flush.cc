@@ -82,15 +82,18 @@ Status Shard::FlushOldestImmutable() {
     tables_.Evict(*table);
     return s;
   }
-  const uint64_t old_wal = imm_.front().wal_number;
+  std::vector<uint64_t> obsolete = std::move(imm_.front().older_wals);
+  obsolete.push_back(imm_.front().wal_number);
   imm_.pop_front();
   PublishView();
   stats_.flushes++;
   stats_.flush_bytes += meta.file_size;
-  // The edit that makes the segment obsolete is durable; a failure here leaves a file
+  // The edit that makes the segments obsolete is durable; a failure here leaves a file
   // the next Open deletes.
-  Status u = rt::UnlinkAt(dir_fd_, WalFileName(old_wal).c_str());
-  if (!u.ok()) RINGDB_LOG_WARN("shard %u: %s", opt_.shard_id, u.ToString().c_str());
+  for (uint64_t n : obsolete) {
+    Status u = rt::UnlinkAt(dir_fd_, WalFileName(n).c_str());
+    if (!u.ok()) RINGDB_LOG_WARN("shard %u: %s", opt_.shard_id, u.ToString().c_str());
+  }
   return Status::OK();
 }
 

@@ -105,6 +105,7 @@ Status RemoveLeftoversOfInterruptedCreation(int dir_fd, const std::string& dir, 
 
 Status Shard::Recover() {
   Status s = RecoverSteps();
+  replay_syncs_.Wait();  // (none may outlive a failed Open)
   if (!s.ok() && dir_fd_ >= 0) CleanUpFailedOpen();
   return s;
 }
@@ -201,8 +202,9 @@ Status Shard::RecoverSteps() {
   return StartAfterReplay();
 }
 
-// The replayed data becomes an L0 table, a new segment is started and tracked, and the
-// new MANIFEST snapshot makes the old segments obsolete.
+// A new segment is started and tracked. The replayed data then either stays in memory,
+// its segments kept (KeepReplayedSegments), or becomes an L0 table written here; the new
+// MANIFEST snapshot makes what is obsolete so.
 Status Shard::StartAfterReplay() {
   Status s;
   seq_alloc_.store(last_seq_ + 1, std::memory_order_release);
@@ -216,7 +218,15 @@ Status Shard::StartAfterReplay() {
     s = versions_.ApplyUnlogged(track, {});
     if (!s.ok()) return s;
   }
-  if (mem_->num_entries() > 0) {
+  uint64_t log_number = wal_.number();
+  SequenceNumber in_tables = last_seq_;
+  bool kept = false;
+  s = KeepReplayedSegments(&kept);
+  if (!s.ok()) return s;
+  if (kept) {
+    log_number = replayed_segments_.front().number;
+    in_tables = versions_.state().last_sequence();
+  } else if (mem_->num_entries() > 0) {
     FileMetaData meta;
     TableRef table;
     std::unique_ptr<InternalIterator> it = mem_->NewIterator();
@@ -229,10 +239,63 @@ Status Shard::StartAfterReplay() {
     if (!s.ok()) return s;
     mem_ = std::make_shared<MemTable>();
   }
-  s = versions_.WriteSnapshot(wal_.number(), last_seq_);
+  s = versions_.WriteSnapshot(log_number, in_tables);
   if (!s.ok()) return s;
   PublishView();
   return DeleteObsoleteFiles();
+}
+
+// Starts an fdatasync of a segment being replayed, on a fiber of its own, so that it
+// runs while the records are decoded. KeepReplayedSegments needs the segment durable
+// before it may keep it; the sync is harmless when a table is written instead.
+void Shard::SyncReplayedSegment(const std::string& name) {
+  replay_syncs_.Add();
+  rt::CurrentReactor()->Spawn(
+      [this, name] {
+        int fd = -1;
+        Status s = rt::OpenAt(dir_fd_, name.c_str(), O_RDONLY | O_CLOEXEC, 0, &fd);
+        if (s.ok()) s = rt::Fdatasync(fd, io::IoClass::kWal, FilePath(name));
+        if (fd >= 0) {
+          Status c = rt::Close(fd, FilePath(name));
+          if (s.ok()) s = c;
+        }
+        if (!s.ok() && replay_sync_status_.ok()) replay_sync_status_ = s;
+        replay_syncs_.Done();
+      },
+      "wal_replay_sync");
+}
+
+// Open should cost what the live WAL costs to read, not a table write on top: when the
+// replay was clean (every segment ended cleanly, nothing came from the post logs), the
+// replayed memtable becomes an immutable one that the flush fiber writes after Open,
+// and its segments stay live until then. Each is synced (a process crash may have left
+// its last writes in the page cache only; SyncReplayedSegment) and sealed in the MANIFEST at the
+// length it was replayed to, so the next recovery reads exactly those records again.
+Status Shard::KeepReplayedSegments(bool* kept) {
+  *kept = false;
+  if (mem_->num_entries() == 0 || replayed_segments_.empty() || posted_replayed_ > 0 ||
+      !replay_clean_) {
+    return Status::OK();
+  }
+  replay_syncs_.Wait();
+  if (!replay_sync_status_.ok()) return replay_sync_status_;
+  VersionEdit seal;
+  for (const ReplayedSegment& r : replayed_segments_) {
+    auto it = versions_.state().wals().find(r.number);
+    if (it == versions_.state().wals().end() || !it->second.sealed) {
+      seal.AddWal(r.number, WalSegmentMeta{r.valid_end, r.max_seq, true});
+    }
+  }
+  Status s = versions_.ApplyUnlogged(seal, {});
+  if (!s.ok()) return s;
+  Immutable m{std::move(mem_), replayed_segments_.back().number, last_seq_};
+  for (size_t i = 0; i + 1 < replayed_segments_.size(); i++) {
+    m.older_wals.push_back(replayed_segments_[i].number);
+  }
+  imm_.push_back(std::move(m));
+  mem_ = std::make_shared<MemTable>();
+  *kept = true;
+  return Status::OK();
 }
 
 Status Shard::ReadWalPrefix(const std::string& name, uint64_t bytes, std::unique_ptr<char[]>* out) {
@@ -268,6 +331,7 @@ Status Shard::ReplayWal(const WalReplayItem& item, std::string* torn_path) {
   std::unique_ptr<char[]> buf;
   Status s = ReadWalPrefix(name, item.read_bytes, &buf);
   if (!s.ok()) return s;
+  SyncReplayedSegment(name);
   WalReader reader(number, std::string_view(buf.get(), item.read_bytes));
   WalRecord rec;
   WalWalk walk;
@@ -305,7 +369,9 @@ Status Shard::ReplayWal(const WalReplayItem& item, std::string* torn_path) {
   s = CheckWalWalk(ShardName(), versions_.ManifestPath(), path, item, walk, *torn_path);
   if (!s.ok()) return s;
   const WalTail& tail = walk.tail;
+  replayed_segments_.push_back(ReplayedSegment{number, tail.valid_end, seg_max});
   if (tail.kind == WalTail::Kind::kTorn) {
+    replay_clean_ = false;
     *torn_path = path;
     RINGDB_LOG_WARN(
         "%s: torn tail at offset %llu (%s): %llu valid records replayed, data from offset %llu "
@@ -357,6 +423,7 @@ Status Shard::ReplayPostLogs(const std::vector<std::string>& logs) {
       replayed++;
     }
   }
+  posted_replayed_ = replayed;
   if (replayed > 0) {
     RINGDB_LOG_INFO("%s: replayed %llu posted writes the WAL lacked (%llu already there)",
                     opt_.dir.c_str(), static_cast<unsigned long long>(replayed),
@@ -374,7 +441,9 @@ Status Shard::DeleteObsoleteFiles() {
   std::vector<std::string> doomed = ls.temps;
   doomed.insert(doomed.end(), ls.post_logs.begin(), ls.post_logs.end());
   for (uint64_t n : ls.wals) {
-    if (n < wal_.number()) doomed.push_back(WalFileName(n));
+    if (n < wal_.number() && !versions_.state().wals().contains(n)) {
+      doomed.push_back(WalFileName(n));
+    }
   }
   for (uint64_t n : ls.tables) {
     if (!versions_.IsLive(n)) doomed.push_back(TableFileName(n));

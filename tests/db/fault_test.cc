@@ -354,8 +354,8 @@ TEST_F(FaultTest, WalPreallocationDegradesWhenTheDiskIsNearlyFull) {
   ReopenCleanAndCheck();
 }
 
-// Issue 11: an Open that fails (here: no space for the table of the replayed WAL)
-// removes the files it created, so a full disk is not kept full.
+// Issue 11: an Open that fails (here: no space for the new MANIFEST, after the new WAL
+// segment was created) removes the files it created, so a full disk is not kept full.
 TEST_F(FaultTest, FailedOpenRemovesTheFilesItCreated) {
   {
     std::unique_ptr<DB> db;
@@ -369,13 +369,46 @@ TEST_F(FaultTest, FailedOpenRemovesTheFilesItCreated) {
   auto all = [](const std::string&) { return true; };
   const auto before = dbtest::ListFiles(shard, all);
   ctl_ = std::make_shared<FaultController>(io::FaultControllerOptions{false, ""});
-  ctl_->AddRule(FaultRule::Error(ENOSPC).On(io::kWriteOps).File(".sst"));
+  ctl_->AddRule(FaultRule::Error(ENOSPC).On(io::kWriteOps).File("MANIFEST"));
   ringdb::testing::OpenHooks hooks;
   hooks.wrap_backend = io::MakeFaultWrapper(ctl_);
   std::unique_ptr<DB> db;
   Status s = ringdb::testing::OpenWithHooks(Opts(), hooks, &db);
   ASSERT_TRUE(s.IsNoSpace()) << s.ToString();
   EXPECT_EQ(dbtest::ListFiles(shard, all), before);
+  ReopenCleanAndCheck();
+}
+
+// Issue 11 (reopen in milliseconds): after a clean replay Open keeps the replayed
+// memtable in memory and its WAL segments live instead of writing a table first. What
+// that Open served must then survive a power loss before the background flush: here
+// the first process never synced (durability none), the second cannot write its table
+// (ENOSPC on every .sst), and the machine loses power with both processes gone.
+TEST_F(FaultTest, ReplayedWritesSurvivePowerLossBeforeTheirFlush) {
+  ctl_ = std::make_shared<FaultController>(io::FaultControllerOptions{true, ""});
+  ringdb::testing::OpenHooks hooks;
+  hooks.wrap_backend = io::MakeFaultWrapper(ctl_);
+  Options o = Opts();
+  o.durability = Durability::kNone;
+  {
+    std::unique_ptr<DB> db;
+    ASSERT_OK(ringdb::testing::OpenWithHooks(o, hooks, &db));
+    db_ = std::move(db);
+    WriteAcked("replayed-", 300);
+    ringdb::testing::Crash(std::move(db_));  // a process crash: the page cache survives
+  }
+  auto no_tables = ctl_->AddRule(FaultRule::Error(ENOSPC).On(io::kWriteOps).File(".sst"));
+  {
+    std::unique_ptr<DB> db;
+    ASSERT_OK(ringdb::testing::OpenWithHooks(o, hooks, &db));
+    CheckAcked(db.get(), "after the replay");
+    Status f = db->Flush();
+    EXPECT_TRUE(f.IsNoSpace()) << f.ToString();  // the kept memtable could not be written
+    ringdb::testing::Crash(std::move(db));
+  }
+  EXPECT_GT(ctl_->RuleFires(no_tables), 0u);
+  ctl_->RemoveRule(no_tables);
+  ASSERT_OK(ctl_->SimulatePowerLoss(io::PowerLossMode::kDropUnsynced, 1));
   ReopenCleanAndCheck();
 }
 
