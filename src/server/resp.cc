@@ -215,6 +215,9 @@ RespParser::Result RespParser::ParseInline(const char* data, size_t len, const R
     return Result::kNeedMore;
   }
   size_t linelen = static_cast<size_t>(nl - data);
+  // The limit holds however the line arrived: in one read as in many (where the check
+  // above would have failed it before its '\n' came).
+  if (linelen > limits.max_inline_bytes) return Fail("Protocol error: too big inline request");
   const size_t total = linelen + 1;
   if (linelen > 0 && data[linelen - 1] == '\r') linelen--;
   if (!SplitInlineArgs(std::string_view(data, linelen), &inline_args_))
@@ -237,6 +240,8 @@ RespParser::Result RespParser::Parse(const char* data, size_t len, const RespLim
       return Result::kNeedMore;
     }
     const size_t at = static_cast<size_t>(cr - data);
+    // As for an inline line: the same error whether the '\r' came in this read or later.
+    if (at > limits.max_inline_bytes) return Fail("Protocol error: too big mbulk count string");
     if (at + 2 > len) return Result::kNeedMore;  // the '\n' too
     int64_t n = 0;
     if (!ParseInt64(std::string_view(data + 1, at - 1), &n) || n > INT_MAX ||
@@ -266,6 +271,7 @@ RespParser::Result RespParser::Parse(const char* data, size_t len, const RespLim
       return Result::kNeedMore;
     }
     const size_t at = static_cast<size_t>(cr - p);
+    if (at > limits.max_inline_bytes) return Fail("Protocol error: too big bulk count string");
     if (at + 2 > avail) return Result::kNeedMore;
     if (p[0] != '$') return FailPrefix("Protocol error: expected '$', got ", p[0]);
     int64_t blen = 0;

@@ -25,7 +25,7 @@ namespace ringdb::server {
 struct RespLimits {
   size_t max_bulk_bytes = 32u << 20;     // proto-max-bulk-len
   size_t max_multibulk_args = 1u << 20;  // arguments of one command
-  size_t max_inline_bytes = 64u << 10;   // an inline command, and a header line
+  size_t max_inline_bytes = 64u << 10;   // a line before its terminator (inline: LF, header: CR)
   bool authenticated = true;             // false: the small pre-AUTH limits apply
 };
 

@@ -2,7 +2,11 @@
 // (OUT_DIR/<target>/<name>) from real files: a small store run through the public API
 // (writes, flushes, compactions, a reopen, the I/O trace on) and the engine's own
 // encoders for the shapes a short run does not produce (torn and pipelined WAL writes,
-// orphan records, tables without a filter, drop markers in a trace, ...).
+// orphan records, tables without a filter, drop markers in a trace, ...). The `resp`
+// target's seeds are requests as clients send them (multibulk frames as redis-cli and
+// redis-benchmark encode them, pipelines, inline commands, binary values, each limit
+// and protocol error: resp_seeds.cc); tests/fuzz/capture_resp.py adds traffic captured
+// from the real clients beside them.
 //
 //   build/tests/fuzz/fuzz_make_corpus tests/fuzz/corpus     # refresh the committed seeds
 //
@@ -39,6 +43,7 @@
 #include "lsm/write_batch_rep.h"
 #include "ringdb/db.h"
 #include "ringdb/write_batch.h"
+#include "tests/fuzz/resp_seeds.h"
 #include "util/coding.h"
 #include "util/crc32c.h"
 
@@ -102,12 +107,14 @@ std::string TrimZeroTail(std::string bytes) {
   return bytes;
 }
 
+const char* const kTargets[] = {"wal",     "manifest", "version_edit", "block", "table",
+                                "options", "current",  "iotrace",      "resp"};
+
 class Corpus {
  public:
   explicit Corpus(std::string dir) : dir_(std::move(dir)) {
     ::mkdir(dir_.c_str(), 0755);
-    for (const char* t :
-         {"wal", "manifest", "version_edit", "block", "table", "options", "current", "iotrace"}) {
+    for (const char* t : kTargets) {
       ::mkdir((dir_ + "/" + t).c_str(), 0755);
     }
   }
@@ -544,11 +551,11 @@ int main(int argc, char** argv) {
   AddTableShapes(&c);
   AddSmallFiles(&c);
   AddTraceShapes(&c);
+  for (const RespSeed& seed : RespSeeds()) c.Add("resp", seed.name, seed.bytes);
   ::nftw(tmp.c_str(), RemoveOne, 16, FTW_DEPTH | FTW_PHYS);
   std::printf("fuzz_make_corpus: seeds in %s\n", argv[1]);
   c.Print();
-  for (const char* t :
-       {"wal", "manifest", "version_edit", "block", "table", "options", "current", "iotrace"}) {
+  for (const char* t : kTargets) {
     if (c.count(t) == 0) Die(std::string("no seed for ") + t);
   }
   return 0;

@@ -51,7 +51,12 @@ Parsed ParseAll(const std::string& in, size_t step, RespLimits limits = {}) {
   }
 }
 
-// Built by appending: GCC 12 warns falsely (-Wrestrict) about chains of operator+.
+// Built by appending: GCC 12 warns falsely (-Wrestrict) about chains of operator+, and
+// about "literal" + std::string.
+std::string Cat(std::string a, const std::string& b) {
+  return a.append(b);
+}
+
 std::string Frame(const std::vector<std::string>& args) {
   std::string s = "*";
   s.append(std::to_string(args.size())).append("\r\n");
@@ -114,8 +119,8 @@ TEST(RespParserTest, Errors) {
       {"SET k \"abc\r\n", "Protocol error: unbalanced quotes in request"},
       {"SET k \"a\"b\r\n", "Protocol error: unbalanced quotes in request"},
       {std::string(70000, 'x'), "Protocol error: too big inline request"},
-      {"*" + std::string(70000, '1'), "Protocol error: too big mbulk count string"},
-      {"*1\r\n$" + std::string(70000, '1'), "Protocol error: too big bulk count string"},
+      {Cat("*", std::string(70000, '1')), "Protocol error: too big mbulk count string"},
+      {Cat("*1\r\n$", std::string(70000, '1')), "Protocol error: too big bulk count string"},
   };
   for (const Case& c : cases) {
     Parsed p = ParseAll(c.in, 5);
@@ -136,6 +141,39 @@ TEST(RespParserTest, Limits) {
   EXPECT_EQ(ParseAll("*11\r\n", 4, lim).error, "Protocol error: unauthenticated multibulk length");
   EXPECT_EQ(ParseAll("*2\r\n$4\r\nAUTH\r\n$16385\r\n", 4, lim).error,
             "Protocol error: unauthenticated bulk length");
+}
+
+// A line longer than max_inline_bytes is refused however it arrives. It used to be
+// refused only while its terminator had not come (the check ran on a buffer without
+// one), so one read holding the whole line got it accepted (an inline command) or
+// another error (a header line): found by the `resp` fuzz target
+// (tests/fuzz/regressions/resp/).
+TEST(RespParserTest, LineLimitsHoldHoweverTheBytesArrive) {
+  RespLimits lim;
+  lim.max_inline_bytes = 8;
+  struct Case {
+    std::string in;
+    std::string error;  // "" for accepted
+  };
+  const std::vector<Case> cases = {
+      {"PING123\r\n", ""},  // 8 bytes before the '\n'
+      {"PING1234\r\n", "Protocol error: too big inline request"},
+      {"PING12345\n", "Protocol error: too big inline request"},
+      {"*1\r\n$8\r\n12345678\r\n", ""},
+      {"*000000001\r\n", "Protocol error: too big mbulk count string"},
+      {"*1\r\n$000000001\r\n", "Protocol error: too big bulk count string"},
+      {"*1\r\nxxxxxxxxx\r\n", "Protocol error: too big bulk count string"},
+  };
+  for (const Case& c : cases) {
+    for (size_t step : {1, 3, 1 << 20}) {
+      EXPECT_EQ(ParseAll(c.in, step, lim).error, c.error) << c.in << " in pieces of " << step;
+    }
+  }
+  // The server's 64 KiB, in one read.
+  const std::string big(70000, 'x');
+  EXPECT_EQ(ParseAll(big + "\r\n", 1 << 20).error, "Protocol error: too big inline request");
+  EXPECT_EQ(ParseAll(Cat("*", std::string(70000, '1') + "\r\n"), 1 << 20).error,
+            "Protocol error: too big mbulk count string");
 }
 
 // Random and mutated inputs at random split points: no crash, no hang, the parser
