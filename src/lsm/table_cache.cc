@@ -68,7 +68,11 @@ Status TableCache::Open(uint64_t number, uint64_t file_size, TableRef* out) {
   io::AlignedBuffer page(footer_bytes);
   s = rt::ReadFull(t->fd, page.data(), footer_bytes, file_size - footer_bytes,
                    io::IoClass::kUserRead, t->path);
-  if (!s.ok()) return damaged(s);
+  // A read that fails (EIO) says nothing about the file: kept in the handle, it would
+  // fail every read of the table until the store is reopened, long after the disk
+  // recovered. The caller gets it instead. A short read (the file is shorter than the
+  // MANIFEST says) is damage: Corruption.
+  if (!s.ok()) return s.IsCorruption() ? damaged(s) : s;
   Footer footer;
   s = Footer::DecodeFrom(std::string_view(page.data(), footer_bytes), file_size, &footer);
   if (!s.ok()) return damaged(Status::Corruption(t->path + ": " + s.message()));
@@ -76,7 +80,7 @@ Status TableCache::Open(uint64_t number, uint64_t file_size, TableRef* out) {
   io::AlignedBuffer meta_buf(file_size - meta_start);
   s = rt::ReadFull(t->fd, meta_buf.data(), file_size - meta_start, meta_start,
                    io::IoClass::kUserRead, t->path);
-  if (!s.ok()) return damaged(s);
+  if (!s.ok()) return s.IsCorruption() ? damaged(s) : s;
   std::string meta(meta_buf.data() + (footer.meta_offset() - meta_start),
                    file_size - footer.meta_offset());
   s = TableReader::Open(file_size, footer, std::move(meta), &t->reader);

@@ -34,9 +34,10 @@ class TableCache {
 
   // (fiber) Opens table `number` of `file_size` bytes: two reads (the footer page, then
   // the meta region: index, filter, properties). Returns the handle, or an error when
-  // the file cannot be opened at all (missing, EIO on open). A file that opens but is
-  // damaged gives a handle whose `status` says why: reads that reach it fail with that
-  // status, reads of other tables keep working.
+  // the file cannot be opened or read now (missing, EIO on open or on those reads: a
+  // transient error must not stay with the table). A file that reads but is damaged
+  // (short, bad checksum or format) gives a handle whose `status` says why: reads that
+  // reach it fail with that status, reads of other tables keep working.
   Status Open(uint64_t number, uint64_t file_size, TableRef* out);
   // The table left the live set: stops charging its index and filter, drops its blocks.
   // Readers holding the handle keep using it.
