@@ -117,7 +117,7 @@ Status Client::OpenOnce() {
 // when the seed ends here (damage at rest detected, as it must be).
 bool Client::OpenAndVerify(bool across_crash, uint64_t durable_before_ns) {
   for (int attempt = 0;; attempt++) {
-    SetFaults(attempt == 0 && g_reproduce_f3);
+    SetFaults(attempt == 0);  // an injected read error is not kept (F3, fixed)
     if (attempt == 0 && rng_.Chance(0.25)) freeze_round_ = sched_->rounds() + rng_.Range(1, 400);
     Status s = OpenOnce();
     Mix(static_cast<uint64_t>(s.code()));

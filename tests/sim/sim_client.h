@@ -44,8 +44,6 @@ class Client {
   void IssueWrite();
   void IssueBatch(bool wait);
   void WaitPending();
-  void AvoidF1(bool sync);
-  bool SyncAllowed() const;
   void Reads();
   void CheckGet(uint32_t k, const Status& s, const std::string& v);
   void CheckMultiGet();
