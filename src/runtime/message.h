@@ -47,7 +47,8 @@ struct ForeignRing {
   // write takes its order on the calling thread, they take theirs on the shard). The
   // producer increments it before pushing, the reactor's thread decrements it; they
   // point at it, so the node outlives them.
-  std::atomic<uint32_t> ordered_in_flight{0};
+  // (Its own cache line: the reactor writes it, the producer reads `post` per post.)
+  alignas(kCacheLine) std::atomic<uint32_t> ordered_in_flight{0};
   ForeignRing* next = nullptr;
   std::atomic<int> refs{2};  // producer thread + reactor
 
@@ -57,7 +58,8 @@ struct ForeignRing {
   }
   // True once the other party has let go (only one reference left: ours).
   bool Orphaned() const { return refs.load(std::memory_order_acquire) == 1; }
-  // Reactor: no posted message of this ring still holds bytes in `post`.
+  // Reactor: no posted message of this ring still holds bytes in `post`, and no
+  // counted message still points at ordered_in_flight.
   bool PostsDrained() const {
     return (post == nullptr || post->Drained()) &&
            ordered_in_flight.load(std::memory_order_acquire) == 0;
