@@ -38,12 +38,14 @@ int main(int argc, char** argv) {
       verbose = true;
     } else if (!std::strcmp(argv[i], "--reproduce-f4")) {
       ringdb::sim::g_reproduce_f4 = true;
+    } else if (!std::strcmp(argv[i], "--reproduce-f6")) {
+      ringdb::sim::g_reproduce_f6 = true;
     } else if (!std::strcmp(argv[i], "--check-replay")) {
       check_replay = true;
     } else {
       std::fprintf(stderr,
                    "usage: %s [--seed S | --seeds N [--from S]] [--check-replay] "
-                   "[--dir D] [--verbose] [--reproduce-f4]\n",
+                   "[--dir D] [--verbose] [--reproduce-f4] [--reproduce-f6]\n",
                    argv[0]);
       return 2;
     }

@@ -34,6 +34,10 @@ struct Params {
 
 Params Draw(Random& r);
 
+// Finding F6: recovery reads a WAL segment once; a corrupted read (a flipped or
+// misdirected one) looks like a torn tail, and the durable records after it are
+// dropped. Open runs with no corrupted WAL read (false); true reproduces it.
+inline bool g_reproduce_f6 = false;
 // Findings F1-F3 (docs/testing.md "Simulator", findings) are fixed in the engine; the
 // workload no longer works around them. Finding F4: with the disk gone, a write stalled behind a
 // full L0 never returns. The client stops waiting for its async writes once the disk froze, and a

@@ -275,7 +275,9 @@ bool Client::Verify(bool across_crash, uint64_t durable_before_ns) {
     }
     state[k] = s.ok() ? Value(v) : Value();
     Mix(state[k] ? state[k]->size() + 7 : 3);
-    std::string why = model_.CheckKey(k, state[k], across_crash, durable_before_ns);
+    const bool tail_lost =
+        damaged_wal_shard_ >= 0 && db_->ShardForKey(KeyName(k)) == uint32_t(damaged_wal_shard_);
+    std::string why = model_.CheckKey(k, state[k], across_crash, durable_before_ns, tail_lost);
     if (!why.empty()) Fail("after recovery: " + why);
   }
   // Posted writes also live in the writer's post log, an mmap'd file the power-loss
@@ -285,6 +287,7 @@ bool Client::Verify(bool across_crash, uint64_t durable_before_ns) {
   std::string why = across_crash && posting ? "" : model_.CheckBatches(state);
   if (!why.empty()) Fail("after recovery: " + why);
   model_.Rebase(state);
+  damaged_wal_shard_ = -1;  // what recovery kept is the new base
   CheckScan(nullptr, nullptr);
   SetFaults(true);
   return true;
