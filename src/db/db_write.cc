@@ -92,6 +92,11 @@ bool DBImpl::PostRecord(uint32_t shard, size_t rep_bytes, OpKind kind,
                         const std::function<uint32_t(char*)>& fill) {
   lsm::Shard* sh = shards_[shard].get();
   if (!sh->AcceptingPosts()) return false;
+  // This thread's async writes to the shard take their sequence numbers there, when
+  // the shard gets to them; this write would take its own now, before them, and a
+  // later read would show theirs. It waits instead: behind them on the same ring, it
+  // is ordered after them (program order, docs/engine.md "Posted writes").
+  if (rt_->ForeignOrderedInFlight(shard)->load(std::memory_order_acquire) != 0) return false;
   rt::PostBuffer* pb = PostBufferFor(shard);
   if (pb == nullptr) return false;
   const size_t record_bytes = PostedWrite::RecordBytes(rep_bytes);
@@ -233,6 +238,10 @@ void DBImpl::SubmitWriteAsync(uint32_t shard, std::string rep, WriteCallback cb,
   m->req.kind = kind;
   m->req.rep = m->rep;
   m->cb = std::move(cb);
+  if (post_writes_) {
+    m->in_flight = rt_->ForeignOrderedInFlight(shard);
+    m->in_flight->fetch_add(1, std::memory_order_relaxed);
+  }
   rt_->PushForeign(shard, m);
 }
 

@@ -76,6 +76,9 @@ struct AsyncWriteMsg : rt::Message {
   std::string rep;
   lsm::WriteRequest req;
   std::function<void(Status)> cb;
+  // Where writes post: the sender's count of its async writes to this shard not yet
+  // done (rt::ForeignRing::ordered_in_flight, DBImpl::PostRecord); else null.
+  std::atomic<uint32_t>* in_flight = nullptr;
 
   AsyncWriteMsg() {
     handler = &OnShard;
@@ -88,6 +91,8 @@ struct AsyncWriteMsg : rt::Message {
   }
   static void OnDone(lsm::WriteRequest* r) {
     std::unique_ptr<AsyncWriteMsg> w(static_cast<AsyncWriteMsg*>(r->arg));
+    // Done, so sequenced: the sender's next posted write may go after it.
+    if (w->in_flight != nullptr) w->in_flight->fetch_sub(1, std::memory_order_release);
     if (w->cb) w->cb(r->status);
   }
 };

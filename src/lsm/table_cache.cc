@@ -43,6 +43,29 @@ void TableCache::ProbeDirectIoAlignment(int fd) {
   dio_align_ = 4096;  // always valid
 }
 
+Status TableCache::LoadMeta(TableHandle* t) {
+  // Footer page first; then the meta region (index, filter, properties).
+  const uint64_t file_size = t->file_size;
+  const uint64_t footer_bytes = TableReader::FooterReadBytes(file_size);
+  io::AlignedBuffer page(footer_bytes);
+  Status s = rt::ReadFull(t->fd, page.data(), footer_bytes, file_size - footer_bytes,
+                          io::IoClass::kUserRead, t->path);
+  if (!s.ok()) return s;
+  Footer footer;
+  s = Footer::DecodeFrom(std::string_view(page.data(), footer_bytes), file_size, &footer);
+  if (!s.ok()) return Status::Corruption(t->path + ": " + s.message());
+  const uint64_t meta_start = AlignDown(footer.meta_offset(), kTableAlignBytes);
+  io::AlignedBuffer meta_buf(file_size - meta_start);
+  s = rt::ReadFull(t->fd, meta_buf.data(), file_size - meta_start, meta_start,
+                   io::IoClass::kUserRead, t->path);
+  if (!s.ok()) return s;
+  std::string meta(meta_buf.data() + (footer.meta_offset() - meta_start),
+                   file_size - footer.meta_offset());
+  s = TableReader::Open(file_size, footer, std::move(meta), &t->reader);
+  if (!s.ok()) return Status::Corruption(t->path + ": " + s.message());
+  return Status::OK();
+}
+
 Status TableCache::Open(uint64_t number, uint64_t file_size, TableRef* out) {
   const std::string name = TableFileName(number);
   auto t = std::make_shared<TableHandle>();
@@ -53,36 +76,32 @@ Status TableCache::Open(uint64_t number, uint64_t file_size, TableRef* out) {
   if (!s.ok()) return s;
   if (!dio_probed_) ProbeDirectIoAlignment(t->fd);
   t->dio_align = dio_align_;
-  auto damaged = [&](const Status& why) {
-    t->status = why;
-    RINGDB_LOG_ERROR("%s", why.ToString().c_str());
-    *out = std::move(t);
-    return Status::OK();
-  };
   if (file_size < kTableAlignBytes || file_size % kTableAlignBytes != 0) {
-    return damaged(Status::Corruption(t->path + ": size " + std::to_string(file_size) +
-                                      " is not a whole number of 4 KiB pages"));
+    s = Status::Corruption(t->path + ": size " + std::to_string(file_size) +
+                           " is not a whole number of 4 KiB pages");
+  } else {
+    // What goes wrong here would stay with the handle (every read of the table fails
+    // with it) until the store is reopened, so a transient fault must not: a failed
+    // read (EIO) or a bad checksum from the read path (a flipped or misdirected read)
+    // is read again. Only damage that is still there after kOpenTries reads is kept.
+    constexpr int kOpenTries = 3;
+    for (int attempt = 1;; attempt++) {
+      s = LoadMeta(t.get());
+      if (s.ok() || attempt == kOpenTries) break;
+      RINGDB_LOG_WARN("%s (reading it again)", s.ToString().c_str());
+    }
   }
-  // Footer page first; then the meta region (index, filter, properties).
-  const uint64_t footer_bytes = TableReader::FooterReadBytes(file_size);
-  io::AlignedBuffer page(footer_bytes);
-  s = rt::ReadFull(t->fd, page.data(), footer_bytes, file_size - footer_bytes,
-                   io::IoClass::kUserRead, t->path);
-  if (!s.ok()) return damaged(s);
-  Footer footer;
-  s = Footer::DecodeFrom(std::string_view(page.data(), footer_bytes), file_size, &footer);
-  if (!s.ok()) return damaged(Status::Corruption(t->path + ": " + s.message()));
-  const uint64_t meta_start = AlignDown(footer.meta_offset(), kTableAlignBytes);
-  io::AlignedBuffer meta_buf(file_size - meta_start);
-  s = rt::ReadFull(t->fd, meta_buf.data(), file_size - meta_start, meta_start,
-                   io::IoClass::kUserRead, t->path);
-  if (!s.ok()) return damaged(s);
-  std::string meta(meta_buf.data() + (footer.meta_offset() - meta_start),
-                   file_size - footer.meta_offset());
-  s = TableReader::Open(file_size, footer, std::move(meta), &t->reader);
-  if (!s.ok()) return damaged(Status::Corruption(t->path + ": " + s.message()));
-  t->pinned = t->reader->memory_usage();
-  cache_.Pin(t->pinned);
+  if (s.ok()) {
+    t->pinned = t->reader->memory_usage();
+    cache_.Pin(t->pinned);
+  } else if (s.IsCorruption()) {
+    // Damaged (short, bad checksum or format): reads that reach it fail with that
+    // status, reads of other tables keep working.
+    t->status = s;
+    RINGDB_LOG_ERROR("%s", s.ToString().c_str());
+  } else {
+    return s;  // the disk fails (EIO): the caller gets it, nothing is kept
+  }
   *out = std::move(t);
   return Status::OK();
 }

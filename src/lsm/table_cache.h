@@ -33,10 +33,12 @@ class TableCache {
   void set_dir_fd(int fd) { dir_fd_ = fd; }
 
   // (fiber) Opens table `number` of `file_size` bytes: two reads (the footer page, then
-  // the meta region: index, filter, properties). Returns the handle, or an error when
-  // the file cannot be opened at all (missing, EIO on open). A file that opens but is
-  // damaged gives a handle whose `status` says why: reads that reach it fail with that
-  // status, reads of other tables keep working.
+  // the meta region: index, filter, properties), read again up to twice when they
+  // fail, so that a transient fault does not stay with the table. Returns the handle,
+  // or an error when the file cannot be opened or read (missing, EIO on open or on
+  // every try of those reads). A file that reads but is damaged on every try (short,
+  // bad checksum or format) gives a handle whose `status` says why: reads that reach
+  // it fail with that status, reads of other tables keep working.
   Status Open(uint64_t number, uint64_t file_size, TableRef* out);
   // The table left the live set: stops charging its index and filter, drops its blocks.
   // Readers holding the handle keep using it.
@@ -63,6 +65,8 @@ class TableCache {
   // opened (statx STATX_DIOALIGN; 512 on most block devices, where reading a 4 KiB
   // block and its 5-byte trailer then costs 4.5 KiB instead of 8 KiB). Else 4 KiB.
   void ProbeDirectIoAlignment(int fd);
+  // (fiber) One try of Open's two reads, into t->reader.
+  Status LoadMeta(TableHandle* t);
 
   const std::string dir_;
   int dir_fd_;

@@ -212,6 +212,12 @@ Status WalWriter::Issue(WalGroup* g, bool sync) {
   RINGDB_ASSERT(g->offset == seg_.write_offset);
   Status s = Grow(g->len);
   if (!s.ok()) return s;
+  // Buffered: an earlier group's write still in flight may not be in the page cache
+  // yet, and an fdatasync started now would not cover it; if that write were then lost
+  // with the power, recovery would stop at the hole, before this synced group (or see
+  // it and report corruption). Let those writes land first; their own fdatasyncs, if
+  // any, may still be running. Only synced groups wait, and buffered writes are quick.
+  if (sync && !opt_.direct) WaitWritesLanded();
   // kSync (O_DIRECT): the write itself is durable on completion (RWF_DSYNC), one device
   // round trip and no io_uring worker for an fdatasync; every earlier group was written
   // the same way, so the segment is durable up to this group's end once the earlier
@@ -221,6 +227,7 @@ Status WalWriter::Issue(WalGroup* g, bool sync) {
   g->sync = sync;
   g->pending = linked_sync ? 2 : 1;
   g->pending_sync = linked_sync;
+  g->written = false;
   g->done = false;
   g->wr = io::IoRequest();
   g->wr.op = io::IoOp::kWrite;
@@ -252,8 +259,12 @@ Status WalWriter::Issue(WalGroup* g, bool sync) {
 
 void WalWriter::OnIo(io::IoRequest* req) {
   auto* g = static_cast<WalGroup*>(req->user);
-  if (--g->pending > 0) return;
   WalWriter* w = g->owner;
+  if (req == &g->wr) {
+    g->written = true;
+    w->progress_.Set();  // a synced group may be waiting for this write (Issue)
+  }
+  if (--g->pending > 0) return;
   w->Finish(g);
   if (w->inflight_.front()->done && w->on_complete_ != nullptr)
     w->on_complete_(w->on_complete_arg_);
@@ -344,6 +355,16 @@ void WalWriter::ZeroAheadLoop(const std::function<bool()>& stop, rt::Event* wake
     }
   }
   zero_wakeup_ = nullptr;
+}
+
+void WalWriter::WaitWritesLanded() {
+  for (;;) {
+    bool landed = true;
+    for (const WalGroup* g : inflight_) landed &= g->written;
+    if (landed) return;
+    progress_.Reset();
+    progress_.Wait();
+  }
 }
 
 void WalWriter::WaitInFlightAtMost(size_t n) {

@@ -57,6 +57,7 @@ struct WalGroup {
   io::IoRequest fs;
   int pending = 0;
   bool pending_sync = false;  // fs is a linked fdatasync
+  bool written = false;       // wr completed (fs may still be in flight)
   bool done = false;
 };
 
@@ -122,7 +123,9 @@ class WalWriter {
   void Encode(WalGroup* g, WriteRequest* head);
   // (fiber: preallocation may suspend) Queues g's write, with a linked fdatasync when
   // `sync`, for the reactor's next submission. On error nothing is queued (g is
-  // recycled by the caller).
+  // recycled by the caller). Buffered: a synced group first waits until the write of
+  // every earlier group in flight completed, so that its fdatasync covers every earlier
+  // byte of the segment (an fdatasync covers only writes that reached the page cache).
   Status Issue(WalGroup* g, bool sync);
   // The oldest group, once completed (in WAL order), else null.
   WalGroup* PopCompleted();
@@ -158,6 +161,8 @@ class WalWriter {
   // (fiber) fallocate `want` bytes past seg->allocated, degrading on ENOSPC (a warning).
   Status Preallocate(Segment* seg, uint64_t want);
   void Finish(WalGroup* g);  // a group's I/O completed: set its status, advance counters
+  // (fiber) Until every group in flight has its write completed.
+  void WaitWritesLanded();
 
   const WalWriterOptions opt_;
   const std::string dir_;

@@ -112,7 +112,7 @@ bool Reactor::DrainInbound() {
     // The producer thread exited (it dropped its reference) and everything it sent has
     // been handled: reclaim the ring.
     // Posted messages may still be queued in the engine (their bytes live in the ring's
-    // post buffer): wait for those too.
+    // post buffer), and counted ones point at the node: wait for those too.
     if (k == 0 && n->Orphaned() && n->ring.Empty() && n->PostsDrained()) {
       UnlinkForeign(prev, n);
       ForeignRing::Release(n);

@@ -42,6 +42,13 @@ struct ForeignRing {
 
   MessageRing ring;
   std::unique_ptr<PostBuffer> post;  // posted messages' bytes; null until first used
+  // Messages of this thread that a later posted message must not overtake and that are
+  // not done yet (the engine counts its async writes until they completed: a posted
+  // write takes its order on the calling thread, they take theirs on the shard). The
+  // producer increments it before pushing, the reactor's thread decrements it; they
+  // point at it, so the node outlives them.
+  // (Its own cache line: the reactor writes it, the producer reads `post` per post.)
+  alignas(kCacheLine) std::atomic<uint32_t> ordered_in_flight{0};
   ForeignRing* next = nullptr;
   std::atomic<int> refs{2};  // producer thread + reactor
 
@@ -51,8 +58,12 @@ struct ForeignRing {
   }
   // True once the other party has let go (only one reference left: ours).
   bool Orphaned() const { return refs.load(std::memory_order_acquire) == 1; }
-  // Reactor: no posted message of this ring still holds bytes in `post`.
-  bool PostsDrained() const { return post == nullptr || post->Drained(); }
+  // Reactor: no posted message of this ring still holds bytes in `post`, and no
+  // counted message still points at ordered_in_flight.
+  bool PostsDrained() const {
+    return (post == nullptr || post->Drained()) &&
+           ordered_in_flight.load(std::memory_order_acquire) == 0;
+  }
 };
 
 }  // namespace ringdb::rt

@@ -295,6 +295,10 @@ PostBuffer* Runtime::ForeignPostBuffer(uint32_t shard) {
   return ForeignRingFor(shard)->post.get();
 }
 
+std::atomic<uint32_t>* Runtime::ForeignOrderedInFlight(uint32_t shard) {
+  return &ForeignRingFor(shard)->ordered_in_flight;
+}
+
 void Runtime::InstallPostBuffer(uint32_t shard, std::unique_ptr<PostBuffer> buffer) {
   ForeignRing* fr = ForeignRingFor(shard);
   RINGDB_ASSERT_MSG(fr->post == nullptr, "a post buffer is installed already");

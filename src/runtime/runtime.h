@@ -229,6 +229,9 @@ class Runtime {
   // owns it and destroys it when the thread and the shard have both let go.
   // REQUIRES: as PushForeign.
   PostBuffer* ForeignPostBuffer(uint32_t shard);
+  // The calling thread's ForeignRing::ordered_in_flight counter to `shard`.
+  // REQUIRES: as PushForeign.
+  std::atomic<uint32_t>* ForeignOrderedInFlight(uint32_t shard);
   void InstallPostBuffer(uint32_t shard, std::unique_ptr<PostBuffer> buffer);
 
  private:

@@ -254,6 +254,37 @@ TEST_F(FaultTest, FlushFsyncFailureIsReportedAndShardReadOnly) {
   ReopenCleanAndCheck();
 }
 
+// A fault of a table read while Open opens the tables (footer or meta region) is not
+// kept with the table: the read is tried again (or Open fails), and once the disk reads
+// again every table reads (finding F3 of the simulator, docs/testing.md "Simulator").
+class FaultOpenTableTest : public FaultTest {
+ protected:
+  void ReopenWithOneSstReadFault(FaultRule fault) {
+    OpenFaultyOrDie();
+    WriteAcked("pre-", 300);
+    ASSERT_OK(db_->Flush());
+    ASSERT_OK(db_->Close());
+    db_.reset();
+    ctl_ = std::make_shared<FaultController>(io::FaultControllerOptions{false, ""});
+    auto rule = ctl_->AddRule(fault.On(io::kReadOps).File(".sst").Times(1));
+    ringdb::testing::OpenHooks hooks;
+    hooks.wrap_backend = io::MakeFaultWrapper(ctl_);
+    Status s = ringdb::testing::OpenWithHooks(Opts(), hooks, &db_);
+    ASSERT_EQ(ctl_->RuleFires(rule), 1u) << "Open read no .sst through the backend";
+    if (!s.ok()) {
+      EXPECT_TRUE(s.IsIOError()) << "Open with one failed .sst read: " << s.ToString();
+      db_.reset();
+      ASSERT_OK(ringdb::testing::OpenWithHooks(Opts(), hooks, &db_));  // the fault is spent
+    }
+    CheckAcked(db_.get(), "after a table read fault during Open");
+    ReopenCleanAndCheck();
+  }
+};
+
+TEST_F(FaultOpenTableTest, ReadErrorIsNotRemembered) {
+  ReopenWithOneSstReadFault(FaultRule::Error(EIO));
+}
+
 // ---- MANIFEST / CURRENT -------------------------------------------------------------------------
 
 TEST_F(FaultTest, ManifestWriteErrorFailsFlushAndLosesNothing) {

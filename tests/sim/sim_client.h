@@ -37,15 +37,15 @@ class Client {
   void CrashAndRecover();
   void CloseCleanly();
   void DamageAtRest();
-  void SetFaults(bool on);
+  // `wal_reads_clean`: no corrupted read of a WAL (finding F6: recovery reads a WAL
+  // once and takes a corrupted read for a torn tail).
+  void SetFaults(bool on, bool wal_reads_clean = false);
   // ---- workload (sim_workload.cc) ----
   void Epoch();
   void Burst();
   void IssueWrite();
   void IssueBatch(bool wait);
   void WaitPending();
-  void AvoidF1(bool sync);
-  bool SyncAllowed() const;
   void Reads();
   void CheckGet(uint32_t k, const Status& s, const std::string& v);
   void CheckMultiGet();
@@ -79,6 +79,9 @@ class Client {
   uint64_t next_value_ = 0;
   bool degraded_ = false;  // a write failed this epoch: crash and reopen
   bool damaged_ = false;   // bytes were flipped at rest
+  int damaged_wal_shard_ = -1;
+  uint64_t injected_before_open_ = 0;  // the fault controller's count at the last Open  // the
+                                       // shard whose WAL segment was damaged at rest, if any
   bool faults_on_ = false;
   bool done_ = false;  // the seed ended early (damage detected)
 };

@@ -36,20 +36,16 @@ int main(int argc, char** argv) {
       dir = next();
     } else if (!std::strcmp(argv[i], "--verbose")) {
       verbose = true;
-    } else if (!std::strcmp(argv[i], "--reproduce-f1")) {
-      ringdb::sim::g_reproduce_f1 = true;
-    } else if (!std::strcmp(argv[i], "--reproduce-f2")) {
-      ringdb::sim::g_reproduce_f2 = true;
-    } else if (!std::strcmp(argv[i], "--reproduce-f3")) {
-      ringdb::sim::g_reproduce_f3 = true;
     } else if (!std::strcmp(argv[i], "--reproduce-f4")) {
       ringdb::sim::g_reproduce_f4 = true;
+    } else if (!std::strcmp(argv[i], "--reproduce-f6")) {
+      ringdb::sim::g_reproduce_f6 = true;
     } else if (!std::strcmp(argv[i], "--check-replay")) {
       check_replay = true;
     } else {
       std::fprintf(stderr,
                    "usage: %s [--seed S | --seeds N [--from S]] [--check-replay] "
-                   "[--dir D] [--verbose] [--reproduce-f1..f4]\n",
+                   "[--dir D] [--verbose] [--reproduce-f4] [--reproduce-f6]\n",
                    argv[0]);
       return 2;
     }

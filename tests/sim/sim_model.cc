@@ -46,15 +46,16 @@ void Model::Ack(size_t id, bool ok, bool durable, uint64_t now_ns) {
 }
 
 std::vector<Value> Model::Candidates(uint32_t key, bool across_crash,
-                                     uint64_t periodic_durable_before_ns) const {
+                                     uint64_t periodic_durable_before_ns, bool tail_lost) const {
   const std::vector<size_t>& h = history_[key];
   size_t floor = 0;  // index into [base, h...]: the oldest value still allowed
   for (size_t i = 0; i < h.size(); i++) {
     const ModelWrite& w = writes_[h[i]];
     if (w.state != ModelWrite::State::kOk) continue;
     const bool promised =
-        !across_crash || w.durable ||
-        (periodic_durable_before_ns != 0 && w.ack_ns < periodic_durable_before_ns);
+        !across_crash ||
+        (!tail_lost &&
+         (w.durable || (periodic_durable_before_ns != 0 && w.ack_ns < periodic_durable_before_ns)));
     if (promised) floor = i + 1;
   }
   std::vector<Value> out;
@@ -64,8 +65,8 @@ std::vector<Value> Model::Candidates(uint32_t key, bool across_crash,
 }
 
 std::string Model::CheckKey(uint32_t key, const Value& got, bool across_crash,
-                            uint64_t periodic_durable_before_ns) const {
-  std::vector<Value> c = Candidates(key, across_crash, periodic_durable_before_ns);
+                            uint64_t periodic_durable_before_ns, bool tail_lost) const {
+  std::vector<Value> c = Candidates(key, across_crash, periodic_durable_before_ns, tail_lost);
   if (std::find(c.begin(), c.end(), got) != c.end()) return {};
   std::string why = "key " + std::to_string(key) + " shows " + Describe(got) + "; allowed:";
   for (const Value& v : c) why.append(" ").append(Describe(v));

@@ -47,12 +47,15 @@ class Model {
 
   // The values key may show. `across_crash`: only durable acknowledgements count;
   // `periodic_durable_before_ns`: OK acknowledgements before this time count as durable
-  // too (0: none).
+  // too (0: none). `tail_lost`: across a crash even durable acknowledgements may be
+  // lost (the key's WAL was damaged at rest where no later record witnesses it as
+  // synced, docs/wal.md: indistinguishable from a torn tail); any value written counts.
   std::vector<Value> Candidates(uint32_t key, bool across_crash,
-                                uint64_t periodic_durable_before_ns = 0) const;
+                                uint64_t periodic_durable_before_ns = 0,
+                                bool tail_lost = false) const;
   // Empty if `got` is allowed, else why not.
   std::string CheckKey(uint32_t key, const Value& got, bool across_crash,
-                       uint64_t periodic_durable_before_ns = 0) const;
+                       uint64_t periodic_durable_before_ns = 0, bool tail_lost = false) const;
   // Empty if every batch part is all-or-nothing in `state` (key -> value).
   std::string CheckBatches(const std::vector<Value>& state) const;
   // The recovered state becomes the new starting point (the journal forgot the past).

@@ -34,23 +34,15 @@ struct Params {
 
 Params Draw(Random& r);
 
-// Finding F1 (docs/testing.md "Simulator", findings): a posted write takes its
-// sequence number on the calling thread, a waited or async write on the shard, so a
-// posted write issued after an async write of the same thread can be ordered before
-// it. Until that is fixed the workload waits for its async writes before posting one
-// (false); true reproduces the bug (ringdb-sim --reproduce-f1).
-inline bool g_reproduce_f1 = false;
-// Finding F2: in kPeriodic/kNone a synced group's linked fdatasync does not cover an
-// earlier group whose write is still in flight; if that one is lost at a crash,
-// recovery stops at the hole and the synced group after it is lost too. The workload
-// waits for its async writes before a synced write (false); true reproduces it.
-inline bool g_reproduce_f2 = false;
-// Finding F3: a read error injected while Open runs can stay with the store until the
-// next reopen. Open runs without injected errors (false); true reproduces it.
-inline bool g_reproduce_f3 = false;
-// Finding F4: with the disk gone, a write stalled behind a full L0 never returns. The
-// client stops waiting for its async writes once the disk froze, and a blocking call
-// stuck that way gets the disk back (the crash happens later) (false); true reports it.
+// Finding F6: recovery reads a WAL segment once; a corrupted read (a flipped or
+// misdirected one) looks like a torn tail, and the durable records after it are
+// dropped. Open runs with no corrupted WAL read (false); true reproduces it.
+inline bool g_reproduce_f6 = false;
+// Findings F1-F3 (docs/testing.md "Simulator", findings) are fixed in the engine; the
+// workload no longer works around them. Finding F4: with the disk gone, a write stalled behind a
+// full L0 never returns. The client stops waiting for its async writes once the disk froze, and a
+// blocking call stuck that way gets the disk back (the crash happens later) (false); true reports
+// it.
 inline bool g_reproduce_f4 = false;
 std::string Summarize(const Params& p);
 std::string KeyName(uint32_t k);

@@ -45,18 +45,6 @@ void Client::WaitPending() {
       [this] { return model_.pending() == 0 || (disk_->frozen() && !g_reproduce_f4); });
 }
 
-// F2: in the buffered modes a synced write can make an earlier, lost group look like
-// corruption to recovery (Open fails) or be lost itself; not issued unless reproducing.
-bool Client::SyncAllowed() const {
-  return p_.durability == Durability::kSync || g_reproduce_f2;
-}
-
-void Client::AvoidF1(bool sync) {
-  const bool buffered = p_.durability != Durability::kSync;
-  const bool posted = buffered && p_.post_writes && !sync;
-  if ((posted && !g_reproduce_f1) || (buffered && sync && !g_reproduce_f2)) WaitPending();
-}
-
 void Client::IssueWrite() {
   const uint32_t k = static_cast<uint32_t>(rng_.Uniform(p_.keys));
   const std::string key = KeyName(k);
@@ -64,8 +52,7 @@ void Client::IssueWrite() {
   const bool del = rng_.Chance(0.2);
   Value v = del ? Value() : Value(NewValue());
   const bool async = rng_.Chance(0.75);
-  const bool sync = !async && rng_.Chance(0.5) && SyncAllowed();
-  if (!async) AvoidF1(sync);
+  const bool sync = !async && rng_.Chance(0.5);
   const size_t id = model_.Issue(k, v, shard, -1, async ? "async" : sync ? "sync" : "waited");
   const bool sync_mode = p_.durability == Durability::kSync;
   if (async) {  // async: many in flight, acknowledged on the shard
@@ -85,15 +72,14 @@ void Client::IssueWrite() {
   wo.sync = sync;
   Status s = del ? db_->Delete(wo, key) : db_->Put(wo, key, *v);
   CheckWriteStatus(s, wo.sync ? "sync write" : "write");
-  model_.Ack(id, s.ok(), sync_mode || (wo.sync && g_reproduce_f2), SimScheduler::Now());
+  model_.Ack(id, s.ok(), sync_mode || wo.sync, SimScheduler::Now());
 }
 
 // A batch of distinct keys, often spanning shards; each shard's part is atomic.
 void Client::IssueBatch(bool wait) {
   const uint32_t n = static_cast<uint32_t>(rng_.Range(2, 8));
-  const bool sync = wait && rng_.Chance(0.5) && SyncAllowed();
+  const bool sync = wait && rng_.Chance(0.5);
   const char* how = !wait ? "async batch" : sync ? "sync batch" : "batch";
-  if (wait) AvoidF1(sync);
   WriteBatch b;
   std::map<uint32_t, int64_t> part;  // shard -> batch part id
   std::vector<size_t> ids;
@@ -127,7 +113,7 @@ void Client::IssueBatch(bool wait) {
   Status s = db_->Write(wo, b);
   CheckWriteStatus(s, "batch");
   for (size_t id : ids) {
-    model_.Ack(id, s.ok(), sync_mode || (wo.sync && g_reproduce_f2), SimScheduler::Now());
+    model_.Ack(id, s.ok(), sync_mode || wo.sync, SimScheduler::Now());
   }
 }
 
@@ -289,7 +275,9 @@ bool Client::Verify(bool across_crash, uint64_t durable_before_ns) {
     }
     state[k] = s.ok() ? Value(v) : Value();
     Mix(state[k] ? state[k]->size() + 7 : 3);
-    std::string why = model_.CheckKey(k, state[k], across_crash, durable_before_ns);
+    const bool tail_lost =
+        damaged_wal_shard_ >= 0 && db_->ShardForKey(KeyName(k)) == uint32_t(damaged_wal_shard_);
+    std::string why = model_.CheckKey(k, state[k], across_crash, durable_before_ns, tail_lost);
     if (!why.empty()) Fail("after recovery: " + why);
   }
   // Posted writes also live in the writer's post log, an mmap'd file the power-loss
@@ -299,6 +287,7 @@ bool Client::Verify(bool across_crash, uint64_t durable_before_ns) {
   std::string why = across_crash && posting ? "" : model_.CheckBatches(state);
   if (!why.empty()) Fail("after recovery: " + why);
   model_.Rebase(state);
+  damaged_wal_shard_ = -1;  // what recovery kept is the new base
   CheckScan(nullptr, nullptr);
   SetFaults(true);
   return true;
