@@ -409,10 +409,14 @@ class Shard {
   rt::Event compact_progress_;  // set whenever a compaction finished (or failed)
   uint64_t last_compaction_backoff_ms_ = 0;
   // The last compaction failure that retrying cannot heal (Corruption: a damaged input
-  // table); OK once a compaction succeeds. Writers stopped by a full L0 get it after
-  // kCompactionErrorStallMs instead of waiting forever (docs/engine.md "When a
-  // compaction keeps failing").
+  // table) or did not heal (kCompactionFailuresPersistent failures in a row: e.g. EIO
+  // from a dead disk); OK once a compaction succeeds. Writers stopped by a full L0 get
+  // it after kCompactionErrorStallMs instead of waiting forever (docs/engine.md "When
+  // a compaction keeps failing").
   Status compaction_error_;
+  uint32_t compaction_failures_in_row_ = 0;
+  // With the backoff (100, 200 ms) the third failure comes about 0.3 s after the first.
+  static constexpr uint32_t kCompactionFailuresPersistent = 3;
   uint64_t compaction_log_ns_ = 0;       // when a compaction failure was last logged
   uint64_t compaction_log_skipped_ = 0;  // failures not logged since
   static constexpr uint64_t kCompactionErrorStallMs = 1000;

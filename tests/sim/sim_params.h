@@ -48,9 +48,8 @@ inline bool g_reproduce_f2 = false;
 // Finding F3: a read error injected while Open runs can stay with the store until the
 // next reopen. Open runs without injected errors (false); true reproduces it.
 inline bool g_reproduce_f3 = false;
-// Finding F4: with the disk gone, a write stalled behind a full L0 never returns. The
-// client stops waiting for its async writes once the disk froze, and a blocking call
-// stuck that way gets the disk back (the crash happens later) (false); true reports it.
+// Finding F4 (fixed): with the disk gone, a write stalled behind a full L0 never
+// returned. The workload has no workaround left; the flag is accepted and does nothing.
 inline bool g_reproduce_f4 = false;
 std::string Summarize(const Params& p);
 std::string KeyName(uint32_t k);
