@@ -126,6 +126,22 @@ class DB {
   // Turns every shard's memtable into an SSTable and waits until that is durable.
   virtual Status Flush() = 0;
 
+  // Makes the store writable again, without a reopen, after an error that a retry can
+  // clear: a write (of the WAL, of a flushed table, of a MANIFEST record) that failed
+  // with NoSpace, once space is back. Until then a shard that hit such an error
+  // refuses writes (ReadOnly, naming the error); reads keep working. Resume seals each
+  // such shard's WAL at the last write that succeeded, continues in a new segment and
+  // flushes the memtables, so it needs space itself.
+  // Returns OK when every shard is writable (a shard that never failed is left alone),
+  // else the first error that keeps a shard read-only:
+  //  - NoSpace: space is still missing; nothing was lost, call Resume again later;
+  //  - any other error: only a reopen clears it (Close, then Open, which recovers). A
+  //    failed fsync/fdatasync is never cleared (the kernel may have dropped data it had
+  //    accepted; docs/engine.md "Errors"), nor is Corruption or an IOError.
+  // Writes acknowledged before the error stay; a write that failed may or may not be
+  // in the store, as after any failed write. Shutdown after Close.
+  virtual Status Resume() = 0;
+
   // Waits for in-flight work, flushes nothing that is not needed for durability (the
   // WAL covers the memtables), syncs, and releases the directory. Idempotent.
   virtual Status Close() = 0;

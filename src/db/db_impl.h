@@ -87,6 +87,7 @@ class DBImpl final : public DB {
   Status ReleaseSnapshot(const Snapshot* snapshot) override;
   Status RunOnShards(uint32_t fibers_per_shard, const ShardTask& task) override;
   Status Flush() override;
+  Status Resume() override;
   Status Close() override;
   Status GetStats(Stats* stats) override;
   uint32_t shard_count() const override { return nshards_; }

@@ -313,6 +313,13 @@ Status DBImpl::Flush() {
   return OnAllShards([this](uint32_t i) { return shards_[i]->Flush(); });
 }
 
+Status DBImpl::Resume() {
+  CallGate gate(*open_);
+  Status s = CheckCall(gate);
+  if (!s.ok()) return s;
+  return OnAllShards([this](uint32_t i) { return shards_[i]->Resume(); });
+}
+
 Status DBImpl::Close() {
   if (closed_.exchange(true)) return Status::OK();
   if (rt_ == nullptr) {  // Open failed before the shards started

@@ -129,7 +129,20 @@ Status CheckWalWalk(std::string_view shard, const std::string& manifest_path,
                               ": the log breaks in this segment's tail, yet " + wal_path +
                               " holds later records: writes after a hole are never replayed");
   }
-  if (!item.tracked) return Status::OK();
+  if (!item.tracked) {
+    // A segment is tracked by a durable MANIFEST edit before anything is written into
+    // it (Open's snapshot, a memtable switch, Resume). One that holds records although
+    // the MANIFEST does not know it proves that edits were lost: the MANIFEST was cut
+    // at an edit boundary, and its older view must not be taken for the shard's state.
+    // An untracked segment without records is what a crash during a switch leaves.
+    if (walk.records > 0) {
+      return Status::Corruption(
+          Prefix(shard) + wal_path + " holds " + Str(walk.records) + " records (up to sequence " +
+          Str(walk.max_seq) + "), but " + manifest_path +
+          " does not track it: edits of the MANIFEST were lost (cut at an edit boundary?)");
+    }
+    return Status::OK();
+  }
   const WalSegmentMeta& m = item.meta;
   // Where the walk stopped (or the end of the valid records) must not lie inside what
   // was synced; and the synced records must all be there.

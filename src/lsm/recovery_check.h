@@ -61,6 +61,8 @@ uint64_t WalBreakOffset(const WalReplayItem& item, const WalWalk& walk);
 // must reach its synced bytes and its last sequence. And a segment may only follow a
 // torn one when it holds no record (writes after a hole are never replayed):
 // `torn_before` is the path of an earlier segment whose tail was torn ("" if none).
+// A segment the MANIFEST does not track must hold no record: it is tracked before its
+// first write, so records in it prove that MANIFEST edits were lost.
 Status CheckWalWalk(std::string_view shard, const std::string& manifest_path,
                     const std::string& wal_path, const WalReplayItem& item, const WalWalk& walk,
                     const std::string& torn_before);

@@ -140,6 +140,12 @@ void Shard::MarkApplied(SequenceNumber first, uint64_t count) {
   if (pending_keys_) pending_keys_->Publish(prefix);
 }
 
+Status Shard::ReadOnlyError() const {
+  return Status::ReadOnly(ShardName() + " is read-only after an earlier error" +
+                          (bg_resumable_ ? " (DB::Resume may clear it)" : "") + ": " +
+                          bg_error_.ToString());
+}
+
 void Shard::UpdatePostsOpen() {
   const bool open = posting_ && bg_error_.ok() && !stalled_ && !stopping_ && !crashed_;
   posts_open_.store(open, std::memory_order_release);
@@ -206,10 +212,15 @@ void Shard::FailQueued(const Status& s) {
   CompleteRequests(head, s);
 }
 
-void Shard::SetBackgroundError(const Status& s) {
-  if (!bg_error_.ok() || s.ok()) return;
+void Shard::SetBackgroundError(const Status& s, bool resumable) {
+  if (s.ok()) return;
+  resumable = resumable && s.IsNoSpace();
+  if (!bg_error_.ok() && (!bg_resumable_ || resumable)) return;
   bg_error_ = s;
-  RINGDB_LOG_ERROR("shard %u is now read-only: %s", opt_.shard_id, s.ToString().c_str());
+  bg_resumable_ = resumable;
+  RINGDB_LOG_ERROR("shard %u is now read-only%s: %s", opt_.shard_id,
+                   resumable ? " (DB::Resume clears it once space is back)" : " until reopened",
+                   s.ToString().c_str());
   UpdatePostsOpen();
   flush_progress_.Set();  // stalled writers re-check and see the error
 }
@@ -315,11 +326,7 @@ void Shard::CommitGroup(WriteRequest* head) {
   // Pipelined: up to WalWriter::kMaxInFlight groups in the kernel, acknowledged in
   // order (OnWalComplete) as their I/O completes.
   wal_.WaitInFlightAtMost(WalWriter::kMaxInFlight - 1);
-  Status s =
-      bg_error_.ok()
-          ? MakeRoomForWrite()
-          : Status::ReadOnly("shard " + std::to_string(opt_.shard_id) +
-                             " is read-only after an earlier error: " + bg_error_.ToString());
+  Status s = bg_error_.ok() ? MakeRoomForWrite() : ReadOnlyError();
   bool any_held = false;
   for (WriteRequest* w = head; w != nullptr && s.ok(); w = w->next) any_held |= Holds(w);
   if (any_held) {
@@ -351,7 +358,7 @@ void Shard::CommitGroup(WriteRequest* head) {
   if (opt_.durability != Durability::kSync) Apply(g);
   s = wal_.Issue(g, sync);
   if (!s.ok()) {
-    SetBackgroundError(s);
+    SetBackgroundError(s, /*resumable=*/true);  // nothing was queued
     if (!g->applied) {
       ApplyRequests(head, /*posted_only=*/true);
       for (WriteRequest* w = head; w != nullptr; w = w->next) {
@@ -390,11 +397,11 @@ void Shard::CompleteGroup(WalGroup* g) {
   if (crashed_) {
     s = Status::Aborted("shard crashed (test)");
   } else if (!s.ok()) {
-    SetBackgroundError(s);
+    SetBackgroundError(s, /*resumable=*/g->write_failed);
   } else if (!bg_error_.ok()) {
     // An earlier group failed: this one's bytes may be durable, but recovery drops
     // them (they follow a break in the log), so it must not be acknowledged.
-    s = Status::ReadOnly("shard is read-only: " + bg_error_.ToString());
+    s = ReadOnlyError();
   }
   if (s.ok()) {
     if (!g->applied) Apply(g);
@@ -439,7 +446,7 @@ Status Shard::WaitForL0Room() {
   for (;;) {
     const WriteStall ws = L0WriteStall(versions_.state(), opt_.compaction);
     if (ws == WriteStall::kNone) break;
-    if (!bg_error_.ok()) return Status::ReadOnly("shard is read-only: " + bg_error_.ToString());
+    if (!bg_error_.ok()) return ReadOnlyError();
     if (crashed_) return Status::Aborted("shard crashed (test)");
     if (ws == WriteStall::kStop && !compaction_error_.ok() &&
         stopped_ns >= kCompactionErrorStallMs * 1'000'000) {
@@ -490,7 +497,7 @@ Status Shard::MakeRoomForWrite() {
 
 Status Shard::SwitchMemtable() {
   wal_.WaitInFlightAtMost(0);  // the old segment's writes must be done before it is closed
-  if (!bg_error_.ok()) return Status::ReadOnly("shard is read-only: " + bg_error_.ToString());
+  if (!bg_error_.ok()) return ReadOnlyError();
   uint64_t stall_start = 0;
   while (imm_.size() >= opt_.max_immutable_memtables && bg_error_.ok() && !crashed_) {
     if (stall_start == 0) {
@@ -511,7 +518,7 @@ Status Shard::SwitchMemtable() {
     UpdatePostsOpen();
   }
   if (crashed_) return Status::Aborted("shard crashed (test)");
-  if (!bg_error_.ok()) return Status::ReadOnly("shard is read-only: " + bg_error_.ToString());
+  if (!bg_error_.ok()) return ReadOnlyError();
 
   // Invariant (relied on by FlushOldestImmutable's log number): every memtable's WAL
   // segment is either the open one or recorded in imm_. So the new segment is created

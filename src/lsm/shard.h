@@ -203,6 +203,14 @@ class Shard {
   // (fiber) Finishes queued writes, stops the background fibers, syncs the WAL (so a
   // clean close loses nothing in any durability mode) and closes every file.
   Status Close();
+  // (fiber) Makes the shard writable again after an error that Resume clears (a write
+  // that failed with NoSpace: a WAL group, a flushed table or a MANIFEST record, never
+  // an fsync/fdatasync; docs/engine.md "Errors"): seals the WAL segment at its last
+  // good group and continues in a new one, retries the MANIFEST record, then flushes
+  // the immutable memtables. OK when the shard is writable (or was), else the error
+  // that keeps it read-only: still NoSpace (try again later; nothing changed that a
+  // retry cannot redo) or an error that only a reopen clears.
+  Status Resume();
   // Abandons the shard as a crash would: queued and future writes fail with Aborted,
   // background fibers stop at their next step without issuing more I/O. Files are
   // closed by the destructor.
@@ -317,7 +325,13 @@ class Shard {
   // Stalls while too many immutable memtables wait, then starts a new WAL segment and
   // memtable. Commit fiber only: it owns the WAL.
   Status SwitchMemtable();
-  void SetBackgroundError(const Status& s);
+  // `resumable`: the failure was a write that Resume may redo (taken only for NoSpace).
+  // A non-resumable error replaces a resumable one.
+  void SetBackgroundError(const Status& s, bool resumable = false);
+  // What a write gets while the shard is read-only.
+  Status ReadOnlyError() const;
+  // Resume (shard_resume.cc): the WAL steps.
+  Status ResumeWal();
   void WaitPublished(SequenceNumber seq) const;
   // (fiber on this shard) WaitForPostedWrites without blocking the loop that applies them.
   void WaitForPostedWritesInFiber();
@@ -415,16 +429,27 @@ class Shard {
   rt::Event compact_progress_;  // set whenever a compaction finished (or failed)
   uint64_t last_compaction_backoff_ms_ = 0;
   // The last compaction failure that retrying cannot heal (Corruption: a damaged input
-  // table); OK once a compaction succeeds. Writers stopped by a full L0 get it after
-  // kCompactionErrorStallMs instead of waiting forever (docs/engine.md "When a
-  // compaction keeps failing").
+  // table) or did not heal (kCompactionFailuresPersistent failures in a row: e.g. EIO
+  // from a dead disk); OK once a compaction succeeds. Writers stopped by a full L0 get
+  // it after kCompactionErrorStallMs instead of waiting forever (docs/engine.md "When
+  // a compaction keeps failing").
   Status compaction_error_;
+  uint32_t compaction_failures_in_row_ = 0;
+  // With the backoff (100, 200 ms) the third failure comes about 0.3 s after the first.
+  static constexpr uint32_t kCompactionFailuresPersistent = 3;
   uint64_t compaction_log_ns_ = 0;       // when a compaction failure was last logged
   uint64_t compaction_log_skipped_ = 0;  // failures not logged since
   static constexpr uint64_t kCompactionErrorStallMs = 1000;
   std::vector<SequenceNumber> snapshots_;  // live snapshots, sorted (duplicates allowed)
 
-  Status bg_error_;  // sticky: read-only once set
+  Status bg_error_;            // sticky: read-only once set (until Resume clears a resumable one)
+  bool bg_resumable_ = false;  // bg_error_ is one Resume may clear
+  bool flush_retryable_ = false;  // the last flush failed in a write (not a sync)
+  rt::Semaphore resume_lock_{1};  // one Resume at a time
+  // Resume: the broken segment, swapped out and closed, whose seal (at its last good
+  // group) the MANIFEST does not hold yet; number 0 when none.
+  uint64_t unsealed_number_ = 0;
+  WalSegmentMeta unsealed_meta_;
   bool stopping_ = false;
   bool crashed_ = false;
   rt::WaitGroup fibers_;  // commit, flush and compaction fibers

@@ -156,20 +156,25 @@ void Shard::CompactionLoop() {
     compact_progress_.Set();
     if (s.ok()) {
       last_compaction_backoff_ms_ = 0;
+      compaction_failures_in_row_ = 0;
       retry_at_ns = 0;
       compaction_error_ = Status::OK();
       continue;
     }
     if (crashed_ || stopping_) break;
     stats_.compaction_errors++;
+    compaction_failures_in_row_++;
     // The store is as it was (inputs kept, partial outputs removed). Try again later;
-    // repeated failures back off up to 5 s. A damaged input never heals: writers that
-    // L0 stops then get the error (WaitForL0Room).
+    // repeated failures back off up to 5 s. A damaged input never heals, and an I/O
+    // error that repeats (a dead disk, a full one) may not: writers that L0 stops then
+    // get the error (WaitForL0Room) instead of waiting for ever.
     const uint64_t backoff_ms =
         std::min<uint64_t>(5000, std::max<uint64_t>(100, last_compaction_backoff_ms_ * 2));
     last_compaction_backoff_ms_ = backoff_ms;
     retry_at_ns = util::NowNanos() + backoff_ms * 1'000'000;
-    if (s.IsCorruption()) compaction_error_ = s;
+    if (s.IsCorruption() || compaction_failures_in_row_ >= kCompactionFailuresPersistent) {
+      compaction_error_ = s;
+    }
     flush_progress_.Set();
     // At most one line per 10 s, with the count of failures not logged.
     const uint64_t t = util::NowNanos();

@@ -34,7 +34,7 @@ void Shard::FlushLoop() {
       continue;
     }
     Status s = FlushOldestImmutable();
-    if (!s.ok() && !crashed_) SetBackgroundError(s);
+    if (!s.ok() && !crashed_) SetBackgroundError(s, flush_retryable_);
     flush_progress_.Set();
     compact_wakeup_.Set();
   }
@@ -67,6 +67,7 @@ Status Shard::FlushOldestImmutable() {
   FileMetaData meta;
   TableRef table;
   std::unique_ptr<InternalIterator> it = m.mem->NewIterator();
+  flush_retryable_ = false;
   Status s = WriteTable(it.get(), &meta, &table);
   if (!s.ok()) return s;
   VersionEdit edit;
@@ -80,6 +81,9 @@ Status Shard::FlushOldestImmutable() {
   s = versions_.LogAndApply(&edit, {table});
   if (!s.ok()) {
     tables_.Evict(*table);
+    // A MANIFEST record that did not land: the table is unnamed; the next flush
+    // (after Resume) writes another and the next Open deletes this one.
+    flush_retryable_ = versions_.append_retryable();
     return s;
   }
   std::vector<uint64_t> obsolete = std::move(imm_.front().older_wals);
@@ -104,7 +108,10 @@ Status Shard::WriteTable(InternalIterator* it, FileMetaData* meta, TableRef* tab
   int fd = -1;
   Status s = rt::OpenAt(dir_fd_, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_DIRECT | O_CLOEXEC,
                         0644, &fd);
-  if (!s.ok()) return s;
+  if (!s.ok()) {
+    flush_retryable_ = true;  // nothing was created
+    return s;
+  }
 
   TableBuilder builder(opt_.table);
   builder.KeepDataBlocks();
@@ -135,6 +142,8 @@ Status Shard::WriteTable(InternalIterator* it, FileMetaData* meta, TableRef* tab
     Status w = wb.Finish();
     if (s.ok()) s = w;
   }
+  // Up to here a failure is a write the table's removal undoes (Resume may retry).
+  flush_retryable_ = !s.ok();
   if (s.ok()) s = rt::Fdatasync(fd, io::IoClass::kFlush, path);
   Status c = rt::Close(fd, path);
   if (s.ok()) s = c;

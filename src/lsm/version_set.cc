@@ -150,7 +150,10 @@ Status VersionSet::AppendRecord(const VersionEdit& edit) {
   batch.Add(&fs);
   batch.WaitAll();
   Status s = WriteSyncStatus(wr, &fs, PathOf(ManifestFileName(manifest_number_)));
-  if (!s.ok()) return s;
+  if (!s.ok()) {
+    append_retryable_ = wr.result < 0 || static_cast<uint64_t>(wr.result) != wr.len;
+    return s;
+  }
   manifest_offset_ += bytes.size();
   return Status::OK();
 }
@@ -216,6 +219,7 @@ Status VersionSet::LogAndApply(VersionEdit* edit, const std::vector<TableRef>& a
     rt::Semaphore* sem;
     ~Release() { sem->Release(); }
   } release{&lock_};
+  append_retryable_ = false;
   VersionState next = state_;
   Status s = next.Apply(*edit);
   RINGDB_ASSERT_MSG(s.ok(), "engine produced an invalid version edit");

@@ -67,8 +67,13 @@ class VersionSet {
   // the state and Version it yields; `new_tables` are the opened tables the edit adds.
   // Tables the edit removes leave the table cache (readers holding them keep them).
   // On error the state is unchanged and the MANIFEST's tail is unknown: the caller
-  // must turn the shard read-only (nothing more may be appended).
+  // must turn the shard read-only (nothing more may be appended), except when
+  // append_retryable() says the record's write itself failed.
   Status LogAndApply(VersionEdit* edit, const std::vector<TableRef>& new_tables);
+  // The last failed LogAndApply failed in its record's write (not its fdatasync, not a
+  // rollover): the kernel took none of it, or a prefix that no sync made durable, so
+  // the MANIFEST is as before and a later append rewrites the same offset (DB::Resume).
+  bool append_retryable() const { return append_retryable_; }
   // (fiber) Closes the MANIFEST through the backend.
   Status Close();
 
@@ -109,6 +114,7 @@ class VersionSet {
   uint64_t rollovers_ = 0;
   bool current_replaced_ = false;
   uint64_t created_manifest_ = 0;
+  bool append_retryable_ = false;
   rt::Semaphore lock_{1};  // serializes MANIFEST changes across fibers
 };
 

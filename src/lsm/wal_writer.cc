@@ -275,17 +275,28 @@ void WalWriter::Finish(WalGroup* g) {
   g->done = true;
   pacer_->ForegroundDone();
   g->status = WriteSyncStatus(g->wr, g->pending_sync ? &g->fs : nullptr, seg_.path);
+  g->write_failed = g->wr.result < 0 || static_cast<uint64_t>(g->wr.result) != g->wr.len;
 }
 
 WalGroup* WalWriter::PopCompleted() {
   if (inflight_.empty() || !inflight_.front()->done) return nullptr;
   WalGroup* g = inflight_.front();
   inflight_.pop_front();
+  if (!g->status.ok() && g->segment == seg_.number && !seg_.broken()) {
+    seg_.break_offset = g->offset;
+  }
+  if (g->status.ok() && g->segment == seg_.number && !seg_.broken()) {
+    for (const WriteRequest* w = g->head; w != nullptr; w = w->next) {
+      const uint32_t count = WriteBatchRep::Count(w->rep);
+      if (count > 0) seg_.good_max_seq = std::max(seg_.good_max_seq, w->first_seq + count - 1);
+    }
+  }
   if (g->status.ok()) {
     bytes_written_ += g->len;
     // Groups complete in any order, but a synced group proves the segment durable up
     // to its end only once every earlier group is done too: advance in WAL order.
-    if (g->sync && g->segment == seg_.number) {
+    // Never past a failed group: what follows it is not part of the log.
+    if (g->sync && g->segment == seg_.number && !seg_.broken()) {
       seg_.synced_upto = std::max(seg_.synced_upto, g->offset + g->len);
       last_sync_ns_ = util::NowNanos();
       syncs_++;

@@ -44,8 +44,9 @@ struct WalGroup {
   uint64_t offset = 0;  // in the segment
   uint64_t len = 0;
   bool sync = false;
-  bool applied = false;  // already in the memtable (buffered modes apply before the write)
-  Status status;         // set when it completed
+  bool applied = false;       // already in the memtable (buffered modes apply before the write)
+  Status status;              // set when it completed
+  bool write_failed = false;  // the write itself failed (not only its linked fdatasync)
 
  private:
   friend class WalWriter;
@@ -97,7 +98,14 @@ class WalWriter {
     uint64_t synced_upto = 0;    // bytes before this are durable
     uint64_t allocated = 0;      // preallocated size
     SequenceNumber max_seq = 0;  // highest sequence framed into it (0: none)
+    // Where the first failed group starts (kNoBreak: none failed). Groups after it may
+    // have landed, but recovery must never replay past a hole: the valid prefix is
+    // [0, break_offset), and good_max_seq is the highest sequence in it.
+    uint64_t break_offset = kNoBreak;
+    SequenceNumber good_max_seq = 0;
+    bool broken() const { return break_offset != kNoBreak; }
   };
+  static constexpr uint64_t kNoBreak = ~uint64_t{0};
 
   // (fiber) Creates segment `number` (O_EXCL), preallocates it and makes its directory
   // entry durable, without making it the segment written to.
@@ -147,6 +155,8 @@ class WalWriter {
 
   size_t in_flight() const { return inflight_.size(); }
   bool segment_open() const { return seg_.fd >= 0; }
+  // A group of the open segment failed (Segment::break_offset).
+  bool broken() const { return seg_.broken(); }
   uint64_t number() const { return seg_.number; }
   uint64_t write_offset() const { return seg_.write_offset; }
   uint64_t synced_upto() const { return seg_.synced_upto; }

@@ -209,9 +209,6 @@ void Client::DamageAtRest() {
     const std::string name = e.path().filename().string();
     if (!e.is_regular_file() || name == "LOCK" || name.find("trash") != std::string::npos) continue;
     if (e.file_size() == 0) continue;
-    // F4: a damaged table makes every compaction of it fail and retry, and writes then
-    // stall behind L0 for ever; tables are damaged only when reproducing it.
-    if (name.ends_with(".sst") && !g_reproduce_f4) continue;
     files.push_back(e.path().string());
   }
   if (files.empty()) return;

@@ -38,11 +38,8 @@ Params Draw(Random& r);
 // misdirected one) looks like a torn tail, and the durable records after it are
 // dropped. Open runs with no corrupted WAL read (false); true reproduces it.
 inline bool g_reproduce_f6 = false;
-// Findings F1-F3 (docs/testing.md "Simulator", findings) are fixed in the engine; the
-// workload no longer works around them. Finding F4: with the disk gone, a write stalled behind a
-// full L0 never returns. The client stops waiting for its async writes once the disk froze, and a
-// blocking call stuck that way gets the disk back (the crash happens later) (false); true reports
-// it.
+// Findings F1-F4 (docs/testing.md "Simulator", findings) are fixed in the engine; the
+// workload no longer works around them. The F4 flag is accepted and does nothing.
 inline bool g_reproduce_f4 = false;
 std::string Summarize(const Params& p);
 std::string KeyName(uint32_t k);

@@ -46,13 +46,7 @@ SimResult RunSeed(uint64_t seed, const std::string& dir_root, bool verbose) {
   SimScheduler sched(r.Next(), &disk, SimScheduler::Options());
   Client client(seed, p, dir + "/db", &disk, ctl, &sched, verbose);
   sched.on_round = [&client](uint64_t round) { client.OnRound(round); };
-  sched.on_stuck = [seed, &p, &disk](const std::string& why) {
-    // F4: a blocking call stalled behind a compaction the dead disk keeps failing. The
-    // crash is planned, not yet done: power comes back and it happens later instead.
-    if (disk.frozen() && !g_reproduce_f4) {
-      disk.Thaw();
-      return;
-    }
+  sched.on_stuck = [seed, &p](const std::string& why) {
     Fail(seed, "stuck: " + why + "\n  params: " + Summarize(p));
   };
   sched.Run([&client] { client.Main(); });

@@ -10,6 +10,7 @@
 // | bytes before a synced record damaged         | Corruption (never a silent torn tail)   |
 // | unsynced newest record torn (crash)          | opens with the prefix; verify: a note   |
 // | MANIFEST cut at an edit boundary             | Corruption; no file deleted             |
+// | MANIFEST cut, lost only a switch              | Corruption naming the untracked segment |
 // | OPTIONS deleted                              | Corruption, never a new store           |
 #include <fcntl.h>
 #include <unistd.h>
@@ -22,6 +23,7 @@
 #include "db/test_hooks.h"
 #include "lsm/filenames.h"
 #include "ringdb/db.h"
+#include "testing/fault_backend.h"
 #include "tests/db/db_test_util.h"
 #include "tests/tools/tool_test_util.h"
 #include "util/log.h"
@@ -273,6 +275,46 @@ TEST_P(RecoveryTest, ManifestCutAtAnEditBoundaryIsCorruption) {
   const auto tables = tooltest::FilesWithSuffix(Shard(), ".sst");
   ExpectRefused({"shard 0", "missing", "MANIFEST-"});
   EXPECT_EQ(tooltest::FilesWithSuffix(Shard(), ".sst"), tables) << "Open deleted tables";
+}
+
+// A MANIFEST cut at an edit boundary lost only a memtable switch, which retired
+// nothing: the segment it sealed is still on disk, so the older view replays it. The
+// evidence is the newer segment, which holds acknowledged records although the older
+// view never heard of it (a segment is tracked before anything is written into it).
+// Open refuses, deletes nothing, and verify agrees. The flush after the switch is held
+// back (a delay on table writes) so that the sealed segment is not retired meanwhile.
+TEST_P(RecoveryTest, ManifestCutThatLostOnlyASwitchIsCorruption) {
+  auto ctl = std::make_shared<io::FaultController>(io::FaultControllerOptions{false, ""});
+  ctl->AddRule(io::FaultRule::Delay(3'000'000'000).On(io::kWriteOps).File(".sst"));
+  testing::OpenHooks hooks;
+  hooks.wrap_backend = io::MakeFaultWrapper(ctl);
+  Options o = Opts();
+  o.memtable_bytes = 64 << 10;
+  std::unique_ptr<DB> db;
+  ASSERT_OK(testing::OpenWithHooks(o, hooks, &db));
+  int n = 0;
+  while (tooltest::FilesWithSuffix(Shard(), ".wal").size() < 2) {
+    ASSERT_LT(n, 100000) << "no memtable switch";
+    Write(db.get(), n, n + 10);
+    n += 10;
+  }
+  Write(db.get(), n, n + 20);  // acknowledged, in the new segment
+  // The files as a crash now would leave them (every write made so far was synced).
+  const std::string image = tmp_.Sub("image");
+  tooltest::CopyTree(path_, image);
+  db->Close();
+  db.reset();
+  fs::remove_all(path_);
+  tooltest::CopyTree(image, path_);
+  const auto wals = tooltest::FilesWithSuffix(Shard(), ".wal");
+  ASSERT_EQ(wals.size(), 2u) << "the sealed segment was retired: the flush was not held back";
+  const std::string manifest = tooltest::CurrentManifest(Shard());
+  auto edits = Records(manifest, NumberOf(manifest));
+  ASSERT_GE(edits.size(), 2u);
+  fs::resize_file(manifest, edits[0].end);  // only the snapshot of Open remains
+  ExpectRefused({"shard 0", fs::path(manifest).filename().string(),
+                 fs::path(wals.back()).filename().string(), "lost"});
+  EXPECT_EQ(tooltest::FilesWithSuffix(Shard(), ".wal"), wals) << "Open deleted a segment";
 }
 
 TEST_P(RecoveryTest, DeletedOptionsIsCorruptionNeverANewStore) {
