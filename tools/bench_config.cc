@@ -216,6 +216,9 @@ int ParseFlags(int argc, char** argv, Config* cfg) {
   app.add_option("--io_backend", cfg->io_backend, "auto | uring | aio")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "uring", "aio"}));
+  app.add_option(
+      "--idle_spin_us", cfg->idle_spin_us,
+      "Options::idle_spin_us: how long an idle shard polls before it sleeps (-1 = auto)");
   app.add_option("--io_poll_batch", cfg->io_poll_batch,
                  "I/O completions a shard reaps per loop pass (0 = all, -1 = default)")
       ->capture_default_str()
@@ -310,6 +313,7 @@ json ConfigJson(const Config& c) {
   j["periodic_sync_ms"] = c.periodic_sync_ms;
   j["io_backend_requested"] = c.io_backend;
   j["io_poll_batch"] = c.io_poll_batch;
+  j["idle_spin_us"] = c.idle_spin_us;
   j["cache_size"] = c.cache_size;
   j["memtable_bytes"] = c.memtable_bytes;
   j["pin_threads"] = c.pin_threads;

@@ -62,6 +62,7 @@ struct Config {
   uint32_t periodic_sync_ms = 100;
   std::string io_backend = "auto";
   int64_t io_poll_batch = -1;   // -1: Options default
+  int64_t idle_spin_us = -1;    // -1: Options default (auto)
   int64_t cache_size = -1;      // -1: Options default
   int64_t memtable_bytes = -1;  // -1: Options default
   bool pin_threads = false;

@@ -221,6 +221,7 @@ std::unique_ptr<Engine> OpenRingdbEngine(const EngineSpec& spec, Status* status)
                    : cfg.io_backend == "aio" ? ringdb::IoBackendKind::kAio
                                              : ringdb::IoBackendKind::kAuto;
   if (cfg.io_poll_batch >= 0) opt.io_poll_batch = static_cast<uint32_t>(cfg.io_poll_batch);
+  if (cfg.idle_spin_us >= 0) opt.idle_spin_us = static_cast<uint32_t>(cfg.idle_spin_us);
   if (cfg.cache_size >= 0) opt.block_cache_bytes = static_cast<size_t>(cfg.cache_size);
   if (cfg.memtable_bytes > 0) opt.memtable_bytes = static_cast<size_t>(cfg.memtable_bytes);
   opt.io_trace = cfg.iotrace;

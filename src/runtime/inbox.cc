@@ -73,6 +73,15 @@ void Reactor::WakeIfSleeping() {
   }
 }
 
+void Reactor::WakeIfSleepingUnbounded() {
+  san::FullFence();
+  if (sleeping_.load(std::memory_order_relaxed) &&
+      !sleep_bounded_.load(std::memory_order_relaxed) &&
+      sleeping_.exchange(false, std::memory_order_acq_rel)) {
+    backend_->Wake();
+  }
+}
+
 void Reactor::UnlinkForeign(ForeignRing* prev, ForeignRing* node) {
   if (prev != nullptr) {
     prev->next = node->next;
@@ -103,10 +112,12 @@ bool Reactor::DrainInbound() {
   }
   ForeignRing* prev = nullptr;
   uint64_t foreign = 0;
+  bool foreign_handled = false;
   for (ForeignRing* n = foreign_head_.load(std::memory_order_acquire); n != nullptr;) {
     ForeignRing* next = n->next;
     const size_t k = n->ring.PopN(buf, burst, &waiting);
     if (k > 0) ring_occupancy_.Record(waiting);
+    foreign_handled |= k > 0;
     for (size_t i = 0; i < k; i++) buf[i]->handler(buf[i], this);
     handled += k;
     // The producer thread exited (it dropped its reference) and everything it sent has
@@ -124,6 +135,7 @@ bool Reactor::DrainInbound() {
   }
   stats_.foreign_rings = foreign;
   stats_.messages += handled;
+  if (foreign_handled) last_foreign_ns_ = now_ns_ != 0 ? now_ns_ : 1;
   return handled > 0;
 }
 

@@ -168,6 +168,10 @@ bool Reactor::Pass() {
 }
 
 void Reactor::Sleep() {
+  // Foreign threads are active: their lazy pushes do not wake us, so this sleep is
+  // bounded and the loop looks again within kLazyDrainNs (published with sleeping_).
+  const bool bounded = last_foreign_ns_ != 0 && now_ns_ - last_foreign_ns_ < kLazyWindowNs;
+  sleep_bounded_.store(bounded, std::memory_order_relaxed);
   sleeping_.store(true, std::memory_order_relaxed);
   san::FullFence();
   // Anything pushed before a producer's fence is visible now; anything pushed after it
@@ -186,6 +190,7 @@ void Reactor::Sleep() {
   if (stop_seen_ && (timeout_ns < 0 || timeout_ns > kStopPollNs)) timeout_ns = kStopPollNs;
   // A peer that frees ring slots does not wake us; poll while senders wait for room.
   if (send_waiting_ > 0 && (timeout_ns < 0 || timeout_ns > kSendPollNs)) timeout_ns = kSendPollNs;
+  if (bounded && (timeout_ns < 0 || timeout_ns > kLazyDrainNs)) timeout_ns = kLazyDrainNs;
   stats_.sleeps++;
   backend_->Wait(timeout_ns);
   sleeping_.store(false, std::memory_order_relaxed);

@@ -166,6 +166,14 @@ class Reactor {
   void RegisterForeign(ForeignRing* r);
   // Thread-safe: called by a producer after it pushed to one of our rings.
   void WakeIfSleeping();
+  // Thread-safe: the same for a message that may wait a little (a "lazy" push, see
+  // Runtime::PushForeign): wakes the reactor only if it sleeps without a bound. While
+  // foreign messages keep arriving (one in the last kLazyWindowNs) the reactor sleeps at
+  // most kLazyDrainNs, so a lazy message is handled within about that time, and a
+  // stream of them costs one wake-up per kLazyDrainNs instead of one per message.
+  void WakeIfSleepingUnbounded();
+  static constexpr int64_t kLazyDrainNs = 1'000'000;
+  static constexpr uint64_t kLazyWindowNs = 100'000'000;
 
   // Queues req for this loop pass's submission, foreground first: background requests
   // (flush, compaction) are held back and handed to the backend after every
@@ -312,8 +320,11 @@ class Reactor {
   uint32_t send_waiting_ = 0;
   std::atomic<ForeignRing*> foreign_head_{nullptr};
   std::vector<Message*> drain_buf_;
+  uint64_t last_foreign_ns_ = 0;  // when the loop last handled a foreign message
 
   alignas(kCacheLine) std::atomic<bool> sleeping_{false};
+  // Set with sleeping_: this sleep ends within kLazyDrainNs (WakeIfSleepingUnbounded).
+  std::atomic<bool> sleep_bounded_{false};
   std::atomic<bool> stop_requested_{false};
   detail::StopGroup own_stop_group_;
   detail::StopGroup* stop_group_ = nullptr;

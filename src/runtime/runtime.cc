@@ -305,7 +305,7 @@ void Runtime::InstallPostBuffer(uint32_t shard, std::unique_ptr<PostBuffer> buff
   fr->post = std::move(buffer);
 }
 
-void Runtime::PushForeign(uint32_t shard, Message* msg) {
+void Runtime::PushForeign(uint32_t shard, Message* msg, Wake wake) {
   RINGDB_ASSERT_MSG(shard < shards(), "SubmitTo: shard out of range");
   RINGDB_ASSERT_MSG(!stopping_.load(std::memory_order_acquire), "SubmitTo after Runtime::Stop()");
   Reactor* cur = CurrentReactor();
@@ -323,6 +323,11 @@ void Runtime::PushForeign(uint32_t shard, Message* msg) {
         backoff.Pause();
       }
     } while (!fr->ring.TryPush(msg));
+  }
+  const size_t half = fr->ring.capacity() / 2;
+  if (wake == Wake::kLazy && (fr->ring.FreeSlots() > half || fr->ring.FreeSlotsNow() > half)) {
+    target->WakeIfSleepingUnbounded();
+    return;
   }
   target->WakeIfSleeping();
 }

@@ -223,7 +223,12 @@ class Runtime {
   // Low level: hands msg to `shard` over this thread's foreign ring (created and
   // registered on first use), waiting for room if the ring is full. The shard runs
   // msg->handler(msg, reactor) on its thread. REQUIRES: not on this runtime's shards.
-  void PushForeign(uint32_t shard, Message* msg);
+  // Wake::kLazy: msg may wait up to about Reactor::kLazyDrainNs (a hand-off nobody waits
+  // for, such as a block read on this thread, to cache): the shard is woken only if it
+  // sleeps without a bound or the ring is half full, so a stream of such messages does
+  // not wake the shard once per message.
+  enum class Wake { kNow, kLazy };
+  void PushForeign(uint32_t shard, Message* msg, Wake wake = Wake::kNow);
   // The calling thread's post buffer to `shard` (runtime/post_buffer.h), or null until
   // the thread installs one. Messages carved from it travel by PushForeign; the ring
   // owns it and destroys it when the thread and the shard have both let go.

@@ -87,6 +87,11 @@ class SpscRing {
     }
     return capacity() - (tail - prod_.head_cache);
   }
+  // The same with a fresh look at the consumer's head (one load of its line).
+  size_t FreeSlotsNow() {
+    prod_.head_cache = cons_.head.load(std::memory_order_acquire);
+    return capacity() - (prod_.tail.load(std::memory_order_relaxed) - prod_.head_cache);
+  }
 
   // ---- consumer side ----
 

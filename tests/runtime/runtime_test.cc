@@ -218,6 +218,51 @@ TEST(RuntimeTest, SleepingReactorWakesOnPush) {
   EXPECT_GE(slept_before_push, 10);
 }
 
+// A lazy push (Runtime::Wake::kLazy) is never lost: to a reactor asleep with no bound it
+// wakes it as a normal push does, and a stream of them is handled without a wake-up per
+// message (the reactor's sleeps are bounded while foreign messages keep coming).
+TEST(RuntimeTest, LazyPushesAreAllHandled) {
+  RuntimeOptions opt = Shards(2);
+  opt.spin_ns = 0;
+  auto rt = StartRuntime(opt);
+  ASSERT_TRUE(rt);
+  struct Counted : Message {
+    std::atomic<int>* handled = nullptr;
+    Counted() {
+      handler = [](Message* m, Reactor*) {
+        auto* c = static_cast<Counted*>(m);
+        c->handled->fetch_add(1, std::memory_order_release);
+        delete c;
+      };
+    }
+  };
+  std::atomic<int> handled{0};
+  auto push = [&] {
+    auto* m = new Counted;
+    m->handled = &handled;
+    rt->PushForeign(1, m, Runtime::Wake::kLazy);
+  };
+  auto wait_for = [&](int want) {
+    for (int i = 0; i < 100'000 && handled.load(std::memory_order_acquire) < want; i++) {
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
+    return handled.load(std::memory_order_acquire);
+  };
+  // Past the lazy window the shard sleeps with no bound: a lazy push must wake it.
+  std::this_thread::sleep_for(std::chrono::nanoseconds(Reactor::kLazyWindowNs + 20 * kMs));
+  push();
+  ASSERT_EQ(wait_for(1), 1) << "a lazy push to a reactor asleep with no bound was not handled";
+  // A stream, with pauses longer than the bounded sleep.
+  const uint64_t sleeps_before = rt->SubmitTo(1, [] { return CurrentReactor()->stats().sleeps; });
+  for (int i = 0; i < 2000; i++) {
+    push();
+    if (i % 100 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(3));
+  }
+  ASSERT_EQ(wait_for(2001), 2001) << "lazy pushes were lost";
+  const uint64_t sleeps = rt->SubmitTo(1, [] { return CurrentReactor()->stats().sleeps; });
+  EXPECT_GT(sleeps, sleeps_before);  // it did sleep between them, and still saw them
+}
+
 TEST(RuntimeTest, ShardToShardWakesSleepingPeer) {
   RuntimeOptions opt = Shards(2);
   opt.spin_ns = 0;
