@@ -83,6 +83,9 @@ int Validate(Config* cfg) {
   }
   if (cfg->load == Load::kReactor) {
     if (cfg->async) return UsageError("--async applies to --load=threads only");
+    if (cfg->write_rate_limit != 0) {
+      return UsageError("--benchmark_write_rate_limit applies to --load=threads only");
+    }
     if (cfg->batch_size > 1) {
       return UsageError(
           "--batch_size: a shard's fibers have no WriteBatch (ShardContext offers "
@@ -216,6 +219,12 @@ int ParseFlags(int argc, char** argv, Config* cfg) {
   app.add_option("--io_backend", cfg->io_backend, "auto | uring | aio")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "uring", "aio"}));
+  app.add_option("--post_writes", cfg->post_writes,
+                 "Options::post_writes: non-durable writes from application threads are "
+                 "queued without waiting for the shard");
+  app.add_option("--benchmark_write_rate_limit", cfg->write_rate_limit,
+                 "readwhilewriting: the writer's pace in key+value bytes per second, as "
+                 "db_bench's flag of that name (0 = as fast as it goes)");
   app.add_option(
       "--idle_spin_us", cfg->idle_spin_us,
       "Options::idle_spin_us: how long an idle shard polls before it sleeps (-1 = auto)");
@@ -314,6 +323,8 @@ json ConfigJson(const Config& c) {
   j["io_backend_requested"] = c.io_backend;
   j["io_poll_batch"] = c.io_poll_batch;
   j["idle_spin_us"] = c.idle_spin_us;
+  j["benchmark_write_rate_limit"] = c.write_rate_limit;
+  j["post_writes"] = c.post_writes;
   j["cache_size"] = c.cache_size;
   j["memtable_bytes"] = c.memtable_bytes;
   j["pin_threads"] = c.pin_threads;

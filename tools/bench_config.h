@@ -67,10 +67,12 @@ struct Config {
   int64_t memtable_bytes = -1;  // -1: Options default
   bool pin_threads = false;
   bool caller_block_reads = true;
+  bool post_writes = true;
   std::string db = "/var/tmp/ringdb-bench";
   std::string rocksdb_db;  // "" = db + "-rocksdb"
   bool use_existing_db = false;
   int readwritepercent = 80;
+  uint64_t write_rate_limit = 0;  // readwhilewriting's writer: key+value bytes/s (0: none)
   std::string json_file;
   uint64_t seed = 42;
   bool async = false;

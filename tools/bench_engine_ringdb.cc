@@ -213,6 +213,7 @@ std::unique_ptr<Engine> OpenRingdbEngine(const EngineSpec& spec, Status* status)
   opt.shards = spec.shards;
   opt.pin_threads = cfg.pin_threads;
   opt.caller_block_reads = cfg.caller_block_reads;
+  opt.post_writes = cfg.post_writes;
   opt.durability = cfg.durability == "sync"       ? ringdb::Durability::kSync
                    : cfg.durability == "periodic" ? ringdb::Durability::kPeriodic
                                                   : ringdb::Durability::kNone;

@@ -1,6 +1,7 @@
 #include "bench_workload.h"
 
 #include <algorithm>
+#include <chrono>
 #include <thread>
 
 namespace ringdb_bench {
@@ -300,9 +301,22 @@ class Worker {
 };
 
 // readwhilewriting's writer: random overwrites until the readers finish.
+// With --benchmark_write_rate_limit it keeps to that many key+value bytes per second
+// (threads load only: it sleeps when ahead).
 void RunBackgroundWriter(PhaseShared* ps, KeySpace* ks, Client* client, const WorkerSpec& w) {
   OpGen g(ps, ks, w.seed);
-  while (!ps->bg_stop.load(std::memory_order_relaxed) && !Failed(ps) && g.loaded()) {
+  const Config& cfg = *ps->cfg;
+  const double op_bytes = cfg.key_size + cfg.value_size;
+  const double ns_per_op =
+      cfg.write_rate_limit == 0 ? 0 : 1e9 * op_bytes / static_cast<double>(cfg.write_rate_limit);
+  const auto start = std::chrono::steady_clock::now();
+  for (uint64_t i = 0; !ps->bg_stop.load(std::memory_order_relaxed) && !Failed(ps) && g.loaded();
+       i++) {
+    if (ns_per_op > 0) {
+      const auto due = start + std::chrono::nanoseconds(
+                                   static_cast<int64_t>(ns_per_op * static_cast<double>(i)));
+      if (due > std::chrono::steady_clock::now()) std::this_thread::sleep_until(due);
+    }
     client->Put(g.Key(g.PickUniform()), g.Value(), kWrite);
     client->AfterOp();
   }

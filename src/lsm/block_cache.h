@@ -55,6 +55,10 @@ class BlockCache {
   }
 
   // ---- writer (shard thread) ----
+  // Whether (file, offset) is cached, without marking it referenced.
+  bool Contains(uint64_t file_number, uint64_t offset) const {
+    return Find(file_number, offset) != nullptr;
+  }
   // Caches `block`; keeps the cached copy if (file, offset) is present already (two
   // readers may fetch the same block at once). Skipped when it cannot fit.
   void Insert(uint64_t file_number, uint64_t offset, BlockPtr block, size_t charge);

@@ -350,6 +350,8 @@ class Shard {
   // Compaction (shard_compaction.cc).
   void CompactionLoop();
   Status RunCompaction(const Compaction& c);
+  bool InputsMostlyCached(const Compaction& c, const Version& base) const;
+  void CacheBuiltBlocks(uint64_t number, TableBuilder* builder);
 
   // Flush (shard_flush.cc).
   void FlushLoop();

@@ -193,6 +193,45 @@ void Shard::CompactionLoop() {
   compact_progress_.Set();
 }
 
+// Whether most data blocks of the compaction's inputs are in the block cache: then the
+// outputs replace a cached working set, and their blocks are cached as they are built
+// (CacheBuiltBlocks). Otherwise every read of the new tables would miss until the cache
+// warmed again: their writes were O_DIRECT, so not even the page cache has them (a
+// buffered engine keeps them there). Inputs that were mostly cold stay out of the cache.
+bool Shard::InputsMostlyCached(const Compaction& c, const Version& base) const {
+  uint64_t blocks = 0, cached = 0;
+  for (int which = 0; which < 2; which++) {
+    for (const FileMetaData& f : c.inputs[which]) {
+      const VersionFile* vf = base.Find(f.number);
+      if (vf == nullptr || !vf->table->status.ok()) continue;
+      std::unique_ptr<Block::Iter> index = vf->table->reader->NewIndexIterator();
+      for (index->SeekToFirst(); index->Valid(); index->Next()) {
+        std::string_view v = index->value();
+        BlockHandle h;
+        if (!DecodeBlockHandle(&v, &h)) break;
+        blocks++;
+        cached += tables_.blocks().Contains(f.number, h.offset);
+      }
+    }
+  }
+  return blocks > 0 && cached * 2 >= blocks;
+}
+
+// Caches the data blocks `builder` finished since the last call (KeepDataBlocks), under
+// the output's file number: readers find them once the edit installs the table; a failed
+// compaction evicts the table, and its blocks with it.
+void Shard::CacheBuiltBlocks(uint64_t number, TableBuilder* builder) {
+  std::vector<TableBuilder::BuiltBlock>& kept = builder->kept_blocks();
+  for (TableBuilder::BuiltBlock& b : kept) {
+    BlockPtr block;
+    const uint64_t offset = b.handle.offset;
+    if (Block::FromContents(std::move(b.contents), offset, BlockKind::kData, &block).ok()) {
+      tables_.blocks().Insert(number, offset, block, block->charge());
+    }
+  }
+  kept.clear();
+}
+
 Status Shard::RunCompaction(const Compaction& c) {
   const uint64_t start_ns = util::NowNanos();
   VersionEdit edit;
@@ -226,6 +265,7 @@ Status Shard::RunCompaction(const Compaction& c) {
     }
   }
   std::unique_ptr<InternalIterator> merged = NewMergingIterator(std::move(children));
+  const bool warm_outputs = InputsMostlyCached(c, *base);
   CompactionIterator it(merged.get(), snapshots_, c.is_bottommost, opt_.clock.NowMs());
   OutputSplitter splitter(opt_.compaction.target_file_size);
 
@@ -243,6 +283,7 @@ Status Shard::RunCompaction(const Compaction& c) {
   auto finish_output = [&](Output& o) -> Status {
     o.finished = true;
     Status st = o.builder->Finish();
+    if (warm_outputs) CacheBuiltBlocks(o.number, o.builder.get());
     if (st.ok()) {
       size_t take = o.builder->ready().size();
       o.wb->Write(o.builder->ready(), o.builder->ready_offset());
@@ -274,6 +315,7 @@ Status Shard::RunCompaction(const Compaction& c) {
                            O_WRONLY | O_CREAT | O_EXCL | O_DIRECT | O_CLOEXEC, 0644, &o.fd);
     if (!st.ok()) return st;
     o.builder = std::make_unique<TableBuilder>(opt_.table);
+    if (warm_outputs) o.builder->KeepDataBlocks();
     o.wb =
         std::make_unique<WriteBehind>(o.fd, io::IoClass::kCompactionWrite, FilePath(name), &pacer_);
     outputs.push_back(std::move(o));
@@ -297,6 +339,7 @@ Status Shard::RunCompaction(const Compaction& c) {
     splitter.Add(it.key(), it.value().size());
     Output& o = outputs.back();
     s = o.builder->Add(it.key(), it.value());
+    if (warm_outputs) CacheBuiltBlocks(o.number, o.builder.get());
     if (s.ok() && o.builder->ready().size() >= kWriteChunkBytes) {
       size_t take = o.builder->ready().size();
       o.wb->Write(o.builder->ready(), o.builder->ready_offset());
@@ -341,6 +384,7 @@ Status Shard::RunCompaction(const Compaction& c) {
     // Leave the store as it was: the inputs stay live; remove every partial output.
     for (Output& o : outputs) {
       if (o.table != nullptr) tables_.Evict(*o.table);
+      tables_.blocks().EraseFile(o.number);  // blocks cached while it was built
       if (!o.finished) o.builder->Abandon();
       if (o.fd >= 0) {
         o.wb->Finish();
