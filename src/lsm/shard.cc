@@ -571,6 +571,10 @@ Status Shard::Flush() {
       switch_done_.Wait();
     }
   }
+  return FlushImmutables();
+}
+
+Status Shard::FlushImmutables() {
   flush_wakeup_.Set();
   while (!imm_.empty() && bg_error_.ok() && !crashed_) {
     flush_progress_.Reset();

@@ -355,6 +355,9 @@ class Shard {
 
   // Flush (shard_flush.cc).
   void FlushLoop();
+  // (fiber) Wakes the flush fiber and waits until no immutable memtable is left, or a
+  // background error or crash stops it; returns that error.
+  Status FlushImmutables();
   Status FlushOldestImmutable();
   // Writes the table `number` from `it`, syncs it and its directory entry, opens it.
   Status WriteTable(InternalIterator* it, FileMetaData* meta, TableRef* table);

@@ -87,13 +87,7 @@ Status Shard::Resume() {
   commit_wakeup_.Set();
   compact_wakeup_.Set();
   // The immutable memtables are flushed now, so a disk still full says so here.
-  flush_wakeup_.Set();
-  while (!imm_.empty() && bg_error_.ok() && !crashed_) {
-    flush_progress_.Reset();
-    flush_progress_.Wait();
-  }
-  if (crashed_) return Status::Aborted("shard crashed (test)");
-  return bg_error_;
+  return FlushImmutables();
 }
 
 }  // namespace ringdb::lsm
