@@ -1,6 +1,7 @@
 // verify: checks every checksum of a closed store and reports the first bad file and
 // offset. The rules (what is an error, what is only a note) are in docs/tools.md; they
 // follow what recovery accepts (docs/engine.md "Recovery", docs/wal.md).
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <optional>
@@ -10,6 +11,7 @@
 #include "db/store_files.h"
 #include "lsm/filenames.h"
 #include "lsm/recovery_check.h"
+#include "lsm/wal_segment_read.h"
 #include "tools/tool_commands.h"
 #include "tools/tool_common.h"
 #include "tools/tool_store.h"
@@ -179,10 +181,20 @@ class Verifier {
     lsm::WalTail torn_tail;
     for (const lsm::WalReplayItem& item : plan) {
       const std::string path = JoinPath(sdir, lsm::WalFileName(item.number));
-      std::string bytes;
-      Status s = ReadWholeFile(path, &bytes);
+      // Read as Open reads it: what a torn tail or Corruption rests on is read again
+      // (lsm/wal_segment_read.h); the checks below then run on the bytes decided on.
+      lsm::WalSegmentRead seg;
+      Status s = lsm::ReadWalSegment(
+          item,
+          [&](uint64_t offset, char* dst, uint64_t len) {
+            std::string part;
+            Status r = ReadFileRange(path, offset, len, &part);
+            if (r.ok()) std::copy(part.begin(), part.end(), dst);
+            return r;
+          },
+          Cat("shard ", shard), mpath, path, torn_path, &seg);
       if (!s.ok()) return Fail(path, std::nullopt, s.ToString());
-      bytes.resize(std::min<uint64_t>(bytes.size(), item.read_bytes));
+      const std::string_view bytes(seg.bytes.get(), item.read_bytes);
       WalScan scan;
       uint64_t bad = 0;
       s = ScanWal(item.number, bytes, path, &scan, &bad);

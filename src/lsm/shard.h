@@ -282,7 +282,7 @@ class Shard {
   // Replays one live segment into mem_; *torn_path is set to its path when its tail is
   // torn (and must be "" for the segments that follow: lsm/recovery_check.h).
   Status ReplayWal(const WalReplayItem& item, std::string* torn_path);
-  Status ReadWalPrefix(const std::string& name, uint64_t bytes, std::unique_ptr<char[]>* out);
+  Status ReadWalRange(int fd, const std::string& path, uint64_t offset, char* dst, uint64_t len);
   // (fiber) Records in the MANIFEST how much of `sealed` (closed, synced) holds writes
   // and/or that the open segment exists (docs/manifest.md "WAL segments").
   Status LogWalSegments(const WalWriter::Segment* sealed, bool track_open);

@@ -17,6 +17,7 @@
 #include "lsm/post_log.h"
 #include "lsm/shard.h"
 #include "lsm/wal_format.h"
+#include "lsm/wal_segment_read.h"
 #include "lsm/write_batch_rep.h"
 #include "runtime/file_io.h"
 #include "runtime/reactor.h"
@@ -298,46 +299,50 @@ Status Shard::KeepReplayedSegments(bool* kept) {
   return Status::OK();
 }
 
-Status Shard::ReadWalPrefix(const std::string& name, uint64_t bytes, std::unique_ptr<char[]>* out) {
-  const std::string path = FilePath(name);
-  int fd = -1;
-  Status s = rt::OpenAt(dir_fd_, name.c_str(), O_RDONLY | O_CLOEXEC, 0, &fd);
-  if (!s.ok()) return s;
-  // Not zero-filled first, and read in pieces: each read suspends, so a long segment
-  // never holds the reactor.
-  *out = std::make_unique_for_overwrite<char[]>(std::max<uint64_t>(bytes, 1));
+// Reads `len` bytes of the open segment at `offset`, in pieces: each read suspends, so a
+// long segment never holds the reactor.
+Status Shard::ReadWalRange(int fd, const std::string& path, uint64_t offset, char* dst,
+                           uint64_t len) {
   constexpr uint64_t kChunk = 4 << 20;
   uint64_t done = 0;
-  while (s.ok() && done < bytes) {
+  while (done < len) {
     size_t got = 0;
-    s = rt::ReadAt(fd, out->get() + done, std::min(kChunk, bytes - done), done, io::IoClass::kOther,
-                   &got, path);
-    if (s.ok() && got == 0) break;
+    Status s = rt::ReadAt(fd, dst + done, std::min(kChunk, len - done), offset + done,
+                          io::IoClass::kOther, &got, path);
+    if (!s.ok()) return s;
+    if (got == 0) {
+      return Status::Corruption(ShardName() + ": " + path + " ends at " +
+                                std::to_string(offset + done) + " bytes, before the " +
+                                std::to_string(offset + len) + " bytes to replay");
+    }
     done += got;
   }
-  Status c = rt::Close(fd, path);
-  if (s.ok()) s = c;
-  if (s.ok() && done != bytes) {
-    s = Status::Corruption(ShardName() + ": " + path + " ends at " + std::to_string(done) +
-                           " bytes, before the " + std::to_string(bytes) + " bytes to replay");
-  }
-  return s;
+  return Status::OK();
 }
 
 Status Shard::ReplayWal(const WalReplayItem& item, std::string* torn_path) {
   const uint64_t number = item.number;
   const std::string name = WalFileName(number);
   const std::string path = FilePath(name);
-  std::unique_ptr<char[]> buf;
-  Status s = ReadWalPrefix(name, item.read_bytes, &buf);
+  int fd = -1;
+  Status s = rt::OpenAt(dir_fd_, name.c_str(), O_RDONLY | O_CLOEXEC, 0, &fd);
+  if (!s.ok()) return s;
+  // The bytes are read, and what a torn tail or Corruption rests on read again, before
+  // anything is replayed (F6; lsm/wal_segment_read.h, shared with ringdb-tool verify).
+  WalSegmentRead seg;
+  s = ReadWalSegment(
+      item,
+      [&](uint64_t offset, char* dst, uint64_t len) {
+        return ReadWalRange(fd, path, offset, dst, len);
+      },
+      ShardName(), versions_.ManifestPath(), path, *torn_path, &seg);
+  Status c = rt::Close(fd, path);
+  if (s.ok()) s = c;
   if (!s.ok()) return s;
   SyncReplayedSegment(name);
-  WalReader reader(number, std::string_view(buf.get(), item.read_bytes));
-  WalRecord rec;
-  WalWalk walk;
   SequenceNumber seg_max = 0;
   MemTable* mem = mem_.get();
-  while (reader.Next(&rec)) {
+  for (const WalRecord& rec : seg.records) {
     if (rec.type != WalRecordType::kBatch) {
       return Status::Corruption(path + " offset " + std::to_string(rec.offset) +
                                 ": unexpected record type");
@@ -356,18 +361,12 @@ Status Shard::ReplayWal(const WalReplayItem& item, std::string* torn_path) {
     last_seq_ = std::max<uint64_t>(last_seq_, rec.first_seq + rec.count - 1);
     seg_max = std::max<uint64_t>(seg_max, rec.first_seq + rec.count - 1);
     replayed_.emplace_back(rec.first_seq, rec.count);
-    walk.records++;
     // Long segments: let the reactor run its other fibers (replay is CPU work).
     rt::MaybeYield();
   }
   replay_prev_max_ = std::max(replay_prev_max_, seg_max);
-  if (!reader.status().ok()) {
-    return Status::Corruption(ShardName() + ": " + path + ": " + reader.status().message());
-  }
-  walk.tail = reader.tail();
-  walk.max_seq = seg_max;
-  s = CheckWalWalk(ShardName(), versions_.ManifestPath(), path, item, walk, *torn_path);
-  if (!s.ok()) return s;
+  if (!seg.verdict.ok()) return seg.verdict;
+  const WalWalk& walk = seg.walk;
   const WalTail& tail = walk.tail;
   replayed_segments_.push_back(ReplayedSegment{number, tail.valid_end, seg_max});
   if (tail.kind == WalTail::Kind::kTorn) {
@@ -375,10 +374,10 @@ Status Shard::ReplayWal(const WalReplayItem& item, std::string* torn_path) {
     *torn_path = path;
     RINGDB_LOG_WARN(
         "%s: torn tail at offset %llu (%s): %llu valid records replayed, data from offset %llu "
-        "on dropped",
+        "on dropped (read %u more times to be sure)",
         path.c_str(), static_cast<unsigned long long>(tail.bad_offset), tail.reason.c_str(),
         static_cast<unsigned long long>(walk.records),
-        static_cast<unsigned long long>(tail.valid_end));
+        static_cast<unsigned long long>(tail.valid_end), seg.rereads);
   } else {
     RINGDB_LOG_DEBUG("%s: replayed %llu records", path.c_str(),
                      static_cast<unsigned long long>(walk.records));

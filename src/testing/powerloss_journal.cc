@@ -19,6 +19,7 @@
 #include <cstring>
 #include <filesystem>
 #include <map>
+#include <string_view>
 
 #include "testing/fault_internal.h"
 
@@ -31,10 +32,18 @@ namespace {
 constexpr uint64_t kPageBytes = 4096;
 
 // Stable across runs and builds, unlike std::hash: per-file choices replay by seed.
-uint64_t Fnv1a(const std::string& s) {
+uint64_t Fnv1a(std::string_view s) {
   uint64_t h = 0xcbf29ce484222325ull;
   for (unsigned char c : s) h = (h ^ c) * 0x100000001b3ull;
   return h;
+}
+
+// The last two components of a path ("shard-001/000014.wal"): what names a file within
+// a store, whichever directory the store lives in.
+std::string_view NameInStore(std::string_view path) {
+  size_t at = path.rfind('/');
+  if (at != std::string_view::npos && at > 0) at = path.rfind('/', at - 1);
+  return at == std::string_view::npos ? path : path.substr(at + 1);
 }
 
 // Reads [off, off + n); what lies past EOF reads as zeros.
@@ -411,7 +420,9 @@ struct Piece {
 
 Status FaultController::Impl::RevertFile(FileState* f, PowerLossMode mode, uint64_t seed,
                                          PowerLossReport* rep) {
-  uint64_t rng = seed ^ Fnv1a(f->path);
+  // Not the whole path: a store in a directory named after the process id (the
+  // simulator's) would make each process draw other choices for the same seed.
+  uint64_t rng = seed ^ Fnv1a(NameInStore(f->path));
   uint64_t unsynced = 0;
   bool any = false;
   for (const WriteRecord& r : f->records) {

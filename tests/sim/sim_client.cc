@@ -71,10 +71,10 @@ void Client::OnRound(uint64_t round) {
   }
 }
 
-void Client::SetFaults(bool on, bool wal_reads_clean) {
+void Client::SetFaults(bool on) {
   faults_on_ = on && p_.faults;
   ctl_->ClearRules();
-  disk_->set_misdirect(faults_on_ && !wal_reads_clean ? p_.misdirect_p : 0);
+  disk_->set_misdirect(faults_on_ ? p_.misdirect_p : 0);
   if (!faults_on_) return;
   using io::FaultRule;
   const uint64_t s = rng_.Next();
@@ -93,8 +93,7 @@ void Client::SetFaults(bool on, bool wal_reads_clean) {
     ctl_->AddRule(FaultRule::Error(EIO).On(io::kReadOps).WithProbability(p_.read_err_p, s + 4));
   }
   if (p_.flip_p > 0) {
-    FaultRule flip = FaultRule::BitFlip().WithProbability(p_.flip_p, s + 5);
-    ctl_->AddRule(wal_reads_clean ? flip.File(".sst") : flip);
+    ctl_->AddRule(FaultRule::BitFlip().WithProbability(p_.flip_p, s + 5));
   }
 }
 
@@ -122,9 +121,9 @@ Status Client::OpenOnce() {
 // when the seed ends here (damage at rest detected, as it must be).
 bool Client::OpenAndVerify(bool across_crash, uint64_t durable_before_ns) {
   for (int attempt = 0;; attempt++) {
-    // Injected read errors, and flipped table reads, are not kept (F3, fixed); a
-    // corrupted WAL read still is taken for a torn tail (F6).
-    SetFaults(attempt == 0, /*wal_reads_clean=*/!g_reproduce_f6);
+    // A failed or corrupted read during recovery is read again, not kept: tables (F3)
+    // and WAL segments (F6) alike.
+    SetFaults(attempt == 0);
     if (attempt == 0 && rng_.Chance(0.25)) freeze_round_ = sched_->rounds() + rng_.Range(1, 400);
     Status s = OpenOnce();
     Mix(static_cast<uint64_t>(s.code()));

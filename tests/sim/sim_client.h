@@ -37,9 +37,8 @@ class Client {
   void CrashAndRecover();
   void CloseCleanly();
   void DamageAtRest();
-  // `wal_reads_clean`: no corrupted read of a WAL (finding F6: recovery reads a WAL
-  // once and takes a corrupted read for a torn tail).
-  void SetFaults(bool on, bool wal_reads_clean = false);
+  // Injects the seed's faults from now on (`on`), or none.
+  void SetFaults(bool on);
   // ---- workload (sim_workload.cc) ----
   void Epoch();
   void Burst();

@@ -34,13 +34,10 @@ struct Params {
 
 Params Draw(Random& r);
 
-// Finding F6: recovery reads a WAL segment once; a corrupted read (a flipped or
-// misdirected one) looks like a torn tail, and the durable records after it are
-// dropped. Open runs with no corrupted WAL read (false); true reproduces it.
-inline bool g_reproduce_f6 = false;
-// Findings F1-F4 (docs/testing.md "Simulator", findings) are fixed in the engine; the
-// workload no longer works around them. The F4 flag is accepted and does nothing.
+// Findings F1-F6 (docs/testing.md "Simulator", findings) are fixed in the engine; the
+// workload no longer works around them. The F4 and F6 flags are accepted and do nothing.
 inline bool g_reproduce_f4 = false;
+inline bool g_reproduce_f6 = false;
 std::string Summarize(const Params& p);
 std::string KeyName(uint32_t k);
 

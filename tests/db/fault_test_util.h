@@ -1,7 +1,7 @@
-// The FaultTest fixture: a one-shard store opened through io::FaultBackend
-// (testing::OpenWithHooks), with the keys it acknowledged and the writes that failed,
-// and the checks every fault test ends with. Used by fault_test.cc and
-// fault_open_test.cc.
+// The fixture of the fault suites (fault_test.cc, fault_recovery_test.cc): a store of
+// one shard opened over io::FaultBackend, the writes it acknowledged and the writes that
+// failed, and the check that a reopen without faults keeps the one and never shows the
+// other changed.
 #pragma once
 
 #include <cstdio>
@@ -14,13 +14,7 @@
 #include "testing/fault_backend.h"
 #include "tests/db/db_test_util.h"
 
-namespace ringdb::faulttest {
-
-using dbtest::Printable;
-using dbtest::TempDir;
-using io::FaultController;
-using io::FaultRule;
-using io::IoOp;
+namespace ringdb {
 
 class FaultTest : public ::testing::Test {
  protected:
@@ -34,7 +28,7 @@ class FaultTest : public ::testing::Test {
   bool caller_block_reads_ = true;
 
   Status OpenFaulty(std::unique_ptr<DB>* db) {
-    ctl_ = std::make_shared<FaultController>(io::FaultControllerOptions{false, ""});
+    ctl_ = std::make_shared<io::FaultController>(io::FaultControllerOptions{false, ""});
     ringdb::testing::OpenHooks hooks;
     hooks.wrap_backend = io::MakeFaultWrapper(ctl_);
     return ringdb::testing::OpenWithHooks(Opts(), hooks, db);
@@ -56,8 +50,9 @@ class FaultTest : public ::testing::Test {
     for (const auto& [k, v] : acked_) {
       std::string got;
       Status s = db->Get(k, &got);
-      ASSERT_TRUE(s.ok() && got == v) << stage << ": acknowledged " << k << " want " << Printable(v)
-                                      << " got " << s.ToString() << " " << Printable(got);
+      ASSERT_TRUE(s.ok() && got == v)
+          << stage << ": acknowledged " << k << " want " << dbtest::Printable(v) << " got "
+          << s.ToString() << " " << dbtest::Printable(got);
     }
   }
 
@@ -78,7 +73,8 @@ class FaultTest : public ::testing::Test {
       std::string got;
       Status g = db->Get(k, &got);
       EXPECT_TRUE(g.IsNotFound() || (g.ok() && got == v))
-          << "failed write " << k << " came back as " << g.ToString() << " " << Printable(got);
+          << "failed write " << k << " came back as " << g.ToString() << " "
+          << dbtest::Printable(got);
     }
     // The store is writable again.
     ASSERT_OK(db->Put("after-reopen", "ok"));
@@ -99,8 +95,8 @@ class FaultTest : public ::testing::Test {
     return s;
   }
 
-  TempDir tmp_;
-  std::shared_ptr<FaultController> ctl_;
+  dbtest::TempDir tmp_;
+  std::shared_ptr<io::FaultController> ctl_;
   std::unique_ptr<DB> db_;
   std::map<std::string, std::string> acked_;
   std::map<std::string, std::string> failed_;
@@ -110,4 +106,4 @@ inline bool IsIoFailure(const Status& s) {
   return s.IsIOError() || s.IsNoSpace() || s.IsReadOnly();
 }
 
-}  // namespace ringdb::faulttest
+}  // namespace ringdb
