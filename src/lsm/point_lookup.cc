@@ -142,6 +142,7 @@ void BatchLookup::Collect(const std::vector<size_t>& pending) {
 void BatchLookup::Finish(size_t i) {
   const PointLookup& p = *lookups_[i];
   statuses_[i] = p.Finish(&values_[i], *clock_);
+  if (rc_ != nullptr && p.FoundExpired(statuses_[i])) rc_->expired++;
   if (expire_ats_ != nullptr) expire_ats_[i] = statuses_[i].ok() ? p.expire_at : 0;
 }
 

@@ -39,6 +39,7 @@ struct ReadCounters {
   uint64_t cache_hits = 0;
   uint64_t cache_misses = 0;
   uint64_t table_reads = 0;  // blocks read from disk
+  uint64_t expired = 0;      // lookups whose newest version was a value past its deadline
   void Add(const ReadCounters& o) {
     table_searches += o.table_searches;
     bloom_skips += o.bloom_skips;
@@ -46,6 +47,7 @@ struct ReadCounters {
     cache_hits += o.cache_hits;
     cache_misses += o.cache_misses;
     table_reads += o.table_reads;
+    expired += o.expired;
   }
 };
 
@@ -82,6 +84,11 @@ struct PointLookup {
     }
     value->clear();
     return Status::NotFound();
+  }
+  // After Finish returned s: true when the key's newest version is a value whose
+  // deadline had passed (it read as absent).
+  bool FoundExpired(const Status& s) const {
+    return status.ok() && result == LookupResult::kFound && s.IsNotFound();
   }
 };
 

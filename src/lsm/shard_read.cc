@@ -195,6 +195,7 @@ Status Shard::GetWith(std::string_view key, std::string* value, SequenceNumber s
   PointLookup p(key, ResolveSeq(seq));
   auto finish = [&] {
     Status s = p.Finish(value, opt_.clock);
+    if (rc != nullptr && p.FoundExpired(s)) rc->expired++;
     if (expire_at != nullptr) *expire_at = s.ok() ? p.expire_at : 0;
     return s;
   };

@@ -107,11 +107,13 @@ std::vector<std::string> TakeSmallest(std::vector<std::vector<std::string>>& chu
 }  // namespace
 
 void CmdDbSize(Conn& c, Args) {
-  std::vector<uint64_t> keys(c.store()->shard_count()), with_deadline(keys.size());
+  std::vector<uint64_t> keys(c.store()->shard_count()), with_deadline(keys.size()),
+      ttl_sum(keys.size());
   std::vector<Status> st(keys.size());
   Store* store = c.store();
-  ForEachShard(store,
-               [&](uint32_t sh) { st[sh] = store->CountLocal(&keys[sh], &with_deadline[sh]); });
+  ForEachShard(store, [&](uint32_t sh) {
+    st[sh] = store->CountLocal(&keys[sh], &with_deadline[sh], &ttl_sum[sh]);
+  });
   uint64_t total = 0;
   for (size_t i = 0; i < keys.size(); i++) {
     if (!st[i].ok()) return c.reply().Error("ERR " + st[i].ToString());

@@ -19,7 +19,7 @@ namespace {
 
 struct Totals {
   uint64_t connections = 0, commands = 0, in = 0, out = 0, hits = 0, misses = 0, errors = 0,
-           bursts = 0, remote = 0, in_place = 0, idle_closed = 0;
+           bursts = 0, remote = 0, in_place = 0, idle_closed = 0, expired = 0;
 };
 
 Totals Sum(Server* s) {
@@ -37,6 +37,7 @@ Totals Sum(Server* s) {
     t.remote += c.remote_calls.Get();
     t.in_place += c.reads_in_place.Get();
     t.idle_closed += c.idle_closed.Get();
+    t.expired += s->shard(i)->keyspace().expired_keys();
   }
   return t;
 }
@@ -90,7 +91,7 @@ void ServerSection(std::string* out, Conn& c, const ServerConfig& cfg) {
   Line(&o, "shards:%u", s->shard_count());
 }
 
-void StatsSection(std::string* out, Server* s) {
+void StatsSection(std::string* out, Server* s, const ringdb::Stats& st) {
   std::string& o = *out;
   const Totals t = Sum(s);
   Begin(&o, "# Stats");
@@ -100,8 +101,13 @@ void StatsSection(std::string* out, Server* s) {
   Line(&o, "total_net_input_bytes:%" PRIu64, t.in);
   Line(&o, "total_net_output_bytes:%" PRIu64, t.out);
   Line(&o, "rejected_connections:%" PRIu64, s->rejected());
-  Line(&o, "expired_keys:0");
-  Line(&o, "evicted_keys:0");
+  // As Redis: keys deleted because their deadline passed. Found by a command (lazy
+  // expiry, the tombstone written then) plus expired values compactions dropped
+  // without anyone reading them (docs/server.md "Expiry").
+  Line(&o, "expired_keys:%" PRIu64, t.expired + st.total.compaction_expired);
+  Line(&o, "expired_keys_on_access:%" PRIu64, t.expired);
+  Line(&o, "expired_keys_by_compaction:%" PRIu64, st.total.compaction_expired);
+  Line(&o, "evicted_keys:0");  // no maxmemory eviction: the store is on disk
   Line(&o, "keyspace_hits:%" PRIu64, t.hits);
   Line(&o, "keyspace_misses:%" PRIu64, t.misses);
   Line(&o, "total_error_replies:%" PRIu64, t.errors);
@@ -114,6 +120,9 @@ void StatsSection(std::string* out, Server* s) {
 void PersistenceSection(std::string* out, const ServerConfig& cfg, const ringdb::Stats& st) {
   std::string& o = *out;
   Begin(&o, "# Persistence");
+  // Constants that are true of ringdb: it listens only once recovery is over, the WAL
+  // is always on, and it has no AOF rewrite or RDB snapshot (compactions are its
+  // background work: `compactions` below).
   Line(&o, "loading:0");
   Line(&o, "aof_enabled:1");
   Line(&o, "aof_rewrite_in_progress:0");
@@ -154,30 +163,37 @@ void KeyspaceSection(std::string* out, Store* store) {
   std::string& o = *out;
   Begin(&o, "# Keyspace");
   const uint32_t n = store->shard_count();
-  std::vector<uint64_t> keys(n), exp(n);
+  std::vector<uint64_t> keys(n), exp(n), ttl_sum(n);
   std::vector<ShardCall> calls(n);
   struct Arg {
     Store* store;
     uint64_t* keys;
     uint64_t* exp;
+    uint64_t* ttl_sum;
   };
   std::vector<Arg> args(n);
   for (uint32_t i = 0; i < n; i++) {
-    args[i] = {store, &keys[i], &exp[i]};
+    args[i] = {store, &keys[i], &exp[i], &ttl_sum[i]};
     calls[i].shard = i;
     calls[i].arg = &args[i];
     calls[i].fn = [](void* p) {
       auto* a = static_cast<Arg*>(p);
-      (void)a->store->CountLocal(a->keys, a->exp);
+      (void)a->store->CountLocal(a->keys, a->exp, a->ttl_sum);
     };
   }
   store->RunAll(calls.data(), calls.size());
-  uint64_t k = 0, e = 0;
+  uint64_t k = 0, e = 0, sum = 0;
   for (uint32_t i = 0; i < n; i++) {
     k += keys[i];
     e += exp[i];
+    sum += ttl_sum[i];
   }
-  if (k > 0) Line(&o, "db0:keys=%" PRIu64 ",expires=%" PRIu64 ",avg_ttl=0", k, e);
+  // avg_ttl: the mean remaining time to live (ms) of the keys with a deadline, exact
+  // (Redis estimates it from samples).
+  if (k > 0) {
+    Line(&o, "db0:keys=%" PRIu64 ",expires=%" PRIu64 ",avg_ttl=%" PRIu64, k, e,
+         e > 0 ? sum / e : 0);
+  }
 }
 
 }  // namespace
@@ -191,17 +207,16 @@ std::string RenderInfo(Conn& c, const std::vector<std::string>& sections) {
     Begin(&o, "# Clients");
     Line(&o, "connected_clients:%" PRId64, s->clients().load());
     Line(&o, "maxclients:%u", s->maxclients());
-    Line(&o, "blocked_clients:0");
+    Line(&o, "blocked_clients:0");  // no blocking commands (BLPOP...)
   }
-  if (Wants(sections, "stats", true)) StatsSection(&o, s);
+  const bool want_stats = Wants(sections, "stats", true);
   const bool want_persist = Wants(sections, "persistence", true);
   const bool want_ringdb = Wants(sections, "ringdb", true);
-  if (want_persist || want_ringdb) {
-    ringdb::Stats st;
-    c.store()->GetStats(&st);
-    if (want_persist) PersistenceSection(&o, cfg, st);
-    if (want_ringdb) RingdbSection(&o, s, st);
-  }
+  ringdb::Stats st;
+  if (want_stats || want_persist || want_ringdb) c.store()->GetStats(&st);
+  if (want_stats) StatsSection(&o, s, st);
+  if (want_persist) PersistenceSection(&o, cfg, st);
+  if (want_ringdb) RingdbSection(&o, s, st);
   if (Wants(sections, "keyspace", true)) KeyspaceSection(&o, c.store());
   return o;
 }
@@ -227,6 +242,8 @@ std::string RenderServerPrometheus(Server* s) {
   metric("ringdb_server_net_output_bytes_total", "counter", "Bytes sent to clients.", t.out);
   metric("ringdb_server_keyspace_hits_total", "counter", "Reads that found their key.", t.hits);
   metric("ringdb_server_keyspace_misses_total", "counter", "Reads that did not.", t.misses);
+  metric("ringdb_server_expired_keys_total", "counter",
+         "Keys deleted when a command found them past their deadline (lazy expiry).", t.expired);
   metric("ringdb_server_bursts_total", "counter", "Pipelined bursts processed.", t.bursts);
   metric("ringdb_server_cross_shard_calls_total", "counter",
          "Hops to other shards (one per burst and shard).", t.remote);

@@ -84,8 +84,13 @@ bool Keyspace::Lookup(Op* op, bool rmw, uint64_t* expire_at_ms) {
   for (;;) {
     if (const PendingEntry* e = pending_.Find(op->hash, op->key)) {
       op->ticket = std::max(op->ticket, e->ticket);
-      if (e->deleted || !Live(e->expire_at_ms, now)) {
+      if (e->deleted) {
         op->s.clear();
+        return op->hit = false;
+      }
+      if (!Live(e->expire_at_ms, now)) {
+        op->s.clear();
+        ExpireKey(op);  // replaces e
         return op->hit = false;
       }
       op->s.assign(e->value.data(), e->value.size());
@@ -95,30 +100,48 @@ bool Keyspace::Lookup(Op* op, bool rmw, uint64_t* expire_at_ms) {
     const size_t slot = op->hash & (kGenSlots - 1);
     const uint32_t gen = gen_[slot];
     Submit();  // the engine read may suspend this fiber
-    Status s = store_->Get(op->key, &op->s, expire_at_ms);
-    if (rmw && gen_[slot] != gen) continue;  // the key was written meanwhile: look again
+    bool expired = false;
+    Status s = store_->Get(op->key, &op->s, expire_at_ms, &expired);
+    if (gen_[slot] != gen && (rmw || expired)) continue;  // written meanwhile: look again
     if (s.ok()) return op->hit = true;
     op->s.clear();
     *expire_at_ms = 0;  // an absent key has no deadline for the write that follows
     if (!s.IsNotFound()) op->SetErrorText("ERR " + s.ToString());
+    if (expired) ExpireKey(op);
     return op->hit = false;
+  }
+}
+
+void Keyspace::OpenSegment() {
+  if (open_ != nullptr) return;
+  if (!spare_.empty()) {
+    open_ = spare_.back().release();
+    spare_.pop_back();
+  } else {
+    open_ = new Segment;
+  }
+  open_->ks = this;
+  open_->ticket = next_ticket_;
+  open_->keys.clear();
+  open_->batch.Clear();
+}
+
+void Keyspace::ExpireKey(Op* op) {
+  // The tombstone is queued like any write, in order with this shard's others, and the
+  // op waits for it like for its own writes (as Redis's reply waits for the DEL it
+  // propagates to its AOF): nothing of this shard is in flight once Run() returns.
+  uint64_t ticket = 0;
+  Status err;
+  if (WriteKey(op->key, op->hash, {}, 0, /*deleted=*/true, &ticket, &err)) {
+    op->ticket = std::max(op->ticket, ticket);
+    expired_keys_.store(expired_keys_.load(std::memory_order_relaxed) + 1,
+                        std::memory_order_relaxed);
   }
 }
 
 bool Keyspace::WriteKey(std::string_view key, uint64_t hash, std::string_view value,
                         uint64_t expire_at_ms, bool deleted, uint64_t* ticket, Status* error) {
-  if (open_ == nullptr) {
-    if (!spare_.empty()) {
-      open_ = spare_.back().release();
-      spare_.pop_back();
-    } else {
-      open_ = new Segment;
-    }
-    open_->ks = this;
-    open_->ticket = next_ticket_;
-    open_->keys.clear();
-    open_->batch.Clear();
-  }
+  OpenSegment();
   Status s = deleted ? Store::BatchDelete(&open_->batch, key)
                      : Store::BatchPut(&open_->batch, key, value, expire_at_ms);
   if (!s.ok()) {

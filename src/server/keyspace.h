@@ -18,6 +18,7 @@
 // Thread ownership: the shard's thread only; Run() is called from fibers there.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -58,6 +59,9 @@ class Keyspace {
   Status FlushAll();
 
   uint64_t pending_writes() const { return pending_.size(); }
+  // Keys of this shard deleted because their deadline had passed when a command read
+  // them (lazy expiry, as Redis's expired_keys). Any thread may read it.
+  uint64_t expired_keys() const { return expired_keys_.load(std::memory_order_relaxed); }
   uint64_t segments_submitted() const { return segments_submitted_; }
 
  private:
@@ -82,6 +86,11 @@ class Keyspace {
   // a view that stays valid until the segment is acknowledged. False (op is an error)
   // if the engine refuses the key or value.
   bool Write(Op* op, std::string_view value, uint64_t expire_at_ms, bool deleted);
+  // Makes open_ a fresh segment if there is none.
+  void OpenSegment();
+  // Lazy expiry: queues a tombstone for op's key, found past its deadline, counts it,
+  // and makes op wait for it.
+  void ExpireKey(Op* op);
   bool WriteKey(std::string_view key, uint64_t hash, std::string_view value, uint64_t expire_at_ms,
                 bool deleted, uint64_t* ticket, Status* error);
   // Submits the open segment, if any (never suspends).
@@ -110,6 +119,7 @@ class Keyspace {
   Waiter* waiters_ = nullptr;
   std::vector<std::unique_ptr<Segment>> spare_;
   uint64_t segments_submitted_ = 0;
+  std::atomic<uint64_t> expired_keys_{0};  // written by this shard only
 };
 
 // The pending table's hash of a key (Op::hash).

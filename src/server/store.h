@@ -138,14 +138,18 @@ class Store {
   // (shard) The newest published value of key: OK with *value and *expire_at_ms
   // (0: none), or NotFound (absent, or expired at NowMs()), or an error. In
   // periodic/none mode it may be a write not acknowledged yet (the caller's pending
-  // table knows those).
-  Status Get(std::string_view key, std::string* value, uint64_t* expire_at_ms);
+  // table knows those). *expired (when not null): NotFound because the newest version
+  // is a value whose deadline has passed (the caller may delete it, as Redis does).
+  Status Get(std::string_view key, std::string* value, uint64_t* expire_at_ms,
+             bool* expired = nullptr);
 
   // (any shard) Reads reads[0..n), every key owned by `owner`, as of the owner's
   // acknowledged writes, on this thread (no hop unless a block must be read from
   // disk: then the owner reads it and this fiber waits). False, with nothing read,
   // when the owner has published writes that are not acknowledged yet (periodic/none
-  // mode): the caller must ask the owner. REQUIRES: reads[i].value set.
+  // mode), or when a key's newest version is a value past its deadline (only the
+  // owner can delete it and count it as expired): the caller must ask the owner.
+  // REQUIRES: reads[i].value set.
   bool ReadInPlace(uint32_t owner, KeyRead* reads, size_t n);
 
   // Write batches: encoded on any thread, submitted on the owning shard.
@@ -168,8 +172,9 @@ class Store {
   // `after` (or at the first key when `first`). *end: no key follows the last one.
   Status ScanLocal(std::string_view after, bool first, size_t max, std::vector<std::string>* keys,
                    bool* end);
-  // (shard) Live keys of the current shard, and how many of them carry a deadline.
-  Status CountLocal(uint64_t* keys, uint64_t* with_deadline);
+  // (shard) Live keys of the current shard, how many of them carry a deadline, and
+  // the sum of those keys' remaining time to live at NowMs(), in ms.
+  Status CountLocal(uint64_t* keys, uint64_t* with_deadline, uint64_t* ttl_sum_ms);
 
   // (fiber) The engine's statistics of every shard (each read on its own thread, plus
   // the reads every shard thread made of it), and their Prometheus rendering.

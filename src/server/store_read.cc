@@ -77,7 +77,7 @@ static db::ThreadShardStats& ReadStats(DB* db, Store::PerShard* self, uint32_t i
   return *s;
 }
 
-Status Store::Get(std::string_view key, std::string* value, uint64_t* expire_at_ms) {
+Status Store::Get(std::string_view key, std::string* value, uint64_t* expire_at_ms, bool* expired) {
   if (key.size() > kMaxKeyBytes) return db::CheckKeyValue(key, {});
   const uint32_t sh = rt::ShardId();
   PerShard* ps = per_shard_[sh].get();
@@ -90,6 +90,7 @@ Status Store::Get(std::string_view key, std::string* value, uint64_t* expire_at_
   ts.AddReads(rc);
   if (s.ok()) ts.user_bytes_read.Add(key.size() + value->size());
   ts.get.Record(util::NowNanos() - start, s, 1);
+  if (expired != nullptr) *expired = rc.expired > 0;
   return s;
 }
 
@@ -156,7 +157,10 @@ bool Store::ReadInPlace(uint32_t owner, KeyRead* reads, size_t n) {
   }
   ts.AddReads(rc);
   ts.user_bytes_read.Add(bytes);
-  return true;
+  // A value found past its deadline is the owner's to delete and count (lazy expiry,
+  // Keyspace::Lookup): hand the whole list to the owner. Rare: once per expired key,
+  // after which the owner's tombstone answers in place.
+  return rc.expired == 0;
 }
 
 // ---------------------------------------------------------------- scans
@@ -198,15 +202,19 @@ Status Store::ScanLocal(std::string_view after, bool first, size_t max,
   return it->status();
 }
 
-Status Store::CountLocal(uint64_t* keys, uint64_t* with_deadline) {
-  *keys = *with_deadline = 0;
+Status Store::CountLocal(uint64_t* keys, uint64_t* with_deadline, uint64_t* ttl_sum_ms) {
+  *keys = *with_deadline = *ttl_sum_ms = 0;
+  const uint64_t now = NowMs();
   const uint32_t sh = rt::ShardId();
   lsm::SequenceNumber seq = 0;
   if (!ReadPoint(sh, &seq)) seq = per_shard_[sh]->acked_seq.load(std::memory_order_relaxed);
   std::unique_ptr<lsm::UserIterator> it =
       NewLocalIterator(per_shard_[sh]->shard, seq, std::nullopt);
   for (it->SeekToFirst(); it->Valid(); it->Next()) {  // expired values are skipped
-    if (it->expire_at() != 0) ++*with_deadline;
+    if (it->expire_at() != 0) {
+      ++*with_deadline;
+      *ttl_sum_ms += it->expire_at() > now ? it->expire_at() - now : 0;
+    }
     ++*keys;
     rt::MaybeYield();
   }

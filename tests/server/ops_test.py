@@ -245,6 +245,72 @@ def test_libaio_readiness_path():
             su.check(s.stop() == 0, "clean stop on libaio")
 
 
+def info_field(c, section, name):
+    text = c.call("INFO", section).decode()
+    for line in text.split("\r\n"):
+        if line.startswith(name + ":"):
+            return line.split(":", 1)[1]
+    raise AssertionError("INFO %s has no %s: %s" % (section, name, text[:500]))
+
+
+def test_expired_keys_counted():
+    """INFO stats expired_keys counts keys deleted because their TTL passed, once each,
+    whichever shard the reading connection is on; avg_ttl is the keys' mean TTL."""
+    with su.TempDir() as tmp:
+        for mode in ("sync", "periodic"):
+            s = su.start_ringdb(os.path.join(tmp, mode),
+                                args=["--durability", mode, "--shards", "2"])
+            try:
+                c = su.RawClient(s.port)
+                su.check(info_field(c, "stats", "expired_keys") == "0", "starts at 0")
+                n = 200
+                res = c.pipeline([["SET", "e%d" % i, "v", "PX", "50"] for i in range(n)] +
+                                 [["SET", "keep%d" % i, "v"] for i in range(20)])
+                su.check(res == [b"+OK\r\n"] * (n + 20), res[:3])
+                time.sleep(0.3)
+                su.check(info_field(c, "stats", "expired_keys") == "0",
+                         "not counted before anything finds them")
+                # GET on one connection reaches both shards' keys (in place and on the
+                # owner); the other read commands count too.
+                got = c.pipeline([["GET", "e%d" % i] for i in range(0, n, 2)] +
+                                 [["EXISTS", "e%d" % i] for i in range(1, n, 4)] +
+                                 [["PTTL", "e%d" % i] for i in range(3, n, 4)])
+                su.check(got == [b"$-1\r\n"] * (n // 2) + [b":0\r\n"] * (n // 4) +
+                         [b":-2\r\n"] * (n // 4), got[:3])
+                su.check(info_field(c, "stats", "expired_keys") == str(n),
+                         "%s: every expired key counted once: %s" %
+                         (mode, info_field(c, "stats", "expired_keys")))
+                su.check(info_field(c, "stats", "expired_keys_on_access") == str(n), "on access")
+                # Found again: already deleted, not counted again.
+                c.pipeline([["GET", "e%d" % i] for i in range(n)])
+                su.check(info_field(c, "stats", "expired_keys") == str(n), "counted once")
+                # A write over an expired key (SET NX, INCR) counts it too.
+                c.pipeline([["SET", "w%d" % i, "1", "PX", "20"] for i in range(10)])
+                time.sleep(0.1)
+                res = c.pipeline([["SET", "w%d" % i, "x", "NX"] for i in range(5)] +
+                                 [["INCR", "w%d" % i] for i in range(5, 10)])
+                su.check(res == [b"+OK\r\n"] * 5 + [b":1\r\n"] * 5, res)
+                su.check(info_field(c, "stats", "expired_keys") == str(n + 10), "writes count")
+                su.check(c.call("DBSIZE") == b":30\r\n", "DBSIZE after expiry")
+                # avg_ttl: the mean remaining TTL (ms) of the keys with a deadline.
+                c.call("SET", "t1", "v", "EX", "1000")
+                c.call("SET", "t2", "v", "EX", "3000")
+                ks = info_field(c, "keyspace", "db0")
+                avg = int(ks.split("avg_ttl=")[1])
+                su.check("expires=2" in ks and 1990000 <= avg <= 2000000, ks)
+            finally:
+                su.check(s.stop() == 0, "clean stop")
+            # The deletions are durable: after a restart the keys stay gone and the
+            # counters start again from what compactions report.
+            s = su.start_ringdb(os.path.join(tmp, mode), args=["--durability", mode])
+            try:
+                c = su.RawClient(s.port)
+                su.check(c.call("EXISTS", *["e%d" % i for i in range(n)]) == b":0\r\n", "gone")
+                su.check(info_field(c, "stats", "expired_keys") == "0", "nothing found expired")
+            finally:
+                s.stop()
+
+
 if __name__ == "__main__":
     su.run_tests([
         test_sigterm_closes_cleanly_and_data_survives,
@@ -257,4 +323,5 @@ if __name__ == "__main__":
         test_query_buffer_limit,
         test_metrics_endpoint,
         test_libaio_readiness_path,
+        test_expired_keys_counted,
     ])

@@ -319,8 +319,8 @@ TEST_P(StoreTest, CompactionsDropWhatExpired) {
       store_->GetStats(&stats);
     }
     expired = stats.total.compaction_expired;
-    uint64_t with_deadline = 0;
-    EXPECT_TRUE(store_->CountLocal(&live, &with_deadline).ok());
+    uint64_t with_deadline = 0, ttl_sum = 0;
+    EXPECT_TRUE(store_->CountLocal(&live, &with_deadline, &ttl_sum).ok());
   });
   ASSERT_TRUE(st.ok()) << st.ToString();
   EXPECT_GT(expired, 0u) << "no compaction removed an expired value";
