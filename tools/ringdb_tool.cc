@@ -63,6 +63,12 @@ int Run(int argc, char** argv) {
   del->add_option("key", key, "key")->required();
   commands[del] = [&] { return CmdDelete(kv, key); };
 
+  std::string to;
+  CLI::App* checkpoint = app.add_subcommand(
+      "checkpoint", "write an openable copy of the store into a new directory (--to=DIR)");
+  checkpoint->add_option("--to", to, "the directory to create")->required()->type_name("DIR");
+  commands[checkpoint] = [&] { return CmdCheckpoint(kv, to); };
+
   ScanArgs sa;
   CLI::App* scan = app.add_subcommand("scan", "print keys and values in order: KEY ==> VALUE");
   scan->add_option("--from", sa.from, "first key (inclusive)")->type_name("KEY");
@@ -121,7 +127,8 @@ int Run(int argc, char** argv) {
                    cmd->get_name().c_str());
       return kExitUsage;
     }
-  } else if ((cmd == get || cmd == put || cmd == del || cmd == scan) && kv.db.empty()) {
+  } else if ((cmd == get || cmd == put || cmd == del || cmd == scan || cmd == checkpoint) &&
+             kv.db.empty()) {
     std::fprintf(stderr, "ringdb-tool %s: give the store directory with --db=PATH\n",
                  cmd->get_name().c_str());
     return kExitUsage;

@@ -29,6 +29,9 @@ struct ScanArgs {
 };
 int CmdScan(const KvArgs& a, const ScanArgs& s);
 
+// checkpoint: DB::Checkpoint of the store (closed: the tool opens it) into `to`.
+int CmdCheckpoint(const KvArgs& a, const std::string& to);
+
 // dump-sst / dump-wal / dump-manifest: one file of a closed store.
 struct DumpArgs {
   std::string file;

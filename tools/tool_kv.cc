@@ -94,6 +94,14 @@ int CmdDelete(const KvArgs& a, const std::string& key_arg) {
   return Finish("delete", std::move(db), s);
 }
 
+int CmdCheckpoint(const KvArgs& a, const std::string& to) {
+  std::unique_ptr<DB> db;
+  Status s = OpenStore(a, false, &db);
+  if (!s.ok()) return ReportError("checkpoint", s);
+  s = db->Checkpoint(to);
+  return Finish("checkpoint", std::move(db), s);
+}
+
 int CmdScan(const KvArgs& a, const ScanArgs& sa) {
   ReadOptions ro;
   std::string from, to, prefix;

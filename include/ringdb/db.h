@@ -126,6 +126,25 @@ class DB {
   // Turns every shard's memtable into an SSTable and waits until that is durable.
   virtual Status Flush() = 0;
 
+  // Writes a consistent, openable copy of the store into `dir`, a directory this call
+  // creates (its parent must exist): OPTIONS, and per shard its tables (hard links
+  // where the file system allows, else copies), a MANIFEST naming them and CURRENT;
+  // no WAL segment, no LOCK. Open it like any store; it shares nothing with the source
+  // after the call (a later compaction or deletion in the source leaves it intact).
+  // Contents: every write acknowledged before the call (on any thread, posted ones
+  // included) is in it; writes that race the call may or may not be, per shard (each
+  // shard's copy is one instant of that shard, taken after a flush of its memtable;
+  // like a Snapshot, the instants of different shards are not one atomic cut).
+  // Cost: a flush of every memtable, then links (no data copied) or, where linking
+  // fails, a copy of each table; writes keep running meanwhile. docs/engine.md
+  // "Checkpoints".
+  // Errors: InvalidArgument when `dir` is empty or exists (nothing is touched);
+  // Shutdown after Close (a call racing Close either finishes first or gets Shutdown);
+  // a shard's flush error (e.g. ReadOnly after a failed write); an I/O error naming the
+  // file. On any error after `dir` was created, `dir` and everything in it is removed.
+  // OPTIONS is written last, so a copy cut short by a crash is refused by Open.
+  virtual Status Checkpoint(const std::string& dir) = 0;
+
   // Makes the store writable again, without a reopen, after an error that a retry can
   // clear: a write (of the WAL, of a flushed table, of a MANIFEST record) that failed
   // with NoSpace, once space is back. Until then a shard that hit such an error

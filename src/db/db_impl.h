@@ -18,6 +18,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -88,6 +89,7 @@ class DBImpl final : public DB {
   Status RunOnShards(uint32_t fibers_per_shard, const ShardTask& task) override;
   Status Flush() override;
   Status Resume() override;
+  Status Checkpoint(const std::string& dir) override;
   Status Close() override;
   Status GetStats(Stats* stats) override;
   uint32_t shard_count() const override { return nshards_; }
@@ -160,6 +162,9 @@ class DBImpl final : public DB {
   const CallerIoConfig* caller_io() const { return caller_block_reads_ ? &caller_io_ : nullptr; }
   bool caller_block_reads_ = true;
   bool post_writes_ = false;  // set by Open: durability none/periodic and Options
+  // Set by Open from testing::OpenHooks (db_checkpoint.cc).
+  bool checkpoint_copy_tables_ = false;
+  std::function<Status(const std::string& path)> checkpoint_before_file_;
   std::unique_ptr<StatsRegistry> stats_;
   std::mutex snapshots_mu_;  // not on the data path: GetSnapshot/ReleaseSnapshot only
   std::set<const Snapshot*> snapshots_;

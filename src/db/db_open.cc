@@ -72,12 +72,6 @@ Status ValidateOptions(const Options& o) {
   return Status::OK();
 }
 
-std::string ShardDir(const std::string& path, uint32_t i) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "/shard-%03u", i);
-  return path + buf;
-}
-
 // The shard folders (shard-NNN) in `path`, whatever OPTIONS says.
 std::vector<std::string> ShardFolders(const std::string& path) {
   std::vector<std::string> out;
@@ -228,6 +222,10 @@ Status DBImpl::Open(const Options& opt, const testing::OpenHooks* hooks, std::un
   db->stats_ = std::make_unique<StatsRegistry>(so.shards);
   db->post_writes_ = opt.post_writes && opt.durability != Durability::kSync;
   db->caller_block_reads_ = opt.caller_block_reads;
+  if (hooks != nullptr) {
+    db->checkpoint_copy_tables_ = hooks->checkpoint_copy_tables;
+    db->checkpoint_before_file_ = hooks->checkpoint_before_file;
+  }
 
   rt::RuntimeOptions ro = RuntimeOptionsFor(opt, so.shards, &db->caller_spin_ns_);
   if (hooks != nullptr && hooks->wrap_backend) ro.wrap_backend = hooks->wrap_backend;

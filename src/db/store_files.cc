@@ -202,4 +202,10 @@ Status SyncDirBlocking(const std::string& dir) {
   return Status::OK();
 }
 
+std::string ShardDir(const std::string& path, uint32_t i) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "/shard-%03u", i);
+  return path + buf;
+}
+
 }  // namespace ringdb::db

@@ -48,6 +48,9 @@ class DirLock {
   int fd_ = -1;
 };
 
+// <path>/shard-NNN: shard i's folder.
+std::string ShardDir(const std::string& path, uint32_t i);
+
 // mkdir -p. InvalidArgument when `dir` exists but is not a directory.
 Status CreateDirs(const std::string& dir);
 // fsync of a directory (blocking; start-up only).

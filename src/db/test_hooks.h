@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <memory>
+#include <string>
 
 #include "io/io_backend.h"
 #include "ringdb/db.h"
@@ -21,6 +22,12 @@ struct OpenHooks {
   // Runs the shards' reactors instead of one thread per shard (a simulator;
   // runtime/loop_driver.h). Must outlive the DB.
   rt::LoopDriver* driver = nullptr;
+  // DB::Checkpoint copies every table instead of hard-linking it (the fallback where a
+  // link fails).
+  bool checkpoint_copy_tables = false;
+  // DB::Checkpoint calls this before it creates each file of the checkpoint (its path);
+  // an error fails the checkpoint there, as a failed write would.
+  std::function<Status(const std::string& path)> checkpoint_before_file;
 };
 
 Status OpenWithHooks(const Options& opt, const OpenHooks& hooks, std::unique_ptr<DB>* db);

@@ -559,8 +559,7 @@ Status Shard::LogWalSegments(const WalWriter::Segment* sealed, bool track_open) 
 // ---------------------------------------------------------------------------------
 // Lifecycle
 
-Status Shard::Flush() {
-  if (!bg_error_.ok()) return bg_error_;
+void Shard::SwitchForFlush() {
   if (mem_->num_entries() > 0 || queue_head_ != nullptr) {
     // Only the commit fiber switches memtables (it owns the WAL), so ask it; it first
     // commits what is queued.
@@ -571,6 +570,11 @@ Status Shard::Flush() {
       switch_done_.Wait();
     }
   }
+}
+
+Status Shard::Flush() {
+  if (!bg_error_.ok()) return bg_error_;
+  SwitchForFlush();
   return FlushImmutables();
 }
 

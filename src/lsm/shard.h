@@ -32,6 +32,7 @@
 #include <string_view>
 #include <vector>
 
+#include "lsm/checkpoint.h"
 #include "lsm/compaction.h"
 #include "lsm/db_iter.h"
 #include "lsm/expiry.h"
@@ -200,6 +201,10 @@ class Shard {
   // (fiber) Makes the current memtable immutable and waits until every immutable
   // memtable is in an SSTable recorded by the MANIFEST.
   Status Flush();
+  // (fiber) DB::Checkpoint's shard step: Flush(), so every write this shard applied
+  // before the call is in a table, then captures the live tables (held open) and the
+  // checkpoint's MANIFEST (lsm/checkpoint.h) between two MANIFEST changes.
+  Status PrepareCheckpoint(ShardCheckpoint* out);
   // (fiber) Finishes queued writes, stops the background fibers, syncs the WAL (so a
   // clean close loses nothing in any durability mode) and closes every file.
   Status Close();
@@ -354,6 +359,9 @@ class Shard {
   void CacheBuiltBlocks(uint64_t number, TableBuilder* builder);
 
   // Flush (shard_flush.cc).
+  // (fiber) Has the commit fiber commit what is queued and turn a non-empty memtable
+  // immutable (Flush, PrepareCheckpoint).
+  void SwitchForFlush();
   void FlushLoop();
   // (fiber) Wakes the flush fiber and waits until no immutable memtable is left, or a
   // background error or crash stops it; returns that error.

@@ -245,6 +245,14 @@ Status VersionSet::LogAndApply(VersionEdit* edit, const std::vector<TableRef>& a
   return Status::OK();
 }
 
+void VersionSet::Capture(VersionState* state, VersionPtr* version, uint64_t* next_file_number) {
+  lock_.Acquire();  // an edit being logged is either wholly in the capture or not at all
+  *state = state_;
+  *version = current_;
+  *next_file_number = next_file_number_;
+  lock_.Release();
+}
+
 Status VersionSet::Close() {
   if (manifest_fd_ < 0) return Status::OK();
   Status s = rt::Close(manifest_fd_);

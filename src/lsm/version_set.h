@@ -77,6 +77,10 @@ class VersionSet {
   // (fiber) Closes the MANIFEST through the backend.
   Status Close();
 
+  // (fiber) The state, its Version and the next file number at one instant between
+  // MANIFEST changes (taken under the lock LogAndApply holds; DB::Checkpoint).
+  void Capture(VersionState* state, VersionPtr* version, uint64_t* next_file_number);
+
   const VersionState& state() const { return state_; }
   const VersionPtr& current() const { return current_; }
   uint64_t NewFileNumber() { return next_file_number_++; }
