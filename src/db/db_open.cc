@@ -9,6 +9,7 @@
 
 #include "db/db_impl.h"
 #include "db/stats_render.h"
+#include "util/assert.h"
 #include "util/clock.h"
 #include "util/hash.h"
 #include "util/log.h"
@@ -139,6 +140,7 @@ Status LoadStoreOptions(const Options& opt, StoreOptions* so) {
     const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     so->shards = opt.shards != 0 ? opt.shards : static_cast<uint32_t>(ncpu > 0 ? ncpu : 1);
     so->shards = std::min(so->shards, kMaxShards);
+    RINGDB_ASSERT(so->shards >= 1);
     return WriteStoreOptions(opt.path, *so);
   }
   if (!s.ok()) return s;
@@ -160,6 +162,7 @@ Status LoadStoreOptions(const Options& opt, StoreOptions* so) {
 // beyond the shards (else its spinning steals the shards' CPU).
 rt::RuntimeOptions RuntimeOptionsFor(const Options& opt, uint32_t shards,
                                      uint64_t* caller_spin_ns) {
+  RINGDB_ASSERT(shards >= 1 && shards <= kMaxShards);
   rt::RuntimeOptions ro;
   ro.shards = shards;
   ro.pin_threads = opt.pin_threads;
@@ -178,6 +181,7 @@ rt::RuntimeOptions RuntimeOptionsFor(const Options& opt, uint32_t shards,
 }
 
 lsm::ShardOptions ShardOptionsFor(const Options& opt, uint32_t shards) {
+  RINGDB_ASSERT(shards >= 1);  // divides the cache budget
   lsm::ShardOptions base;
   base.create_if_missing = true;
   base.durability = opt.durability;
@@ -224,6 +228,8 @@ Status DBImpl::Open(const Options& opt, const testing::OpenHooks* hooks, std::un
   StoreOptions so;
   s = LoadStoreOptions(opt, &so);
   if (!s.ok()) return s;
+  // DecodeStoreOptions and LoadStoreOptions guarantee it; every shard index relies on it.
+  RINGDB_ASSERT(so.shards >= 1 && so.shards <= kMaxShards);
   db->nshards_ = so.shards;
   db->stats_ = std::make_unique<StatsRegistry>(so.shards);
   db->post_writes_ = opt.post_writes && opt.durability != Durability::kSync;
@@ -234,6 +240,7 @@ Status DBImpl::Open(const Options& opt, const testing::OpenHooks* hooks, std::un
   if (hooks != nullptr) ro.driver = hooks->driver;
   s = rt::Runtime::Start(ro, &db->rt_);
   if (!s.ok()) return s;
+  RINGDB_ASSERT(db->rt_->shards() == so.shards);
   {
     io::IoBackend* b = db->rt_->reactor(0)->backend();
     db->backend_desc_ = std::string(b->name());
@@ -271,6 +278,7 @@ Status DBImpl::Open(const Options& opt, const testing::OpenHooks* hooks, std::un
     raw->open_->store(false);
     return s;
   }
+  for (const auto& shard : raw->shards_) RINGDB_ASSERT(shard != nullptr);
   RINGDB_LOG_DEBUG("opened %s: %u shards, backend %s", opt.path.c_str(), so.shards,
                    raw->backend_desc_.c_str());
   *out = std::move(db);
