@@ -571,6 +571,10 @@ Status Shard::Flush() {
       switch_done_.Wait();
     }
   }
+  return WaitForImmutablesFlushed();
+}
+
+Status Shard::WaitForImmutablesFlushed() {
   flush_wakeup_.Set();
   while (!imm_.empty() && bg_error_.ok() && !crashed_) {
     flush_progress_.Reset();
@@ -580,13 +584,17 @@ Status Shard::Flush() {
   return bg_error_;
 }
 
+void Shard::WaitForSentPostsApplied() {
+  while (last_seq_ + 1 < seq_alloc_.load(std::memory_order_acquire) && !crashed_) {
+    rt::SleepFor(50'000);
+  }
+}
+
 Status Shard::Close() {
   // Posted writes were acknowledged: every one already sent must be in the memtable
   // (and so in the WAL synced below). No new ticket is taken once the DB is closing,
   // and the loop drains the rings while this fiber yields.
-  while (last_seq_ + 1 < seq_alloc_.load(std::memory_order_acquire) && !crashed_) {
-    rt::SleepFor(50'000);
-  }
+  WaitForSentPostsApplied();
   stopping_ = true;
   UpdatePostsOpen();
   zero_wakeup_.Set();

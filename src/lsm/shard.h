@@ -332,6 +332,13 @@ class Shard {
   Status ReadOnlyError() const;
   // Resume (shard_resume.cc): the WAL steps.
   Status ResumeWal();
+  // (fiber) Close and Resume: until every sequence number already taken (a posted write
+  // sent to this shard) is applied, the loop draining the rings meanwhile.
+  void WaitForSentPostsApplied();
+  // (fiber) Flush and Resume: wakes the flush fiber and waits until no immutable
+  // memtable is left or a background error stopped the flushes; returns that error
+  // (Aborted after Crash()).
+  Status WaitForImmutablesFlushed();
   void WaitPublished(SequenceNumber seq) const;
   // (fiber on this shard) WaitForPostedWrites without blocking the loop that applies them.
   void WaitForPostedWritesInFiber();
