@@ -63,7 +63,7 @@ struct ReactorOptions {
   size_t stack_bytes = 64 << 10;              // per fiber, plus a guard page
   size_t max_cached_stacks = 256;             // StackPool free-list bound
   uint64_t task_quota_ns = 500'000;           // MaybeYield() yields after this much CPU
-  uint64_t stall_threshold_ns = 20'000'000;   // warn when a fiber runs this long
+  uint64_t long_fiber_run_ns = 20'000'000;    // warn when a fiber runs this long
   uint32_t drain_burst = 64;                  // messages taken from one ring per pass
   uint64_t stop_timeout_ns = 10'000'000'000;  // then remaining fibers are abandoned
 };
@@ -75,7 +75,7 @@ struct ReactorStats {
   uint64_t switches = 0;  // fiber resumptions
   uint64_t messages = 0;  // messages handled from rings
   uint64_t timers_fired = 0;
-  uint64_t stalls = 0;           // fibers that ran past stall_threshold_ns
+  uint64_t long_fiber_runs = 0;  // fibers that ran past long_fiber_run_ns
   uint64_t foreign_rings = 0;    // foreign rings currently registered
   uint64_t ring_full_waits = 0;  // SendToShard calls that found the ring full and waited
 };

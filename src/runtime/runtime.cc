@@ -213,7 +213,7 @@ ReactorOptions Runtime::ReactorOptionsFor(uint32_t shard) const {
   ro.spin_ns = opts_.spin_ns;
   ro.stack_bytes = opts_.stack_bytes;
   ro.task_quota_ns = opts_.task_quota_ns;
-  ro.stall_threshold_ns = opts_.stall_threshold_ns;
+  ro.long_fiber_run_ns = opts_.long_fiber_run_ns;
   ro.stop_timeout_ns = opts_.stop_timeout_ns;
   return ro;
 }
