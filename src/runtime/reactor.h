@@ -173,8 +173,13 @@ class Reactor {
   // sits in front of a user read or a WAL write in the submission queue. A linked
   // chain (IoRequest::kLinkNext) stays together on the route of its first request.
   void PrepareIo(io::IoRequest* req) {
-    const bool bg = chain_background_ >= 0 ? chain_background_ != 0 : IsBackground(req->io_class);
-    chain_background_ = (req->flags & io::IoRequest::kLinkNext) ? (bg ? 1 : 0) : -1;
+    const bool bg = chain_route_ != ChainRoute::kNone ? chain_route_ == ChainRoute::kBackground
+                                                      : IsBackground(req->io_class);
+    if (!(req->flags & io::IoRequest::kLinkNext)) {
+      chain_route_ = ChainRoute::kNone;  // the chain (if any) ends here
+    } else {
+      chain_route_ = bg ? ChainRoute::kBackground : ChainRoute::kForeground;
+    }
     if (!bg) {
       backend_->Prepare(req);
       return;
@@ -270,8 +275,11 @@ class Reactor {
   std::unique_ptr<io::IoBackend> backend_;
   io::IoRequest* bg_head_ = nullptr;
   io::IoRequest* bg_tail_ = nullptr;
-  int chain_background_ = -1;  // inside a linked chain: its route (1 background, 0 not)
-  io::IoAccounting io_acct_;   // installed as backend_'s observer
+  // The route of the linked chain being prepared (taken by its first request), kNone
+  // between chains.
+  enum class ChainRoute : uint8_t { kNone, kForeground, kBackground };
+  ChainRoute chain_route_ = ChainRoute::kNone;
+  io::IoAccounting io_acct_;  // installed as backend_'s observer
   ringdb::HistogramData ring_occupancy_;
   std::unique_ptr<io::IoTraceRecorder> trace_;  // kept after StopIoTrace for its counters
   int trace_fd_ = -1;                           // >= 0 while a trace runs
