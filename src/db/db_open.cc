@@ -292,7 +292,7 @@ DBImpl::~DBImpl() {
 
 bool DBImpl::OnShardThread() const {
   rt::Reactor* r = rt::CurrentReactor();
-  return r != nullptr && r->runtime_tag() == rt_.get();
+  return r != nullptr && r->runtime() == rt_.get();
 }
 
 Status DBImpl::CheckCall(const CallGate& gate) const {

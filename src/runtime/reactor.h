@@ -82,6 +82,8 @@ struct ReactorStats {
 
 using TimerId = uint64_t;
 
+class Runtime;  // runtime.h
+
 namespace detail {
 // Stop coordination among the reactors of one runtime: they exit together once every
 // one of them is quiescent (no live fibers, no I/O in flight, empty inbound rings).
@@ -208,8 +210,10 @@ class Reactor {
   uint64_t now_ns() const { return now_ns_; }  // cached at the last loop pass
   // Thread-safe: true while the reactor is (about to be) asleep in backend->Wait().
   bool sleeping() const { return sleeping_.load(std::memory_order_acquire); }
-  void* runtime_tag() const { return runtime_tag_; }  // the owning Runtime, if any
-  void set_runtime_tag(void* t) { runtime_tag_ = t; }
+  // The Runtime whose shard this reactor runs, or null (a reactor made on its own):
+  // tells "called on one of this Runtime's shard threads" apart from other reactors.
+  const Runtime* runtime() const { return runtime_; }
+  void set_runtime(const Runtime* rt) { runtime_ = rt; }
 
   // ---- I/O accounting and trace (reactor thread only) ----
   // Copies the I/O statistics (out->io: per class counts, bytes and latency, submit
@@ -329,7 +333,7 @@ class Reactor {
   bool counted_quiescent_ = false;
   uint64_t stop_deadline_ns_ = 0;
   Event stop_event_;
-  void* runtime_tag_ = nullptr;
+  const Runtime* runtime_ = nullptr;
 };
 
 // ---- the current thread's reactor and fiber ----

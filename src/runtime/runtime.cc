@@ -185,7 +185,7 @@ void Runtime::Wire() {
     }
     reactors_[i]->SetOutbound(std::move(outbound), peers);
     reactors_[i]->SetStopGroup(&stop_group_);
-    reactors_[i]->set_runtime_tag(this);
+    reactors_[i]->set_runtime(this);
   }
 }
 
@@ -260,7 +260,7 @@ Runtime::~Runtime() {
 void Runtime::Stop() {
   if (stopped_) return;
   Reactor* cur = CurrentReactor();
-  RINGDB_ASSERT_MSG(cur == nullptr || cur->runtime_tag() != this,
+  RINGDB_ASSERT_MSG(cur == nullptr || cur->runtime() != this,
                     "Runtime::Stop() from one of its own shards would deadlock");
   stopping_.store(true, std::memory_order_release);
   for (auto& r : reactors_) r->RequestStop();
@@ -309,7 +309,7 @@ void Runtime::PushForeign(uint32_t shard, Message* msg) {
   RINGDB_ASSERT_MSG(shard < shards(), "SubmitTo: shard out of range");
   RINGDB_ASSERT_MSG(!stopping_.load(std::memory_order_acquire), "SubmitTo after Runtime::Stop()");
   Reactor* cur = CurrentReactor();
-  RINGDB_ASSERT_MSG(cur == nullptr || cur->runtime_tag() != this,
+  RINGDB_ASSERT_MSG(cur == nullptr || cur->runtime() != this,
                     "PushForeign from one of the runtime's own shards");
   ForeignRing* fr = ForeignRingFor(shard);
   Reactor* target = reactors_[shard].get();

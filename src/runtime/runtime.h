@@ -199,7 +199,7 @@ class Runtime {
   auto SubmitTo(uint32_t shard, F&& fn) -> std::invoke_result_t<std::remove_reference_t<F>&> {
     using Fn = std::remove_reference_t<F>;
     Reactor* cur = CurrentReactor();
-    if (cur != nullptr && cur->runtime_tag() == this) {
+    if (cur != nullptr && cur->runtime() == this) {
       RINGDB_ASSERT_MSG(cur->current_fiber() != nullptr,
                         "Runtime::SubmitTo on a shard thread outside a fiber");
       return rt::SubmitTo(shard, fn);
