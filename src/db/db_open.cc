@@ -163,21 +163,21 @@ Status LoadStoreOptions(const Options& opt, StoreOptions* so) {
 rt::RuntimeOptions RuntimeOptionsFor(const Options& opt, uint32_t shards,
                                      uint64_t* caller_spin_ns) {
   RINGDB_ASSERT(shards >= 1 && shards <= kMaxShards);
-  rt::RuntimeOptions ro;
-  ro.shards = shards;
-  ro.pin_threads = opt.pin_threads;
-  ro.backend.kind = static_cast<io::BackendKind>(opt.io_backend);
-  ro.backend.poll_batch = opt.io_poll_batch;
+  rt::RuntimeOptions rt_opt;
+  rt_opt.shards = shards;
+  rt_opt.pin_threads = opt.pin_threads;
+  rt_opt.backend.kind = static_cast<io::BackendKind>(opt.io_backend);
+  rt_opt.backend.poll_batch = opt.io_poll_batch;
   const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
   const bool spare_core = ncpu > static_cast<long>(shards);
   if (opt.idle_spin_us == Options::kAutoSpin) {
-    ro.spin_ns = 20'000;
+    rt_opt.spin_ns = 20'000;
     *caller_spin_ns = spare_core ? 5'000 : 0;
   } else {
-    ro.spin_ns = uint64_t{opt.idle_spin_us} * 1000;
-    *caller_spin_ns = ro.spin_ns / 4;
+    rt_opt.spin_ns = uint64_t{opt.idle_spin_us} * 1000;
+    *caller_spin_ns = rt_opt.spin_ns / 4;
   }
-  return ro;
+  return rt_opt;
 }
 
 lsm::ShardOptions ShardOptionsFor(const Options& opt, uint32_t shards) {
@@ -235,10 +235,10 @@ Status DBImpl::Open(const Options& opt, const testing::OpenHooks* hooks, std::un
   db->post_writes_ = opt.post_writes && opt.durability != Durability::kSync;
   db->caller_block_reads_ = opt.caller_block_reads;
 
-  rt::RuntimeOptions ro = RuntimeOptionsFor(opt, so.shards, &db->caller_spin_ns_);
-  if (hooks != nullptr && hooks->wrap_backend) ro.wrap_backend = hooks->wrap_backend;
-  if (hooks != nullptr) ro.driver = hooks->driver;
-  s = rt::Runtime::Start(ro, &db->rt_);
+  rt::RuntimeOptions rt_opt = RuntimeOptionsFor(opt, so.shards, &db->caller_spin_ns_);
+  if (hooks != nullptr && hooks->wrap_backend) rt_opt.wrap_backend = hooks->wrap_backend;
+  if (hooks != nullptr) rt_opt.driver = hooks->driver;
+  s = rt::Runtime::Start(rt_opt, &db->rt_);
   if (!s.ok()) return s;
   RINGDB_ASSERT(db->rt_->shards() == so.shards);
   {
@@ -251,7 +251,7 @@ Status DBImpl::Open(const Options& opt, const testing::OpenHooks* hooks, std::un
     db->caller_io_.backend.register_buffers = false;
     db->caller_io_.backend.poll_batch = 0;
     db->caller_io_.backend.quiet = true;
-    db->caller_io_.wrap = ro.wrap_backend;
+    db->caller_io_.wrap = rt_opt.wrap_backend;
     const std::string& why = db->rt_->reactor(0)->backend_choice().reason;
     if (!why.empty()) db->backend_desc_ += " (" + why + ")";
   }

@@ -206,16 +206,16 @@ Status Runtime::StartDriven() {
 }
 
 ReactorOptions Runtime::ReactorOptionsFor(uint32_t shard) const {
-  ReactorOptions ro;
-  ro.shard_id = shard;
-  ro.backend = opts_.backend;
-  ro.wrap_backend = opts_.wrap_backend;
-  ro.spin_ns = opts_.spin_ns;
-  ro.stack_bytes = opts_.stack_bytes;
-  ro.task_quota_ns = opts_.task_quota_ns;
-  ro.long_fiber_run_ns = opts_.long_fiber_run_ns;
-  ro.stop_timeout_ns = opts_.stop_timeout_ns;
-  return ro;
+  ReactorOptions reactor_opt;
+  reactor_opt.shard_id = shard;
+  reactor_opt.backend = opts_.backend;
+  reactor_opt.wrap_backend = opts_.wrap_backend;
+  reactor_opt.spin_ns = opts_.spin_ns;
+  reactor_opt.stack_bytes = opts_.stack_bytes;
+  reactor_opt.task_quota_ns = opts_.task_quota_ns;
+  reactor_opt.long_fiber_run_ns = opts_.long_fiber_run_ns;
+  reactor_opt.stop_timeout_ns = opts_.stop_timeout_ns;
+  return reactor_opt;
 }
 
 void Runtime::ThreadMain(uint32_t shard) {
