@@ -365,8 +365,8 @@ void DBImpl::CrashForTesting() {
   lock_.Release();
 }
 
-std::vector<lsm::ShardStats> DBImpl::ShardStatsSnapshot() {
-  std::vector<lsm::ShardStats> out(nshards_);
+std::vector<lsm::InternalShardStats> DBImpl::ShardStatsSnapshot() {
+  std::vector<lsm::InternalShardStats> out(nshards_);
   CallGate gate(*open_);
   if (!gate.open()) return out;
   OnAllShards([this, &out](uint32_t i) {
@@ -381,7 +381,7 @@ Status DBImpl::GetStats(Stats* stats) {
   CallGate gate(*open_);
   Status s = CheckCall(gate);
   if (!s.ok()) return s;
-  std::vector<lsm::ShardStats> raw = ShardStatsSnapshot();
+  std::vector<lsm::InternalShardStats> raw = ShardStatsSnapshot();
   stats->io_backend = backend_desc_;
   stats->shards.assign(nshards_, ShardStats());
   stats->total = ShardStats();

@@ -504,9 +504,9 @@ void Shard::Crash() {
   fibers_.Wait();
 }
 
-void Shard::GetStats(ShardStats* out) const {
+void Shard::GetStats(InternalShardStats* out) const {
   // Filled in place: the stats hold histograms too big for a fiber's stack.
-  ShardStats& st = *out;
+  InternalShardStats& st = *out;
   st = stats_;
   st.gets = reads_.table_searches;
   st.table_reads = reads_.table_reads;

@@ -81,7 +81,7 @@ struct ShardOptions {
 };
 
 // The public counters (ringdb/stats.h) plus what only the engine looks at.
-struct ShardStats : ringdb::ShardStats {
+struct InternalShardStats : ringdb::ShardStats {
   uint64_t compaction_ns = 0;
   util::Histogram group_size;  // requests per group commit
 };
@@ -229,7 +229,7 @@ class Shard {
   // The error that made the shard read-only, or OK.
   const Status& background_error() const { return bg_error_; }
   // (Large: histograms. Fill a heap object, never a fiber-stack temporary.)
-  void GetStats(ShardStats* out) const;
+  void GetStats(InternalShardStats* out) const;
   uint32_t shard_id() const { return opt_.shard_id; }
 
  private:
@@ -461,7 +461,7 @@ class Shard {
   bool crashed_ = false;
   rt::WaitGroup fibers_;  // commit, flush and compaction fibers
 
-  ShardStats stats_;
+  InternalShardStats stats_;
   ReadCounters reads_;  // reads done by this shard's fibers (and blocks read for others)
 };
 
