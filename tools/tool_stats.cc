@@ -38,14 +38,15 @@ struct WalStats {
   }
 };
 
-struct ShardStats {
+// What the files of one closed shard hold (not the engine's ringdb::ShardStats counters).
+struct ShardFileStats {
   std::array<LevelStats, lsm::kNumLevels> levels;
   WalStats wal;
   uint64_t last_sequence = 0, log_number = 0, next_file_number = 0;
   bool empty = false;  // never initialized
 };
 
-Status CollectShard(uint32_t shard, const std::string& sdir, ShardStats* out) {
+Status CollectShard(uint32_t shard, const std::string& sdir, ShardFileStats* out) {
   ShardListing ls;
   Status s = ListShardDir(sdir, &ls);
   if (!s.ok()) return s;
@@ -144,14 +145,14 @@ int CmdStats(const std::string& dir, bool json) {
   if (s.ok()) s = db::ReadStoreOptions(dir, &so);
   if (!s.ok()) return ReportError("stats", s);
 
-  std::vector<ShardStats> shards(so.shards);
+  std::vector<ShardFileStats> shards(so.shards);
   for (uint32_t i = 0; i < so.shards; i++) {
     s = CollectShard(i, JoinPath(dir, ShardDirName(i)), &shards[i]);
     if (!s.ok()) return ReportError("stats", s);
   }
   std::array<LevelStats, lsm::kNumLevels> total{};
   WalStats total_wal;
-  for (const ShardStats& sh : shards) {
+  for (const ShardFileStats& sh : shards) {
     for (int level = 0; level < lsm::kNumLevels; level++) total[level].Add(sh.levels[level]);
     total_wal.Add(sh.wal);
   }
@@ -161,7 +162,7 @@ int CmdStats(const std::string& dir, bool json) {
     j["path"] = dir;
     j["shards"] = nlohmann::ordered_json::array();
     for (uint32_t i = 0; i < so.shards; i++) {
-      const ShardStats& sh = shards[i];
+      const ShardFileStats& sh = shards[i];
       nlohmann::ordered_json js;
       js["shard"] = i;
       js["initialized"] = !sh.empty;
@@ -179,7 +180,7 @@ int CmdStats(const std::string& dir, bool json) {
   }
   std::printf("stats %s: %u shards\n", dir.c_str(), so.shards);
   for (uint32_t i = 0; i < so.shards; i++) {
-    const ShardStats& sh = shards[i];
+    const ShardFileStats& sh = shards[i];
     if (sh.empty) {
       std::printf("%s: empty (never initialized)\n", ShardDirName(i).c_str());
       continue;

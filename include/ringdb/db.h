@@ -29,6 +29,9 @@
 // Close: a call that races Close() or comes after it returns Shutdown (GetSnapshot:
 // null; an iterator: !Valid() with status Shutdown) and never touches freed memory;
 // Close waits for the calls already inside to leave (a gate counts them).
+// Each method below repeats, in a "Threads:" line, where it may be called and what a
+// call racing Close() gets ("a shard thread" = a thread of this DB's shards: an async
+// callback or a RunOnShards task).
 #pragma once
 
 #include <functional>
@@ -76,6 +79,9 @@ class DB {
   // Closes the store if Close() was not called.
   virtual ~DB() = default;
 
+  // Threads (Put, Delete, Write): any application thread; from a shard thread
+  // InvalidArgument (it would deadlock). Racing Close: Shutdown, or, if the write got in
+  // first, it completes (the shard finishes it during Close) and returns its status.
   virtual Status Put(const WriteOptions& wo, std::string_view key, std::string_view value) = 0;
   virtual Status Delete(const WriteOptions& wo, std::string_view key) = 0;
   virtual Status Write(const WriteOptions& wo, const WriteBatch& batch) = 0;
@@ -87,6 +93,8 @@ class DB {
 
   // OK and *value set, NotFound (absent, deleted, or past its deadline), or an error.
   // *expire_at_unix_ms (when not null): the value's deadline, 0 when it has none.
+  // Threads: any application thread (runs on it); from a shard thread InvalidArgument.
+  // Racing Close: Shutdown, or the answer of a read that got in first.
   virtual Status Get(const ReadOptions& ro, std::string_view key, std::string* value,
                      uint64_t* expire_at_unix_ms) = 0;
   Status Get(const ReadOptions& ro, std::string_view key, std::string* value) {
@@ -99,31 +107,45 @@ class DB {
   // Looks up every key at once: each owning shard gets its keys in one message and issues
   // every block-cache miss together, so a batch of cold keys uses the SSD's parallelism.
   // (*values)[i] and the returned status [i] belong to keys[i] (OK, NotFound or error).
+  // Threads and Close: as Get (every status Shutdown when refused).
   virtual std::vector<Status> MultiGet(const ReadOptions& ro,
                                        std::span<const std::string_view> keys,
                                        std::vector<std::string>* values) = 0;
 
   // An ordered iterator over every shard (ringdb/iterator.h), bounded by
   // ReadOptions::lower_bound/upper_bound, at ReadOptions::snapshot or at a view taken now.
+  // Threads: any application thread; the iterator itself is used by one thread at a
+  // time. From a shard thread, or racing Close: an iterator that is !Valid() with the
+  // error (InvalidArgument, Shutdown); one created before Close turns Shutdown after it.
   virtual std::unique_ptr<Iterator> NewIterator(const ReadOptions& ro) = 0;
 
   // Pins the current sequence number of every shard; compaction keeps what it needs.
   // Release with ReleaseSnapshot before closing the DB.
+  // Threads: any application thread. From a shard thread, or racing Close: null.
   virtual const Snapshot* GetSnapshot() = 0;
   // InvalidArgument for a snapshot released already (or not from this DB): a double
   // release is a caller bug, reported rather than ignored. A snapshot released after
-  // Close is freed (OK).
+  // Close is freed (OK). Threads: any application thread; a snapshot may be released
+  // on another thread than the one that took it. Racing Close: OK (freed).
   virtual Status ReleaseSnapshot(const Snapshot* snapshot) = 0;
 
   using WriteCallback = std::function<void(Status)>;
   // `value` is valid only during the callback.
   using GetCallback = std::function<void(Status, std::string_view value)>;
+  // Threads: any application thread; the callback runs on the key's shard thread (for
+  // WriteAsync, on the thread of the batch's last shard to finish). A call refused
+  // before it is queued (from a shard thread: NotSupported; an oversized key or value:
+  // InvalidArgument; an empty batch: OK) runs the callback at once on the calling
+  // thread. Racing Close: the callback gets Shutdown at once on the calling thread, or
+  // the call was queued before Close began and its callback runs on the shard thread.
   virtual void PutAsync(std::string_view key, std::string_view value, WriteCallback cb) = 0;
   virtual void DeleteAsync(std::string_view key, WriteCallback cb) = 0;
   virtual void WriteAsync(const WriteBatch& batch, WriteCallback cb) = 0;
   virtual void GetAsync(std::string_view key, GetCallback cb) = 0;
 
   // Turns every shard's memtable into an SSTable and waits until that is durable.
+  // Threads: any application thread; from a shard thread InvalidArgument. Racing Close:
+  // Shutdown, or a flush that got in first completes.
   virtual Status Flush() = 0;
 
   // Writes a consistent, openable copy of the store into `dir`, a directory this call
@@ -159,16 +181,22 @@ class DB {
   //    accepted; docs/engine.md "Errors"), nor is Corruption or an IOError.
   // Writes acknowledged before the error stay; a write that failed may or may not be
   // in the store, as after any failed write. Shutdown after Close.
+  // Threads: any application thread; from a shard thread InvalidArgument.
   virtual Status Resume() = 0;
 
   // Waits for in-flight work, flushes nothing that is not needed for durability (the
   // WAL covers the memtables), syncs, and releases the directory. Idempotent.
+  // Threads: any application thread, once or many times, also at once (one closes, the
+  // others return OK at once, possibly before the store is closed). From a shard thread:
+  // InvalidArgument, and the store is left open (and leaked: no call closes it again).
   virtual Status Close() = 0;
 
   // Counters of every shard (gathered on each shard's thread).
+  // Threads: any application thread; from a shard thread InvalidArgument. Racing Close:
+  // Shutdown, or the counters of a call that got in first.
   virtual Status GetStats(Stats* stats) = 0;
   // GetStats rendered as one JSON object / in the Prometheus text exposition format.
-  // Empty on error (e.g. after Close).
+  // Empty on error (e.g. after Close, or from a shard thread).
   std::string StatsJson();
   std::string StatsPrometheus();
 
@@ -176,9 +204,13 @@ class DB {
   // thread and returns when all of them have returned (ringdb/shard_context.h). The
   // task must not call blocking DB methods; it uses ctx. Returns the first error of
   // the shards (e.g. Aborted if the store closes meanwhile).
+  // Threads: any application thread; from a shard thread InvalidArgument. Racing Close:
+  // Shutdown, or the tasks run and the call returns their shards' first error.
   using ShardTask = std::function<void(ShardContext& ctx, uint32_t fiber)>;
   virtual Status RunOnShards(uint32_t fibers_per_shard, const ShardTask& task) = 0;
 
+  // Threads (shard_count, ShardForKey, io_backend): any thread, shard threads too; they
+  // read what Open fixed and answer the same before and after Close.
   virtual uint32_t shard_count() const = 0;
   // The shard that owns `key` (stable for the life of the store).
   virtual uint32_t ShardForKey(std::string_view key) const = 0;

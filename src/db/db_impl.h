@@ -102,7 +102,7 @@ class DBImpl final : public DB {
   // testing::Crash.
   void CrashForTesting();
   // Stats of every shard, read on each shard's own thread, plus the threads' reads.
-  std::vector<lsm::ShardStats> ShardStatsSnapshot();
+  std::vector<lsm::InternalShardStats> ShardStatsSnapshot();
 
   // The sequence number a read of `shard` uses: the snapshot's, or Shard::kLatest.
   // InvalidArgument for a snapshot of another DB.

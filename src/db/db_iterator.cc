@@ -8,7 +8,13 @@
 namespace ringdb::db {
 
 DBIterator::DBIterator(DBImpl* db, std::vector<Child> children)
-    : db_(db), open_(db->open_flag()), children_(std::move(children)) {}
+    : db_(db), open_(db->open_flag()), children_(std::move(children)) {
+  // One child per shard, in shard order (DBImpl::NewIterator builds them so).
+  RINGDB_ASSERT(children_.size() == db_->shard_count());
+  for (size_t i = 0; i < children_.size(); i++) {
+    RINGDB_ASSERT(children_[i].shard == i && children_[i].it != nullptr);
+  }
+}
 
 bool DBIterator::Before(const Child* a, const Child* b) const {
   // std heap functions keep the "largest" at the front: the next entry in our direction.
@@ -30,6 +36,7 @@ void DBIterator::RebuildHeap() {
   }
   std::make_heap(heap_.begin(), heap_.end(),
                  [this](const Child* a, const Child* b) { return Before(a, b); });
+  RINGDB_ASSERT(heap_.size() <= children_.size());
 }
 
 void DBIterator::Reposition(Op op, std::string_view target) {
@@ -71,6 +78,7 @@ void DBIterator::Reposition(Op op, std::string_view target) {
 }
 
 void DBIterator::SwitchDirection(bool forward) {
+  RINGDB_ASSERT(!heap_.empty() && forward != forward_);  // REQUIRES: Valid(), turning around
   Child* cur = heap_.front();
   const std::string k(cur->it->key());
   for (Child& c : children_) {

@@ -24,6 +24,7 @@
 #include "db/db_impl.h"
 #include "lsm/db_iter.h"
 #include "ringdb/iterator.h"
+#include "util/assert.h"
 
 namespace ringdb::db {
 
@@ -43,9 +44,19 @@ class DBIterator final : public Iterator {
   void SeekForPrev(std::string_view target) override;
   void Next() override;
   void Prev() override;
-  std::string_view key() const override { return heap_.front()->it->key(); }
-  std::string_view value() const override { return heap_.front()->it->value(); }
-  uint64_t expire_at_unix_ms() const override { return heap_.front()->it->expire_at(); }
+  // REQUIRES: Valid() (the heap is empty otherwise).
+  std::string_view key() const override {
+    RINGDB_ASSERT(Valid());
+    return heap_.front()->it->key();
+  }
+  std::string_view value() const override {
+    RINGDB_ASSERT(Valid());
+    return heap_.front()->it->value();
+  }
+  uint64_t expire_at_unix_ms() const override {
+    RINGDB_ASSERT(Valid());
+    return heap_.front()->it->expire_at();
+  }
   Status status() const override { return status_; }
 
  private:
@@ -64,7 +75,9 @@ class DBIterator final : public Iterator {
   DBImpl* const db_;
   const OpenFlag open_;  // shared: outlives the DB
   std::vector<Child> children_;
-  std::vector<Child*> heap_;  // valid children; heap_[0] is the current entry
+  // Invariant: every member is a child whose iterator is Valid(); heap_[0] is the
+  // current entry; empty once status_ is an error.
+  std::vector<Child*> heap_;
   bool forward_ = true;
   Status status_;
 };

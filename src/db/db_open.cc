@@ -9,6 +9,7 @@
 
 #include "db/db_impl.h"
 #include "db/stats_render.h"
+#include "util/assert.h"
 #include "util/clock.h"
 #include "util/hash.h"
 #include "util/log.h"
@@ -133,6 +134,7 @@ Status LoadStoreOptions(const Options& opt, StoreOptions* so) {
     const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     so->shards = opt.shards != 0 ? opt.shards : static_cast<uint32_t>(ncpu > 0 ? ncpu : 1);
     so->shards = std::min(so->shards, kMaxShards);
+    RINGDB_ASSERT(so->shards >= 1);
     return WriteStoreOptions(opt.path, *so);
   }
   if (!s.ok()) return s;
@@ -154,24 +156,26 @@ Status LoadStoreOptions(const Options& opt, StoreOptions* so) {
 // beyond the shards (else its spinning steals the shards' CPU).
 rt::RuntimeOptions RuntimeOptionsFor(const Options& opt, uint32_t shards,
                                      uint64_t* caller_spin_ns) {
-  rt::RuntimeOptions ro;
-  ro.shards = shards;
-  ro.pin_threads = opt.pin_threads;
-  ro.backend.kind = static_cast<io::BackendKind>(opt.io_backend);
-  ro.backend.poll_batch = opt.io_poll_batch;
+  RINGDB_ASSERT(shards >= 1 && shards <= kMaxShards);
+  rt::RuntimeOptions rt_opt;
+  rt_opt.shards = shards;
+  rt_opt.pin_threads = opt.pin_threads;
+  rt_opt.backend.kind = static_cast<io::BackendKind>(opt.io_backend);
+  rt_opt.backend.poll_batch = opt.io_poll_batch;
   const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
   const bool spare_core = ncpu > static_cast<long>(shards);
   if (opt.idle_spin_us == Options::kAutoSpin) {
-    ro.spin_ns = 20'000;
+    rt_opt.spin_ns = 20'000;
     *caller_spin_ns = spare_core ? 5'000 : 0;
   } else {
-    ro.spin_ns = uint64_t{opt.idle_spin_us} * 1000;
-    *caller_spin_ns = ro.spin_ns / 4;
+    rt_opt.spin_ns = uint64_t{opt.idle_spin_us} * 1000;
+    *caller_spin_ns = rt_opt.spin_ns / 4;
   }
-  return ro;
+  return rt_opt;
 }
 
 lsm::ShardOptions ShardOptionsFor(const Options& opt, uint32_t shards) {
+  RINGDB_ASSERT(shards >= 1);  // divides the cache budget
   lsm::ShardOptions base;
   base.create_if_missing = true;
   base.durability = opt.durability;
@@ -218,6 +222,8 @@ Status DBImpl::Open(const Options& opt, const testing::OpenHooks* hooks, std::un
   StoreOptions so;
   s = LoadStoreOptions(opt, &so);
   if (!s.ok()) return s;
+  // DecodeStoreOptions and LoadStoreOptions guarantee it; every shard index relies on it.
+  RINGDB_ASSERT(so.shards >= 1 && so.shards <= kMaxShards);
   db->nshards_ = so.shards;
   db->stats_ = std::make_unique<StatsRegistry>(so.shards);
   db->post_writes_ = opt.post_writes && opt.durability != Durability::kSync;
@@ -227,11 +233,12 @@ Status DBImpl::Open(const Options& opt, const testing::OpenHooks* hooks, std::un
     db->checkpoint_before_file_ = hooks->checkpoint_before_file;
   }
 
-  rt::RuntimeOptions ro = RuntimeOptionsFor(opt, so.shards, &db->caller_spin_ns_);
-  if (hooks != nullptr && hooks->wrap_backend) ro.wrap_backend = hooks->wrap_backend;
-  if (hooks != nullptr) ro.driver = hooks->driver;
-  s = rt::Runtime::Start(ro, &db->rt_);
+  rt::RuntimeOptions rt_opt = RuntimeOptionsFor(opt, so.shards, &db->caller_spin_ns_);
+  if (hooks != nullptr && hooks->wrap_backend) rt_opt.wrap_backend = hooks->wrap_backend;
+  if (hooks != nullptr) rt_opt.driver = hooks->driver;
+  s = rt::Runtime::Start(rt_opt, &db->rt_);
   if (!s.ok()) return s;
+  RINGDB_ASSERT(db->rt_->shards() == so.shards);
   {
     io::IoBackend* b = db->rt_->reactor(0)->backend();
     db->backend_desc_ = std::string(b->name());
@@ -242,7 +249,7 @@ Status DBImpl::Open(const Options& opt, const testing::OpenHooks* hooks, std::un
     db->caller_io_.backend.register_buffers = false;
     db->caller_io_.backend.poll_batch = 0;
     db->caller_io_.backend.quiet = true;
-    db->caller_io_.wrap = ro.wrap_backend;
+    db->caller_io_.wrap = rt_opt.wrap_backend;
     const std::string& why = db->rt_->reactor(0)->backend_choice().reason;
     if (!why.empty()) db->backend_desc_ += " (" + why + ")";
   }
@@ -269,6 +276,7 @@ Status DBImpl::Open(const Options& opt, const testing::OpenHooks* hooks, std::un
     raw->open_->store(false);
     return s;
   }
+  for (const auto& shard : raw->shards_) RINGDB_ASSERT(shard != nullptr);
   RINGDB_LOG_DEBUG("opened %s: %u shards, backend %s", opt.path.c_str(), so.shards,
                    raw->backend_desc_.c_str());
   *out = std::move(db);
@@ -282,7 +290,7 @@ DBImpl::~DBImpl() {
 
 bool DBImpl::OnShardThread() const {
   rt::Reactor* r = rt::CurrentReactor();
-  return r != nullptr && r->runtime_tag() == rt_.get();
+  return r != nullptr && r->runtime() == rt_.get();
 }
 
 Status DBImpl::CheckCall(const CallGate& gate) const {
@@ -355,8 +363,8 @@ void DBImpl::CrashForTesting() {
   lock_.Release();
 }
 
-std::vector<lsm::ShardStats> DBImpl::ShardStatsSnapshot() {
-  std::vector<lsm::ShardStats> out(nshards_);
+std::vector<lsm::InternalShardStats> DBImpl::ShardStatsSnapshot() {
+  std::vector<lsm::InternalShardStats> out(nshards_);
   CallGate gate(*open_);
   if (!gate.open()) return out;
   OnAllShards([this, &out](uint32_t i) {
@@ -371,7 +379,7 @@ Status DBImpl::GetStats(Stats* stats) {
   CallGate gate(*open_);
   Status s = CheckCall(gate);
   if (!s.ok()) return s;
-  std::vector<lsm::ShardStats> raw = ShardStatsSnapshot();
+  std::vector<lsm::InternalShardStats> raw = ShardStatsSnapshot();
   stats->io_backend = backend_desc_;
   stats->shards.assign(nshards_, ShardStats());
   stats->total = ShardStats();

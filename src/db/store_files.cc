@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "ringdb/options.h"
+#include "util/assert.h"
 #include "util/coding.h"
 #include "util/crc32c.h"
 
@@ -56,6 +57,9 @@ bool ParseU32(std::string_view s, uint32_t* v) {
 }  // namespace
 
 std::string EncodeStoreOptions(const StoreOptions& so) {
+  // What DecodeStoreOptions accepts, so that a written file always reads back.
+  RINGDB_ASSERT(so.shards >= 1 && so.shards <= kMaxShards);
+  RINGDB_ASSERT(so.format_version <= kFormatVersion);
   std::string body = "ringdb-options\n";
   body += "format_version=" + std::to_string(so.format_version) + "\n";
   body += "shards=" + std::to_string(so.shards) + "\n";
@@ -115,6 +119,12 @@ Status DecodeStoreOptions(const std::string& contents, const std::string& file, 
 Status WriteStoreOptions(const std::string& dir, const StoreOptions& so) {
   std::string tmp = dir + "/OPTIONS.tmp", final_name = dir + "/OPTIONS";
   std::string data = EncodeStoreOptions(so);
+  {
+    // Checked before it goes to disk: the bytes decode to what the store is created with.
+    StoreOptions back;
+    RINGDB_ASSERT(DecodeStoreOptions(data, tmp, &back).ok() && back.shards == so.shards &&
+                  back.format_version == so.format_version);
+  }
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return Status::FromErrno(errno, "create " + tmp);
   size_t off = 0;
@@ -160,6 +170,7 @@ Status DirLock::Acquire(const std::string& dir) {
     }
     return Status::FromErrno(e, "flock " + file);
   }
+  RINGDB_ASSERT(fd_ < 0);  // Release() above
   fd_ = fd;
   return Status::OK();
 }

@@ -41,7 +41,7 @@ void ConcurrentHistogram::AddTo(HistogramData* out) const {
                    max_.load(std::memory_order_relaxed));
 }
 
-void ThreadShardStats::AddTo(lsm::ShardStats* out) const {
+void ThreadShardStats::AddTo(lsm::InternalShardStats* out) const {
   AddOp(get, &out->op(OpKind::kGet));
   AddOp(multiget, &out->op(OpKind::kMultiGet));
   AddOp(iter_seek, &out->op(OpKind::kIterSeek));
@@ -85,7 +85,7 @@ ThreadStats& StatsRegistry::ForThisThread() {
   return *t;
 }
 
-void StatsRegistry::AddTo(uint32_t i, lsm::ShardStats* out) const {
+void StatsRegistry::AddTo(uint32_t i, lsm::InternalShardStats* out) const {
   std::lock_guard<std::mutex> g(mu_);
   for (const auto& t : threads_) {
     if (const ThreadShardStats* s = t->shard_if_any(i)) s->AddTo(out);

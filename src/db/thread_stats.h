@@ -85,7 +85,7 @@ struct ThreadShardStats {
     cache_misses.Add(rc.cache_misses);
   }
   // Adds this block into a shard's stats.
-  void AddTo(lsm::ShardStats* out) const;
+  void AddTo(lsm::InternalShardStats* out) const;
 };
 
 // One thread's blocks for one DB, one per shard, created on first use.
@@ -115,7 +115,7 @@ class StatsRegistry {
   // makes later calls a compare and a load).
   ThreadStats& ForThisThread();
   // Adds every thread's counts for shard i into *out.
-  void AddTo(uint32_t i, lsm::ShardStats* out) const;
+  void AddTo(uint32_t i, lsm::InternalShardStats* out) const;
 
  private:
   const uint64_t id_;  // unique per process, never reused (keys the thread_local cache)

@@ -82,7 +82,7 @@ struct ShardOptions {
 };
 
 // The public counters (ringdb/stats.h) plus what only the engine looks at.
-struct ShardStats : ringdb::ShardStats {
+struct InternalShardStats : ringdb::ShardStats {
   uint64_t compaction_ns = 0;
   util::Histogram group_size;  // requests per group commit
 };
@@ -234,7 +234,7 @@ class Shard {
   // The error that made the shard read-only, or OK.
   const Status& background_error() const { return bg_error_; }
   // (Large: histograms. Fill a heap object, never a fiber-stack temporary.)
-  void GetStats(ShardStats* out) const;
+  void GetStats(InternalShardStats* out) const;
   uint32_t shard_id() const { return opt_.shard_id; }
 
  private:
@@ -337,6 +337,13 @@ class Shard {
   Status ReadOnlyError() const;
   // Resume (shard_resume.cc): the WAL steps.
   Status ResumeWal();
+  // (fiber) Close and Resume: until every sequence number already taken (a posted write
+  // sent to this shard) is applied, the loop draining the rings meanwhile.
+  void WaitForSentPostsApplied();
+  // (fiber) Flush and Resume: wakes the flush fiber and waits until no immutable
+  // memtable is left or a background error stopped the flushes; returns that error
+  // (Aborted after Crash()).
+  Status WaitForImmutablesFlushed();
   void WaitPublished(SequenceNumber seq) const;
   // (fiber on this shard) WaitForPostedWrites without blocking the loop that applies them.
   void WaitForPostedWritesInFiber();
@@ -363,9 +370,6 @@ class Shard {
   // immutable (Flush, PrepareCheckpoint).
   void SwitchForFlush();
   void FlushLoop();
-  // (fiber) Wakes the flush fiber and waits until no immutable memtable is left, or a
-  // background error or crash stops it; returns that error.
-  Status FlushImmutables();
   Status FlushOldestImmutable();
   // Writes the table `number` from `it`, syncs it and its directory entry, opens it.
   Status WriteTable(InternalIterator* it, FileMetaData* meta, TableRef* table);
@@ -467,7 +471,7 @@ class Shard {
   bool crashed_ = false;
   rt::WaitGroup fibers_;  // commit, flush and compaction fibers
 
-  ShardStats stats_;
+  InternalShardStats stats_;
   ReadCounters reads_;  // reads done by this shard's fibers (and blocks read for others)
 };
 

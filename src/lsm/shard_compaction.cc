@@ -233,6 +233,12 @@ void Shard::CacheBuiltBlocks(uint64_t number, TableBuilder* builder) {
 }
 
 Status Shard::RunCompaction(const Compaction& c) {
+  // PickCompaction's contract: files of `level` (never the last one) and the files of
+  // the next level they overlap; nothing else changes the version meanwhile (one
+  // compaction per shard, on this fiber).
+  RINGDB_ASSERT(c.level >= 0 && c.level < kNumLevels - 1);
+  RINGDB_ASSERT(c.output_level == c.level + 1);
+  RINGDB_ASSERT(!c.inputs[0].empty());
   const uint64_t start_ns = util::NowNanos();
   VersionEdit edit;
   if (c.IsTrivialMove()) {
@@ -281,6 +287,7 @@ Status Shard::RunCompaction(const Compaction& c) {
   std::vector<Output> outputs;
   Status s;
   auto finish_output = [&](Output& o) -> Status {
+    RINGDB_ASSERT(!o.finished && o.fd >= 0);  // finished once, while open
     o.finished = true;
     Status st = o.builder->Finish();
     if (warm_outputs) CacheBuiltBlocks(o.number, o.builder.get());
@@ -298,6 +305,8 @@ Status Shard::RunCompaction(const Compaction& c) {
     if (st.ok()) st = cl;
     o.meta = splitter.FinishFile();
     o.meta.number = o.number;
+    // Outputs hold at least one entry (opened on the first key), so a good file has bytes.
+    RINGDB_ASSERT(!st.ok() || o.builder->FileSize() > 0);
     o.meta.file_size = o.builder->FileSize();
     stats_.compaction_write_bytes += o.meta.file_size;
     // The finished output's buffers (several MiB) go now, not when the compaction ends.
@@ -363,6 +372,8 @@ Status Shard::RunCompaction(const Compaction& c) {
   std::vector<FileMetaData> metas;
   std::vector<TableRef> opened;
   for (Output& o : outputs) {
+    // On success every output was finished, closed and opened as a table.
+    RINGDB_ASSERT(!s.ok() || (o.finished && o.fd < 0 && o.table != nullptr));
     metas.push_back(o.meta);
     if (o.table != nullptr) opened.push_back(o.table);
   }

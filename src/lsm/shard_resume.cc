@@ -69,9 +69,7 @@ Status Shard::Resume() {
   if (!bg_resumable_) return bg_error_;
   // Posts are closed while the shard is read-only; the ones already sent are applied
   // (and stay in their post logs) before the memtable may be switched.
-  while (last_seq_ + 1 < seq_alloc_.load(std::memory_order_acquire) && !crashed_) {
-    rt::SleepFor(50'000);
-  }
+  WaitForSentPostsApplied();
   Status s = ResumeWal();
   if (!s.ok()) {
     RINGDB_LOG_WARN("shard %u: resume failed: %s", opt_.shard_id, s.ToString().c_str());
@@ -87,7 +85,7 @@ Status Shard::Resume() {
   commit_wakeup_.Set();
   compact_wakeup_.Set();
   // The immutable memtables are flushed now, so a disk still full says so here.
-  return FlushImmutables();
+  return WaitForImmutablesFlushed();
 }
 
 }  // namespace ringdb::lsm

@@ -41,29 +41,29 @@ class TableIter final : public InternalIterator {
     index_->SeekToFirst();
     InitDataBlock();
     if (data_ != nullptr) data_->SeekToFirst();
-    SkipEmptyForward();
+    SkipEmptyBlocks(Direction::kForward);
   }
   void SeekToLast() override {
     index_->SeekToLast();
     InitDataBlock();
     if (data_ != nullptr) data_->SeekToLast();
-    SkipEmptyBackward();
+    SkipEmptyBlocks(Direction::kBackward);
   }
   void Seek(std::string_view target) override {
     index_->Seek(target);
     InitDataBlock();
     if (data_ != nullptr) data_->Seek(target);
-    SkipEmptyForward();
+    SkipEmptyBlocks(Direction::kForward);
   }
   void Next() override {
     RINGDB_ASSERT(Valid());
     data_->Next();
-    SkipEmptyForward();
+    SkipEmptyBlocks(Direction::kForward);
   }
   void Prev() override {
     RINGDB_ASSERT(Valid());
     data_->Prev();
-    SkipEmptyBackward();
+    SkipEmptyBlocks(Direction::kBackward);
   }
   std::string_view key() const override { return data_->key(); }
   std::string_view value() const override { return data_->value(); }
@@ -96,7 +96,12 @@ class TableIter final : public InternalIterator {
     handle_ = h;
     data_ = Block::NewIterator(std::move(block));
   }
-  void SkipEmptyForward() {
+  enum class Direction { kForward, kBackward };
+  // While data_ is exhausted (or absent), moves to the next (previous) data block and
+  // onto its first (last) entry: stops on an entry, past the index's end, or at an error
+  // (a data block's error lands in status_).
+  void SkipEmptyBlocks(Direction dir) {
+    const bool forward = dir == Direction::kForward;
     while (status_.ok() && (data_ == nullptr || !data_->Valid())) {
       if (data_ != nullptr && !data_->status().ok()) {
         status_ = data_->status();
@@ -106,24 +111,18 @@ class TableIter final : public InternalIterator {
         data_.reset();
         return;
       }
-      index_->Next();
-      InitDataBlock();
-      if (data_ != nullptr) data_->SeekToFirst();
-    }
-  }
-  void SkipEmptyBackward() {
-    while (status_.ok() && (data_ == nullptr || !data_->Valid())) {
-      if (data_ != nullptr && !data_->status().ok()) {
-        status_ = data_->status();
-        break;
+      if (forward) {
+        index_->Next();
+      } else {
+        index_->Prev();
       }
-      if (!index_->Valid()) {
-        data_.reset();
-        return;
-      }
-      index_->Prev();
       InitDataBlock();
-      if (data_ != nullptr) data_->SeekToLast();
+      if (data_ == nullptr) continue;
+      if (forward) {
+        data_->SeekToFirst();
+      } else {
+        data_->SeekToLast();
+      }
     }
   }
 

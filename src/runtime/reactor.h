@@ -63,7 +63,7 @@ struct ReactorOptions {
   size_t stack_bytes = 64 << 10;              // per fiber, plus a guard page
   size_t max_cached_stacks = 256;             // StackPool free-list bound
   uint64_t task_quota_ns = 500'000;           // MaybeYield() yields after this much CPU
-  uint64_t stall_threshold_ns = 20'000'000;   // warn when a fiber runs this long
+  uint64_t long_fiber_run_ns = 20'000'000;    // warn when a fiber runs this long
   uint32_t drain_burst = 64;                  // messages taken from one ring per pass
   uint64_t stop_timeout_ns = 10'000'000'000;  // then remaining fibers are abandoned
 };
@@ -75,12 +75,14 @@ struct ReactorStats {
   uint64_t switches = 0;  // fiber resumptions
   uint64_t messages = 0;  // messages handled from rings
   uint64_t timers_fired = 0;
-  uint64_t stalls = 0;           // fibers that ran past stall_threshold_ns
+  uint64_t long_fiber_runs = 0;  // fibers that ran past long_fiber_run_ns
   uint64_t foreign_rings = 0;    // foreign rings currently registered
   uint64_t ring_full_waits = 0;  // SendToShard calls that found the ring full and waited
 };
 
 using TimerId = uint64_t;
+
+class Runtime;  // runtime.h
 
 namespace detail {
 // Stop coordination among the reactors of one runtime: they exit together once every
@@ -181,8 +183,13 @@ class Reactor {
   // sits in front of a user read or a WAL write in the submission queue. A linked
   // chain (IoRequest::kLinkNext) stays together on the route of its first request.
   void PrepareIo(io::IoRequest* req) {
-    const bool bg = chain_background_ >= 0 ? chain_background_ != 0 : IsBackground(req->io_class);
-    chain_background_ = (req->flags & io::IoRequest::kLinkNext) ? (bg ? 1 : 0) : -1;
+    const bool bg = chain_route_ != ChainRoute::kNone ? chain_route_ == ChainRoute::kBackground
+                                                      : IsBackground(req->io_class);
+    if (!(req->flags & io::IoRequest::kLinkNext)) {
+      chain_route_ = ChainRoute::kNone;  // the chain (if any) ends here
+    } else {
+      chain_route_ = bg ? ChainRoute::kBackground : ChainRoute::kForeground;
+    }
     if (!bg) {
       backend_->Prepare(req);
       return;
@@ -211,8 +218,10 @@ class Reactor {
   uint64_t now_ns() const { return now_ns_; }  // cached at the last loop pass
   // Thread-safe: true while the reactor is (about to be) asleep in backend->Wait().
   bool sleeping() const { return sleeping_.load(std::memory_order_acquire); }
-  void* runtime_tag() const { return runtime_tag_; }  // the owning Runtime, if any
-  void set_runtime_tag(void* t) { runtime_tag_ = t; }
+  // The Runtime whose shard this reactor runs, or null (a reactor made on its own):
+  // tells "called on one of this Runtime's shard threads" apart from other reactors.
+  const Runtime* runtime() const { return runtime_; }
+  void set_runtime(const Runtime* rt) { runtime_ = rt; }
 
   // ---- I/O accounting and trace (reactor thread only) ----
   // Copies the I/O statistics (out->io: per class counts, bytes and latency, submit
@@ -278,8 +287,11 @@ class Reactor {
   std::unique_ptr<io::IoBackend> backend_;
   io::IoRequest* bg_head_ = nullptr;
   io::IoRequest* bg_tail_ = nullptr;
-  int chain_background_ = -1;  // inside a linked chain: its route (1 background, 0 not)
-  io::IoAccounting io_acct_;   // installed as backend_'s observer
+  // The route of the linked chain being prepared (taken by its first request), kNone
+  // between chains.
+  enum class ChainRoute : uint8_t { kNone, kForeground, kBackground };
+  ChainRoute chain_route_ = ChainRoute::kNone;
+  io::IoAccounting io_acct_;  // installed as backend_'s observer
   ringdb::HistogramData ring_occupancy_;
   std::unique_ptr<io::IoTraceRecorder> trace_;  // kept after StopIoTrace for its counters
   int trace_fd_ = -1;                           // >= 0 while a trace runs
@@ -332,7 +344,7 @@ class Reactor {
   bool counted_quiescent_ = false;
   uint64_t stop_deadline_ns_ = 0;
   Event stop_event_;
-  void* runtime_tag_ = nullptr;
+  const Runtime* runtime_ = nullptr;
 };
 
 // ---- the current thread's reactor and fiber ----

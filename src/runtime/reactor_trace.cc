@@ -41,7 +41,7 @@ void Reactor::FillStats(ringdb::ShardStats* out) const {
   r.fiber_switches = stats_.switches;
   r.messages = stats_.messages;
   r.timers_fired = stats_.timers_fired;
-  r.long_fiber_runs = stats_.stalls;
+  r.long_fiber_runs = stats_.long_fiber_runs;
   r.ring_full_waits = stats_.ring_full_waits;
   r.ring_occupancy = ring_occupancy_;
 }

@@ -185,7 +185,7 @@ void Runtime::Wire() {
     }
     reactors_[i]->SetOutbound(std::move(outbound), peers);
     reactors_[i]->SetStopGroup(&stop_group_);
-    reactors_[i]->set_runtime_tag(this);
+    reactors_[i]->set_runtime(this);
   }
 }
 
@@ -206,16 +206,16 @@ Status Runtime::StartDriven() {
 }
 
 ReactorOptions Runtime::ReactorOptionsFor(uint32_t shard) const {
-  ReactorOptions ro;
-  ro.shard_id = shard;
-  ro.backend = opts_.backend;
-  ro.wrap_backend = opts_.wrap_backend;
-  ro.spin_ns = opts_.spin_ns;
-  ro.stack_bytes = opts_.stack_bytes;
-  ro.task_quota_ns = opts_.task_quota_ns;
-  ro.stall_threshold_ns = opts_.stall_threshold_ns;
-  ro.stop_timeout_ns = opts_.stop_timeout_ns;
-  return ro;
+  ReactorOptions reactor_opt;
+  reactor_opt.shard_id = shard;
+  reactor_opt.backend = opts_.backend;
+  reactor_opt.wrap_backend = opts_.wrap_backend;
+  reactor_opt.spin_ns = opts_.spin_ns;
+  reactor_opt.stack_bytes = opts_.stack_bytes;
+  reactor_opt.task_quota_ns = opts_.task_quota_ns;
+  reactor_opt.long_fiber_run_ns = opts_.long_fiber_run_ns;
+  reactor_opt.stop_timeout_ns = opts_.stop_timeout_ns;
+  return reactor_opt;
 }
 
 void Runtime::ThreadMain(uint32_t shard) {
@@ -260,7 +260,7 @@ Runtime::~Runtime() {
 void Runtime::Stop() {
   if (stopped_) return;
   Reactor* cur = CurrentReactor();
-  RINGDB_ASSERT_MSG(cur == nullptr || cur->runtime_tag() != this,
+  RINGDB_ASSERT_MSG(cur == nullptr || cur->runtime() != this,
                     "Runtime::Stop() from one of its own shards would deadlock");
   stopping_.store(true, std::memory_order_release);
   for (auto& r : reactors_) r->RequestStop();
@@ -309,7 +309,7 @@ void Runtime::PushForeign(uint32_t shard, Message* msg, Wake wake) {
   RINGDB_ASSERT_MSG(shard < shards(), "SubmitTo: shard out of range");
   RINGDB_ASSERT_MSG(!stopping_.load(std::memory_order_acquire), "SubmitTo after Runtime::Stop()");
   Reactor* cur = CurrentReactor();
-  RINGDB_ASSERT_MSG(cur == nullptr || cur->runtime_tag() != this,
+  RINGDB_ASSERT_MSG(cur == nullptr || cur->runtime() != this,
                     "PushForeign from one of the runtime's own shards");
   ForeignRing* fr = ForeignRingFor(shard);
   Reactor* target = reactors_[shard].get();

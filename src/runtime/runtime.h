@@ -50,7 +50,7 @@ struct RuntimeOptions {
   uint64_t spin_ns = 50'000;      // reactor idle spin before sleeping (0: never spin)
   uint32_t ring_capacity = 1024;  // per ring, rounded up to a power of two
   size_t stack_bytes = 64 << 10;  // per fiber
-  uint64_t stall_threshold_ns = 20'000'000;
+  uint64_t long_fiber_run_ns = 20'000'000;
   uint64_t task_quota_ns = 500'000;
   uint64_t foreign_spin_ns = 20'000;  // blocking SubmitTo: spin before futex sleep
   uint64_t stop_timeout_ns = 10'000'000'000;
@@ -199,7 +199,7 @@ class Runtime {
   auto SubmitTo(uint32_t shard, F&& fn) -> std::invoke_result_t<std::remove_reference_t<F>&> {
     using Fn = std::remove_reference_t<F>;
     Reactor* cur = CurrentReactor();
-    if (cur != nullptr && cur->runtime_tag() == this) {
+    if (cur != nullptr && cur->runtime() == this) {
       RINGDB_ASSERT_MSG(cur->current_fiber() != nullptr,
                         "Runtime::SubmitTo on a shard thread outside a fiber");
       return rt::SubmitTo(shard, fn);

@@ -133,13 +133,13 @@ bool Reactor::RunReady() {
     slice_start_ns_ = t0;
     SwitchTo(f);
     const uint64_t t1 = util::NowNanos();
-    if (t1 - t0 > opts_.stall_threshold_ns) {
-      stats_.stalls++;
+    if (t1 - t0 > opts_.long_fiber_run_ns) {
+      stats_.long_fiber_runs++;
       RINGDB_LOG_WARN(
           "shard %u: fiber %llu '%s' ran %.3f ms without yielding (threshold %.3f ms); "
           "long loops should call rt::MaybeYield()",
           opts_.shard_id, static_cast<unsigned long long>(id), name, (t1 - t0) / 1e6,
-          opts_.stall_threshold_ns / 1e6);
+          opts_.long_fiber_run_ns / 1e6);
     }
     t0 = t1;
   }

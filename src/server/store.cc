@@ -254,15 +254,15 @@ uint64_t Store::completions_held_back() const {
 
 void Store::GetStats(ringdb::Stats* out) {
   db::DBImpl* impl = Impl(db_.get());
-  std::vector<std::unique_ptr<lsm::ShardStats>> raw(nshards_);
+  std::vector<std::unique_ptr<lsm::InternalShardStats>> raw(nshards_);
   struct Arg {
     lsm::Shard* shard;
-    lsm::ShardStats* out;
+    lsm::InternalShardStats* out;
   };
   std::vector<Arg> args(nshards_);
   std::vector<ShardCall> calls(nshards_);
   for (uint32_t i = 0; i < nshards_; i++) {
-    raw[i] = std::make_unique<lsm::ShardStats>();  // large: on the heap, not a fiber stack
+    raw[i] = std::make_unique<lsm::InternalShardStats>();  // large: on the heap, not a fiber stack
     args[i] = {impl->shard(i), raw[i].get()};
     calls[i].shard = i;
     calls[i].arg = &args[i];

@@ -40,11 +40,21 @@ int VarintLength(uint64_t v) {
   return len;
 }
 
-const char* GetVarint64Ptr(const char* p, const char* limit, uint64_t* v) {
-  uint64_t result = 0;
-  for (uint32_t shift = 0; shift <= 63 && p < limit; shift += 7) {
-    uint64_t byte = static_cast<unsigned char>(*p++);
-    if (shift == 63 && byte > 1) return nullptr;  // overflows 64 bits
+namespace {
+
+// Decodes a varint of at most sizeof(T) * 8 bits: nullptr if it runs past `limit` or
+// does not fit in T (its last possible byte holds only the top bits: 0x0f for 32 bits,
+// 0x01 for 64).
+template <typename T>
+const char* GetVarintPtr(const char* p, const char* limit, T* v) {
+  constexpr uint32_t kLastShift = (sizeof(T) * 8 - 1) / 7 * 7;
+  constexpr T kLastByteMax = static_cast<T>(~T{0}) >> kLastShift;
+  static_assert(sizeof(T) != 4 || (kLastShift == 28 && kLastByteMax == 0x0f));
+  static_assert(sizeof(T) != 8 || (kLastShift == 63 && kLastByteMax == 1));
+  T result = 0;
+  for (uint32_t shift = 0; shift <= kLastShift && p < limit; shift += 7) {
+    T byte = static_cast<unsigned char>(*p++);
+    if (shift == kLastShift && byte > kLastByteMax) return nullptr;  // overflows T
     if (byte & 0x80) {
       result |= (byte & 0x7f) << shift;
     } else {
@@ -56,20 +66,14 @@ const char* GetVarint64Ptr(const char* p, const char* limit, uint64_t* v) {
   return nullptr;
 }
 
+}  // namespace
+
+const char* GetVarint64Ptr(const char* p, const char* limit, uint64_t* v) {
+  return GetVarintPtr(p, limit, v);
+}
+
 const char* GetVarint32PtrSlow(const char* p, const char* limit, uint32_t* v) {
-  uint32_t result = 0;
-  for (uint32_t shift = 0; shift <= 28 && p < limit; shift += 7) {
-    uint32_t byte = static_cast<unsigned char>(*p++);
-    if (shift == 28 && byte > 0x0f) return nullptr;  // overflows 32 bits
-    if (byte & 0x80) {
-      result |= (byte & 0x7f) << shift;
-    } else {
-      result |= byte << shift;
-      *v = result;
-      return p;
-    }
-  }
-  return nullptr;
+  return GetVarintPtr(p, limit, v);
 }
 
 bool GetVarint32(std::string_view* input, uint32_t* v) {

@@ -8,9 +8,10 @@
 #include "ringdb/db.h"
 #include "testing/fault_backend.h"
 #include "tests/db/db_test_util.h"
-#include "tests/db/fault_test_util.h"
+#include "tests/db/fault_test_fixture.h"
 
 namespace ringdb {
+namespace faulttest {
 namespace {
 
 using io::FaultController;
@@ -96,4 +97,5 @@ TEST_P(FaultWalReplayTest, FlippedReadIsReadAgain) {
 INSTANTIATE_TEST_SUITE_P(Seeds, FaultWalReplayTest, ::testing::Values(1, 2, 3, 4));
 
 }  // namespace
+}  // namespace faulttest
 }  // namespace ringdb

@@ -1,4 +1,5 @@
-// I/O faults under the engine (io::FaultBackend via testing::OpenWithHooks):
+// I/O faults under the engine, one kind at a time (io::FaultBackend via
+// testing::OpenWithHooks; the fixture is fault_test_fixture.h):
 //   - EIO / ENOSPC / short write / failed fsync on WAL writes, SSTable (flush) writes
 //     and MANIFEST/CURRENT writes: the call returns a clear non-OK Status (IOError,
 //     NoSpace), never OK;
@@ -6,28 +7,18 @@
 //     IOError) even once the fault is gone, reads still work;
 //   - nothing acknowledged before the fault is lost after a reopen without faults, and a
 //     write that failed is either absent or exactly what was written;
-//   - a bit flipped in data read from an SSTable gives Corruption, never wrong data, and
-//     the damaged block is not cached;
-//   - a seeded storm of random faults never loses an acknowledged write.
-// Shard count 1 so that every key is on the faulty shard. Replay: RINGDB_SEED=<seed>.
+// Bit flips on reads and a random storm of faults: fault_read_test.cc.
+// Shard count 1 so that every key is on the faulty shard.
 #include <cstdio>
 #include <map>
-#include <optional>
 
-#include "db/test_hooks.h"
 #include "ringdb/db.h"
 #include "ringdb/write_batch.h"
-#include "testing/fault_backend.h"
-#include "tests/db/db_test_util.h"
-#include "tests/db/fault_test_util.h"
+#include "tests/db/fault_test_fixture.h"
 
 namespace ringdb {
+namespace faulttest {
 namespace {
-
-using dbtest::Printable;
-using io::FaultController;
-using io::FaultRule;
-using io::IoOp;
 
 // ---- WAL -------------------------------------------------------------------------------------
 
@@ -324,169 +315,6 @@ TEST_F(FaultTest, ReplayedWritesSurvivePowerLossBeforeTheirFlush) {
   ReopenCleanAndCheck();
 }
 
-// ---- bit flips on SSTable reads ------------------------------------------------------------
-
-// Bit flips on every .sst read: each Get is Corruption or the right value, the flips are
-// detected, and no damaged block stays cached.
-class SstBitFlipTest : public FaultTest {
- protected:
-  void Run() {
-    {
-      std::unique_ptr<DB> db;
-      ASSERT_OK(DB::Open(Opts(), &db));
-      db_ = std::move(db);
-      WriteAcked("flushed-", 400);
-      ASSERT_OK(db_->Flush());
-      ASSERT_OK(db_->Close());
-      db_.reset();
-    }
-    OpenFaultyOrDie();
-    auto rule = ctl_->AddRule(FaultRule::BitFlip().File(".sst"));
-    int corrupt = 0, right = 0;
-    ReadOptions ro;
-    for (const auto& [k, v] : acked_) {
-      std::string got;
-      Status s = db_->Get(ro, k, &got);
-      if (s.IsCorruption()) {
-        ++corrupt;
-        EXPECT_FALSE(s.message().empty());
-        continue;
-      }
-      ASSERT_TRUE(s.ok() && got == v)
-          << "with bit flips on .sst reads, Get(" << k << ") must be Corruption or right; got "
-          << s.ToString() << " " << Printable(got);
-      ++right;
-    }
-    std::fprintf(stderr, "[ fault] bit flips fired=%llu: corruption=%d right=%d\n",
-                 static_cast<unsigned long long>(ctl_->RuleFires(rule)), corrupt, right);
-    if (ctl_->RuleFires(rule) > 0) {
-      EXPECT_GT(corrupt, 0) << "bit flips on every .sst read were never detected";
-    } else {
-      ADD_FAILURE() << "no .sst read went through the backend (all served from a cache "
-                       "filled at Open?)";
-    }
-    // Without the fault every key reads right again: no damaged block was cached.
-    ctl_->ClearRules();
-    CheckAcked(db_.get(), "after bit flips stop");
-    ReopenCleanAndCheck();
-  }
-};
-
-TEST_F(SstBitFlipTest, ReadOnTheCallingThreadIsCorruptionNeverWrongData) {
-  Run();
-}
-
-TEST_F(SstBitFlipTest, ReadHandedToTheShardIsCorruptionNeverWrongData) {
-  caller_block_reads_ = false;
-  Run();
-}
-
-// ---- a seeded storm ----------------------------------------------------------------------------
-
-// Epochs of random operations under random faults; an epoch ends when the shard has
-// gone read-only (a few failures in a row) or after 250 ops, then the store is reopened
-// with new faults. In the end, a reopen without faults must hold every acknowledged
-// write (or a later attempted one) and nothing never attempted.
-TEST_F(FaultTest, RandomFaultStormNeverLosesAcknowledgedWrites) {
-  const uint64_t seed = dbtest::TestSeed("FaultTest.RandomFaultStorm");
-  std::mt19937_64 rng(seed);
-  // key -> every value ever attempted (acknowledged or not), in order.
-  std::map<std::string, std::vector<std::string>> attempted;
-  int ok = 0, failed = 0, epochs_readonly = 0, open_failures = 0;
-  uint64_t injected = 0;
-  for (int epoch = 0; epoch < 8; ++epoch) {
-    auto ctl = std::make_shared<FaultController>(io::FaultControllerOptions{false, ""});
-    ctl->AddRule(FaultRule::Error(EIO).On(io::kWriteOps).WithProbability(0.004, rng()));
-    ctl->AddRule(FaultRule::Error(ENOSPC).On(io::kWriteOps).WithProbability(0.004, rng()));
-    ctl->AddRule(FaultRule::ShortTransfer().On(io::kWriteOps).WithProbability(0.004, rng()));
-    ctl->AddRule(FaultRule::Error(EIO).On(io::kSyncOps).WithProbability(0.004, rng()));
-    ctl->AddRule(FaultRule::Error(EIO).On(io::kDirOps).WithProbability(0.01, rng()));
-    ctl->AddRule(FaultRule::Delay(200000).WithProbability(0.05, rng()));
-    ringdb::testing::OpenHooks hooks;
-    hooks.wrap_backend = io::MakeFaultWrapper(ctl);
-    std::unique_ptr<DB> db;
-    Status os = ringdb::testing::OpenWithHooks(Opts(), hooks, &db);
-    if (!os.ok()) {
-      // A fault during recovery: a clean error is fine, the next epoch retries.
-      EXPECT_TRUE(IsIoFailure(os)) << "Open: " << os.ToString() << " [RINGDB_SEED=" << seed << "]";
-      ++open_failures;
-      injected += ctl->counters().injected();
-      continue;
-    }
-    int fails_in_row = 0;
-    for (int i = 0; i < 250 && fails_in_row < 3; ++i) {
-      const uint64_t r = rng() % 100;
-      Status s;
-      if (r < 3) {
-        s = db->Flush();
-      } else if (r < 15) {
-        WriteBatch b;
-        std::vector<std::pair<std::string, std::string>> puts;
-        for (int j = 0; j < 4; ++j) {
-          std::string k = dbtest::KeyN("storm-", rng() % 200);
-          std::string v =
-              k + "#" + std::to_string(epoch) + "." + std::to_string(i) + "." + std::to_string(j);
-          b.Put(k, v);
-          attempted[k].push_back(v);
-          puts.emplace_back(k, v);
-        }
-        s = db->Write(b);
-        if (s.ok()) {
-          for (auto& [k, v] : puts) acked_[k] = v;
-        }
-      } else {
-        std::string k = dbtest::KeyN("storm-", rng() % 200);
-        std::string v = k + "#" + std::to_string(epoch) + "." + std::to_string(i) +
-                        std::string(rng() % 2000, 's');
-        attempted[k].push_back(v);
-        s = db->Put(k, v);
-        if (s.ok()) acked_[k] = v;
-      }
-      if (s.ok()) {
-        ++ok;
-        fails_in_row = 0;
-      } else {
-        ++failed;
-        ++fails_in_row;
-        EXPECT_TRUE(IsIoFailure(s)) << "epoch " << epoch << " op " << i << ": " << s.ToString()
-                                    << " [RINGDB_SEED=" << seed << "]";
-      }
-    }
-    if (fails_in_row >= 3) ++epochs_readonly;
-    db->Close();
-    db.reset();
-    injected += ctl->counters().injected();
-  }
-  std::fprintf(stderr,
-               "[ fault] storm seed=%llu ok=%d failed=%d injected=%llu epochs_readonly=%d "
-               "open_failures=%d\n",
-               static_cast<unsigned long long>(seed), ok, failed,
-               static_cast<unsigned long long>(injected), epochs_readonly, open_failures);
-  EXPECT_GT(injected, 0u);
-  EXPECT_GT(ok, 0);
-  std::unique_ptr<DB> db;
-  ASSERT_OK(DB::Open(Opts(), &db));
-  for (const auto& [k, vals] : attempted) {
-    std::string got;
-    Status s = db->Get(k, &got);
-    ASSERT_TRUE(s.ok() || s.IsNotFound()) << k << ": " << s.ToString();
-    auto a = acked_.find(k);
-    if (a == acked_.end()) {
-      // Never acknowledged: absent or one of the attempted values.
-      if (s.ok()) {
-        EXPECT_NE(std::find(vals.begin(), vals.end(), got), vals.end())
-            << "PHANTOM " << k << " = " << Printable(got) << " [RINGDB_SEED=" << seed << "]";
-      }
-      continue;
-    }
-    // Acknowledged: the acknowledged value or a later attempted one.
-    auto pos = std::find(vals.begin(), vals.end(), a->second);
-    EXPECT_TRUE(s.ok() && std::find(pos, vals.end(), got) != vals.end())
-        << "LOST acknowledged " << k << " = " << Printable(a->second) << ", got " << s.ToString()
-        << " " << Printable(got) << " [RINGDB_SEED=" << seed << "]";
-  }
-  ASSERT_OK(db->Close());
-}
-
 }  // namespace
+}  // namespace faulttest
 }  // namespace ringdb

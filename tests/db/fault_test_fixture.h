@@ -1,7 +1,7 @@
-// The fixture of the fault suites (fault_test.cc, fault_recovery_test.cc): a store of
-// one shard opened over io::FaultBackend, the writes it acknowledged and the writes that
-// failed, and the check that a reopen without faults keeps the one and never shows the
-// other changed.
+// The fixture of the fault suites (fault_test.cc, fault_read_test.cc,
+// fault_recovery_test.cc): a one-shard store opened over io::FaultBackend
+// (testing::OpenWithHooks), the keys it acknowledged and the writes that failed, and a
+// clean reopen that checks both.
 #pragma once
 
 #include <cstdio>
@@ -14,7 +14,14 @@
 #include "testing/fault_backend.h"
 #include "tests/db/db_test_util.h"
 
-namespace ringdb {
+// Not in an anonymous namespace: both files' TEST_Fs must share one fixture type.
+namespace ringdb::faulttest {
+
+using dbtest::Printable;
+using dbtest::TempDir;
+using io::FaultController;
+using io::FaultRule;
+using io::IoOp;
 
 class FaultTest : public ::testing::Test {
  protected:
@@ -28,7 +35,7 @@ class FaultTest : public ::testing::Test {
   bool caller_block_reads_ = true;
 
   Status OpenFaulty(std::unique_ptr<DB>* db) {
-    ctl_ = std::make_shared<io::FaultController>(io::FaultControllerOptions{false, ""});
+    ctl_ = std::make_shared<FaultController>(io::FaultControllerOptions{false, ""});
     ringdb::testing::OpenHooks hooks;
     hooks.wrap_backend = io::MakeFaultWrapper(ctl_);
     return ringdb::testing::OpenWithHooks(Opts(), hooks, db);
@@ -50,9 +57,8 @@ class FaultTest : public ::testing::Test {
     for (const auto& [k, v] : acked_) {
       std::string got;
       Status s = db->Get(k, &got);
-      ASSERT_TRUE(s.ok() && got == v)
-          << stage << ": acknowledged " << k << " want " << dbtest::Printable(v) << " got "
-          << s.ToString() << " " << dbtest::Printable(got);
+      ASSERT_TRUE(s.ok() && got == v) << stage << ": acknowledged " << k << " want " << Printable(v)
+                                      << " got " << s.ToString() << " " << Printable(got);
     }
   }
 
@@ -73,8 +79,7 @@ class FaultTest : public ::testing::Test {
       std::string got;
       Status g = db->Get(k, &got);
       EXPECT_TRUE(g.IsNotFound() || (g.ok() && got == v))
-          << "failed write " << k << " came back as " << g.ToString() << " "
-          << dbtest::Printable(got);
+          << "failed write " << k << " came back as " << g.ToString() << " " << Printable(got);
     }
     // The store is writable again.
     ASSERT_OK(db->Put("after-reopen", "ok"));
@@ -95,8 +100,8 @@ class FaultTest : public ::testing::Test {
     return s;
   }
 
-  dbtest::TempDir tmp_;
-  std::shared_ptr<io::FaultController> ctl_;
+  TempDir tmp_;
+  std::shared_ptr<FaultController> ctl_;
   std::unique_ptr<DB> db_;
   std::map<std::string, std::string> acked_;
   std::map<std::string, std::string> failed_;
@@ -106,4 +111,4 @@ inline bool IsIoFailure(const Status& s) {
   return s.IsIOError() || s.IsNoSpace() || s.IsReadOnly();
 }
 
-}  // namespace ringdb
+}  // namespace ringdb::faulttest
