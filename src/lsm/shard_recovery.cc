@@ -247,8 +247,9 @@ Status Shard::StartAfterReplay() {
 }
 
 // Starts an fdatasync of a segment being replayed, on a fiber of its own, so that it
-// runs while the records are decoded. KeepReplayedSegments needs the segment durable
-// before it may keep it; the sync is harmless when a table is written instead.
+// runs while the segment is read and its records decoded. KeepReplayedSegments needs
+// the segment durable before it may keep it; the sync is harmless when a table is
+// written instead.
 void Shard::SyncReplayedSegment(const std::string& name) {
   replay_syncs_.Add();
   rt::CurrentReactor()->Spawn(
@@ -327,6 +328,8 @@ Status Shard::ReplayWal(const WalReplayItem& item, std::string* torn_path) {
   int fd = -1;
   Status s = rt::OpenAt(dir_fd_, name.c_str(), O_RDONLY | O_CLOEXEC, 0, &fd);
   if (!s.ok()) return s;
+  // The writeback of what a crash left in the page cache overlaps the read and replay.
+  SyncReplayedSegment(name);
   // The bytes are read, and what a torn tail or Corruption rests on read again, before
   // anything is replayed (F6; lsm/wal_segment_read.h, shared with ringdb-tool verify).
   WalSegmentRead seg;
@@ -339,7 +342,6 @@ Status Shard::ReplayWal(const WalReplayItem& item, std::string* torn_path) {
   Status c = rt::Close(fd, path);
   if (s.ok()) s = c;
   if (!s.ok()) return s;
-  SyncReplayedSegment(name);
   SequenceNumber seg_max = 0;
   MemTable* mem = mem_.get();
   for (const WalRecord& rec : seg.records) {

@@ -74,7 +74,7 @@ Status ReadWalSegment(const WalReplayItem& item, const WalReadFn& read, std::str
   const WalkContext c{item, shard, manifest_path, wal_path, torn_before};
   const uint64_t n = item.read_bytes;
   out->rereads = 0;
-  out->bytes = std::make_unique_for_overwrite<char[]>(std::max<uint64_t>(n, 1));
+  out->bytes = util::HugeBuffer(n);
   char* const data = out->bytes.get();
   Status s = read(0, data, n);
   if (!s.ok()) return s;

@@ -21,6 +21,7 @@
 #include "lsm/recovery_check.h"
 #include "lsm/wal_format.h"
 #include "ringdb/status.h"
+#include "util/huge_buffer.h"
 
 namespace ringdb::lsm {
 
@@ -34,7 +35,7 @@ constexpr int kWalRereads = 3;
 
 // What a live segment held, walked as recovery walks it.
 struct WalSegmentRead {
-  std::unique_ptr<char[]> bytes;   // item.read_bytes of the segment: the data decided on
+  util::HugeBuffer bytes;          // item.read_bytes of the segment: the data decided on
   std::vector<WalRecord> records;  // valid records in order; payloads point into `bytes`
   WalWalk walk;                    // tail (when the reader stopped cleanly), records, max_seq
   // Corruption found in bytes that read the same twice: the reader's proof (a later
