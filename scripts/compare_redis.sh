@@ -14,7 +14,7 @@
 #                            [--no-cluster] [--lock] [--dir /tmp/ringdb-compare]
 #                            [--server build/tools/ringdb-server] [-- extra server flags]
 #
-# --shards lists the ringdb shard counts to measure (0: one per CPU, the default of a new
+# --shards lists the ringdb shard counts to measure (0: the server's default for a new
 # store); each is a row next to Redis. --lock holds `flock -x /tmp/ringdb-cpu.lock`
 # around each group of measurements that are compared with each other (every ringdb
 # setting and Redis for one durability and -P; nothing else builds meanwhile) and
