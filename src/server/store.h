@@ -112,9 +112,9 @@ class Store {
   // in the store at `path`, else the server's default for a new store: one per CPU but
   // one, at least 1. The spare CPU is for the clients and the kernel's network work.
   // Measured on 2 vCPUs with redis-benchmark on the same CPUs (docs/server.md
-  // "Performance"): one shard served -P 1 SETs 1.16x (periodic) and 1.24x (sync) as fast as two (a
-  // command for the other shard's key crosses over and wakes a sleeping thread), and -P 16 stayed
-  // above Redis.
+  // "Performance"): one shard served -P 1 SETs 1.16x (periodic) and 1.24x (sync) as
+  // fast as two (a command for the other shard's key crosses over and wakes a sleeping
+  // thread), and -P 16 stayed above Redis.
   static uint32_t ShardsFor(const std::string& path, uint32_t requested);
 
   // ---- thread-safe ----
