@@ -92,6 +92,13 @@ struct IoRequest {
   // kAccept only: multishot (io_uring, Linux 5.19+). done() runs once per completion;
   // `more` says whether the request stays armed. An older kernel fails it with -EINVAL.
   static constexpr uint8_t kMultishot = 8;
+  // kWrite to a file opened without O_DIRECT only (a copy into the page cache): the
+  // backend may perform it synchronously at the next Submit() (or Wait()) with
+  // pwrite(2), then hand its completion back at the next Poll() as usual. io_uring
+  // cannot write buffered without blocking on some filesystems (ext4) and gives such a
+  // write to a worker thread: a wake-up and two context switches per write, more than
+  // the copy itself costs. Ignored in a link chain and with kDsync.
+  static constexpr uint8_t kInline = 16;
 
   // ---- set by the caller before Prepare() ----
   IoOp op = IoOp::kRead;

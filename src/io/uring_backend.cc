@@ -310,6 +310,15 @@ void UringBackend::Prepare(IoRequest* req) {
   req->result = 0;
   req->more = false;
   in_flight_++;
+  if ((req->flags & IoRequest::kInline) && req->op == IoOp::kWrite && chain_head_ == nullptr &&
+      !(req->flags & (IoRequest::kLinkNext | IoRequest::kDsync))) {
+    if (inline_tail_ != nullptr)
+      inline_tail_->next_ = req;
+    else
+      inline_head_ = req;
+    inline_tail_ = req;
+    return;
+  }
   if (chain_head_ != nullptr || (req->flags & IoRequest::kLinkNext)) {
     // A chain is placed whole once its last request arrives, so that it never spans
     // two submissions.
@@ -380,9 +389,56 @@ int UringBackend::Enter(unsigned wait_nr, int64_t timeout_ns) {
 
 int UringBackend::Submit() {
   EnsureEnabled();
+  const int performed = inline_head_ != nullptr ? RunInline() : 0;
   if (chain_head_ != nullptr) CloseChain();
   DrainOverflow();
-  return Enter(0, -1);
+  return Enter(0, -1) + performed;
+}
+
+int UringBackend::RunInline() {
+  const uint64_t now = util::NowNanos();
+  uint32_t n = 0;
+  while (IoRequest* r = inline_head_) {
+    inline_head_ = r->next_;
+    r->next_ = nullptr;
+    r->submit_ns = now;
+    r->depth_at_submit = 1;
+    ssize_t ret;
+    do {
+      ret = ::pwrite(r->fd, r->buf, r->len, static_cast<off_t>(r->offset));
+    } while (ret < 0 && errno == EINTR);
+    r->result = ret < 0 ? -errno : ret;
+    if (inline_done_tail_ != nullptr)
+      inline_done_tail_->next_ = r;
+    else
+      inline_done_ = r;
+    inline_done_tail_ = r;
+    n++;
+  }
+  inline_tail_ = nullptr;
+  counters_.submit_calls++;
+  counters_.requests_submitted += n;
+  counters_.max_batch = std::max<uint64_t>(counters_.max_batch, n);
+  return static_cast<int>(n);
+}
+
+int UringBackend::DeliverInline() {
+  IoRequest* r = inline_done_;
+  inline_done_ = inline_done_tail_ = nullptr;
+  const uint64_t now = util::NowNanos();
+  int n = 0;
+  while (r != nullptr) {
+    IoRequest* next = r->next_;  // done() may reuse r
+    r->next_ = nullptr;
+    r->complete_ns = now;
+    in_flight_--;
+    counters_.requests_completed++;
+    n++;
+    NotifyComplete(*r);
+    if (r->done != nullptr) r->done(r);
+    r = next;
+  }
+  return n;
 }
 
 int UringBackend::Reap() {
@@ -444,14 +500,16 @@ int UringBackend::Poll() {
   // thread enters the kernel; the kernel flags that in the SQ ring. Run it here so a
   // polling (spinning) reactor sees completions without sleeping first.
   if (IO_URING_READ_ONCE(*ring_.sq.kflags) & IORING_SQ_TASKRUN) io_uring_get_events(&ring_);
-  return Reap();
+  const int inline_done = inline_done_ != nullptr ? DeliverInline() : 0;
+  return inline_done + Reap();
 }
 
 void UringBackend::Wait(int64_t timeout_ns) {
   EnsureEnabled();
+  if (inline_head_ != nullptr) RunInline();
   if (chain_head_ != nullptr) CloseChain();
   DrainOverflow();
-  if (timeout_ns == 0 || io_uring_cq_ready(&ring_) > 0) {
+  if (timeout_ns == 0 || io_uring_cq_ready(&ring_) > 0 || inline_done_ != nullptr) {
     Enter(0, -1);
   } else {
     Enter(1, timeout_ns);

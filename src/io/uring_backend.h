@@ -83,6 +83,9 @@ class UringBackend final : public IoBackend {
   int Enter(unsigned wait_nr, int64_t timeout_ns);
   void CloseChain();
   int Reap();
+  // kInline writes: performs every queued one (pwrite), then delivers the finished ones.
+  int RunInline();
+  int DeliverInline();
   int FixedIndex(const void* buf, uint64_t len) const;
 
   io_uring ring_{};
@@ -108,6 +111,10 @@ class UringBackend final : public IoBackend {
   uint32_t chain_len_ = 0;
   IoRequest* overflow_head_ = nullptr;  // FIFO of requests waiting for ring room
   IoRequest* overflow_tail_ = nullptr;
+  IoRequest* inline_head_ = nullptr;  // FIFO of kInline writes not performed yet
+  IoRequest* inline_tail_ = nullptr;
+  IoRequest* inline_done_ = nullptr;  // FIFO of kInline writes performed, not delivered
+  IoRequest* inline_done_tail_ = nullptr;
   bool register_buffers_ = true;
   uint32_t poll_batch_ = 0;  // BackendOptions::poll_batch; 0 = no limit
   bool sparse_registered_ = false;

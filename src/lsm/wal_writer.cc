@@ -234,6 +234,11 @@ Status WalWriter::Issue(WalGroup* g, bool sync) {
   g->wr.io_class = io::IoClass::kWal;
   g->wr.flags = linked_sync ? io::IoRequest::kLinkNext : 0;
   if (sync && opt_.direct) g->wr.flags = io::IoRequest::kDsync;
+  // Buffered and unsynced: a copy into the page cache, done at the reactor's submit
+  // (io_uring would hand it to a worker thread on ext4), completed in the same pass.
+  if (!opt_.direct && !linked_sync && g->len <= kInlineWriteMax) {
+    g->wr.flags |= io::IoRequest::kInline;
+  }
   g->wr.fd = seg_.fd;
   g->wr.offset = g->offset;
   g->wr.len = g->len;

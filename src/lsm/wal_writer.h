@@ -73,6 +73,9 @@ class WalWriter {
   // alike (the path is CPU-bound there); 2 lets a group's write overlap the previous
   // group's fdatasync without splitting groups much.
   static constexpr size_t kMaxInFlight = 8;
+  // Buffered groups up to this size are written synchronously by the reactor
+  // (IoRequest::kInline): a copy into the page cache of a few microseconds.
+  static constexpr uint64_t kInlineWriteMax = 1 << 20;
 
   WalWriter(const WalWriterOptions& opt, std::string dir, int dir_fd, IoPacer* pacer);
   ~WalWriter();  // closes the segment's descriptor if still open (after a crash)

@@ -51,7 +51,8 @@ const std::vector<OptionDef>& Table() {
   static const std::vector<OptionDef> t = {
       S("db", &ServerConfig::db_path, false, "store directory (required)"),
       U("shards", &ServerConfig::shards, false,
-        "shards of a new store (0: one per CPU; an existing store keeps its count)"),
+        "shards of a new store (0: one per CPU but one, at least 1; an existing store keeps its "
+        "count)"),
       OptionDef{"durability", Kind::kDurability, false,
                 "sync | periodic | none (like appendfsync always | everysec | no)"},
       U("periodic-sync-ms", &ServerConfig::periodic_sync_ms, false,

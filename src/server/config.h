@@ -17,7 +17,7 @@ namespace ringdb::server {
 struct ServerConfig {
   // The store (fixed at start).
   std::string db_path;
-  uint32_t shards = 0;  // 0: one per CPU for a new store, the stored count otherwise
+  uint32_t shards = 0;  // 0: Store::ShardsFor (the stored count, or a default for a new store)
   Durability durability = Durability::kSync;
   uint32_t periodic_sync_ms = 1000;
   uint64_t memtable_bytes = 64ull << 20;

@@ -353,7 +353,7 @@ Status Server::Start() {
   }
   StoreOptions so;
   so.path = c.db_path;
-  so.shards = c.shards;
+  so.shards = Store::ShardsFor(c.db_path, c.shards);
   so.durability = c.durability;
   so.periodic_sync_ms = c.periodic_sync_ms;
   so.memtable_bytes = c.memtable_bytes;
@@ -364,12 +364,11 @@ Status Server::Start() {
     so.idle_spin_us = static_cast<uint32_t>(c.idle_spin_us);
   } else {
     // auto: a shard that spins while idle burns a CPU the clients, the kernel's network
-    // work and the other shards want whenever the shards take every CPU (one per CPU,
-    // the default for a new store). Measured on 2 vCPUs at redis-benchmark -P 1: ~25%
-    // fewer SETs/s with a 20 us spin than with none (docs/server.md "Performance").
+    // work and the other shards want whenever the shards take every CPU. Measured on 2
+    // vCPUs at redis-benchmark -P 1 with two shards: ~25% fewer SETs/s with a 20 us spin
+    // than with none (docs/server.md "Performance").
     const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    const long shards = c.shards != 0 ? static_cast<long>(c.shards) : ncpu;
-    if (shards >= ncpu) so.idle_spin_us = 0;
+    if (static_cast<long>(so.shards) >= ncpu) so.idle_spin_us = 0;
   }
   Status s = Store::Open(so, &store_);
   if (!s.ok()) return s;

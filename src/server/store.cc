@@ -3,10 +3,13 @@
 // messages is what a new engine core replaces.
 #include "server/store.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <ctime>
 
 #include "db/stats_render.h"
+#include "db/store_files.h"
 #include "db/write_batch_internal.h"
 #include "ringdb/db.h"
 #include "runtime/reactor.h"
@@ -107,10 +110,18 @@ void OnWriteDone(lsm::WriteRequest* w) {
 
 }  // namespace
 
+uint32_t Store::ShardsFor(const std::string& path, uint32_t requested) {
+  if (requested != 0) return requested;
+  db::StoreOptions stored;
+  if (db::ReadStoreOptions(path, &stored).ok() && stored.shards != 0) return stored.shards;
+  const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+  return static_cast<uint32_t>(std::clamp<long>(ncpu - 1, 1, kMaxShards));
+}
+
 Status Store::Open(const StoreOptions& opt, std::unique_ptr<Store>* out) {
   Options o;
   o.path = opt.path;
-  o.shards = opt.shards;
+  o.shards = ShardsFor(opt.path, opt.shards);
   o.durability = opt.durability;
   o.periodic_sync_ms = opt.periodic_sync_ms;
   o.memtable_bytes = opt.memtable_bytes;

@@ -66,7 +66,7 @@ namespace ringdb::server {
 
 struct StoreOptions {
   std::string path;
-  uint32_t shards = 0;  // 0: the stored count, or one per CPU for a new store
+  uint32_t shards = 0;  // 0: the stored count, or ShardsFor's default for a new store
   Durability durability = Durability::kSync;
   uint32_t periodic_sync_ms = 1000;  // kPeriodic: like appendfsync everysec
   size_t memtable_bytes = 64ull << 20;
@@ -107,6 +107,15 @@ class Store {
 
   // Syncs and closes the store. REQUIRES: not on a shard thread; no server fiber left.
   Status Close();
+
+  // The shard count Open will run with: `requested` when not 0, else the count stored
+  // in the store at `path`, else the server's default for a new store: one per CPU but
+  // one, at least 1. The spare CPU is for the clients and the kernel's network work.
+  // Measured on 2 vCPUs with redis-benchmark on the same CPUs (docs/server.md
+  // "Performance"): one shard served -P 1 SETs 1.16x (periodic) and 1.24x (sync) as
+  // fast as two (a command for the other shard's key crosses over and wakes a sleeping
+  // thread), and -P 16 stayed above Redis.
+  static uint32_t ShardsFor(const std::string& path, uint32_t requested);
 
   // ---- thread-safe ----
   uint32_t shard_count() const { return nshards_; }

@@ -13,6 +13,8 @@
 //     reads through the public API byte for byte (and the other way round).
 #include "server/store.h"
 
+#include <unistd.h>
+
 #include <atomic>
 #include <filesystem>
 #include <memory>
@@ -335,6 +337,32 @@ INSTANTIATE_TEST_SUITE_P(Durability, StoreTest,
                                   : i.param == Durability::kPeriodic ? std::string("periodic")
                                                                      : std::string("none");
                          });
+
+// A new store gets one shard per CPU but one (at least 1); an existing store keeps its
+// count whatever the CPUs; an explicit count is used as given.
+TEST(StoreShards, DefaultLeavesOneCpuAndAStoreKeepsItsCount) {
+  char tmpl[] = "/tmp/ringdb-store-shards-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const std::string dir = std::string(tmpl) + "/db";
+  const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+  EXPECT_EQ(Store::ShardsFor(dir, 0), static_cast<uint32_t>(ncpu > 1 ? ncpu - 1 : 1));
+  EXPECT_EQ(Store::ShardsFor(dir, 3), 3u);
+  StoreOptions o;
+  o.path = dir;
+  o.shards = 3;
+  std::unique_ptr<Store> st;
+  ASSERT_TRUE(Store::Open(o, &st).ok());
+  EXPECT_EQ(st->shard_count(), 3u);
+  ASSERT_TRUE(st->Close().ok());
+  st.reset();
+  EXPECT_EQ(Store::ShardsFor(dir, 0), 3u);
+  o.shards = 0;
+  ASSERT_TRUE(Store::Open(o, &st).ok());
+  EXPECT_EQ(st->shard_count(), 3u);
+  ASSERT_TRUE(st->Close().ok());
+  st.reset();
+  std::filesystem::remove_all(tmpl);
+}
 
 }  // namespace
 }  // namespace ringdb::server
