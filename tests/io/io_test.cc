@@ -41,6 +41,38 @@ TEST_P(IoTest, BufferedWriteThenReadBack) {
   EXPECT_EQ(backend_->in_flight(), 0u);
 }
 
+// kInline (a buffered write the backend may perform at Submit): the same result, the
+// same bytes and the same completion path as any write; bad fds give the errno; on a
+// link chain or with kDsync it is an ordinary request.
+TEST_P(IoTest, InlineBufferedWritesCompleteLikeAnyWrite) {
+  int fd = Open("inline", O_RDWR | O_CREAT);
+  ASSERT_GE(fd, 0);
+  const std::string a = "first inline write", b = "second";
+  IoRequest w1 = WriteReq(fd, a.data(), a.size(), 0);
+  IoRequest w2 = WriteReq(fd, b.data(), b.size(), 4096);
+  w1.flags = w2.flags = IoRequest::kInline;
+  backend_->Prepare(&w1);
+  backend_->Prepare(&w2);
+  EXPECT_EQ(backend_->in_flight(), 2u);
+  ASSERT_TRUE(Drain(backend_.get()));
+  ASSERT_EQ(done_.size(), 2u);
+  EXPECT_EQ(done_[0], &w1);  // completions in the order they were prepared
+  EXPECT_EQ(w1.result, static_cast<int64_t>(a.size()));
+  EXPECT_EQ(w2.result, static_cast<int64_t>(b.size()));
+  EXPECT_EQ(FileContents(fd, a.size(), 0), a);
+  EXPECT_EQ(FileContents(fd, b.size(), 4096), b);
+
+  IoRequest bad = WriteReq(-1, a.data(), a.size(), 0);
+  bad.flags = IoRequest::kInline;
+  EXPECT_EQ(Run(&bad), -EBADF);
+
+  IoRequest ds = WriteReq(fd, b.data(), b.size(), 8192);
+  ds.flags = IoRequest::kInline | IoRequest::kDsync;
+  EXPECT_EQ(Run(&ds), static_cast<int64_t>(b.size()));
+  EXPECT_EQ(FileContents(fd, b.size(), 8192), b);
+  EXPECT_EQ(backend_->in_flight(), 0u);
+}
+
 TEST_P(IoTest, DirectWriteThenReadBack) {
   int fd = OpenDirect("d");
   if (fd < 0) GTEST_SKIP() << "filesystem of " << dir_ << " refuses O_DIRECT";
