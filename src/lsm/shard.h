@@ -365,14 +365,14 @@ class Shard {
   // Compaction (shard_compaction.cc).
   void CompactionLoop();
   Status RunCompaction(const Compaction& c);
-  // The steps of RunCompaction: a trivial move; the inputs' merged iterator; the
-  // entries copied into the outputs; the edit that installs them.
-  Status MoveTrivially(const Compaction& c);
+  // The steps of RunCompaction: the inputs' merged iterator; the entries copied into
+  // the outputs; the edit that installs them (or, for a trivial move, the input).
   Status OpenCompactionInputs(const Compaction& c, const Version& base,
                               std::vector<std::unique_ptr<ReadaheadFetcher>>* fetchers,
                               std::unique_ptr<InternalIterator>* merged);
   Status CopyToOutputs(CompactionIterator* it, CompactionOutputs* outputs);
-  Status InstallCompaction(const Compaction& c, const CompactionOutputs& outputs);
+  Status ApplyCompactionEdit(const Compaction& c, const std::vector<FileMetaData>& outputs,
+                             const std::vector<TableRef>& opened);
   bool InputsMostlyCached(const Compaction& c, const Version& base) const;
   void CacheBuiltBlocks(uint64_t number, TableBuilder* builder);
 

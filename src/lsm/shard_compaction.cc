@@ -373,7 +373,8 @@ Status Shard::RunCompaction(const Compaction& c) {
   RINGDB_ASSERT(c.output_level == c.level + 1);
   RINGDB_ASSERT(!c.inputs[0].empty());
   const uint64_t start_ns = util::NowNanos();
-  if (c.IsTrivialMove()) return MoveTrivially(c);
+  // A trivial move: the same table at another level; its handle and cached blocks stay.
+  if (c.IsTrivialMove()) return ApplyCompactionEdit(c, c.inputs[0], {});
 
   // The version pins the input tables for the whole compaction.
   const VersionPtr base = versions_.current();
@@ -389,7 +390,10 @@ Status Shard::RunCompaction(const Compaction& c) {
     outputs.Abandon();
     return s;
   }
-  s = InstallCompaction(c, outputs);
+  std::vector<FileMetaData> metas;
+  std::vector<TableRef> opened;
+  outputs.Collect(&metas, &opened);
+  s = ApplyCompactionEdit(c, metas, opened);
   if (!s.ok()) return s;
   stats_.compaction_expired += it.stats().expired;
   stats_.compaction_ns += util::NowNanos() - start_ns;
@@ -404,22 +408,6 @@ Status Shard::RunCompaction(const Compaction& c) {
   RINGDB_LOG_DEBUG("shard %u: compacted L%d->L%d: %zu+%zu files -> %zu", opt_.shard_id, c.level,
                    c.output_level, c.inputs[0].size(), c.inputs[1].size(), outputs.size());
   return Status::OK();
-}
-
-// The same table at another level: its handle and cached blocks stay.
-Status Shard::MoveTrivially(const Compaction& c) {
-  VersionEdit edit;
-  AddCompactionToEdit(c, c.inputs[0], &edit);
-  edit.SetNextFileNumber(versions_.next_file_number());
-  Status s = versions_.LogAndApply(&edit, {});
-  if (!s.ok()) {
-    if (!crashed_) SetBackgroundError(s);
-    return s;
-  }
-  PublishView();
-  compact_pointers_[c.level] = c.next_compact_pointer;
-  stats_.compactions++;
-  return s;
 }
 
 // One iterator per input file, merged; the newest data comes first for equal keys.
@@ -459,13 +447,12 @@ Status Shard::CopyToOutputs(CompactionIterator* it, CompactionOutputs* outputs) 
   return it->status();
 }
 
-// Logs the edit that swaps the inputs for the finished outputs, and publishes it.
-Status Shard::InstallCompaction(const Compaction& c, const CompactionOutputs& outputs) {
-  std::vector<FileMetaData> metas;
-  std::vector<TableRef> opened;
-  outputs.Collect(&metas, &opened);
+// Logs the edit that swaps the inputs of `c` for `outputs` (`opened`: their tables),
+// and publishes it.
+Status Shard::ApplyCompactionEdit(const Compaction& c, const std::vector<FileMetaData>& outputs,
+                                  const std::vector<TableRef>& opened) {
   VersionEdit edit;
-  AddCompactionToEdit(c, metas, &edit);
+  AddCompactionToEdit(c, outputs, &edit);
   edit.SetNextFileNumber(versions_.next_file_number());
   Status s = versions_.LogAndApply(&edit, opened);
   if (!s.ok()) {
