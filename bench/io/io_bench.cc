@@ -140,14 +140,11 @@ void OnRead(IoRequest* r) {
   c->backend->Prepare(r);
 }
 
+// The backend RandRead reads through, or null once the benchmark is skipped.
 // poll_batch < 0: the backend's default (BackendOptions::poll_batch), unless
 // RINGDB_BENCH_POLL_BATCH overrides it; 0: reap everything ready in one Poll().
-void RandRead(benchmark::State& state, BackendKind kind, int qd, bool fixed, int poll_batch) {
-  const BenchFile& file = GetBenchFile();
-  if (!file.error.empty()) {
-    state.SkipWithError(file.error.c_str());
-    return;
-  }
+std::unique_ptr<IoBackend> OpenBackend(benchmark::State& state, BackendKind kind, int qd,
+                                       int poll_batch) {
   BackendOptions opt;
   opt.kind = kind;
   opt.queue_depth = static_cast<uint32_t>(qd);
@@ -160,8 +157,42 @@ void RandRead(benchmark::State& state, BackendKind kind, int qd, bool fixed, int
   Status s = CreateBackend(opt, &backend);
   if (!s.ok()) {
     state.SkipWithError(s.ToString().c_str());
+    return nullptr;
+  }
+  return backend;
+}
+
+// The timed loop. The reactor's idle policy: after reaping and resubmitting, poll for
+// completions for up to a spin of 20 us before sleeping in the kernel
+// (RINGDB_BENCH_SPIN_NS overrides it; 0: sleep at once, as fio does).
+void RunReadPasses(benchmark::State& state, IoBackend* backend) {
+  const char* spin_env = std::getenv("RINGDB_BENCH_SPIN_NS");
+  const uint64_t kSpinNs = spin_env != nullptr ? std::strtoull(spin_env, nullptr, 10) : 20'000;
+  // Every pass submits what the previous pass's completions queued (their done()
+  // callbacks Prepare() the next reads), then waits for the next completions. (An
+  // earlier version submitted only after a reap at the top of the pass, so reads
+  // queued by a reap inside the spin sat unsubmitted until the next completion.)
+  for (auto _ : state) {
+    backend->Submit();
+    if (backend->Poll() > 0) continue;
+    const uint64_t spin_until = util::NowNanos() + kSpinNs;
+    bool got = false;
+    while (!got && util::NowNanos() < spin_until) got = backend->Poll() > 0;
+    if (!got) {
+      backend->Wait(-1);
+      backend->Poll();
+    }
+  }
+}
+
+void RandRead(benchmark::State& state, BackendKind kind, int qd, bool fixed, int poll_batch) {
+  const BenchFile& file = GetBenchFile();
+  if (!file.error.empty()) {
+    state.SkipWithError(file.error.c_str());
     return;
   }
+  std::unique_ptr<IoBackend> backend = OpenBackend(state, kind, qd, poll_batch);
+  if (backend == nullptr) return;
   int fd = open(file.path.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC);
   if (fd < 0) {
     SkipWithErrorf(state, "%s: O_DIRECT open: %s", file.path.c_str(), std::strerror(errno));
@@ -193,26 +224,7 @@ void RandRead(benchmark::State& state, BackendKind kind, int qd, bool fixed, int
   }
   const BackendCounters before = backend->counters();
   const double cpu_before = ProcessCpuNanos();
-  // The reactor's idle policy: after reaping and resubmitting, poll for completions
-  // for up to kSpinNs before sleeping in the kernel.
-  // RINGDB_BENCH_SPIN_NS overrides it (0: sleep at once, as fio does).
-  const char* spin_env = std::getenv("RINGDB_BENCH_SPIN_NS");
-  const uint64_t kSpinNs = spin_env != nullptr ? std::strtoull(spin_env, nullptr, 10) : 20'000;
-  // Every pass submits what the previous pass's completions queued (their done()
-  // callbacks Prepare() the next reads), then waits for the next completions. (An
-  // earlier version submitted only after a reap at the top of the pass, so reads
-  // queued by a reap inside the spin sat unsubmitted until the next completion.)
-  for (auto _ : state) {
-    backend->Submit();
-    if (backend->Poll() > 0) continue;
-    const uint64_t spin_until = util::NowNanos() + kSpinNs;
-    bool got = false;
-    while (!got && util::NowNanos() < spin_until) got = backend->Poll() > 0;
-    if (!got) {
-      backend->Wait(-1);
-      backend->Poll();
-    }
-  }
+  RunReadPasses(state, backend.get());
   const uint64_t completed = ctx.completed, lat = ctx.lat_ns_sum;
   const BackendCounters after = backend->counters();
   const double cpu_after = ProcessCpuNanos();

@@ -122,6 +122,9 @@ class DBImpl final : public DB {
   bool OnShardThread() const;
   // Shutdown or InvalidArgument when a blocking call may not proceed, else OK.
   Status CheckCall(const CallGate& gate) const;
+  // The same for the *Async calls (PutAsync, DeleteAsync, WriteAsync, GetAsync): a
+  // Status to hand the callback at once, or OK.
+  Status CheckAsyncCall(const CallGate& gate) const;
   // Waits until every posted write acknowledged so far is applied on every shard.
   void WaitForAllPostedWrites() const;
 

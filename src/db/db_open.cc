@@ -303,6 +303,12 @@ Status DBImpl::CheckCall(const CallGate& gate) const {
   return Status::OK();
 }
 
+Status DBImpl::CheckAsyncCall(const CallGate& gate) const {
+  if (!gate.open()) return Status::Shutdown("the DB is closed");
+  if (OnShardThread()) return Status::NotSupported("async calls from a shard thread");
+  return Status::OK();
+}
+
 void DBImpl::WaitForAllPostedWrites() const {
   for (const auto& sh : shards_) sh->WaitForPostedWrites();
 }

@@ -171,9 +171,8 @@ std::vector<Status> DBImpl::MultiGet(const ReadOptions& ro, std::span<const std:
 
 void DBImpl::GetAsync(std::string_view key, GetCallback cb) {
   CallGate gate(*open_);
-  Status s = gate.open() ? Status::OK() : Status::Shutdown("the DB is closed");
-  if (s.ok() && key.size() > kMaxKeyBytes) s = CheckKeyValue(key, {});
-  if (s.ok() && OnShardThread()) s = Status::NotSupported("async calls from a shard thread");
+  Status s = CheckAsyncCall(gate);
+  if (s.ok()) s = CheckKeyValue(key, {});
   if (!s.ok()) {
     if (cb) cb(s, {});
     return;

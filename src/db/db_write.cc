@@ -57,13 +57,6 @@ Status NoDeadlineHere(const char* call) {
                                  call + " (a WriteBatch carries its deadlines per Put)");
 }
 
-// The same preamble for every async write: a Status to report at once, or OK.
-Status AsyncPreamble(bool open, bool on_shard_thread) {
-  if (!open) return Status::Shutdown("the DB is closed");
-  if (on_shard_thread) return Status::NotSupported("async calls from a shard thread");
-  return Status::OK();
-}
-
 }  // namespace
 
 rt::PostBuffer* DBImpl::PostBufferFor(uint32_t shard) {
@@ -247,7 +240,7 @@ void DBImpl::SubmitWriteAsync(uint32_t shard, std::string rep, WriteCallback cb,
 
 void DBImpl::PutAsync(std::string_view key, std::string_view value, WriteCallback cb) {
   CallGate gate(*open_);
-  Status s = AsyncPreamble(gate.open(), OnShardThread());
+  Status s = CheckAsyncCall(gate);
   if (s.ok()) s = CheckKeyValue(key, value);
   if (!s.ok()) {
     if (cb) cb(s);
@@ -261,7 +254,7 @@ void DBImpl::PutAsync(std::string_view key, std::string_view value, WriteCallbac
 
 void DBImpl::DeleteAsync(std::string_view key, WriteCallback cb) {
   CallGate gate(*open_);
-  Status s = AsyncPreamble(gate.open(), OnShardThread());
+  Status s = CheckAsyncCall(gate);
   if (s.ok()) s = CheckKeyValue(key, {});
   if (!s.ok()) {
     if (cb) cb(s);
@@ -275,7 +268,7 @@ void DBImpl::DeleteAsync(std::string_view key, WriteCallback cb) {
 
 void DBImpl::WriteAsync(const WriteBatch& batch, WriteCallback cb) {
   CallGate gate(*open_);
-  Status s = AsyncPreamble(gate.open(), OnShardThread());
+  Status s = CheckAsyncCall(gate);
   if (s.ok() && WriteBatchInternal::Invalid(batch)) {
     s = Status::InvalidArgument("the batch holds an oversized key or value");
   }

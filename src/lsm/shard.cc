@@ -424,19 +424,6 @@ void Shard::CompleteGroup(WalGroup* g) {
 // ---------------------------------------------------------------------------------
 // Lifecycle
 
-void Shard::SwitchForFlush() {
-  if (mem_->num_entries() > 0 || queue_head_ != nullptr) {
-    // Only the commit fiber switches memtables (it owns the WAL), so ask it; it first
-    // commits what is queued.
-    switch_requested_ = true;
-    commit_wakeup_.Set();
-    while (switch_requested_ && !crashed_) {
-      switch_done_.Reset();
-      switch_done_.Wait();
-    }
-  }
-}
-
 Status Shard::Flush() {
   if (!bg_error_.ok()) return bg_error_;
   SwitchForFlush();

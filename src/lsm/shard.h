@@ -58,6 +58,8 @@
 
 namespace ringdb::lsm {
 
+class CompactionIterator;
+
 struct ShardOptions {
   std::string dir;  // <store>/shard-NNN
   uint32_t shard_id = 0;
@@ -248,7 +250,8 @@ class Shard {
     // them obsolete deletes them with wal_number.
     std::vector<uint64_t> older_wals = {};
   };
-  class ReadaheadFetcher;  // compaction input reads (shard_compaction.cc)
+  class ReadaheadFetcher;   // compaction input reads (shard_compaction.cc)
+  class CompactionOutputs;  // the tables one compaction writes (shard_compaction.cc)
   // A FIFO of requests linked through WriteRequest::next.
   struct RequestList {
     WriteRequest* head = nullptr;
@@ -362,6 +365,14 @@ class Shard {
   // Compaction (shard_compaction.cc).
   void CompactionLoop();
   Status RunCompaction(const Compaction& c);
+  // The steps of RunCompaction: the inputs' merged iterator; the entries copied into
+  // the outputs; the edit that installs them (or, for a trivial move, the input).
+  Status OpenCompactionInputs(const Compaction& c, const Version& base,
+                              std::vector<std::unique_ptr<ReadaheadFetcher>>* fetchers,
+                              std::unique_ptr<InternalIterator>* merged);
+  Status CopyToOutputs(CompactionIterator* it, CompactionOutputs* outputs);
+  Status ApplyCompactionEdit(const Compaction& c, const std::vector<FileMetaData>& outputs,
+                             const std::vector<TableRef>& opened);
   bool InputsMostlyCached(const Compaction& c, const Version& base) const;
   void CacheBuiltBlocks(uint64_t number, TableBuilder* builder);
 

@@ -232,49 +232,73 @@ void Shard::CacheBuiltBlocks(uint64_t number, TableBuilder* builder) {
   kept.clear();
 }
 
-Status Shard::RunCompaction(const Compaction& c) {
-  // PickCompaction's contract: files of `level` (never the last one) and the files of
-  // the next level they overlap; nothing else changes the version meanwhile (one
-  // compaction per shard, on this fiber).
-  RINGDB_ASSERT(c.level >= 0 && c.level < kNumLevels - 1);
-  RINGDB_ASSERT(c.output_level == c.level + 1);
-  RINGDB_ASSERT(!c.inputs[0].empty());
-  const uint64_t start_ns = util::NowNanos();
-  VersionEdit edit;
-  if (c.IsTrivialMove()) {
-    AddCompactionToEdit(c, c.inputs[0], &edit);
-    edit.SetNextFileNumber(versions_.next_file_number());
-    // The same table at another level: its handle and cached blocks stay.
-    Status s = versions_.LogAndApply(&edit, {});
-    if (!s.ok()) {
-      if (!crashed_) SetBackgroundError(s);
-      return s;
+// The tables one compaction writes, in key order: each opened at its first entry, cut
+// where the OutputSplitter says, finished (synced, closed, opened as a table) at the cut.
+// Invariant: only the last output may be unfinished, and only while open_ is true.
+class Shard::CompactionOutputs {
+ public:
+  CompactionOutputs(Shard* shard, bool warm)
+      : shard_(shard), warm_(warm), splitter_(shard->opt_.compaction.target_file_size) {}
+
+  // Adds one entry, finishing the output in progress first where the splitter cuts.
+  // REQUIRES: keys arrive in InternalKeyComparator order.
+  Status Add(std::string_view key, std::string_view value) {
+    if (open_ && splitter_.ShouldCutBefore(key)) {
+      open_ = false;
+      Status s = FinishOutput(outputs_.back());
+      if (!s.ok()) return s;
     }
-    PublishView();
-    compact_pointers_[c.level] = c.next_compact_pointer;
-    stats_.compactions++;
+    if (!open_) {
+      Status s = OpenOutput();
+      if (!s.ok()) return s;
+      open_ = true;
+    }
+    splitter_.Add(key, value.size());
+    Output& o = outputs_.back();
+    Status s = o.builder->Add(key, value);
+    if (warm_) shard_->CacheBuiltBlocks(o.number, o.builder.get());
+    if (s.ok() && o.builder->ready().size() >= kWriteChunkBytes) WriteReady(o);
     return s;
   }
 
-  // Inputs: one iterator per file, merged; the newest data comes first for equal keys.
-  // The version pins the input tables for the whole compaction.
-  const VersionPtr base = versions_.current();
-  std::vector<std::unique_ptr<ReadaheadFetcher>> fetchers;
-  std::vector<std::unique_ptr<InternalIterator>> children;
-  for (int which = 0; which < 2; which++) {
-    for (const FileMetaData& f : c.inputs[which]) {
-      const VersionFile* vf = base->Find(f.number);
-      RINGDB_ASSERT(vf != nullptr);
-      if (!vf->table->status.ok()) return vf->table->status;
-      fetchers.push_back(std::make_unique<ReadaheadFetcher>(this, vf->table));
-      children.push_back(vf->table->reader->NewIterator(fetchers.back().get()));
+  // Finishes the output in progress and syncs the directory that names them all.
+  Status Finish() {
+    if (open_) {
+      open_ = false;
+      Status s = FinishOutput(outputs_.back());
+      if (!s.ok()) return s;
+    }
+    if (outputs_.empty()) return Status::OK();
+    return rt::Fsync(shard_->dir_fd_, io::IoClass::kCompactionWrite, shard_->opt_.dir);
+  }
+
+  // REQUIRES: Finish() returned OK.
+  void Collect(std::vector<FileMetaData>* metas, std::vector<TableRef>* opened) const {
+    for (const Output& o : outputs_) {
+      // Every output was finished, closed and opened as a table.
+      RINGDB_ASSERT(o.finished && o.fd < 0 && o.table != nullptr);
+      metas->push_back(o.meta);
+      opened->push_back(o.table);
     }
   }
-  std::unique_ptr<InternalIterator> merged = NewMergingIterator(std::move(children));
-  const bool warm_outputs = InputsMostlyCached(c, *base);
-  CompactionIterator it(merged.get(), snapshots_, c.is_bottommost, opt_.clock.NowMs());
-  OutputSplitter splitter(opt_.compaction.target_file_size);
+  size_t size() const { return outputs_.size(); }
 
+  // Leaves the store as it was: the inputs stay live; every partial output goes.
+  void Abandon() {
+    for (Output& o : outputs_) {
+      if (o.table != nullptr) shard_->tables_.Evict(*o.table);
+      shard_->tables_.blocks().EraseFile(o.number);  // blocks cached while it was built
+      if (!o.finished) o.builder->Abandon();
+      if (o.fd >= 0) {
+        o.wb->Finish();
+        rt::Close(o.fd);
+        o.fd = -1;
+      }
+      rt::UnlinkAt(shard_->dir_fd_, TableFileName(o.number).c_str());
+    }
+  }
+
+ private:
   struct Output {
     uint64_t number = 0;
     int fd = -1;
@@ -284,131 +308,93 @@ Status Shard::RunCompaction(const Compaction& c) {
     TableRef table;         // opened once finished
     bool finished = false;  // Finish() ran on the builder
   };
-  std::vector<Output> outputs;
-  Status s;
-  auto finish_output = [&](Output& o) -> Status {
+
+  Status OpenOutput() {
+    Output o;
+    o.number = shard_->versions_.NewFileNumber();
+    const std::string name = TableFileName(o.number);
+    Status s = rt::OpenAt(shard_->dir_fd_, name.c_str(),
+                          O_WRONLY | O_CREAT | O_EXCL | O_DIRECT | O_CLOEXEC, 0644, &o.fd);
+    if (!s.ok()) return s;
+    o.builder = std::make_unique<TableBuilder>(shard_->opt_.table);
+    if (warm_) o.builder->KeepDataBlocks();
+    o.wb = std::make_unique<WriteBehind>(o.fd, io::IoClass::kCompactionWrite,
+                                         shard_->FilePath(name), &shard_->pacer_);
+    outputs_.push_back(std::move(o));
+    return Status::OK();
+  }
+
+  // Hands the builder's finished bytes to the write-behind.
+  static void WriteReady(Output& o) {
+    size_t take = o.builder->ready().size();
+    o.wb->Write(o.builder->ready(), o.builder->ready_offset());
+    o.builder->Consume(take);
+  }
+
+  Status FinishOutput(Output& o) {
     RINGDB_ASSERT(!o.finished && o.fd >= 0);  // finished once, while open
     o.finished = true;
-    Status st = o.builder->Finish();
-    if (warm_outputs) CacheBuiltBlocks(o.number, o.builder.get());
-    if (st.ok()) {
-      size_t take = o.builder->ready().size();
-      o.wb->Write(o.builder->ready(), o.builder->ready_offset());
-      o.builder->Consume(take);
-    }
+    Status s = o.builder->Finish();
+    if (warm_) shard_->CacheBuiltBlocks(o.number, o.builder.get());
+    if (s.ok()) WriteReady(o);
     Status w = o.wb->Finish();
-    if (st.ok()) st = w;
-    const std::string path = FilePath(TableFileName(o.number));
-    if (st.ok()) st = rt::Fdatasync(o.fd, io::IoClass::kCompactionWrite, path);
+    if (s.ok()) s = w;
+    const std::string path = shard_->FilePath(TableFileName(o.number));
+    if (s.ok()) s = rt::Fdatasync(o.fd, io::IoClass::kCompactionWrite, path);
     Status cl = rt::Close(o.fd);
     o.fd = -1;
-    if (st.ok()) st = cl;
-    o.meta = splitter.FinishFile();
+    if (s.ok()) s = cl;
+    o.meta = splitter_.FinishFile();
     o.meta.number = o.number;
     // Outputs hold at least one entry (opened on the first key), so a good file has bytes.
-    RINGDB_ASSERT(!st.ok() || o.builder->FileSize() > 0);
+    RINGDB_ASSERT(!s.ok() || o.builder->FileSize() > 0);
     o.meta.file_size = o.builder->FileSize();
-    stats_.compaction_write_bytes += o.meta.file_size;
+    shard_->stats_.compaction_write_bytes += o.meta.file_size;
     // The finished output's buffers (several MiB) go now, not when the compaction ends.
     o.builder.reset();
     o.wb.reset();
-    if (st.ok()) st = tables_.Open(o.number, o.meta.file_size, &o.table);
-    if (st.ok() && !o.table->status.ok()) st = o.table->status;
-    return st;
-  };
-  auto open_output = [&]() -> Status {
-    Output o;
-    o.number = versions_.NewFileNumber();
-    const std::string name = TableFileName(o.number);
-    Status st = rt::OpenAt(dir_fd_, name.c_str(),
-                           O_WRONLY | O_CREAT | O_EXCL | O_DIRECT | O_CLOEXEC, 0644, &o.fd);
-    if (!st.ok()) return st;
-    o.builder = std::make_unique<TableBuilder>(opt_.table);
-    if (warm_outputs) o.builder->KeepDataBlocks();
-    o.wb =
-        std::make_unique<WriteBehind>(o.fd, io::IoClass::kCompactionWrite, FilePath(name), &pacer_);
-    outputs.push_back(std::move(o));
-    return Status::OK();
-  };
-
-  uint64_t n = 0;
-  size_t since_yield = 0;
-  bool open = false;
-  for (it.SeekToFirst(); it.Valid() && s.ok(); it.Next()) {
-    if (open && splitter.ShouldCutBefore(it.key())) {
-      s = finish_output(outputs.back());
-      open = false;
-      if (!s.ok()) break;
-    }
-    if (!open) {
-      s = open_output();
-      if (!s.ok()) break;
-      open = true;
-    }
-    splitter.Add(it.key(), it.value().size());
-    Output& o = outputs.back();
-    s = o.builder->Add(it.key(), it.value());
-    if (warm_outputs) CacheBuiltBlocks(o.number, o.builder.get());
-    if (s.ok() && o.builder->ready().size() >= kWriteChunkBytes) {
-      size_t take = o.builder->ready().size();
-      o.wb->Write(o.builder->ready(), o.builder->ready_offset());
-      o.builder->Consume(take);
-    }
-    // Yield every 64 entries or 64 KiB, whichever first (MaybeYield only switches once
-    // the fiber has used its time slice, so this is cheap).
-    since_yield += it.key().size() + it.value().size();
-    if (++n % 64 == 0 || since_yield >= (64 << 10)) {
-      since_yield = 0;
-      rt::MaybeYield();
-      if (crashed_ || stopping_) s = Status::Aborted("shard is closing");
-    }
-  }
-  if (s.ok()) s = it.status();
-  if (s.ok() && open) {
-    s = finish_output(outputs.back());
-    open = false;
-  }
-  if (s.ok() && !outputs.empty()) s = rt::Fsync(dir_fd_, io::IoClass::kCompactionWrite, opt_.dir);
-  std::vector<FileMetaData> metas;
-  std::vector<TableRef> opened;
-  for (Output& o : outputs) {
-    // On success every output was finished, closed and opened as a table.
-    RINGDB_ASSERT(!s.ok() || (o.finished && o.fd < 0 && o.table != nullptr));
-    metas.push_back(o.meta);
-    if (o.table != nullptr) opened.push_back(o.table);
-  }
-  if (s.ok()) {
-    AddCompactionToEdit(c, metas, &edit);
-    edit.SetNextFileNumber(versions_.next_file_number());
-    s = versions_.LogAndApply(&edit, opened);
-    if (!s.ok()) {
-      for (const TableRef& t : opened) tables_.Evict(*t);
-      // The edit may be durable (e.g. its write landed and only the fdatasync failed):
-      // the MANIFEST's state is unknown, so the shard turns read-only, as after a failed
-      // flush, and the outputs stay on disk. The next Open finds out which version is
-      // durable and deletes what it does not name.
-      if (!crashed_) SetBackgroundError(s);
-      return s;
-    }
-  }
-  if (!s.ok()) {
-    // Leave the store as it was: the inputs stay live; remove every partial output.
-    for (Output& o : outputs) {
-      if (o.table != nullptr) tables_.Evict(*o.table);
-      tables_.blocks().EraseFile(o.number);  // blocks cached while it was built
-      if (!o.finished) o.builder->Abandon();
-      if (o.fd >= 0) {
-        o.wb->Finish();
-        rt::Close(o.fd);
-        o.fd = -1;
-      }
-      rt::UnlinkAt(dir_fd_, TableFileName(o.number).c_str());
-    }
+    if (s.ok()) s = shard_->tables_.Open(o.number, o.meta.file_size, &o.table);
+    if (s.ok() && !o.table->status.ok()) s = o.table->status;
     return s;
   }
-  PublishView();
-  compact_pointers_[c.level] = c.next_compact_pointer;
-  stats_.compactions++;
+
+  Shard* const shard_;
+  const bool warm_;  // cache the outputs' blocks as they are built (InputsMostlyCached)
+  OutputSplitter splitter_;
+  std::vector<Output> outputs_;
+  bool open_ = false;  // the last output takes entries
+};
+
+Status Shard::RunCompaction(const Compaction& c) {
+  // PickCompaction's contract: files of `level` (never the last one) and the files of
+  // the next level they overlap; nothing else changes the version meanwhile (one
+  // compaction per shard, on this fiber).
+  RINGDB_ASSERT(c.level >= 0 && c.level < kNumLevels - 1);
+  RINGDB_ASSERT(c.output_level == c.level + 1);
+  RINGDB_ASSERT(!c.inputs[0].empty());
+  const uint64_t start_ns = util::NowNanos();
+  // A trivial move: the same table at another level; its handle and cached blocks stay.
+  if (c.IsTrivialMove()) return ApplyCompactionEdit(c, c.inputs[0], {});
+
+  // The version pins the input tables for the whole compaction.
+  const VersionPtr base = versions_.current();
+  std::vector<std::unique_ptr<ReadaheadFetcher>> fetchers;
+  std::unique_ptr<InternalIterator> merged;
+  Status s = OpenCompactionInputs(c, *base, &fetchers, &merged);
+  if (!s.ok()) return s;
+  CompactionIterator it(merged.get(), snapshots_, c.is_bottommost, opt_.clock.NowMs());
+  CompactionOutputs outputs(this, InputsMostlyCached(c, *base));
+  s = CopyToOutputs(&it, &outputs);
+  if (s.ok()) s = outputs.Finish();
+  if (!s.ok()) {
+    outputs.Abandon();
+    return s;
+  }
+  std::vector<FileMetaData> metas;
+  std::vector<TableRef> opened;
+  outputs.Collect(&metas, &opened);
+  s = ApplyCompactionEdit(c, metas, opened);
+  if (!s.ok()) return s;
   stats_.compaction_expired += it.stats().expired;
   stats_.compaction_ns += util::NowNanos() - start_ns;
   // The edit that drops the inputs is durable: they may go. A reader that still holds
@@ -420,8 +406,68 @@ Status Shard::RunCompaction(const Compaction& c) {
     }
   }
   RINGDB_LOG_DEBUG("shard %u: compacted L%d->L%d: %zu+%zu files -> %zu", opt_.shard_id, c.level,
-                   c.output_level, c.inputs[0].size(), c.inputs[1].size(), metas.size());
+                   c.output_level, c.inputs[0].size(), c.inputs[1].size(), outputs.size());
   return Status::OK();
+}
+
+// One iterator per input file, merged; the newest data comes first for equal keys.
+Status Shard::OpenCompactionInputs(const Compaction& c, const Version& base,
+                                   std::vector<std::unique_ptr<ReadaheadFetcher>>* fetchers,
+                                   std::unique_ptr<InternalIterator>* merged) {
+  std::vector<std::unique_ptr<InternalIterator>> children;
+  for (int which = 0; which < 2; which++) {
+    for (const FileMetaData& f : c.inputs[which]) {
+      const VersionFile* vf = base.Find(f.number);
+      RINGDB_ASSERT(vf != nullptr);  // the inputs are files of `base`
+      if (!vf->table->status.ok()) return vf->table->status;
+      fetchers->push_back(std::make_unique<ReadaheadFetcher>(this, vf->table));
+      children.push_back(vf->table->reader->NewIterator(fetchers->back().get()));
+    }
+  }
+  *merged = NewMergingIterator(std::move(children));
+  return Status::OK();
+}
+
+// Copies what survives of the inputs into the outputs, yielding to the foreground.
+Status Shard::CopyToOutputs(CompactionIterator* it, CompactionOutputs* outputs) {
+  uint64_t n = 0;
+  size_t since_yield = 0;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    Status s = outputs->Add(it->key(), it->value());
+    if (!s.ok()) return s;
+    // Yield every 64 entries or 64 KiB, whichever first (MaybeYield only switches once
+    // the fiber has used its time slice, so this is cheap).
+    since_yield += it->key().size() + it->value().size();
+    if (++n % 64 == 0 || since_yield >= (64 << 10)) {
+      since_yield = 0;
+      rt::MaybeYield();
+      if (crashed_ || stopping_) return Status::Aborted("shard is closing");
+    }
+  }
+  return it->status();
+}
+
+// Logs the edit that swaps the inputs of `c` for `outputs` (`opened`: their tables),
+// and publishes it.
+Status Shard::ApplyCompactionEdit(const Compaction& c, const std::vector<FileMetaData>& outputs,
+                                  const std::vector<TableRef>& opened) {
+  VersionEdit edit;
+  AddCompactionToEdit(c, outputs, &edit);
+  edit.SetNextFileNumber(versions_.next_file_number());
+  Status s = versions_.LogAndApply(&edit, opened);
+  if (!s.ok()) {
+    for (const TableRef& t : opened) tables_.Evict(*t);
+    // The edit may be durable (e.g. its write landed and only the fdatasync failed):
+    // the MANIFEST's state is unknown, so the shard turns read-only, as after a failed
+    // flush, and the outputs stay on disk. The next Open finds out which version is
+    // durable and deletes what it does not name.
+    if (!crashed_) SetBackgroundError(s);
+    return s;
+  }
+  PublishView();
+  compact_pointers_[c.level] = c.next_compact_pointer;
+  stats_.compactions++;
+  return s;
 }
 
 }  // namespace ringdb::lsm

@@ -17,6 +17,19 @@
 
 namespace ringdb::lsm {
 
+void Shard::SwitchForFlush() {
+  if (mem_->num_entries() > 0 || queue_head_ != nullptr) {
+    // Only the commit fiber switches memtables (it owns the WAL), so ask it; it first
+    // commits what is queued.
+    switch_requested_ = true;
+    commit_wakeup_.Set();
+    while (switch_requested_ && !crashed_) {
+      switch_done_.Reset();
+      switch_done_.Wait();
+    }
+  }
+}
+
 void Shard::FlushLoop() {
   for (;;) {
     if (crashed_) break;

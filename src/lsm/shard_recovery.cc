@@ -21,6 +21,7 @@
 #include "lsm/write_batch_rep.h"
 #include "runtime/file_io.h"
 #include "runtime/reactor.h"
+#include "util/assert.h"
 #include "util/coding.h"
 #include "util/log.h"
 
@@ -74,13 +75,20 @@ Status ListDir(const std::string& dir, DirListing* out) {
     out->max_number = std::max(out->max_number, number);
   }
   ::closedir(d);
+  // Every numbered file is below max_number + 1, the floor of the next file number.
+  RINGDB_ASSERT(out->wal_bytes.size() == out->wals.size());
+  RINGDB_ASSERT(out->wals.empty() || *out->wals.rbegin() <= out->max_number);
+  RINGDB_ASSERT(out->tables.empty() || *out->tables.rbegin() <= out->max_number);
+  RINGDB_ASSERT(out->manifests.empty() || *out->manifests.rbegin() <= out->max_number);
   return Status::OK();
 }
 
 // CURRENT is replaced by rename, so once written it never goes missing in a crash. A
 // shard without it (and without tables) whose WAL segments hold no record is one whose
 // first Open was cut short (nothing in it was ever acknowledged): clear the leftovers.
+// REQUIRES: no CURRENT and no table in the listing.
 Status RemoveLeftoversOfInterruptedCreation(int dir_fd, const std::string& dir, DirListing* ls) {
+  RINGDB_ASSERT(!ls->has_current && ls->tables.empty());
   bool any_record = false;
   for (uint64_t number : ls->wals) {
     std::string data;
@@ -108,10 +116,19 @@ Status Shard::Recover() {
   Status s = RecoverSteps();
   replay_syncs_.Wait();  // (none may outlive a failed Open)
   if (!s.ok() && dir_fd_ >= 0) CleanUpFailedOpen();
+  if (s.ok()) {
+    // A recovered shard writes to a fresh segment and hands out the sequence numbers
+    // after the last one recovered.
+    RINGDB_ASSERT(dir_fd_ >= 0 && wal_.segment_open());
+    RINGDB_ASSERT(seq_alloc_.load(std::memory_order_relaxed) == last_seq_ + 1);
+    RINGDB_ASSERT(published_seq_.load(std::memory_order_relaxed) == last_seq_);
+  }
   return s;
 }
 
+// REQUIRES: the shard directory is open (RecoverSteps got that far).
 void Shard::CleanUpFailedOpen() {
+  RINGDB_ASSERT(dir_fd_ >= 0);
   const uint64_t wal = wal_.segment_open() ? wal_.number() : 0;
   if (wal != 0) {
     Status c = wal_.CloseSegment(/*sync=*/false);
@@ -184,16 +201,24 @@ Status Shard::RecoverSteps() {
     }
   }
   versions_.AdvanceFileNumber(std::max<uint64_t>(ls.max_number + 1, 1));
+  const uint64_t next_file = versions_.next_file_number();
+  RINGDB_ASSERT(next_file > ls.max_number);  // no new file can take a name on disk
   const VersionState& state = versions_.state();
   last_seq_ = state.last_sequence();
   for (int level = 0; level < kNumLevels; level++) {
-    for (const FileMetaData& f : state.files(level)) last_seq_ = std::max(last_seq_, f.largest_seq);
+    for (const FileMetaData& f : state.files(level)) {
+      // PlanRecovery found every live table on disk, so below the next file number.
+      RINGDB_ASSERT(f.number < next_file);
+      last_seq_ = std::max(last_seq_, f.largest_seq);
+    }
   }
+  RINGDB_ASSERT(replayed_segments_.empty() && replayed_.empty() && mem_->num_entries() == 0);
 
   // Replay the WAL segments the MANIFEST does not cover, oldest first; then what only
   // the post logs hold.
   std::string torn_path;
   for (const WalReplayItem& item : plan) {
+    RINGDB_ASSERT(item.number < next_file);  // a segment on disk
     s = ReplayWal(item, &torn_path);
     if (!s.ok()) return s;
   }
@@ -208,10 +233,14 @@ Status Shard::RecoverSteps() {
 // MANIFEST snapshot makes what is obsolete so.
 Status Shard::StartAfterReplay() {
   Status s;
+  // Recovery only raises last_seq_ above what the MANIFEST says the tables hold.
+  RINGDB_ASSERT(last_seq_ >= versions_.state().last_sequence());
   seq_alloc_.store(last_seq_ + 1, std::memory_order_release);
   published_seq_.store(last_seq_, std::memory_order_release);
   s = wal_.OpenSegment(versions_.NewFileNumber());
   if (!s.ok()) return s;
+  // The new segment is newer than every replayed one (their numbers were on disk).
+  RINGDB_ASSERT(replayed_segments_.empty() || replayed_segments_.back().number < wal_.number());
   {
     // The new segment is tracked from the snapshot on (its directory entry is durable).
     VersionEdit track;
@@ -233,6 +262,8 @@ Status Shard::StartAfterReplay() {
     std::unique_ptr<InternalIterator> it = mem_->NewIterator();
     s = WriteTable(it.get(), &meta, &table);
     if (!s.ok()) return s;
+    RINGDB_ASSERT(meta.number > 0 && meta.number < versions_.next_file_number());
+    RINGDB_ASSERT(meta.largest_seq <= last_seq_);
     open_created_table_ = meta.number;
     VersionEdit edit;
     edit.AddFile(0, meta);
@@ -290,6 +321,12 @@ Status Shard::KeepReplayedSegments(bool* kept) {
   }
   Status s = versions_.ApplyUnlogged(seal, {});
   if (!s.ok()) return s;
+  for (size_t i = 0; i < replayed_segments_.size(); i++) {
+    // Replayed oldest first; none holds a sequence number past last_seq_, which the
+    // immutable memtable covers.
+    RINGDB_ASSERT(i == 0 || replayed_segments_[i - 1].number < replayed_segments_[i].number);
+    RINGDB_ASSERT(replayed_segments_[i].max_seq <= last_seq_);
+  }
   Immutable m{std::move(mem_), replayed_segments_.back().number, last_seq_};
   for (size_t i = 0; i + 1 < replayed_segments_.size(); i++) {
     m.older_wals.push_back(replayed_segments_[i].number);
@@ -321,8 +358,10 @@ Status Shard::ReadWalRange(int fd, const std::string& path, uint64_t offset, cha
   return Status::OK();
 }
 
+// REQUIRES: segments are replayed oldest first.
 Status Shard::ReplayWal(const WalReplayItem& item, std::string* torn_path) {
   const uint64_t number = item.number;
+  RINGDB_ASSERT(replayed_segments_.empty() || replayed_segments_.back().number < number);
   const std::string name = WalFileName(number);
   const std::string path = FilePath(name);
   int fd = -1;
@@ -355,6 +394,8 @@ Status Shard::ReplayWal(const WalReplayItem& item, std::string* torn_path) {
       return Status::Corruption(path + " offset " + std::to_string(rec.offset) +
                                 ": sequence numbers go backwards across segments");
     }
+    // WalReader's contract: a batch record's sequence numbers are in range.
+    RINGDB_ASSERT(rec.first_seq > 0 && rec.first_seq + rec.count <= kMaxSequenceNumber + 1);
     s = WriteBatchRep::InsertInto(rec.payload, rec.first_seq, mem);
     if (!s.ok()) {
       return Status::Corruption(path + " offset " + std::to_string(rec.offset) + ": " +
@@ -367,9 +408,12 @@ Status Shard::ReplayWal(const WalReplayItem& item, std::string* torn_path) {
     rt::MaybeYield();
   }
   replay_prev_max_ = std::max(replay_prev_max_, seg_max);
+  RINGDB_ASSERT(seg_max <= last_seq_);
   if (!seg.verdict.ok()) return seg.verdict;
   const WalWalk& walk = seg.walk;
   const WalTail& tail = walk.tail;
+  // What was replayed lies within what was read of the segment.
+  RINGDB_ASSERT(tail.valid_end <= item.read_bytes);
   replayed_segments_.push_back(ReplayedSegment{number, tail.valid_end, seg_max});
   if (tail.kind == WalTail::Kind::kTorn) {
     replay_clean_ = false;
@@ -396,6 +440,8 @@ Status Shard::ReplayPostLogs(const std::vector<std::string>& logs) {
     return it != replayed_.begin() && std::prev(it)->first + std::prev(it)->second > seq;
   };
   const SequenceNumber in_tables = versions_.state().last_sequence();
+  RINGDB_ASSERT(in_tables <= last_seq_);
+  RINGDB_ASSERT(posted_replayed_ == 0);  // once per Open
   uint64_t replayed = 0, skipped = 0;
   for (const std::string& name : logs) {
     std::string data;
@@ -433,7 +479,11 @@ Status Shard::ReplayPostLogs(const std::vector<std::string>& logs) {
   return Status::OK();
 }
 
+// REQUIRES: the new segment is open, the new MANIFEST written, and a table written
+// from the replay is in the version: none of them may be deleted here.
 Status Shard::DeleteObsoleteFiles() {
+  RINGDB_ASSERT(wal_.segment_open() && versions_.manifest_number() != 0);
+  RINGDB_ASSERT(open_created_table_ == 0 || versions_.IsLive(open_created_table_));
   DirListing ls;
   Status s = ListDir(opt_.dir, &ls);
   if (!s.ok()) return s;

@@ -21,15 +21,6 @@ namespace ringdb::server {
 
 namespace {
 
-bool EqNoCase(std::string_view a, const char* b) {
-  const size_t n = std::strlen(b);
-  if (a.size() != n) return false;
-  for (size_t i = 0; i < n; i++) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != b[i]) return false;
-  }
-  return true;
-}
-
 // Runs f(shard) on every shard (each on its own thread, all at once) and returns when
 // all have returned.
 template <class F>

@@ -18,16 +18,16 @@
 
 namespace ringdb::server {
 
-namespace {
-
-bool EqNoCase(std::string_view a, const char* b) {
-  const size_t n = std::strlen(b);
+bool EqNoCase(std::string_view a, const char* lower) {
+  const size_t n = std::strlen(lower);
   if (a.size() != n) return false;
   for (size_t i = 0; i < n; i++) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != b[i]) return false;
+    if (std::tolower(static_cast<unsigned char>(a[i])) != lower[i]) return false;
   }
   return true;
 }
+
+namespace {
 
 std::string ExpireTimeError(const char* cmd) {
   return std::string("ERR invalid expire time in '") + cmd + "' command";

@@ -33,6 +33,9 @@ struct CmdSpec {
 
 // Case-insensitive lookup; nullptr when unknown.
 const CmdSpec* FindCommand(std::string_view name);
+// Whether `a` is `lower` in any case (an option word: "NX", "withscores").
+// REQUIRES: `lower` is lower case.
+bool EqNoCase(std::string_view a, const char* lower);
 std::span<const CmdSpec> AllCommands();
 
 // The reply to an unknown command, worded like Redis.

@@ -51,34 +51,16 @@ void FaultBackend::FreeShadow(Shadow* sh) {
 }
 
 void FaultBackend::Prepare(IoRequest* req) {
-  req->next_ = nullptr;
-  if (queue_tail_ != nullptr) {
-    queue_tail_->next_ = req;
-  } else {
-    queue_head_ = req;
-  }
-  queue_tail_ = req;
+  queue_.Push(req);
   outstanding_++;
 }
 
 int FaultBackend::Submit() {
-  int n = 0;
-  while (queue_head_ != nullptr) {
-    IoRequest* head = queue_head_;
-    IoRequest* last = head;
-    n++;
-    while ((last->flags & IoRequest::kLinkNext) != 0 && last->next_ != nullptr) {
-      last = last->next_;
-      n++;
-    }
-    queue_head_ = last->next_;
-    if (queue_head_ == nullptr) queue_tail_ = nullptr;
-    last->next_ = nullptr;
-    SubmitChain(head);
-  }
-  counters_.requests_submitted += static_cast<uint64_t>(n);
+  uint64_t n = 0;
+  while (!queue_.empty()) SubmitChain(queue_.PopChain(&n));
+  counters_.requests_submitted += n;
   inner_->Submit();
-  return n;
+  return static_cast<int>(n);
 }
 
 // Submits one link chain. The first member that gets an error or a short transfer

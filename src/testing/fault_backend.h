@@ -34,6 +34,7 @@
 #include "io/io_backend.h"
 #include "testing/fault_controller.h"
 #include "testing/fault_rules.h"
+#include "testing/prepared_queue.h"
 
 namespace ringdb::io {
 
@@ -87,8 +88,7 @@ class FaultBackend final : public IoBackend {
   std::shared_ptr<FaultController> ctl_;
   std::vector<std::unique_ptr<Shadow>> shadows_;  // every shadow ever made; reused
   std::vector<Shadow*> free_shadows_;
-  IoRequest* queue_head_ = nullptr;  // Prepare()d, not yet Submit()ted
-  IoRequest* queue_tail_ = nullptr;
+  PreparedQueue queue_;           // Prepare()d, not yet Submit()ted
   Shadow* ready_head_ = nullptr;  // completed locally, done() not yet run
   Shadow* ready_tail_ = nullptr;
   std::vector<Shadow*> delayed_;  // completed, held back by a kDelay rule

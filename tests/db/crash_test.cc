@@ -126,6 +126,40 @@ void ReportLine(const std::string& line) {
   (void)n;
 }
 
+// Performs `op` on `db` (PutAsync waits for its callback).
+Status ApplyOp(DB* db, const CrashOp& op) {
+  Status st;
+  switch (op.kind) {
+    case CrashOp::kPut:
+      st = db->Put(op.updates[0].first, *op.updates[0].second);
+      break;
+    case CrashOp::kDelete:
+      st = db->Delete(op.updates[0].first);
+      break;
+    case CrashOp::kPutAsync: {
+      std::promise<Status> p;
+      auto f = p.get_future();
+      db->PutAsync(op.updates[0].first, *op.updates[0].second,
+                   [&p](Status x) { p.set_value(std::move(x)); });
+      st = f.get();
+      break;
+    }
+    case CrashOp::kBatch: {
+      WriteBatch b;
+      for (auto& [k, v] : op.updates) {
+        if (v.has_value()) {
+          b.Put(k, *v);
+        } else {
+          b.Delete(k);
+        }
+      }
+      st = db->Write(b);
+      break;
+    }
+  }
+  return st;
+}
+
 // Child mode. args: path durability seed round
 int CrashWriterChild(const std::vector<std::string>& args) {
   ::alarm(60);
@@ -168,35 +202,7 @@ int CrashWriterChild(const std::vector<std::string>& args) {
           ReportLine("A " + std::to_string(t) + " " + std::to_string(seq) + "\n");
           continue;
         }
-        Status st;
-        switch (op.kind) {
-          case CrashOp::kPut:
-            st = db->Put(op.updates[0].first, *op.updates[0].second);
-            break;
-          case CrashOp::kDelete:
-            st = db->Delete(op.updates[0].first);
-            break;
-          case CrashOp::kPutAsync: {
-            std::promise<Status> p;
-            auto f = p.get_future();
-            db->PutAsync(op.updates[0].first, *op.updates[0].second,
-                         [&p](Status x) { p.set_value(std::move(x)); });
-            st = f.get();
-            break;
-          }
-          case CrashOp::kBatch: {
-            WriteBatch b;
-            for (auto& [k, v] : op.updates) {
-              if (v.has_value()) {
-                b.Put(k, *v);
-              } else {
-                b.Delete(k);
-              }
-            }
-            st = db->Write(b);
-            break;
-          }
-        }
+        Status st = ApplyOp(db.get(), op);
         if (!st.ok()) {
           std::fprintf(stderr, "[crash-writer] thread %d seq %u failed: %s\n", t, seq,
                        st.ToString().c_str());
@@ -222,8 +228,6 @@ void PrintTo(const CrashParam& p, std::ostream* os) {
   *os << p.name;
 }
 
-class CrashTest : public ::testing::TestWithParam<CrashParam> {};
-
 // Reads every report line until EOF (the child died) or the deadline (then returns
 // false with the child still running).
 bool ReadReports(int fd, std::string* buf, std::chrono::steady_clock::time_point deadline,
@@ -246,67 +250,68 @@ bool ReadReports(int fd, std::string* buf, std::chrono::steady_clock::time_point
   }
 }
 
-TEST_P(CrashTest, AcknowledgedWritesSurviveSigkill) {
-  const CrashParam param = GetParam();
-  const uint64_t seed = dbtest::TestSeed(std::string("CrashTest ") + param.name);
-  const uint64_t kills = dbtest::EnvU64("RINGDB_CRASH_KILLS", param.default_kills);
-  std::mt19937_64 rng(seed);
-  TempDir tmp;
-  const std::string path = tmp.Sub("db");
-  const Options opt = CrashOptions(path, param.name);
-  const bool compaction_mode = IsCompactionMode(param.name);
-  const size_t extra = ExtraValueBytes(param.name);
+using KeyStates = std::map<std::string, std::optional<std::string>>;
 
-  // Settled state of earlier rounds: key -> value (nullopt = absent).
-  std::map<std::string, std::optional<std::string>> settled;
-  uint64_t total_acked = 0, lost = 0, phantoms = 0, inflight_applied = 0, opened_children = 0;
-  // Compactions the children reported (summed over rounds), rounds whose child had
-  // compacted before the kill, and compactions the parent's reopens ran.
-  uint64_t child_compactions = 0, rounds_compacted = 0, parent_compactions = 0;
-  auto fail_context = [&](uint32_t round) {
+// One round: spawn a writer, kill it, parse what it acknowledged, reopen and check.
+class CrashTest : public ::testing::TestWithParam<CrashParam> {
+ protected:
+  void SetUp() override {
+    param_ = GetParam();
+    seed_ = dbtest::TestSeed(std::string("CrashTest ") + param_.name);
+    kills_ = dbtest::EnvU64("RINGDB_CRASH_KILLS", param_.default_kills);
+    rng_.seed(seed_);
+    path_ = tmp_.Sub("db");
+    opt_ = CrashOptions(path_, param_.name);
+    compaction_mode_ = IsCompactionMode(param_.name);
+    extra_ = ExtraValueBytes(param_.name);
+  }
+
+  std::string FailContext(uint32_t round) const {
     std::ostringstream os;
-    os << " [mode=" << param.name << " round=" << round << " replay: RINGDB_SEED=" << seed
-       << " db_test --gtest_filter='*CrashTest*/" << param.name << "']";
+    os << " [mode=" << param_.name << " round=" << round << " replay: RINGDB_SEED=" << seed_
+       << " db_test --gtest_filter='*CrashTest*/" << param_.name << "']";
     return os.str();
-  };
+  }
 
-  for (uint32_t round = 0; round < kills; ++round) {
+  // Spawns the round's writer and SIGKILLs it at a random moment; *reports gets every
+  // line it wrote.
+  void RunAndKillChild(uint32_t round, std::string* reports) {
     auto child = dbtest::SpawnChild(
-        "crash-writer", {path, param.name, std::to_string(seed), std::to_string(round)}, true);
+        "crash-writer", {path_, param_.name, std::to_string(seed_), std::to_string(round)}, true);
     ASSERT_GT(child.pid, 0);
     const auto start = std::chrono::steady_clock::now();
     // The compaction modes kill later (up to 400 ms) so that flushes and compactions
     // are under way.
-    const auto delay = std::chrono::microseconds(rng() % (compaction_mode ? 400000 : 100000));
-    std::string reports;
+    const auto delay = std::chrono::microseconds(rng_() % (compaction_mode_ ? 400000 : 100000));
     bool eof;
-    if (rng() % 3 == 0) {
+    if (rng_() % 3 == 0) {
       // Let Open finish first so that the kill lands among writes more often.
-      eof = ReadReports(child.report_fd, &reports, start + std::chrono::seconds(20), true);
+      eof = ReadReports(child.report_fd, reports, start + std::chrono::seconds(20), true);
       if (!eof)
         eof =
-            ReadReports(child.report_fd, &reports, std::chrono::steady_clock::now() + delay, false);
+            ReadReports(child.report_fd, reports, std::chrono::steady_clock::now() + delay, false);
     } else {
-      eof = ReadReports(child.report_fd, &reports, start + delay, false);
+      eof = ReadReports(child.report_fd, reports, start + delay, false);
     }
     ::kill(child.pid, SIGKILL);
     if (!eof)
-      ReadReports(child.report_fd, &reports,
+      ReadReports(child.report_fd, reports,
                   std::chrono::steady_clock::now() + std::chrono::seconds(30), false);
     ::close(child.report_fd);
     auto ex = dbtest::WaitChild(child.pid, 30000);
     ASSERT_TRUE(!ex.exited && ex.term_signal == SIGKILL)
         << "writer died before/other than by our SIGKILL: " << ex.Describe()
-        << " (see its stderr above)" << fail_context(round);
+        << " (see its stderr above)" << FailContext(round);
+  }
 
-    // Parse the acknowledgements.
-    std::vector<uint32_t> acked(kWriterThreads, 0);
+  // *acked[t]: how many operations thread t acknowledged, in order.
+  void ParseReports(uint32_t round, const std::string& reports, std::vector<uint32_t>* acked) {
     std::istringstream in(reports);
     std::string tag;
     uint64_t round_compactions = 0;
     while (in >> tag) {
       if (tag == "O") {
-        ++opened_children;
+        ++opened_children_;
         continue;
       }
       if (tag == "C") {
@@ -315,120 +320,155 @@ TEST_P(CrashTest, AcknowledgedWritesSurviveSigkill) {
       }
       int t = -1;
       uint32_t seq = 0;
-      ASSERT_EQ(tag, "A") << "bad report line" << fail_context(round);
+      ASSERT_EQ(tag, "A") << "bad report line" << FailContext(round);
       in >> t >> seq;
-      ASSERT_TRUE(t >= 0 && t < kWriterThreads) << fail_context(round);
-      ASSERT_EQ(seq, acked[t]) << "thread " << t << " acked out of order" << fail_context(round);
-      acked[t] = seq + 1;
-      ++total_acked;
+      ASSERT_TRUE(t >= 0 && t < kWriterThreads) << FailContext(round);
+      ASSERT_EQ(seq, (*acked)[t]) << "thread " << t << " acked out of order" << FailContext(round);
+      (*acked)[t] = seq + 1;
+      ++total_acked_;
     }
+    child_compactions_ += round_compactions;
+    if (round_compactions > 0) ++rounds_compacted_;
+  }
 
-    child_compactions += round_compactions;
-    if (round_compactions > 0) ++rounds_compacted;
+  // Thread t's keys of `round`: the state after its `acked` operations, or with the
+  // one operation that may have been in flight applied too.
+  void CheckThreadKeys(DB* db, uint32_t round, int t, uint32_t acked) {
+    KeyStates state;
+    for (uint32_t seq = 0; seq < acked; ++seq) {
+      for (auto& [k, v] : MakeOp(seed_, round, t, seq, extra_).updates) state[k] = v;
+    }
+    KeyStates maybe;
+    for (auto& [k, v] : MakeOp(seed_, round, t, acked, extra_).updates) maybe[k] = v;
+    for (int ki = 0; ki < kKeysPerThread; ++ki) {
+      const std::string key = CrashKey(round, t, ki);
+      std::string got;
+      Status g = db->Get(key, &got);
+      ASSERT_TRUE(g.ok() || g.IsNotFound())
+          << "Get(" << key << "): " << g.ToString() << FailContext(round);
+      std::optional<std::string> have;
+      if (g.ok()) have = got;
+      auto st = state.find(key);
+      const std::optional<std::string> want = st == state.end() ? std::nullopt : st->second;
+      if (have == want) {
+        settled_[key] = have;
+        continue;
+      }
+      auto mb = maybe.find(key);
+      if (mb != maybe.end() && have == mb->second) {
+        ++inflight_applied_;
+        settled_[key] = have;
+        continue;
+      }
+      // Classify: a value of an earlier seq (or absent) means a lost ack; anything
+      // else is a phantom.
+      bool is_lost = !have.has_value();
+      for (uint32_t seq = 0; seq < acked && !is_lost; ++seq) {
+        for (auto& [k, v] : MakeOp(seed_, round, t, seq, extra_).updates) {
+          if (k == key && v == have) is_lost = true;
+        }
+      }
+      (is_lost ? lost_ : phantoms_)++;
+      ADD_FAILURE() << (is_lost ? "LOST acknowledged write: " : "PHANTOM value: ") << key
+                    << " want " << (want ? Printable(*want) : std::string("<absent>")) << " got "
+                    << (have ? Printable(*have) : std::string("<absent>")) << " (thread " << t
+                    << " acked " << acked << " ops)" << FailContext(round);
+      settled_[key] = have;
+    }
+  }
+
+  // Earlier rounds' keys must keep their settled values: a sample every round.
+  void CheckSettledSample(DB* db, uint32_t round) {
+    if (settled_.empty()) return;
+    for (int i = 0; i < 200; ++i) {
+      auto it = settled_.begin();
+      std::advance(it, static_cast<long>(rng_() % settled_.size()));
+      std::string got;
+      Status g = db->Get(it->first, &got);
+      std::optional<std::string> have;
+      if (g.ok()) have = got;
+      ASSERT_TRUE(g.ok() || g.IsNotFound()) << g.ToString() << FailContext(round);
+      ASSERT_TRUE(have == it->second)
+          << "settled key " << it->first << " changed after a later crash: want "
+          << (it->second ? Printable(*it->second) : std::string("<absent>")) << " got "
+          << (have ? Printable(*have) : std::string("<absent>")) << FailContext(round);
+    }
+  }
+
+  // The final full check of every settled key, and the summary line.
+  void FinalCheck() {
+    std::unique_ptr<DB> db;
+    ASSERT_OK(DB::Open(opt_, &db));
+    uint64_t present = 0;
+    for (auto& [k, v] : settled_) {
+      std::string got;
+      Status g = db->Get(k, &got);
+      std::optional<std::string> have;
+      if (g.ok()) have = got;
+      EXPECT_TRUE(have == v) << "final check " << k << ": " << g.ToString();
+      if (have) ++present;
+    }
+    std::fprintf(stderr,
+                 "[ crash] mode=%s seed=%llu kills=%llu children_opened=%llu acked_ops=%llu "
+                 "acked_writes_lost=%llu phantoms=%llu inflight_applied=%llu keys=%zu present=%llu "
+                 "child_compactions=%llu rounds_compacted=%llu parent_compactions=%llu\n",
+                 param_.name, static_cast<unsigned long long>(seed_),
+                 static_cast<unsigned long long>(kills_),
+                 static_cast<unsigned long long>(opened_children_),
+                 static_cast<unsigned long long>(total_acked_),
+                 static_cast<unsigned long long>(lost_), static_cast<unsigned long long>(phantoms_),
+                 static_cast<unsigned long long>(inflight_applied_), settled_.size(),
+                 static_cast<unsigned long long>(present),
+                 static_cast<unsigned long long>(child_compactions_),
+                 static_cast<unsigned long long>(rounds_compacted_),
+                 static_cast<unsigned long long>(parent_compactions_));
+  }
+
+  CrashParam param_{};
+  uint64_t seed_ = 0;
+  uint64_t kills_ = 0;
+  std::mt19937_64 rng_;
+  TempDir tmp_;
+  std::string path_;
+  Options opt_;
+  bool compaction_mode_ = false;
+  size_t extra_ = 0;
+  // Settled state of earlier rounds: key -> value (nullopt = absent).
+  KeyStates settled_;
+  uint64_t total_acked_ = 0, lost_ = 0, phantoms_ = 0, inflight_applied_ = 0;
+  uint64_t opened_children_ = 0;
+  // Compactions the children reported (summed over rounds), rounds whose child had
+  // compacted before the kill, and compactions the parent's reopens ran.
+  uint64_t child_compactions_ = 0, rounds_compacted_ = 0, parent_compactions_ = 0;
+};
+
+TEST_P(CrashTest, AcknowledgedWritesSurviveSigkill) {
+  for (uint32_t round = 0; round < kills_; ++round) {
+    std::string reports;
+    ASSERT_NO_FATAL_FAILURE(RunAndKillChild(round, &reports));
+    std::vector<uint32_t> acked(kWriterThreads, 0);
+    ASSERT_NO_FATAL_FAILURE(ParseReports(round, reports, &acked));
 
     std::unique_ptr<DB> db;
-    Status s = DB::Open(opt, &db);
-    ASSERT_TRUE(s.ok()) << "recovery after SIGKILL failed: " << s.ToString() << fail_context(round);
-
+    Status s = DB::Open(opt_, &db);
+    ASSERT_TRUE(s.ok()) << "recovery after SIGKILL failed: " << s.ToString() << FailContext(round);
     for (int t = 0; t < kWriterThreads; ++t) {
-      // Expected state after the acknowledged prefix, plus the updates of the one
-      // operation that may have been in flight.
-      std::map<std::string, std::optional<std::string>> state;
-      for (uint32_t seq = 0; seq < acked[t]; ++seq) {
-        for (auto& [k, v] : MakeOp(seed, round, t, seq, extra).updates) state[k] = v;
-      }
-      std::map<std::string, std::optional<std::string>> maybe;
-      for (auto& [k, v] : MakeOp(seed, round, t, acked[t], extra).updates) maybe[k] = v;
-      for (int ki = 0; ki < kKeysPerThread; ++ki) {
-        const std::string key = CrashKey(round, t, ki);
-        std::string got;
-        Status g = db->Get(key, &got);
-        ASSERT_TRUE(g.ok() || g.IsNotFound())
-            << "Get(" << key << "): " << g.ToString() << fail_context(round);
-        std::optional<std::string> have;
-        if (g.ok()) have = got;
-        auto st = state.find(key);
-        const std::optional<std::string> want = st == state.end() ? std::nullopt : st->second;
-        if (have == want) {
-          settled[key] = have;
-          continue;
-        }
-        auto mb = maybe.find(key);
-        if (mb != maybe.end() && have == mb->second) {
-          ++inflight_applied;
-          settled[key] = have;
-          continue;
-        }
-        // Classify: a value of an earlier seq (or absent) means a lost ack; anything
-        // else is a phantom.
-        bool is_lost = !have.has_value();
-        for (uint32_t seq = 0; seq < acked[t] && !is_lost; ++seq) {
-          for (auto& [k, v] : MakeOp(seed, round, t, seq, extra).updates) {
-            if (k == key && v == have) is_lost = true;
-          }
-        }
-        (is_lost ? lost : phantoms)++;
-        ADD_FAILURE() << (is_lost ? "LOST acknowledged write: " : "PHANTOM value: ") << key
-                      << " want " << (want ? Printable(*want) : std::string("<absent>")) << " got "
-                      << (have ? Printable(*have) : std::string("<absent>")) << " (thread " << t
-                      << " acked " << acked[t] << " ops)" << fail_context(round);
-        settled[key] = have;
-      }
+      ASSERT_NO_FATAL_FAILURE(CheckThreadKeys(db.get(), round, t, acked[t]));
     }
-    // Earlier rounds' keys must keep their settled values: a sample every round.
-    if (!settled.empty()) {
-      for (int i = 0; i < 200; ++i) {
-        auto it = settled.begin();
-        std::advance(it, static_cast<long>(rng() % settled.size()));
-        std::string got;
-        Status g = db->Get(it->first, &got);
-        std::optional<std::string> have;
-        if (g.ok()) have = got;
-        ASSERT_TRUE(g.ok() || g.IsNotFound()) << g.ToString() << fail_context(round);
-        ASSERT_TRUE(have == it->second)
-            << "settled key " << it->first << " changed after a later crash: want "
-            << (it->second ? Printable(*it->second) : std::string("<absent>")) << " got "
-            << (have ? Printable(*have) : std::string("<absent>")) << fail_context(round);
-      }
-    }
+    ASSERT_NO_FATAL_FAILURE(CheckSettledSample(db.get(), round));
     Stats st;
-    if (db->GetStats(&st).ok()) parent_compactions += st.total.compactions;
+    if (db->GetStats(&st).ok()) parent_compactions_ += st.total.compactions;
     ASSERT_OK(db->Close());
     if (HasFailure()) break;
   }
-
-  // Final full check of every settled key.
-  std::unique_ptr<DB> db;
-  ASSERT_OK(DB::Open(opt, &db));
-  uint64_t present = 0;
-  for (auto& [k, v] : settled) {
-    std::string got;
-    Status g = db->Get(k, &got);
-    std::optional<std::string> have;
-    if (g.ok()) have = got;
-    EXPECT_TRUE(have == v) << "final check " << k << ": " << g.ToString();
-    if (have) ++present;
-  }
-  std::fprintf(
-      stderr,
-      "[ crash] mode=%s seed=%llu kills=%llu children_opened=%llu acked_ops=%llu "
-      "acked_writes_lost=%llu phantoms=%llu inflight_applied=%llu keys=%zu present=%llu "
-      "child_compactions=%llu rounds_compacted=%llu parent_compactions=%llu\n",
-      param.name, static_cast<unsigned long long>(seed), static_cast<unsigned long long>(kills),
-      static_cast<unsigned long long>(opened_children),
-      static_cast<unsigned long long>(total_acked), static_cast<unsigned long long>(lost),
-      static_cast<unsigned long long>(phantoms), static_cast<unsigned long long>(inflight_applied),
-      settled.size(), static_cast<unsigned long long>(present),
-      static_cast<unsigned long long>(child_compactions),
-      static_cast<unsigned long long>(rounds_compacted),
-      static_cast<unsigned long long>(parent_compactions));
-  EXPECT_EQ(lost, 0u);
-  EXPECT_EQ(phantoms, 0u);
+  ASSERT_NO_FATAL_FAILURE(FinalCheck());
+  EXPECT_EQ(lost_, 0u);
+  EXPECT_EQ(phantoms_, 0u);
   // The test only means something if the children got to write.
-  EXPECT_GT(total_acked, 0u) << "no child ever acknowledged a write";
-  if (compaction_mode) {
-    EXPECT_GT(rounds_compacted, 0u) << "no child compacted before it was killed: the "
-                                       "compaction mode exercised nothing";
+  EXPECT_GT(total_acked_, 0u) << "no child ever acknowledged a write";
+  if (compaction_mode_) {
+    EXPECT_GT(rounds_compacted_, 0u) << "no child compacted before it was killed: the "
+                                        "compaction mode exercised nothing";
   }
 }
 

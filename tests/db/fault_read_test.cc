@@ -77,6 +77,79 @@ TEST_F(SstBitFlipTest, ReadHandedToTheShardIsCorruptionNeverWrongData) {
 
 // ---- a seeded storm ----------------------------------------------------------------------------
 
+using Attempts = std::map<std::string, std::vector<std::string>>;
+
+// One epoch's faults: rare write, sync and directory errors, short writes, delays.
+std::shared_ptr<FaultController> StormFaults(std::mt19937_64& rng) {
+  auto ctl = std::make_shared<FaultController>(io::FaultControllerOptions{false, ""});
+  ctl->AddRule(FaultRule::Error(EIO).On(io::kWriteOps).WithProbability(0.004, rng()));
+  ctl->AddRule(FaultRule::Error(ENOSPC).On(io::kWriteOps).WithProbability(0.004, rng()));
+  ctl->AddRule(FaultRule::ShortTransfer().On(io::kWriteOps).WithProbability(0.004, rng()));
+  ctl->AddRule(FaultRule::Error(EIO).On(io::kSyncOps).WithProbability(0.004, rng()));
+  ctl->AddRule(FaultRule::Error(EIO).On(io::kDirOps).WithProbability(0.01, rng()));
+  ctl->AddRule(FaultRule::Delay(200000).WithProbability(0.05, rng()));
+  return ctl;
+}
+
+// One random operation of the storm: a Flush, a batch of 4 Puts or one Put. Records
+// every value it tries in *attempted and each acknowledged one in *acked.
+Status StormOp(DB* db, std::mt19937_64& rng, int epoch, int i, Attempts* attempted,
+               std::map<std::string, std::string>* acked) {
+  const uint64_t r = rng() % 100;
+  Status s;
+  if (r < 3) {
+    s = db->Flush();
+  } else if (r < 15) {
+    WriteBatch b;
+    std::vector<std::pair<std::string, std::string>> puts;
+    for (int j = 0; j < 4; ++j) {
+      std::string k = dbtest::KeyN("storm-", rng() % 200);
+      std::string v =
+          k + "#" + std::to_string(epoch) + "." + std::to_string(i) + "." + std::to_string(j);
+      b.Put(k, v);
+      (*attempted)[k].push_back(v);
+      puts.emplace_back(k, v);
+    }
+    s = db->Write(b);
+    if (s.ok()) {
+      for (auto& [k, v] : puts) (*acked)[k] = v;
+    }
+  } else {
+    std::string k = dbtest::KeyN("storm-", rng() % 200);
+    std::string v =
+        k + "#" + std::to_string(epoch) + "." + std::to_string(i) + std::string(rng() % 2000, 's');
+    (*attempted)[k].push_back(v);
+    s = db->Put(k, v);
+    if (s.ok()) (*acked)[k] = v;
+  }
+  return s;
+}
+
+// A reopen without faults holds every acknowledged write (or a later attempted one) and
+// nothing never attempted.
+void VerifyStormOutcome(DB* db, const Attempts& attempted,
+                        const std::map<std::string, std::string>& acked, uint64_t seed) {
+  for (const auto& [k, vals] : attempted) {
+    std::string got;
+    Status s = db->Get(k, &got);
+    ASSERT_TRUE(s.ok() || s.IsNotFound()) << k << ": " << s.ToString();
+    auto a = acked.find(k);
+    if (a == acked.end()) {
+      // Never acknowledged: absent or one of the attempted values.
+      if (s.ok()) {
+        EXPECT_NE(std::find(vals.begin(), vals.end(), got), vals.end())
+            << "PHANTOM " << k << " = " << Printable(got) << " [RINGDB_SEED=" << seed << "]";
+      }
+      continue;
+    }
+    // Acknowledged: the acknowledged value or a later attempted one.
+    auto pos = std::find(vals.begin(), vals.end(), a->second);
+    EXPECT_TRUE(s.ok() && std::find(pos, vals.end(), got) != vals.end())
+        << "LOST acknowledged " << k << " = " << Printable(a->second) << ", got " << s.ToString()
+        << " " << Printable(got) << " [RINGDB_SEED=" << seed << "]";
+  }
+}
+
 // Epochs of random operations under random faults; an epoch ends when the shard has
 // gone read-only (a few failures in a row) or after 250 ops, then the store is reopened
 // with new faults. In the end, a reopen without faults must hold every acknowledged
@@ -85,17 +158,11 @@ TEST_F(FaultTest, RandomFaultStormNeverLosesAcknowledgedWrites) {
   const uint64_t seed = dbtest::TestSeed("FaultTest.RandomFaultStorm");
   std::mt19937_64 rng(seed);
   // key -> every value ever attempted (acknowledged or not), in order.
-  std::map<std::string, std::vector<std::string>> attempted;
+  Attempts attempted;
   int ok = 0, failed = 0, epochs_readonly = 0, open_failures = 0;
   uint64_t injected = 0;
   for (int epoch = 0; epoch < 8; ++epoch) {
-    auto ctl = std::make_shared<FaultController>(io::FaultControllerOptions{false, ""});
-    ctl->AddRule(FaultRule::Error(EIO).On(io::kWriteOps).WithProbability(0.004, rng()));
-    ctl->AddRule(FaultRule::Error(ENOSPC).On(io::kWriteOps).WithProbability(0.004, rng()));
-    ctl->AddRule(FaultRule::ShortTransfer().On(io::kWriteOps).WithProbability(0.004, rng()));
-    ctl->AddRule(FaultRule::Error(EIO).On(io::kSyncOps).WithProbability(0.004, rng()));
-    ctl->AddRule(FaultRule::Error(EIO).On(io::kDirOps).WithProbability(0.01, rng()));
-    ctl->AddRule(FaultRule::Delay(200000).WithProbability(0.05, rng()));
+    std::shared_ptr<FaultController> ctl = StormFaults(rng);
     ringdb::testing::OpenHooks hooks;
     hooks.wrap_backend = io::MakeFaultWrapper(ctl);
     std::unique_ptr<DB> db;
@@ -109,33 +176,7 @@ TEST_F(FaultTest, RandomFaultStormNeverLosesAcknowledgedWrites) {
     }
     int fails_in_row = 0;
     for (int i = 0; i < 250 && fails_in_row < 3; ++i) {
-      const uint64_t r = rng() % 100;
-      Status s;
-      if (r < 3) {
-        s = db->Flush();
-      } else if (r < 15) {
-        WriteBatch b;
-        std::vector<std::pair<std::string, std::string>> puts;
-        for (int j = 0; j < 4; ++j) {
-          std::string k = dbtest::KeyN("storm-", rng() % 200);
-          std::string v =
-              k + "#" + std::to_string(epoch) + "." + std::to_string(i) + "." + std::to_string(j);
-          b.Put(k, v);
-          attempted[k].push_back(v);
-          puts.emplace_back(k, v);
-        }
-        s = db->Write(b);
-        if (s.ok()) {
-          for (auto& [k, v] : puts) acked_[k] = v;
-        }
-      } else {
-        std::string k = dbtest::KeyN("storm-", rng() % 200);
-        std::string v = k + "#" + std::to_string(epoch) + "." + std::to_string(i) +
-                        std::string(rng() % 2000, 's');
-        attempted[k].push_back(v);
-        s = db->Put(k, v);
-        if (s.ok()) acked_[k] = v;
-      }
+      Status s = StormOp(db.get(), rng, epoch, i, &attempted, &acked_);
       if (s.ok()) {
         ++ok;
         fails_in_row = 0;
@@ -160,25 +201,7 @@ TEST_F(FaultTest, RandomFaultStormNeverLosesAcknowledgedWrites) {
   EXPECT_GT(ok, 0);
   std::unique_ptr<DB> db;
   ASSERT_OK(DB::Open(Opts(), &db));
-  for (const auto& [k, vals] : attempted) {
-    std::string got;
-    Status s = db->Get(k, &got);
-    ASSERT_TRUE(s.ok() || s.IsNotFound()) << k << ": " << s.ToString();
-    auto a = acked_.find(k);
-    if (a == acked_.end()) {
-      // Never acknowledged: absent or one of the attempted values.
-      if (s.ok()) {
-        EXPECT_NE(std::find(vals.begin(), vals.end(), got), vals.end())
-            << "PHANTOM " << k << " = " << Printable(got) << " [RINGDB_SEED=" << seed << "]";
-      }
-      continue;
-    }
-    // Acknowledged: the acknowledged value or a later attempted one.
-    auto pos = std::find(vals.begin(), vals.end(), a->second);
-    EXPECT_TRUE(s.ok() && std::find(pos, vals.end(), got) != vals.end())
-        << "LOST acknowledged " << k << " = " << Printable(a->second) << ", got " << s.ToString()
-        << " " << Printable(got) << " [RINGDB_SEED=" << seed << "]";
-  }
+  VerifyStormOutcome(db.get(), attempted, acked_, seed);
   ASSERT_OK(db->Close());
 }
 

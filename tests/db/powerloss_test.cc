@@ -173,55 +173,71 @@ class PowerLossTest : public ::testing::TestWithParam<PowerLossParam> {
         for (auto& kh : keys_) kh.floor = std::max(kh.floor, kh.acked);
         continue;
       }
-      // Pick keys not in flight.
-      const int n = r < 20 ? 2 + static_cast<int>(rng_() % 5) : 1;
-      PendingOp op;
-      std::set<int> chosen;
-      for (int tries = 0; tries < 40 && static_cast<int>(chosen.size()) < n; ++tries) {
-        int k = static_cast<int>(rng_() % kKeys);
-        if (!keys_[k].in_flight) chosen.insert(k);
-      }
-      if (chosen.empty()) continue;
-      WriteBatch b;
-      for (int k : chosen) {
-        std::optional<std::string> v;
-        if (rng_() % 5 != 0) {
-          v = PlKey(k) + "=c" + std::to_string(cycle_) + "." + std::to_string(issued) + ":" +
-              std::string(rng_() % 3000 + (GetParam().compaction ? 2000 : 0),
-                          static_cast<char>('a' + rng_() % 26));
-        }
-        keys_[k].history.push_back(v);
-        keys_[k].in_flight = true;
-        op.entries.emplace_back(k, keys_[k].history.size() - 1);
-        if (v) {
-          b.Put(PlKey(k), *v);
-        } else {
-          b.Delete(PlKey(k));
-        }
-      }
-      const uint64_t id = next_id++;
-      pending.emplace(id, op);
-      auto cb = [comp, id](Status s) {
-        std::lock_guard<std::mutex> lock(comp->mu);
-        if (comp->crashed) {
-          ++comp->after_crash;
-          return;
-        }
-        comp->done.emplace_back(id, std::move(s));
-        comp->cv.notify_all();
-      };
-      if (op.entries.size() == 1 && rng_() % 2 == 0) {
-        const auto& v = keys_[op.entries[0].first].history.back();
-        if (v) {
-          raw->PutAsync(PlKey(op.entries[0].first), *v, cb);
-        } else {
-          raw->DeleteAsync(PlKey(op.entries[0].first), cb);
-        }
-      } else {
-        raw->WriteAsync(b, cb);
-      }
+      if (!IssueWrite(raw, r, issued, comp, &pending, &next_id)) continue;
       ++issued;
     }
+    CrashInFlight(raw, std::move(db), comp, pending);
+    return true;
+  }
+
+  // Issues one async write of 1 key, or of 2 to 6 keys when r < 20, none of them in
+  // flight (a Put, a Delete or a batch); false when every key tried was in flight.
+  bool IssueWrite(DB* raw, uint64_t r, uint64_t issued, const std::shared_ptr<Completions>& comp,
+                  std::map<uint64_t, PendingOp>* pending, uint64_t* next_id) {
+    // Pick keys not in flight.
+    const int n = r < 20 ? 2 + static_cast<int>(rng_() % 5) : 1;
+    PendingOp op;
+    std::set<int> chosen;
+    for (int tries = 0; tries < 40 && static_cast<int>(chosen.size()) < n; ++tries) {
+      int k = static_cast<int>(rng_() % kKeys);
+      if (!keys_[k].in_flight) chosen.insert(k);
+    }
+    if (chosen.empty()) return false;
+    WriteBatch b;
+    for (int k : chosen) {
+      std::optional<std::string> v;
+      if (rng_() % 5 != 0) {
+        v = PlKey(k) + "=c" + std::to_string(cycle_) + "." + std::to_string(issued) + ":" +
+            std::string(rng_() % 3000 + (GetParam().compaction ? 2000 : 0),
+                        static_cast<char>('a' + rng_() % 26));
+      }
+      keys_[k].history.push_back(v);
+      keys_[k].in_flight = true;
+      op.entries.emplace_back(k, keys_[k].history.size() - 1);
+      if (v) {
+        b.Put(PlKey(k), *v);
+      } else {
+        b.Delete(PlKey(k));
+      }
+    }
+    const uint64_t id = (*next_id)++;
+    pending->emplace(id, op);
+    auto cb = [comp, id](Status s) {
+      std::lock_guard<std::mutex> lock(comp->mu);
+      if (comp->crashed) {
+        ++comp->after_crash;
+        return;
+      }
+      comp->done.emplace_back(id, std::move(s));
+      comp->cv.notify_all();
+    };
+    if (op.entries.size() == 1 && rng_() % 2 == 0) {
+      const auto& v = keys_[op.entries[0].first].history.back();
+      if (v) {
+        raw->PutAsync(PlKey(op.entries[0].first), *v, cb);
+      } else {
+        raw->DeleteAsync(PlKey(op.entries[0].first), cb);
+      }
+    } else {
+      raw->WriteAsync(b, cb);
+    }
+    return true;
+  }
+
+  // Crashes `db` with `pending` writes in flight; completions that arrived before the
+  // crash count as acks.
+  void CrashInFlight(DB* raw, std::unique_ptr<DB> db, const std::shared_ptr<Completions>& comp,
+                     const std::map<uint64_t, PendingOp>& pending) {
     // Compactions so far in this cycle (GetStats answers from every shard's thread).
     Stats st;
     if (raw->GetStats(&st).ok()) {
@@ -245,7 +261,6 @@ class PowerLossTest : public ::testing::TestWithParam<PowerLossParam> {
     }
     in_flight_at_crash_ += pending.size();
     for (auto& kh : keys_) kh.in_flight = false;
-    return true;
   }
 
   // Reopens without faults and checks every key; settles the model on what is there.

@@ -338,6 +338,44 @@ struct Model {
   }
 };
 
+// Random writes spread over memtables and vectors (merged as the engine would), each
+// also recorded in `model`. Returns the last sequence number written.
+SequenceNumber WriteRandomly(Rng& rng, Model* model,
+                             std::vector<std::unique_ptr<MemTable>>* mems_out,
+                             std::vector<std::vector<Entry>>* vecs_out) {
+  std::vector<std::unique_ptr<MemTable>>& mems = *mems_out;
+  mems.resize(1 + rng.Uniform(3));
+  for (auto& m : mems) m = std::make_unique<MemTable>();
+  std::vector<std::vector<Entry>>& vecs = *vecs_out;
+  vecs.resize(rng.Uniform(3));
+  SequenceNumber seq = 0;
+  size_t n = rng.Uniform(150);
+  for (size_t i = 0; i < n; i++) {
+    std::string k = rng.Key(3);
+    bool del = rng.OneIn(3);
+    std::string v = del ? "" : testing::Cat("v", seq + 1);
+    // A third of the values carry a deadline, half of those already past.
+    const uint64_t deadline = !del && rng.OneIn(3) ? 95 + rng.Uniform(20) : 0;
+    seq++;
+    model->versions[k][seq] =
+        del ? std::nullopt : std::optional<Model::Version>(Model::Version{v, deadline});
+    ValueType t = del ? ValueType::kDeletion : ValueType::kValue;
+    if (deadline != 0) {
+      std::string stored;
+      util::PutFixed64(&stored, deadline);
+      v = stored + v;
+      t = ValueType::kValueExpiring;
+    }
+    size_t dst = rng.Uniform(mems.size() + vecs.size());
+    if (dst < mems.size()) {
+      mems[dst]->Add(seq, t, k, v);
+    } else {
+      vecs[dst - mems.size()].emplace_back(IKey(k, seq, t), v);
+    }
+  }
+  return seq;
+}
+
 TEST(DBIterModelTest, RandomOpsSnapshotsAndBounds) {
   uint64_t seed = TestSeed();
   std::printf("seed=%llu (RINGDB_TEST_SEED)\n", static_cast<unsigned long long>(seed));
@@ -346,35 +384,9 @@ TEST(DBIterModelTest, RandomOpsSnapshotsAndBounds) {
     SCOPED_TRACE(testing::Cat("seed=", seed) + testing::Cat(" round=", round));
     Model model;
     model.now_ms = 100 + rng.Uniform(10);
-    // Writes spread over memtables and vectors, merged as the engine would.
-    std::vector<std::unique_ptr<MemTable>> mems(1 + rng.Uniform(3));
-    for (auto& m : mems) m = std::make_unique<MemTable>();
-    std::vector<std::vector<Entry>> vecs(rng.Uniform(3));
-    SequenceNumber seq = 0;
-    size_t n = rng.Uniform(150);
-    for (size_t i = 0; i < n; i++) {
-      std::string k = rng.Key(3);
-      bool del = rng.OneIn(3);
-      std::string v = del ? "" : testing::Cat("v", seq + 1);
-      // A third of the values carry a deadline, half of those already past.
-      const uint64_t deadline = !del && rng.OneIn(3) ? 95 + rng.Uniform(20) : 0;
-      seq++;
-      model.versions[k][seq] =
-          del ? std::nullopt : std::optional<Model::Version>(Model::Version{v, deadline});
-      ValueType t = del ? ValueType::kDeletion : ValueType::kValue;
-      if (deadline != 0) {
-        std::string stored;
-        util::PutFixed64(&stored, deadline);
-        v = stored + v;
-        t = ValueType::kValueExpiring;
-      }
-      size_t dst = rng.Uniform(mems.size() + vecs.size());
-      if (dst < mems.size()) {
-        mems[dst]->Add(seq, t, k, v);
-      } else {
-        vecs[dst - mems.size()].emplace_back(IKey(k, seq, t), v);
-      }
-    }
+    std::vector<std::unique_ptr<MemTable>> mems;
+    std::vector<std::vector<Entry>> vecs;
+    const SequenceNumber seq = WriteRandomly(rng, &model, &mems, &vecs);
     std::vector<std::unique_ptr<InternalIterator>> children;
     for (auto& m : mems) children.push_back(m->NewIterator());
     for (auto& v : vecs) children.push_back(std::make_unique<VectorIterator>(v));

@@ -113,6 +113,48 @@ class IoTraceTest : public ::testing::TestWithParam<BackendParam> {
   std::unique_ptr<rt::Runtime> rt_;
 };
 
+// The records EveryIoRoundTripsWithFileNames issues, in order: open, 10 writes of
+// 000007.sst, its fdatasync, 5 reads, a write of the registered MANIFEST-000003 (then
+// the closes), and the two file names.
+void ExpectRoundTripRecords(const ReadBack& rb) {
+  const IoTraceEntry& open = rb.io[0];
+  EXPECT_EQ(open.op, io::IoOp::kOpen);
+  EXPECT_EQ(open.fd, AT_FDCWD);
+  const int data_fd = static_cast<int>(open.result);
+  for (int i = 0; i < 10; i++) {
+    const IoTraceEntry& w = rb.io[1 + i];
+    EXPECT_EQ(w.op, io::IoOp::kWrite);
+    EXPECT_EQ(w.io_class, io::IoClass::kFlush);
+    EXPECT_EQ(w.offset, i * 8192ull);
+    EXPECT_EQ(w.len, 4096u);
+    EXPECT_EQ(w.result, 4096);
+    EXPECT_EQ(w.fd, data_fd);
+    EXPECT_EQ(w.file_number, 7u);
+    EXPECT_GE(w.depth_at_submit, 1u);
+    EXPECT_GE(w.submit_ns, rb.header.start_mono_ns);
+    EXPECT_GE(w.complete_ns, w.submit_ns);
+  }
+  EXPECT_EQ(rb.io[11].op, io::IoOp::kFdatasync);
+  for (int i = 0; i < 5; i++) {
+    const IoTraceEntry& rd = rb.io[12 + i];
+    EXPECT_EQ(rd.op, io::IoOp::kRead);
+    EXPECT_EQ(rd.io_class, io::IoClass::kUserRead);
+    EXPECT_EQ(rd.len, 2048u);
+    EXPECT_EQ(rd.result, 2048);
+  }
+  const IoTraceEntry& mw = rb.io[17];
+  EXPECT_EQ(mw.io_class, io::IoClass::kManifest);
+  EXPECT_EQ(mw.file_number, 3u);
+  EXPECT_EQ(mw.len, 4u);
+
+  ASSERT_EQ(rb.files.size(), 2u);
+  EXPECT_EQ(rb.files[0].name, "000007.sst");
+  EXPECT_EQ(rb.files[0].file_number, 7u);
+  EXPECT_EQ(rb.files[0].fd, data_fd);
+  EXPECT_EQ(rb.files[1].name, "MANIFEST-000003");
+  EXPECT_EQ(rb.files[1].file_number, 3u);
+}
+
 TEST_P(IoTraceTest, EveryIoRoundTripsWithFileNames) {
   Start();
   const std::string trace = dir_.File("IOTRACE");
@@ -162,42 +204,7 @@ TEST_P(IoTraceTest, EveryIoRoundTripsWithFileNames) {
   EXPECT_GT(rb.header.end_mono_ns, rb.header.start_mono_ns);
   ASSERT_EQ(rb.io.size(), kIos);
 
-  const IoTraceEntry& open = rb.io[0];
-  EXPECT_EQ(open.op, io::IoOp::kOpen);
-  EXPECT_EQ(open.fd, AT_FDCWD);
-  const int data_fd = static_cast<int>(open.result);
-  for (int i = 0; i < 10; i++) {
-    const IoTraceEntry& w = rb.io[1 + i];
-    EXPECT_EQ(w.op, io::IoOp::kWrite);
-    EXPECT_EQ(w.io_class, io::IoClass::kFlush);
-    EXPECT_EQ(w.offset, i * 8192ull);
-    EXPECT_EQ(w.len, 4096u);
-    EXPECT_EQ(w.result, 4096);
-    EXPECT_EQ(w.fd, data_fd);
-    EXPECT_EQ(w.file_number, 7u);
-    EXPECT_GE(w.depth_at_submit, 1u);
-    EXPECT_GE(w.submit_ns, rb.header.start_mono_ns);
-    EXPECT_GE(w.complete_ns, w.submit_ns);
-  }
-  EXPECT_EQ(rb.io[11].op, io::IoOp::kFdatasync);
-  for (int i = 0; i < 5; i++) {
-    const IoTraceEntry& rd = rb.io[12 + i];
-    EXPECT_EQ(rd.op, io::IoOp::kRead);
-    EXPECT_EQ(rd.io_class, io::IoClass::kUserRead);
-    EXPECT_EQ(rd.len, 2048u);
-    EXPECT_EQ(rd.result, 2048);
-  }
-  const IoTraceEntry& mw = rb.io[17];
-  EXPECT_EQ(mw.io_class, io::IoClass::kManifest);
-  EXPECT_EQ(mw.file_number, 3u);
-  EXPECT_EQ(mw.len, 4u);
-
-  ASSERT_EQ(rb.files.size(), 2u);
-  EXPECT_EQ(rb.files[0].name, "000007.sst");
-  EXPECT_EQ(rb.files[0].file_number, 7u);
-  EXPECT_EQ(rb.files[0].fd, data_fd);
-  EXPECT_EQ(rb.files[1].name, "MANIFEST-000003");
-  EXPECT_EQ(rb.files[1].file_number, 3u);
+  ExpectRoundTripRecords(rb);
 }
 
 TEST_P(IoTraceTest, BackgroundWritesLandInOrderAndEveryIoIsKeptOrCounted) {

@@ -36,13 +36,7 @@ SimBackend::~SimBackend() {
 }
 
 void SimBackend::Prepare(io::IoRequest* req) {
-  req->next_ = nullptr;
-  if (queue_tail_ != nullptr) {
-    queue_tail_->next_ = req;
-  } else {
-    queue_head_ = req;
-  }
-  queue_tail_ = req;
+  queue_.Push(req);
   in_flight_++;
 }
 
@@ -55,23 +49,14 @@ void SimBackend::Schedule(io::IoRequest* req) {
 // Cuts the queue into chains: a request with kLinkNext keeps next_ pointing at the
 // rest of its chain; only the head of each chain is scheduled.
 int SimBackend::Submit() {
-  int n = 0;
-  bool chain_start = true;
-  for (io::IoRequest* r = queue_head_; r != nullptr;) {
-    io::IoRequest* next = r->next_;
-    if (chain_start) Schedule(r);
-    chain_start = (r->flags & io::IoRequest::kLinkNext) == 0 || next == nullptr;
-    if (chain_start) r->next_ = nullptr;
-    r = next;
-    n++;
-  }
-  queue_head_ = queue_tail_ = nullptr;
+  uint64_t n = 0;
+  while (!queue_.empty()) Schedule(queue_.PopChain(&n));
   if (n > 0) {
     counters_.submit_calls++;
     counters_.requests_submitted += n;
     counters_.max_batch = std::max<uint64_t>(counters_.max_batch, n);
   }
-  return n;
+  return static_cast<int>(n);
 }
 
 void SimBackend::Wait(int64_t) {

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "io/io_backend.h"
+#include "testing/prepared_queue.h"
 #include "testing/sim/sim_random.h"
 
 namespace ringdb::sim {
@@ -98,8 +99,7 @@ class SimBackend final : public io::IoBackend {
 
   SimDisk* disk_;
   uint32_t poll_batch_;
-  io::IoRequest* queue_head_ = nullptr;
-  io::IoRequest* queue_tail_ = nullptr;
+  io::PreparedQueue queue_;       // Prepare()d, not yet Submit()ted
   std::vector<Pending> pending_;  // submitted heads of chains (and single requests)
   uint64_t next_order_ = 0;
   uint32_t in_flight_ = 0;
