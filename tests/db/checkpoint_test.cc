@@ -32,25 +32,6 @@ bool Exists(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0;
 }
 
-// Every key and value of the store at `path` (opened, read, closed).
-Model ReadStore(const std::string& path) {
-  Options opt = dbtest::SmallOptions(path, 0);
-  opt.create_if_missing = false;
-  std::unique_ptr<DB> db;
-  Status s = DB::Open(opt, &db);
-  EXPECT_TRUE(s.ok()) << path << ": " << s.ToString();
-  Model got;
-  if (!s.ok()) return got;
-  std::unique_ptr<Iterator> it = db->NewIterator(ReadOptions());
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    got[std::string(it->key())] = std::string(it->value());
-  }
-  EXPECT_TRUE(it->status().ok()) << it->status().ToString();
-  it.reset();
-  EXPECT_TRUE(db->Close().ok());
-  return got;
-}
-
 // The .sst files of every shard of a store, by shard folder and name.
 std::vector<std::string> Tables(const std::string& path) {
   std::vector<std::string> out;
@@ -144,12 +125,12 @@ TEST_P(CheckpointTest, QuietStoreHoldsExactlyItsContents) {
     if (st.st_nlink >= 2) linked++;
   }
   EXPECT_GT(linked, 0u);
-  EXPECT_EQ(ReadStore(cp), model_);
+  EXPECT_EQ(dbtest::ReadStore(cp), model_);
   // The source is unchanged and keeps working.
   ASSERT_TRUE(db_->Put("after", "x").ok());
   ASSERT_TRUE(db_->Close().ok());
   model_["after"] = "x";
-  EXPECT_EQ(ReadStore(dir_.Sub("db")), model_);
+  EXPECT_EQ(dbtest::ReadStore(dir_.Sub("db")), model_);
 }
 
 TEST_P(CheckpointTest, LaterCompactionsInTheSourceLeaveItIntact) {
@@ -167,14 +148,14 @@ TEST_P(CheckpointTest, LaterCompactionsInTheSourceLeaveItIntact) {
   WaitForDeeperLevels();
   ASSERT_TRUE(db_->Close().ok());
   db_.reset();
-  EXPECT_EQ(ReadStore(cp), at_checkpoint);
-  EXPECT_EQ(ReadStore(dir_.Sub("db")), model_);
+  EXPECT_EQ(dbtest::ReadStore(cp), at_checkpoint);
+  EXPECT_EQ(dbtest::ReadStore(dir_.Sub("db")), model_);
   // The checkpoint is a store of its own: it takes writes, the source does not see them.
   Options opt = dbtest::SmallOptions(cp, 0);
   ASSERT_TRUE(DB::Open(opt, &db_).ok());
   ASSERT_TRUE(db_->Put("only-in-cp", "1").ok());
   ASSERT_TRUE(db_->Close().ok());
-  EXPECT_EQ(ReadStore(dir_.Sub("db")).count("only-in-cp"), 0u);
+  EXPECT_EQ(dbtest::ReadStore(dir_.Sub("db")).count("only-in-cp"), 0u);
 }
 
 TEST_P(CheckpointTest, CopiesTablesWhereLinksFail) {
@@ -192,7 +173,7 @@ TEST_P(CheckpointTest, CopiesTablesWhereLinksFail) {
     ASSERT_EQ(::stat(t.c_str(), &st), 0);
     EXPECT_EQ(st.st_nlink, 1u) << t << " is a link, not a copy";
   }
-  EXPECT_EQ(ReadStore(cp), model_);
+  EXPECT_EQ(dbtest::ReadStore(cp), model_);
 }
 
 TEST_P(CheckpointTest, TableDeletedAfterTheCaptureIsCopiedFromItsDescriptor) {
@@ -216,7 +197,7 @@ TEST_P(CheckpointTest, TableDeletedAfterTheCaptureIsCopiedFromItsDescriptor) {
   ASSERT_TRUE(db_->Checkpoint(cp).ok());
   EXPECT_GT(deleted, 1);
   testing::Crash(std::move(db_));  // the source lost tables: never reopened
-  EXPECT_EQ(ReadStore(cp), model_);
+  EXPECT_EQ(dbtest::ReadStore(cp), model_);
 }
 
 TEST_P(CheckpointTest, ExistingDirectoryIsInvalidArgumentAndUntouched) {
@@ -263,7 +244,7 @@ TEST_P(CheckpointTest, FailureInTheMiddleLeavesNothing) {
     ASSERT_TRUE(db_->Close().ok());
     db_.reset();
     model_["still"] = "writable";
-    EXPECT_EQ(ReadStore(dir_.Sub("db")), model_);
+    EXPECT_EQ(dbtest::ReadStore(dir_.Sub("db")), model_);
   }
 }
 

@@ -151,6 +151,24 @@ std::vector<std::string> ShardDirs(const std::string& path) {
   return out;
 }
 
+std::map<std::string, std::string> ReadStore(const std::string& path) {
+  Options opt = SmallOptions(path, 0);
+  opt.create_if_missing = false;
+  std::unique_ptr<DB> db;
+  Status s = DB::Open(opt, &db);
+  EXPECT_TRUE(s.ok()) << path << ": " << s.ToString();
+  std::map<std::string, std::string> got;
+  if (!s.ok()) return got;
+  std::unique_ptr<Iterator> it = db->NewIterator(ReadOptions());
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    got[std::string(it->key())] = std::string(it->value());
+  }
+  EXPECT_TRUE(it->status().ok()) << it->status().ToString();
+  it.reset();
+  EXPECT_TRUE(db->Close().ok());
+  return got;
+}
+
 uint64_t TotalBytesWithSuffix(const std::string& path, std::string_view suffix) {
   uint64_t total = 0;
   for (const auto& d : ShardDirs(path)) {

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <random>
 #include <string>
@@ -86,6 +87,10 @@ std::vector<std::string> ListFiles(const std::string& dir,
                                    const std::function<bool(const std::string& name)>& pred);
 // Sum of the sizes of files in every <path>/shard-*/ whose name ends with `suffix`.
 uint64_t TotalBytesWithSuffix(const std::string& path, std::string_view suffix);
+// Every key and value of the closed store at `path` (opened with SmallOptions and
+// create_if_missing off, read with an iterator, closed); empty, with a test failure,
+// if it does not open or read.
+std::map<std::string, std::string> ReadStore(const std::string& path);
 // Shard directories of a store (sorted).
 std::vector<std::string> ShardDirs(const std::string& path);
 bool EndsWith(std::string_view s, std::string_view suffix);

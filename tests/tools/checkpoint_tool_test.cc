@@ -35,24 +35,6 @@ class CheckpointToolTest : public ::testing::Test {
     ASSERT_TRUE(db->Close().ok());
   }
 
-  std::map<std::string, std::string> ReadAll(const std::string& path) {
-    Options opt = dbtest::SmallOptions(path, 0);
-    opt.create_if_missing = false;
-    std::unique_ptr<DB> db;
-    Status s = DB::Open(opt, &db);
-    EXPECT_TRUE(s.ok()) << s.ToString();
-    std::map<std::string, std::string> got;
-    if (!s.ok()) return got;
-    std::unique_ptr<Iterator> it = db->NewIterator(ReadOptions());
-    for (it->SeekToFirst(); it->Valid(); it->Next()) {
-      got[std::string(it->key())] = std::string(it->value());
-    }
-    EXPECT_TRUE(it->status().ok()) << it->status().ToString();
-    it.reset();
-    EXPECT_TRUE(db->Close().ok());
-    return got;
-  }
-
   TempDir dir_;
   std::map<std::string, std::string> model_;
 };
@@ -66,8 +48,8 @@ TEST_F(CheckpointToolTest, CopyVerifiesAndHoldsTheStore) {
   EXPECT_NE(r.out.find("OK: 2 shards"), std::string::npos) << r.out;
   struct stat st {};
   EXPECT_NE(::stat((to + "/LOCK").c_str(), &st), 0) << "a checkpoint holds no LOCK";
-  EXPECT_EQ(ReadAll(to), model_);
-  EXPECT_EQ(ReadAll(dir_.Sub("db")), model_) << "the source changed";
+  EXPECT_EQ(dbtest::ReadStore(to), model_);
+  EXPECT_EQ(dbtest::ReadStore(dir_.Sub("db")), model_) << "the source changed";
 }
 
 TEST_F(CheckpointToolTest, ExistingTargetIsAnErrorAndUntouched) {
