@@ -15,7 +15,7 @@
 #     e  MultiGet of 32 cold keys from one thread (same store as d) vs multireadrandom
 #        (d and e: both stores are filled with page-aligned data blocks, ringdb-bench
 #        --block_align and db_bench --block_align=true, unless BLOCK_ALIGN=0 /
-#        ROCKS_BLOCK_ALIGN=0; it helped both, docs/bench.md "Page-aligned data blocks")
+#        ROCKS_BLOCK_ALIGN=0; it helped both on d, docs/bench.md "Page-aligned data blocks")
 #     f  readwhilewriting (2 readers, 1 writer): reader p99.9, without flushes during the
 #        phase (64 MiB memtables) and with compactions running (1 MiB memtables); then
 #        without flushes again, after a readrandom phase (warm caches), with both writers
