@@ -13,6 +13,9 @@
 #     d  cold readrandom, 3M x 1000 B filled with fillseq, 64 MiB cache, O_DIRECT reads,
 #        16 threads
 #     e  MultiGet of 32 cold keys from one thread (same store as d) vs multireadrandom
+#        (d and e: both stores are filled with page-aligned data blocks, ringdb-bench
+#        --block_align and db_bench --block_align=true, unless BLOCK_ALIGN=0 /
+#        ROCKS_BLOCK_ALIGN=0; it helped both on d, docs/bench.md "Page-aligned data blocks")
 #     f  readwhilewriting (2 readers, 1 writer): reader p99.9, without flushes during the
 #        phase (64 MiB memtables) and with compactions running (1 MiB memtables); then
 #        without flushes again, after a readrandom phase (warm caches), with both writers
@@ -21,7 +24,10 @@
 #        ringdb-bench built from the commit before the issue), no slower
 #
 # usage: scripts/compare_anythread.sh   (env: ROUNDS=3 DURATION=5 BUILD_DIR=build ROWS=abcdefg
-#        BASE_BENCH=<path to the older ringdb-bench> OUT=/tmp/compare_anythread.md)
+#        BASE_BENCH=<path to the older ringdb-bench> OUT=/tmp/compare_anythread.md
+#        BLOCK_ALIGN=1 ROCKS_BLOCK_ALIGN=1)
+# It does not take the CPU lock itself: run it as `flock -x /tmp/ringdb-cpu.lock ...` on
+# a shared machine.
 # Every command is echoed to stderr so each figure can be rerun by hand.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,6 +53,7 @@ figures() {
       if ($i == "P99:") p99 = $(i+1); if ($i == "P99.9:") p999 = $(i+1) } want = 0 }
     END { printf "%s %s %s %s\n", ops, p50, p99, p999 }'
 }
+sst_bytes() { find "$1" -name '*.sst' -printf '%s\n' | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
 median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 col() { awk -v c="$1" '{ print $c }'; }
 
@@ -146,9 +153,9 @@ fill_both() {  # cache memtable_per_shard [direct flags for db_bench] [fill benc
   local threads=2
   [ "$fill" = fillseq ] && threads=1  # one ordered stream, as db_bench's fillseq
   run "$bench" --benchmarks="$fill",flush --num="$num" --value_size="$vsize" --threads="$threads" \
-    --memtable_bytes="$2" --cache_size="$1" --db="$rdir" --report_interval=0 >/dev/null
+    --memtable_bytes="$2" --cache_size="$1" --db="$rdir" --report_interval=0 ${ralign:-} >/dev/null
   run db_bench --benchmarks="$fill",flush --num="$num" --value_size="$vsize" $common \
-    --cache_size="$1" --write_buffer_size=$(($2 * 2)) --db="$kdir" ${3:-} >/dev/null
+    --cache_size="$1" --write_buffer_size=$(($2 * 2)) --db="$kdir" ${3:-} ${kalign:-} >/dev/null
 }
 new_reactor() { run "$bench" --load=reactor "$@" --report_interval=0 | figures "$phase"; }
 old_reactor() { run "$base_bench" --load=reactor "$@" --report_interval=0 | figures "$phase"; }
@@ -173,8 +180,14 @@ if [[ $rows == *c* ]]; then
 fi
 if [[ $rows == *d* || $rows == *e* ]]; then
   num=3000000 vsize=1000 direct="--use_direct_reads=true --use_direct_io_for_flush_and_compaction=true"
+  ralign= kalign=
+  [ "${BLOCK_ALIGN:-1}" = 1 ] && ralign=--block_align
+  [ "${ROCKS_BLOCK_ALIGN:-1}" = 1 ] && kalign=--block_align=true
   # BENCH.md "cold reads": filled in key order (no compaction debt left for the reads).
   fill_both $((64 << 20)) $((64 << 20)) "$direct" fillseq
+  echo "table bytes: ringdb $(sst_bytes "$rdir") (${ralign:-unaligned}), RocksDB" \
+    "$(sst_bytes "$kdir") (${kalign:-unaligned})" | tee -a "$out"
+  ralign= kalign=
   if [[ $rows == *d* ]]; then
     header "d. cold readrandom, 3M x 1000 B, 64 MiB cache, O_DIRECT"
     compare "cold readrandom, 16 threads" r_read k_read 16 $((64 << 20))

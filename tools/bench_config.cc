@@ -236,6 +236,9 @@ int ParseFlags(int argc, char** argv, Config* cfg) {
       ->capture_default_str();
   app.add_option("--memtable_bytes", cfg->memtable_bytes, "memtable bytes per shard (-1 = default)")
       ->capture_default_str();
+  app.add_flag("--block_align", cfg->block_align,
+               "Options::block_align: page-aligned data blocks in the tables written "
+               "(RocksDB engine: BlockBasedTableOptions::block_align)");
   app.add_flag("--pin_threads", cfg->pin_threads, "pin shard threads to CPUs");
   app.add_option("--caller_block_reads", cfg->caller_block_reads,
                  "Options::caller_block_reads: application threads read their cache misses "
@@ -327,6 +330,7 @@ json ConfigJson(const Config& c) {
   j["post_writes"] = c.post_writes;
   j["cache_size"] = c.cache_size;
   j["memtable_bytes"] = c.memtable_bytes;
+  j["block_align"] = c.block_align;
   j["pin_threads"] = c.pin_threads;
   j["caller_block_reads"] = c.caller_block_reads;
   j["iotrace"] = c.iotrace;

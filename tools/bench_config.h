@@ -65,6 +65,7 @@ struct Config {
   int64_t idle_spin_us = -1;    // -1: Options default (auto)
   int64_t cache_size = -1;      // -1: Options default
   int64_t memtable_bytes = -1;  // -1: Options default
+  bool block_align = false;     // Options::block_align (RocksDB: BlockBasedTableOptions)
   bool pin_threads = false;
   bool caller_block_reads = true;
   bool post_writes = true;

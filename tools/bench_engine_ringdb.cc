@@ -225,6 +225,7 @@ std::unique_ptr<Engine> OpenRingdbEngine(const EngineSpec& spec, Status* status)
   if (cfg.idle_spin_us >= 0) opt.idle_spin_us = static_cast<uint32_t>(cfg.idle_spin_us);
   if (cfg.cache_size >= 0) opt.block_cache_bytes = static_cast<size_t>(cfg.cache_size);
   if (cfg.memtable_bytes > 0) opt.memtable_bytes = static_cast<size_t>(cfg.memtable_bytes);
+  opt.block_align = cfg.block_align;
   opt.io_trace = cfg.iotrace;
   std::unique_ptr<ringdb::DB> db;
   *status = ringdb::DB::Open(opt, &db);

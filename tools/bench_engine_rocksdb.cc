@@ -278,6 +278,7 @@ std::unique_ptr<Engine> OpenRocksdb(const EngineSpec& spec, Status* status) {
   rocksdb::BlockBasedTableOptions t;
   t.block_cache = rocksdb::NewLRUCache(cache);
   t.block_size = defaults.block_bytes;
+  t.block_align = cfg.block_align;
   t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(defaults.bloom_bits_per_key, false));
   o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
 

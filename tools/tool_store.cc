@@ -152,6 +152,21 @@ Status CheckDataEntry(const DataEntryContext& c, std::string_view k, std::string
   return Status::OK();
 }
 
+// A data block starts where the previous one ended (`expect`), or, in a table written
+// with block_align, at the next 4 KiB boundary after it with zeros in between
+// (docs/sst.md "Aligned data blocks").
+bool FollowsPrevious(std::string_view file, uint64_t expect, const BlockHandle& h) {
+  if (h.offset == expect) return true;
+  if (h.offset < expect || h.offset % lsm::kTableAlignBytes != 0 ||
+      h.offset - expect >= lsm::kTableAlignBytes || h.offset > file.size()) {
+    return false;
+  }
+  for (uint64_t i = expect; i < h.offset; i++) {
+    if (file[i] != 0) return false;
+  }
+  return true;
+}
+
 // Walks the index and every data block it names. Returns the first problem.
 Status CheckDataBlocks(std::string_view file, const lsm::Footer& footer, const lsm::BlockPtr& index,
                        const std::optional<lsm::BloomFilter>& filter, const lsm::FileMetaData* meta,
@@ -159,7 +174,7 @@ Status CheckDataBlocks(std::string_view file, const lsm::Footer& footer, const l
                        std::string* last_key, uint64_t* deletions, uint64_t* data_blocks) {
   const uint64_t index_offset = footer.index.offset;
   const uint64_t data_end = footer.meta_offset();
-  uint64_t expect = 0;  // data blocks are back to back from offset 0 (docs/sst.md)
+  uint64_t expect = 0;  // data blocks are back to back from offset 0, or page-aligned
   std::string prev_index_key;
   std::unique_ptr<lsm::Block::Iter> it = lsm::Block::NewIterator(index);
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
@@ -174,7 +189,8 @@ Status CheckDataBlocks(std::string_view file, const lsm::Footer& footer, const l
       *bad_offset = index_offset;
       return TableCorruption(BlockKind::kIndex, index_offset, "bad internal key");
     }
-    if (h.offset != expect || h.size > data_end || data_end - h.offset < h.read_size()) {
+    if (!FollowsPrevious(file, expect, h) || h.size > data_end ||
+        data_end - h.offset < h.read_size()) {
       *bad_offset = index_offset;
       return TableCorruption(
           BlockKind::kIndex, index_offset,

@@ -53,6 +53,9 @@ Status ValidateOptions(const Options& o) {
   if (o.block_bytes < 512 || o.block_bytes > (1 << 20)) {
     return Status::InvalidArgument("Options::block_bytes must be in [512, 1 MiB]");
   }
+  if (o.block_align && o.block_bytes > 4096) {
+    return Status::InvalidArgument("Options::block_align requires block_bytes <= 4096");
+  }
   if (o.bloom_bits_per_key < 0 || o.bloom_bits_per_key > 64) {
     return Status::InvalidArgument("Options::bloom_bits_per_key must be in [0, 64]");
   }
@@ -185,6 +188,7 @@ lsm::ShardOptions ShardOptionsFor(const Options& opt, uint32_t shards) {
   base.wal_preallocate_bytes = opt.wal_preallocate_bytes;
   base.block_cache_bytes = opt.block_cache_bytes / shards;
   base.table.block_bytes = opt.block_bytes;
+  base.table.block_align = opt.block_align;
   base.table.bloom_bits_per_key = opt.bloom_bits_per_key;
   base.pacer.bytes_per_sec = opt.background_io_bytes_per_sec;
   base.io_trace = opt.io_trace;

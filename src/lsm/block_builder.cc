@@ -21,13 +21,32 @@ void BlockBuilder::Reset() {
   last_key_.clear();
 }
 
+namespace {
+
+size_t SharedPrefix(std::string_view a, std::string_view b) {
+  const size_t min_len = std::min(a.size(), b.size());
+  size_t shared = 0;
+  while (shared < min_len && a[shared] == b[shared]) shared++;
+  return shared;
+}
+
+}  // namespace
+
+size_t BlockBuilder::SizeEstimateAfterAdd(std::string_view key, std::string_view value) const {
+  const bool restart = counter_ >= restart_interval_;
+  const size_t shared = restart ? 0 : SharedPrefix(last_key_, key);
+  const size_t non_shared = key.size() - shared;
+  return CurrentSizeEstimate() + (restart ? 4 : 0) + util::VarintLength(shared) +
+         util::VarintLength(non_shared) + util::VarintLength(value.size()) + non_shared +
+         value.size();
+}
+
 void BlockBuilder::Add(std::string_view key, std::string_view value) {
   RINGDB_ASSERT(!finished_);
   RINGDB_ASSERT(buffer_.empty() || icmp_.Compare(key, last_key_) > 0);
   size_t shared = 0;
   if (counter_ < restart_interval_) {
-    size_t min_len = std::min(last_key_.size(), key.size());
-    while (shared < min_len && last_key_[shared] == key[shared]) shared++;
+    shared = SharedPrefix(last_key_, key);
   } else {
     restarts_.push_back(static_cast<uint32_t>(buffer_.size()));
     counter_ = 0;

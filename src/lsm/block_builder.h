@@ -28,6 +28,8 @@ class BlockBuilder {
 
   // Size Finish() would produce now.
   size_t CurrentSizeEstimate() const { return buffer_.size() + restarts_.size() * 4 + 4; }
+  // Size Finish() would produce after Add(key, value) (the same REQUIRES as Add).
+  size_t SizeEstimateAfterAdd(std::string_view key, std::string_view value) const;
   bool empty() const { return counter_ == 0 && restarts_.size() == 1 && buffer_.empty(); }
   std::string_view last_key() const { return last_key_; }
 

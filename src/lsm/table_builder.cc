@@ -8,6 +8,7 @@ TableBuilder::TableBuilder(const TableOptions& options)
     : options_(options), data_block_(options.restart_interval), index_block_(1) {
   RINGDB_ASSERT(options.block_bytes > 0 && options.restart_interval >= 1);
   RINGDB_ASSERT(options.bloom_bits_per_key >= 0);
+  RINGDB_ASSERT(!options.block_align || options.block_bytes <= kTableAlignBytes);
   if (options.bloom_bits_per_key > 0) {
     filter_ = std::make_unique<BloomFilterBuilder>(options.bloom_bits_per_key);
   }
@@ -31,6 +32,13 @@ Status TableBuilder::Add(std::string_view internal_key, std::string_view value) 
     status_ = Status::InvalidArgument("table builder: key " + DebugInternalKey(internal_key) +
                                       " not after " + DebugInternalKey(last_key_));
     return status_;
+  }
+  // Aligned: a block that would no longer fit in one page with this entry is cut first
+  // (an entry that fits in no page still goes into an empty block of its own).
+  if (options_.block_align && !data_block_.empty() &&
+      data_block_.SizeEstimateAfterAdd(internal_key, value) + kBlockTrailerBytes >
+          kTableAlignBytes) {
+    FlushDataBlock();
   }
   if (pending_index_entry_) {
     RINGDB_ASSERT(data_block_.empty());
@@ -70,11 +78,17 @@ void TableBuilder::FlushDataBlock() {
   if (data_block_.empty()) return;
   RINGDB_ASSERT(!pending_index_entry_);
   const std::string_view contents = data_block_.Finish();
+  if (options_.block_align) PadToPage();
   pending_handle_ = WriteBlock(BlockKind::kData, contents);
   if (keep_blocks_) kept_.push_back(BuiltBlock{pending_handle_, std::string(contents)});
   data_block_.Reset();
   props_.num_data_blocks++;
   pending_index_entry_ = true;
+}
+
+void TableBuilder::PadToPage() {
+  const uint64_t in_page = FileSize() % kTableAlignBytes;
+  if (in_page != 0) out_.append(kTableAlignBytes - in_page, '\0');
 }
 
 Status TableBuilder::Finish() {

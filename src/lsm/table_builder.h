@@ -37,6 +37,12 @@ struct TableOptions {
   size_t block_bytes = 4096;    // target data block size (before the trailer)
   int restart_interval = 16;    // data blocks; the index uses 1
   int bloom_bits_per_key = 10;  // 0: no filter block
+  // Page-aligned data blocks (docs/sst.md "Aligned data blocks"): every data block starts
+  // on a kTableAlignBytes boundary (zero padding before it), and a block is also cut
+  // before an entry that would make block + trailer overflow one page, so a block read
+  // is one page. An entry too big for a page gets a block of its own.
+  // REQUIRES: block_bytes <= kTableAlignBytes when set.
+  bool block_align = false;
 };
 
 class TableBuilder {
@@ -82,6 +88,8 @@ class TableBuilder {
 
  private:
   void FlushDataBlock();
+  // block_align: zeros up to the next kTableAlignBytes boundary.
+  void PadToPage();
   BlockHandle WriteBlock(BlockKind kind, std::string_view contents);
 
   const TableOptions options_;

@@ -393,6 +393,10 @@ void AddTableShapes(Corpus* c) {
   c->Add("table", "enc-one-entry", BuildTable(big, 1, 3, false));
   c->Add("table", "enc-large-values", BuildTable(big, 3, 3000, false));
   c->Add("table", "enc-empty", BuildTable(big, 0, 0, false));
+  lsm::TableOptions aligned;  // page-aligned data blocks with zero padding between them
+  aligned.block_align = true;
+  aligned.block_bytes = 1024;
+  c->Add("table", "enc-aligned", BuildTable(aligned, 12, 150, true));
   AddTableParts(c, "enc-small-blocks", BuildTable(small, 60, 20, true));
   AddTableParts(c, "enc-restart-1", BuildTable(restart1, 30, 10, true));
 

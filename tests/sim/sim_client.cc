@@ -38,6 +38,7 @@ Client::Client(uint64_t seed, const Params& p, std::string dir, SimDisk* disk,
   opt_.wal_preallocate_bytes = p.wal_preallocate_bytes;
   opt_.block_cache_bytes = p.block_cache_bytes;
   opt_.block_bytes = p.block_bytes;
+  opt_.block_align = p.block_align;
   opt_.io_poll_batch = p.poll_batch;
   opt_.idle_spin_us = 0;
   opt_.clock_ms = [] { return SimScheduler::Now() / 1'000'000; };

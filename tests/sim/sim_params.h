@@ -20,6 +20,7 @@ struct Params {
   size_t wal_preallocate_bytes = 0;
   size_t block_cache_bytes = 256 << 10;
   size_t block_bytes = 4096;
+  bool block_align = false;  // Options::block_align
   uint32_t poll_batch = 4;
   uint32_t keys = 200;
   uint32_t epochs = 4;
