@@ -5,12 +5,10 @@
 // included, has page-aligned data blocks (docs/sst.md "Aligned data blocks").
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <fstream>
 #include <map>
 #include <random>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "db_test_util.h"
@@ -122,17 +120,6 @@ class BlockAlignTest : public ::testing::TestWithParam<IoBackendKind> {
       model_[key] = v;
     }
   }
-  // Waits until no compaction has run for a while.
-  static void Settle(DB* db) {
-    uint64_t last = UINT64_MAX;
-    for (int quiet = 0, i = 0; quiet < 5 && i < 400; i++) {
-      Stats st;
-      ASSERT_TRUE(db->GetStats(&st).ok());
-      quiet = st.total.compactions == last ? quiet + 1 : 0;
-      last = st.total.compactions;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-  }
 
   TempDir dir_;
   uint64_t seed_ = 0;
@@ -149,7 +136,7 @@ TEST_P(BlockAlignTest, AlignedStoreReadsCompactsAndReopens) {
   Write(db.get(), 20000);  // ~5 MB: dozens of flushes per shard, and compactions
   CheckAll(db.get(), "while compacting");
   ASSERT_TRUE(db->Flush().ok());
-  Settle(db.get());
+  dbtest::WaitForCompactionsToSettle(db.get());
   CheckAll(db.get(), "after flush");
   Stats st;
   ASSERT_TRUE(db->GetStats(&st).ok());

@@ -3,11 +3,9 @@
 // after reopening; the tree gets levels below L0 and L0 stays bounded.
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <map>
 #include <random>
 #include <string>
-#include <thread>
 
 #include "db_test_util.h"
 #include "ringdb/db.h"
@@ -131,17 +129,7 @@ TEST_P(CompactionE2ETest, CompactionsOfACachedWorkingSetKeepItCached) {
     EXPECT_TRUE(db->GetStats(&after).ok());
     return after.total.cache_misses - before.total.cache_misses;
   };
-  // Waits until no compaction has run for a while (they run in the background).
-  auto settle = [&] {
-    uint64_t last = UINT64_MAX;
-    for (int quiet = 0, i = 0; quiet < 5 && i < 400; i++) {
-      Stats st;
-      ASSERT_TRUE(db->GetStats(&st).ok());
-      quiet = st.total.compactions == last ? quiet + 1 : 0;
-      last = st.total.compactions;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-  };
+  auto settle = [&] { dbtest::WaitForCompactionsToSettle(db.get()); };
   write_all('a');
   settle();
   read_all('a');  // whatever is not cached yet is now

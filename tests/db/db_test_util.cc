@@ -169,6 +169,17 @@ std::map<std::string, std::string> ReadStore(const std::string& path) {
   return got;
 }
 
+void WaitForCompactionsToSettle(DB* db) {
+  uint64_t last = UINT64_MAX;
+  for (int quiet = 0, i = 0; quiet < 5 && i < 400; i++) {
+    Stats st;
+    ASSERT_TRUE(db->GetStats(&st).ok());
+    quiet = st.total.compactions == last ? quiet + 1 : 0;
+    last = st.total.compactions;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
 uint64_t TotalBytesWithSuffix(const std::string& path, std::string_view suffix) {
   uint64_t total = 0;
   for (const auto& d : ShardDirs(path)) {

@@ -91,6 +91,9 @@ uint64_t TotalBytesWithSuffix(const std::string& path, std::string_view suffix);
 // create_if_missing off, read with an iterator, closed); empty, with a test failure,
 // if it does not open or read.
 std::map<std::string, std::string> ReadStore(const std::string& path);
+// Waits until the store's compaction count has not changed for 5 polls 50 ms apart
+// (compactions run in the background), at most 20 s.
+void WaitForCompactionsToSettle(DB* db);
 // Shard directories of a store (sorted).
 std::vector<std::string> ShardDirs(const std::string& path);
 bool EndsWith(std::string_view s, std::string_view suffix);
