@@ -93,8 +93,10 @@ struct Options {
   uint32_t io_poll_batch = 4;
   // How long an idle shard spins before it sleeps in the kernel; a blocking caller
   // spins a quarter of that before it sleeps on a futex. kAutoSpin: shards spin 20 us
-  // (cheaper than waking an idle vCPU), callers 5 us only when the machine has a core
-  // to spare beyond the shards (else their spinning steals the shards' CPU).
+  // (cheaper than waking an idle vCPU) while most of their recent spins caught the work
+  // they waited for, and sleep at once otherwise (docs/engine.md "Spinning"); callers
+  // spin 5 us only when the machine has a core to spare beyond the shards (else their
+  // spinning steals the shards' CPU).
   static constexpr uint32_t kAutoSpin = 0xffffffffu;
   uint32_t idle_spin_us = kAutoSpin;
 

@@ -169,6 +169,7 @@ rt::RuntimeOptions RuntimeOptionsFor(const Options& opt, uint32_t shards,
   const bool spare_core = ncpu > static_cast<long>(shards);
   if (opt.idle_spin_us == Options::kAutoSpin) {
     rt_opt.spin_ns = 20'000;
+    rt_opt.adaptive_spin = true;
     *caller_spin_ns = spare_core ? 5'000 : 0;
   } else {
     rt_opt.spin_ns = uint64_t{opt.idle_spin_us} * 1000;

@@ -107,25 +107,56 @@ void Reactor::Run() {
   RINGDB_ASSERT_MSG(tl_reactor == nullptr, "one reactor per thread");
   tl_reactor = this;
   main_tsan_fiber_ = san::TsanCurrent();
-  uint64_t idle_since_ns = 0;
+  bool idle = false;
+  uint64_t spin_until_ns = 0;
+  bool spun = false, slept = false;  // in this idle period
   now_ns_ = util::NowNanos();
   for (;;) {
     const bool busy = Pass();
     if (stop_requested_.load(std::memory_order_acquire) && StopReached()) break;
     if (busy || ready_head_ != nullptr) {
-      idle_since_ns = 0;
+      // Only a period that spun says whether spinning pays: it ended within the spin
+      // or it did not. A period that slept at once ends with a wake-up, whose latency
+      // says nothing about how soon the work came.
+      if (idle && spun) RecordSpin(/*caught=*/!slept);
+      idle = false;
       continue;
     }
-    if (idle_since_ns == 0) idle_since_ns = now_ns_;
-    if (now_ns_ - idle_since_ns < opts_.spin_ns) {
+    if (!idle) {
+      idle = true;
+      slept = false;
+      stats_.idle_periods++;
+      spun = SpinPays();
+      if (!spun) stats_.spins_skipped++;
+      spin_until_ns = spun ? now_ns_ + opts_.spin_ns : now_ns_;
+    }
+    if (now_ns_ < spin_until_ns) {
       CpuRelax();
       continue;
     }
     Sleep();
-    idle_since_ns = 0;
+    slept = true;
+    // Still idle if the next pass finds nothing (a bounded sleep ran out): sleep again
+    // without another spin.
+    spin_until_ns = 0;
   }
   Shutdown();
   tl_reactor = nullptr;
+}
+
+void Reactor::RecordSpin(bool caught) {
+  spin_score_ = spin_score_ - spin_score_ / 8 + (caught ? kSpinScoreMax / 8 : 0);
+}
+
+// Spinning costs the core for up to spin_ns; sleeping costs a wake-up (a syscall for
+// the waker and tens of microseconds for an idle vCPU). Spin while at least half of the
+// recent spins caught the end of their idle period. A reactor that stopped spinning
+// still spins one idle period in kSpinProbeEvery, so it notices when work comes back
+// quickly (six caught probes in a row bring the score back over half).
+bool Reactor::SpinPays() {
+  if (opts_.spin_ns == 0) return false;
+  if (!opts_.adaptive_spin || spin_score_ >= kSpinScoreMax / 2) return true;
+  return ++spin_probe_ % kSpinProbeEvery == 0;
 }
 
 Reactor::PassResult Reactor::RunPass() {

@@ -9,8 +9,9 @@
 //   3. fire expired timers;
 //   4. one backend->Submit() for all I/O the fibers queued, then backend->Poll()
 //      (reaps at most BackendOptions::poll_batch completions; the rest next pass);
-//   5. idle? spin for spin_ns re-checking, then sleep in backend->Wait() until the
-//      next timer, an I/O completion, or a producer's Wake().
+//   5. idle? spin for spin_ns re-checking (with adaptive_spin: only while recent spins
+//      paid off), then sleep in backend->Wait() until the next timer, an I/O
+//      completion, or a producer's Wake().
 //
 // Sleep/wake protocol (no lost wake-ups): the reactor sets `sleeping_`, issues a
 // seq_cst fence, re-checks every inbound ring, and only then Wait()s. A producer
@@ -58,8 +59,13 @@ using BackendWrapFn = std::function<std::unique_ptr<io::IoBackend>(
 struct ReactorOptions {
   uint32_t shard_id = 0;
   io::BackendOptions backend;
-  BackendWrapFn wrap_backend;                 // optional
-  uint64_t spin_ns = 50'000;                  // busy-poll this long when idle before sleeping
+  BackendWrapFn wrap_backend;  // optional
+  uint64_t spin_ns = 50'000;   // busy-poll this long when idle before sleeping
+  // Spin only while most recent spins caught the end of their idle period
+  // (Reactor::SpinPays): a shard that waits ~100 us for each synced write stops burning
+  // its core on spins that never pay off, and spins again once work comes back within
+  // the window.
+  bool adaptive_spin = false;
   size_t stack_bytes = 64 << 10;              // per fiber, plus a guard page
   size_t max_cached_stacks = 256;             // StackPool free-list bound
   uint64_t task_quota_ns = 500'000;           // MaybeYield() yields after this much CPU
@@ -70,7 +76,9 @@ struct ReactorOptions {
 
 struct ReactorStats {
   uint64_t loops = 0;
-  uint64_t sleeps = 0;  // backend->Wait() calls
+  uint64_t sleeps = 0;         // backend->Wait() calls
+  uint64_t idle_periods = 0;   // times the loop found nothing to do and began to idle
+  uint64_t spins_skipped = 0;  // idle periods that slept at once (adaptive_spin)
   uint64_t fibers_spawned = 0;
   uint64_t switches = 0;  // fiber resumptions
   uint64_t messages = 0;  // messages handled from rings
@@ -333,6 +341,15 @@ class Reactor {
   std::atomic<ForeignRing*> foreign_head_{nullptr};
   std::vector<Message*> drain_buf_;
   uint64_t last_foreign_ns_ = 0;  // when the loop last handled a foreign message
+  // Adaptive spin: a score in [0, kSpinScoreMax], raised by spins that caught the end
+  // of their idle period and lowered by spins that ran out (an exponential average,
+  // weight 1/8).
+  static constexpr uint32_t kSpinScoreMax = 256;
+  static constexpr uint32_t kSpinProbeEvery = 8;
+  uint32_t spin_score_ = kSpinScoreMax;
+  uint32_t spin_probe_ = 0;
+  void RecordSpin(bool caught);
+  bool SpinPays();
 
   alignas(kCacheLine) std::atomic<bool> sleeping_{false};
   // Set with sleeping_: this sleep ends within kLazyDrainNs (WakeIfSleepingUnbounded).

@@ -109,10 +109,12 @@ void ForeignWaiter::Wait(uint64_t spin_ns) {
     b->WaitUntil([this] { return state_.load(std::memory_order_acquire) == 1; });
     return;
   }
-  const uint64_t start = util::NowNanos();
-  for (uint32_t i = 1; state_.load(std::memory_order_acquire) != 1; i++) {
-    if ((i & 63) == 0 && util::NowNanos() - start >= spin_ns) break;
-    CpuRelax();
+  if (spin_ns > 0) {
+    const uint64_t start = util::NowNanos();
+    for (uint32_t i = 1; state_.load(std::memory_order_acquire) != 1; i++) {
+      if ((i & 63) == 0 && util::NowNanos() - start >= spin_ns) break;
+      CpuRelax();
+    }
   }
   uint32_t expected = 0;
   if (!state_.compare_exchange_strong(expected, 2, std::memory_order_acquire)) return;  // done
@@ -211,6 +213,7 @@ ReactorOptions Runtime::ReactorOptionsFor(uint32_t shard) const {
   reactor_opt.backend = opts_.backend;
   reactor_opt.wrap_backend = opts_.wrap_backend;
   reactor_opt.spin_ns = opts_.spin_ns;
+  reactor_opt.adaptive_spin = opts_.adaptive_spin;
   reactor_opt.stack_bytes = opts_.stack_bytes;
   reactor_opt.task_quota_ns = opts_.task_quota_ns;
   reactor_opt.long_fiber_run_ns = opts_.long_fiber_run_ns;

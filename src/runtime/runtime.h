@@ -48,6 +48,7 @@ struct RuntimeOptions {
   io::BackendOptions backend;
   BackendWrapFn wrap_backend;     // optional; tests wrap each shard's backend
   uint64_t spin_ns = 50'000;      // reactor idle spin before sleeping (0: never spin)
+  bool adaptive_spin = false;     // ReactorOptions::adaptive_spin
   uint32_t ring_capacity = 1024;  // per ring, rounded up to a power of two
   size_t stack_bytes = 64 << 10;  // per fiber
   uint64_t long_fiber_run_ns = 20'000'000;

@@ -300,5 +300,64 @@ TEST(RuntimeTest, PinnedThreadsRun) {
   EXPECT_EQ(rt->SubmitTo(1, [] { return ShardId(); }), 1u);
 }
 
+// ReactorOptions::adaptive_spin: a reactor whose spins never catch the end of an idle
+// period (work comes every 2 ms, the spin is 20 us) stops spinning; once work comes
+// back every few microseconds its probes catch it and it spins again.
+TEST(RuntimeTest, AdaptiveSpinFollowsHowSoonWorkComes) {
+  RuntimeOptions opt = Shards(2);
+  opt.spin_ns = 20'000;
+  opt.adaptive_spin = true;
+  auto rt = StartRuntime(opt);
+  ASSERT_TRUE(rt);
+  struct Counters {
+    uint64_t idle, skipped;
+  };
+  auto counters = [&] {
+    return rt->SubmitTo(1, [] {
+      const ReactorStats& s = CurrentReactor()->stats();
+      return Counters{s.idle_periods, s.spins_skipped};
+    });
+  };
+  struct Noop : Message {
+    std::atomic<int>* handled = nullptr;
+    Noop() {
+      handler = [](Message* m, Reactor*) {
+        static_cast<Noop*>(m)->handled->fetch_add(1, std::memory_order_release);
+      };
+    }
+  };
+  std::atomic<int> handled{0};
+  std::vector<Noop> msgs(20'000);
+  for (Noop& m : msgs) m.handled = &handled;
+  size_t next = 0;
+  auto push_and_wait = [&] {
+    const int want = handled.load(std::memory_order_acquire) + 1;
+    rt->PushForeign(1, &msgs[next++]);
+    while (handled.load(std::memory_order_acquire) < want) std::this_thread::yield();
+  };
+
+  // Slow work: every spin runs out.
+  const Counters a = counters();
+  for (int i = 0; i < 60; i++) {
+    push_and_wait();
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  const Counters b = counters();
+  ASSERT_GT(b.idle - a.idle, 0u);
+  EXPECT_GE(2 * (b.skipped - a.skipped), b.idle - a.idle)
+      << "most idle periods should sleep at once: " << b.skipped - a.skipped << " of "
+      << b.idle - a.idle;
+
+  // Fast work: one message right after another.
+  while (next < msgs.size() - 10'000) push_and_wait();
+  const Counters c = counters();
+  while (next < msgs.size()) push_and_wait();
+  const Counters d = counters();
+  ASSERT_GT(d.idle - c.idle, 0u);
+  EXPECT_LT(2 * (d.skipped - c.skipped), d.idle - c.idle)
+      << "most idle periods should spin again: " << d.skipped - c.skipped << " skipped of "
+      << d.idle - c.idle;
+}
+
 }  // namespace
 }  // namespace ringdb::rt
