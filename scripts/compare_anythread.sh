@@ -19,7 +19,8 @@
 #     f  readwhilewriting (2 readers, 1 writer): reader p99.9, without flushes during the
 #        phase (64 MiB memtables) and with compactions running (1 MiB memtables); then
 #        without flushes again, after a readrandom phase (warm caches), with both writers
-#        paced at 100k writes/s (--benchmark_write_rate_limit): the same work on both sides
+#        paced at 100k writes/s (--benchmark_write_rate_limit; ringdb-bench paces as
+#        db_bench does, bursts refilled every 100 ms): the same work on both sides
 #     g  --load=reactor readrandom and fillrandom: this build next to BASE_BENCH (a
 #        ringdb-bench built from the commit before the issue), no slower
 #

@@ -224,7 +224,8 @@ int ParseFlags(int argc, char** argv, Config* cfg) {
                  "queued without waiting for the shard");
   app.add_option("--benchmark_write_rate_limit", cfg->write_rate_limit,
                  "readwhilewriting: the writer's pace in key+value bytes per second, as "
-                 "db_bench's flag of that name (0 = as fast as it goes)");
+                 "db_bench's flag of that name: bursts refilled every 100 ms, as RocksDB's "
+                 "GenericRateLimiter (0 = as fast as it goes)");
   app.add_option(
       "--idle_spin_us", cfg->idle_spin_us,
       "Options::idle_spin_us: how long an idle shard polls before it sleeps (-1 = auto)");

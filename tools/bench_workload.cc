@@ -300,23 +300,48 @@ class Worker {
   int get_weight_ = 0, put_weight_ = 0;
 };
 
-// readwhilewriting's writer: random overwrites until the readers finish.
-// With --benchmark_write_rate_limit it keeps to that many key+value bytes per second
-// (threads load only: it sleeps when ahead).
+// --benchmark_write_rate_limit, paced as db_bench paces its writer: RocksDB's
+// GenericRateLimiter with its default 100 ms refill period. A refill adds a period's
+// worth of bytes (a tenth of the rate) when fewer than that are left; a write that
+// finds too few sleeps until the next refill. So the writer runs in bursts of up to a
+// tenth of a second's writes and then sleeps, as db_bench's does (pacing each write
+// instead wakes the writer thousands of times a second, and each wake-up takes a core
+// from a reader).
+class WriteRateLimiter {
+ public:
+  static constexpr std::chrono::milliseconds kRefillPeriod{100};
+
+  explicit WriteRateLimiter(uint64_t bytes_per_sec) : per_period_(bytes_per_sec / 10) {}
+
+  void Request(uint64_t bytes) {
+    while (available_ < bytes) {
+      const auto now = std::chrono::steady_clock::now();
+      if (started_ && now < next_refill_) std::this_thread::sleep_until(next_refill_);
+      started_ = true;
+      next_refill_ = std::chrono::steady_clock::now() + kRefillPeriod;
+      // A rate below one write per period still lets one write through per refill.
+      const uint64_t refill = std::max(per_period_, bytes);
+      if (available_ < refill) available_ += refill;
+    }
+    available_ -= bytes;
+  }
+
+ private:
+  const uint64_t per_period_;
+  uint64_t available_ = 0;
+  bool started_ = false;
+  std::chrono::steady_clock::time_point next_refill_;
+};
+
+// readwhilewriting's writer: random overwrites until the readers finish, paced by
+// --benchmark_write_rate_limit (threads load only) when given.
 void RunBackgroundWriter(PhaseShared* ps, KeySpace* ks, Client* client, const WorkerSpec& w) {
   OpGen g(ps, ks, w.seed);
   const Config& cfg = *ps->cfg;
-  const double op_bytes = cfg.key_size + cfg.value_size;
-  const double ns_per_op =
-      cfg.write_rate_limit == 0 ? 0 : 1e9 * op_bytes / static_cast<double>(cfg.write_rate_limit);
-  const auto start = std::chrono::steady_clock::now();
-  for (uint64_t i = 0; !ps->bg_stop.load(std::memory_order_relaxed) && !Failed(ps) && g.loaded();
-       i++) {
-    if (ns_per_op > 0) {
-      const auto due = start + std::chrono::nanoseconds(
-                                   static_cast<int64_t>(ns_per_op * static_cast<double>(i)));
-      if (due > std::chrono::steady_clock::now()) std::this_thread::sleep_until(due);
-    }
+  const uint64_t op_bytes = cfg.key_size + cfg.value_size;
+  WriteRateLimiter limiter(cfg.write_rate_limit);
+  while (!ps->bg_stop.load(std::memory_order_relaxed) && !Failed(ps) && g.loaded()) {
+    if (cfg.write_rate_limit != 0) limiter.Request(op_bytes);
     client->Put(g.Key(g.PickUniform()), g.Value(), kWrite);
     client->AfterOp();
   }
