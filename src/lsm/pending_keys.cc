@@ -36,19 +36,25 @@ PendingKeys::PendingKeys() : slots_(new std::atomic<uint32_t>[kSlots]) {
   for (uint32_t i = 0; i < kSlots; i++) slots_[i].store(0, std::memory_order_relaxed);
 }
 
-uint32_t PendingKeys::SlotOf(std::string_view key) {
-  return static_cast<uint32_t>(util::Hash64(key, kSlotSeed)) & (kSlots - 1);
+PendingKeys::Slots PendingKeys::SlotsOf(std::string_view key) {
+  const uint64_t h = util::Hash64(key, kSlotSeed);
+  return {static_cast<uint32_t>(h) & (kSlots - 1), static_cast<uint32_t>(h >> 32) & (kSlots - 1)};
 }
 
 void PendingKeys::Add(std::string_view rep) {
   ForEachKey(rep, [this](std::string_view key) {
-    slots_[SlotOf(key)].fetch_add(1, std::memory_order_relaxed);
+    const Slots s = SlotsOf(key);
+    slots_[s.a].fetch_add(1, std::memory_order_relaxed);
+    slots_[s.b].fetch_add(1, std::memory_order_relaxed);
   });
 }
 
 void PendingKeys::Applied(std::string_view rep, SequenceNumber last) {
-  ForEachKey(rep,
-             [this, last](std::string_view key) { unpublished_.emplace_back(last, SlotOf(key)); });
+  ForEachKey(rep, [this, last](std::string_view key) {
+    const Slots s = SlotsOf(key);
+    unpublished_.emplace_back(last, s.a);
+    unpublished_.emplace_back(last, s.b);
+  });
 }
 
 void PendingKeys::Publish(SequenceNumber published) {

@@ -105,20 +105,31 @@ void Shard::PublishView() {
 // ---------------------------------------------------------------------------------
 // Sequence numbers and posted writes
 
-void Shard::WaitPublished(SequenceNumber seq) const {
-  // Writers push what they took a sequence for right away, and the shard applies it
-  // within a loop pass; a writer preempted between the two is the rare long wait.
+template <typename Done>
+void Shard::WaitUntil(const Done& done) {
   if (rt::ForeignBlocker* b = rt::CurrentForeignBlocker()) {
-    b->WaitUntil([this, seq] { return published_seq_.load(std::memory_order_acquire) >= seq; });
+    b->WaitUntil(done);
     return;
   }
-  for (uint32_t i = 0; published_seq_.load(std::memory_order_acquire) < seq; i++) {
+  for (uint32_t i = 0; !done(); i++) {
     if (i < 1024) {
       util::CpuRelax();
     } else {
       sched_yield();
     }
   }
+}
+
+void Shard::WaitPublished(SequenceNumber seq) const {
+  // Writers push what they took a sequence for right away, and the shard applies it
+  // within a loop pass; a writer preempted between the two is the rare long wait.
+  WaitUntil([this, seq] { return published_seq_.load(std::memory_order_acquire) >= seq; });
+}
+
+void Shard::WaitPublishedOrClear(SequenceNumber seq, std::string_view key) const {
+  WaitUntil([this, seq, key] {
+    return published_seq_.load(std::memory_order_acquire) >= seq || !pending_keys_->MayHave(key);
+  });
 }
 
 void Shard::MarkApplied(SequenceNumber first, uint64_t count) {

@@ -132,12 +132,15 @@ class Shard {
     if (published_seq_.load(std::memory_order_acquire) + 1 < taken) WaitPublished(taken - 1);
   }
   // The same for a point read of `key`: waits only when a posted write of that key (or
-  // of a key sharing its PendingKeys slot) may be unpublished.
+  // of keys sharing its PendingKeys slots) may be unpublished, and only until its slots
+  // show it is not (or everything taken before the call is published): behind a
+  // writer's burst, thousands of posted writes may be queued, and a read whose slots
+  // clear early need not wait for all of them.
   void WaitForPostedWritesOf(std::string_view key) const {
     if (!posting_) return;
     const SequenceNumber taken = seq_alloc_.load(std::memory_order_acquire);
     if (published_seq_.load(std::memory_order_acquire) + 1 >= taken) return;
-    if (pending_keys_->MayHave(key)) WaitPublished(taken - 1);
+    if (pending_keys_->MayHave(key)) WaitPublishedOrClear(taken - 1, key);
   }
   // Writers, before acknowledging a posted batch: marks its keys pending (posting only).
   void NotePostedKeys(std::string_view rep) { pending_keys_->Add(rep); }
@@ -348,6 +351,11 @@ class Shard {
   // (Aborted after Crash()).
   Status WaitForImmutablesFlushed();
   void WaitPublished(SequenceNumber seq) const;
+  // Until `seq` is published or PendingKeys no longer may have `key`.
+  void WaitPublishedOrClear(SequenceNumber seq, std::string_view key) const;
+  // Any thread: spins, then yields, until done() (a ForeignBlocker's way under a driver).
+  template <typename Done>
+  static void WaitUntil(const Done& done);
   // (fiber on this shard) WaitForPostedWrites without blocking the loop that applies them.
   void WaitForPostedWritesInFiber();
   void UpdatePostsOpen();
