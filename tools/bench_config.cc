@@ -241,6 +241,10 @@ int ParseFlags(int argc, char** argv, Config* cfg) {
                "Options::block_align: page-aligned data blocks in the tables written "
                "(RocksDB engine: BlockBasedTableOptions::block_align)");
   app.add_flag("--pin_threads", cfg->pin_threads, "pin shard threads to CPUs");
+  app.add_option("--shard_nice", cfg->shard_nice,
+                 "Options::shard_nice: nice steps below the application's threads for the "
+                 "shard threads (-1 = the engine's default)")
+      ->check(CLI::Range(-1, 19));
   app.add_option("--caller_block_reads", cfg->caller_block_reads,
                  "Options::caller_block_reads: application threads read their cache misses "
                  "themselves (true) or hand them to the shard (false)");
@@ -333,6 +337,7 @@ json ConfigJson(const Config& c) {
   j["memtable_bytes"] = c.memtable_bytes;
   j["block_align"] = c.block_align;
   j["pin_threads"] = c.pin_threads;
+  j["shard_nice"] = c.shard_nice;
   j["caller_block_reads"] = c.caller_block_reads;
   j["iotrace"] = c.iotrace;
   j["db"] = c.db;

@@ -67,6 +67,7 @@ struct Config {
   int64_t memtable_bytes = -1;  // -1: Options default
   bool block_align = false;     // Options::block_align (RocksDB: BlockBasedTableOptions)
   bool pin_threads = false;
+  int shard_nice = -1;  // Options::shard_nice (-1: the engine default)
   bool caller_block_reads = true;
   bool post_writes = true;
   std::string db = "/var/tmp/ringdb-bench";

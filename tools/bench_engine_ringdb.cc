@@ -212,6 +212,7 @@ std::unique_ptr<Engine> OpenRingdbEngine(const EngineSpec& spec, Status* status)
   opt.create_if_missing = !cfg.use_existing_db;
   opt.shards = spec.shards;
   opt.pin_threads = cfg.pin_threads;
+  if (cfg.shard_nice >= 0) opt.shard_nice = cfg.shard_nice;
   opt.caller_block_reads = cfg.caller_block_reads;
   opt.post_writes = cfg.post_writes;
   opt.durability = cfg.durability == "sync"       ? ringdb::Durability::kSync

@@ -45,6 +45,15 @@ struct Options {
   uint32_t shards = 0;
   // Pin shard i's thread to CPU (i % online CPUs).
   bool pin_threads = false;
+  // How many nice steps below the thread that opens the store the shard threads run
+  // (setpriority; capped at 19). Where the application's threads and the shards share
+  // too few cores, a shard waking to apply writes or run a flush otherwise preempts a
+  // reader on the application's thread: on a 2-core VM, readwhilewriting's reader
+  // p99.9 was 1.6-1.75 ms at 0 and 0.23-0.29 ms at 10 (docs/engine.md "Shard thread
+  // priority"). Writes slow down when the cores are saturated (the shards get a smaller
+  // share); on a machine with cores to spare it changes nothing. 0 keeps the opener's
+  // priority (ringdb-server does: its shards are the application). In [0, 19].
+  int shard_nice = 10;
 
   Durability durability = Durability::kSync;
   uint32_t periodic_sync_ms = 100;

@@ -73,6 +73,9 @@ Status ValidateOptions(const Options& o) {
   if (o.wal_preallocate_bytes > (1ull << 30)) {
     return Status::InvalidArgument("Options::wal_preallocate_bytes must be at most 1 GiB");
   }
+  if (o.shard_nice < 0 || o.shard_nice > 19) {
+    return Status::InvalidArgument("Options::shard_nice must be in [0, 19]");
+  }
   return Status::OK();
 }
 
@@ -163,6 +166,7 @@ rt::RuntimeOptions RuntimeOptionsFor(const Options& opt, uint32_t shards,
   rt::RuntimeOptions rt_opt;
   rt_opt.shards = shards;
   rt_opt.pin_threads = opt.pin_threads;
+  rt_opt.thread_nice = opt.shard_nice;
   rt_opt.backend.kind = static_cast<io::BackendKind>(opt.io_backend);
   rt_opt.backend.poll_batch = opt.io_poll_batch;
   const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);

@@ -3,10 +3,13 @@
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <unordered_map>
 
@@ -225,6 +228,16 @@ void Runtime::ThreadMain(uint32_t shard) {
   char name[16];
   snprintf(name, sizeof(name), "ringdb-s%u", shard);
   pthread_setname_np(pthread_self(), name);
+  if (opts_.thread_nice != 0) {
+    // Linux nice values are per thread; this one inherited its creator's.
+    const pid_t tid = static_cast<pid_t>(syscall(SYS_gettid));
+    errno = 0;
+    const int base = getpriority(PRIO_PROCESS, static_cast<id_t>(tid));
+    const int want = std::clamp((errno == 0 ? base : 0) + opts_.thread_nice, -20, 19);
+    if (setpriority(PRIO_PROCESS, static_cast<id_t>(tid), want) != 0) {
+      RINGDB_LOG_WARN("shard %u: cannot set nice %d (errno %d)", shard, want, errno);
+    }
+  }
   if (opts_.pin_threads) {
     const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     const int cpu = opts_.cpus.empty() ? static_cast<int>(shard % (ncpu > 0 ? ncpu : 1))

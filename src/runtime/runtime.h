@@ -44,6 +44,7 @@ namespace ringdb::rt {
 struct RuntimeOptions {
   uint32_t shards = 1;
   bool pin_threads = false;
+  int thread_nice = 0;    // shard threads: this many nice steps below the creating thread
   std::vector<int> cpus;  // shard i -> cpus[i % size]; empty: cpu i % online cpus
   io::BackendOptions backend;
   BackendWrapFn wrap_backend;     // optional; tests wrap each shard's backend

@@ -129,6 +129,7 @@ Status Store::Open(const StoreOptions& opt, std::unique_ptr<Store>* out) {
   o.io_backend = opt.io_backend;
   o.io_poll_batch = opt.io_poll_batch;
   o.idle_spin_us = opt.idle_spin_us;
+  o.shard_nice = 0;  // the shards are the server: nothing of ours to yield to
   o.pin_threads = opt.pin_threads;
   o.clock_ms = opt.clock_ms;
   std::unique_ptr<Store> st(new Store());

@@ -1,8 +1,13 @@
 // End-to-end tests of the public API (include/ringdb/db.h): open/create/reopen, shard
 // count rules, the directory lock, blocking reads and writes, limits. Async calls,
 // Close/Flush and the durability modes: api_lifecycle_test.cc.
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -10,6 +15,7 @@
 #include <vector>
 
 #include "ringdb/db.h"
+#include "ringdb/shard_context.h"
 #include "ringdb/write_batch.h"
 #include "tests/db/api_test_fixture.h"
 #include "tests/db/db_test_util.h"
@@ -186,6 +192,40 @@ TEST_F(ApiTest, ZeroShardsOnNewStoreUsesOnlineCpus) {
 TEST_F(ApiTest, TooManyShardsIsInvalidArgument) {
   Status s = Open(Opts(kMaxShards + 1));
   EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
+}
+
+// ---- shard thread priority ---------------------------------------------------------------
+
+// Options::shard_nice: the shard threads run that many nice steps below the opener.
+TEST_F(ApiTest, ShardThreadsRunShardNiceStepsBelowTheOpener) {
+  errno = 0;
+  const int base = ::getpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)));
+  ASSERT_EQ(errno, 0);
+  for (int nice : {0, 7}) {
+    Options o = Opts(2);
+    o.shard_nice = nice;
+    ASSERT_OK(Open(o));
+    std::atomic<int> seen[2] = {-100, -100};
+    ASSERT_OK(db_->RunOnShards(1, [&](ShardContext& ctx, uint32_t) {
+      errno = 0;
+      seen[ctx.shard()] = ::getpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)));
+    }));
+    for (uint32_t shard = 0; shard < 2; shard++) {
+      EXPECT_EQ(seen[shard].load(), std::min(base + nice, 19))
+          << "shard " << shard << ", shard_nice " << nice;
+    }
+    ASSERT_OK(db_->Close());
+    db_.reset();
+  }
+}
+
+TEST_F(ApiTest, ShardNiceOutOfRangeIsInvalidArgument) {
+  for (int nice : {-1, 20}) {
+    Options o = Opts();
+    o.shard_nice = nice;
+    Status s = Open(o);
+    EXPECT_TRUE(s.IsInvalidArgument()) << nice << ": " << s.ToString();
+  }
 }
 
 // ---- the directory lock ---------------------------------------------------------------

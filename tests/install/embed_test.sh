@@ -28,10 +28,14 @@ libdir=$(pcflags --variable=libdir)
 $cxx -std=c++20 -O1 "$src/tests/install/embed.cc" -o "$tmp/embed_static" $(pcflags --cflags) \
   $(pcflags --static --libs | sed "s#-lringdb#$libdir/libringdb.a#")
 LD_LIBRARY_PATH="$libdir" "$tmp/embed_shared" "$tmp/db1"
-# The shared build must have used the installed library, the static one none.
-LD_LIBRARY_PATH="$libdir" ldd "$tmp/embed_shared" | grep -q "$libdir/libringdb.so" ||
+# The shared build must have used the installed library, the static one none. (ldd's
+# output is captured first: `ldd | grep -q` under pipefail fails whenever grep exits
+# before ldd has written everything and ldd dies of SIGPIPE.)
+shared_libs=$(LD_LIBRARY_PATH="$libdir" ldd "$tmp/embed_shared")
+static_libs=$(ldd "$tmp/embed_static" || true)  # "not a dynamic executable" is fine
+grep -q "$libdir/libringdb.so" <<<"$shared_libs" ||
   { echo "embed_shared does not load the installed libringdb.so"; exit 1; }
-if ldd "$tmp/embed_static" | grep -q libringdb; then
+if grep -q libringdb <<<"$static_libs"; then
   echo "embed_static links libringdb dynamically"
   exit 1
 fi
