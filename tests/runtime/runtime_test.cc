@@ -301,13 +301,13 @@ TEST(RuntimeTest, PinnedThreadsRun) {
 }
 
 // ReactorOptions::adaptive_spin: a reactor whose spins never catch the end of an idle
-// period (work comes every 10 ms, the spin is 1 ms) stops spinning; once work comes
+// period (work comes every 40 ms, the spin is 10 ms) stops spinning; once work comes
 // back every few microseconds its probes catch it and it spins again. (A long spin, so
-// that a test thread preempted now and then on a loaded machine still comes back
-// within it.)
+// that a test thread preempted for a scheduler slice on a loaded machine, or slowed
+// down by TSan, still comes back within it.)
 TEST(RuntimeTest, AdaptiveSpinFollowsHowSoonWorkComes) {
   RuntimeOptions opt = Shards(2);
-  opt.spin_ns = 1'000'000;
+  opt.spin_ns = 10'000'000;
   opt.adaptive_spin = true;
   auto rt = StartRuntime(opt);
   ASSERT_TRUE(rt);
@@ -340,9 +340,9 @@ TEST(RuntimeTest, AdaptiveSpinFollowsHowSoonWorkComes) {
 
   // Slow work: every spin runs out.
   const Counters a = counters();
-  for (int i = 0; i < 40; i++) {
+  for (int i = 0; i < 30; i++) {
     push_and_wait();
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::this_thread::sleep_for(std::chrono::milliseconds(40));
   }
   const Counters b = counters();
   ASSERT_GT(b.idle - a.idle, 0u);
