@@ -144,8 +144,7 @@ TEST_F(ApiTest, PathThatIsARegularFileFailsClearly) {
   EXPECT_FALSE(s.ok());
   EXPECT_FALSE(s.message().empty()) << s.ToString();
   EXPECT_EQ(db_, nullptr);
-  std::ifstream f(path_);
-  std::string content((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  const std::string content = dbtest::ReadWholeFile(path_);
   EXPECT_EQ(content, "not a store") << "the file must be left alone";
 }
 

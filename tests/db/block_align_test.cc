@@ -5,7 +5,6 @@
 // included, has page-aligned data blocks (docs/sst.md "Aligned data blocks").
 #include <gtest/gtest.h>
 
-#include <fstream>
 #include <map>
 #include <random>
 #include <string>
@@ -20,11 +19,6 @@ namespace ringdb {
 namespace {
 
 using dbtest::TempDir;
-
-std::string ReadWhole(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
 class BlockAlignTest : public ::testing::TestWithParam<IoBackendKind> {
  protected:
@@ -84,7 +78,7 @@ class BlockAlignTest : public ::testing::TestWithParam<IoBackendKind> {
     for (const std::string& dir : dbtest::ShardDirs(dir_.Sub("db"))) {
       for (const std::string& f : dbtest::ListFiles(
                dir, [](const std::string& n) { return dbtest::EndsWith(n, ".sst"); })) {
-        const std::string file = ReadWhole(f);
+        const std::string file = dbtest::ReadWholeFile(f);
         std::unique_ptr<lsm::TableReader> t;
         Status s = lsm::TableReader::OpenFromFile(file, &t);
         if (!s.ok()) {

@@ -16,7 +16,6 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <optional>
 #include <set>
@@ -103,8 +102,7 @@ class CorruptionTest : public ::testing::Test {
 
   // Offset just past the last non-zero byte (preallocated files are mostly zeros).
   static uint64_t DataEnd(const std::string& file) {
-    std::ifstream f(file, std::ios::binary);
-    std::string data((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    const std::string data = dbtest::ReadWholeFile(file);
     size_t end = data.size();
     while (end > 0 && data[end - 1] == '\0') --end;
     return end;

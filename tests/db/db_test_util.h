@@ -97,6 +97,8 @@ void WaitForCompactionsToSettle(DB* db);
 // Shard directories of a store (sorted).
 std::vector<std::string> ShardDirs(const std::string& path);
 bool EndsWith(std::string_view s, std::string_view suffix);
+// The whole content of a file (empty when it cannot be read).
+std::string ReadWholeFile(const std::string& path);
 bool StartsWith(std::string_view s, std::string_view prefix);
 bool ContainsNoCase(std::string_view haystack, std::string_view needle);
 
