@@ -245,6 +245,10 @@ int ParseFlags(int argc, char** argv, Config* cfg) {
                  "Options::shard_nice: nice steps below the application's threads for the "
                  "shard threads (-1 = the engine's default)")
       ->check(CLI::Range(-1, 19));
+  app.add_option("--warm_cache_on_open", cfg->warm_cache_on_open,
+                 "Options::warm_cache_on_open: after Open, the shards cache their tables' "
+                 "blocks in the background until the cache is full (ringdb only)")
+      ->capture_default_str();
   app.add_option("--caller_block_reads", cfg->caller_block_reads,
                  "Options::caller_block_reads: application threads read their cache misses "
                  "themselves (true) or hand them to the shard (false)");
@@ -339,6 +343,7 @@ json ConfigJson(const Config& c) {
   j["pin_threads"] = c.pin_threads;
   j["shard_nice"] = c.shard_nice;
   j["caller_block_reads"] = c.caller_block_reads;
+  j["warm_cache_on_open"] = c.warm_cache_on_open;
   j["iotrace"] = c.iotrace;
   j["db"] = c.db;
   j["use_existing_db"] = c.use_existing_db;

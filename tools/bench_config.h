@@ -69,6 +69,7 @@ struct Config {
   bool pin_threads = false;
   int shard_nice = -1;  // Options::shard_nice (-1: the engine default)
   bool caller_block_reads = true;
+  bool warm_cache_on_open = true;  // Options::warm_cache_on_open
   bool post_writes = true;
   std::string db = "/var/tmp/ringdb-bench";
   std::string rocksdb_db;  // "" = db + "-rocksdb"

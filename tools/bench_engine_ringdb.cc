@@ -214,6 +214,7 @@ std::unique_ptr<Engine> OpenRingdbEngine(const EngineSpec& spec, Status* status)
   opt.pin_threads = cfg.pin_threads;
   if (cfg.shard_nice >= 0) opt.shard_nice = cfg.shard_nice;
   opt.caller_block_reads = cfg.caller_block_reads;
+  opt.warm_cache_on_open = cfg.warm_cache_on_open;
   opt.post_writes = cfg.post_writes;
   opt.durability = cfg.durability == "sync"       ? ringdb::Durability::kSync
                    : cfg.durability == "periodic" ? ringdb::Durability::kPeriodic

@@ -88,6 +88,16 @@ struct Options {
   // are read the same way.
   bool block_align = false;
   int bloom_bits_per_key = 10;
+  // After Open, each shard reads its tables in the background and caches their data
+  // blocks: L0 newest first, then L1, L2 and on, until the cache is full. It never
+  // evicts a block to make room, so what reads bring in meanwhile stays; Open does not
+  // wait for it (ShardStats::cache_warming says when it is done). Table reads are
+  // O_DIRECT, so a restarted store finds nothing in the page cache: without this, each
+  // first read of a block after a restart waits for the disk (docs/engine.md "Warming
+  // the cache after Open"). Its reads are background I/O (I/O class cache_warm), 512 KiB
+  // at a time, paced behind foreground reads. A read error or a damaged block ends the
+  // warm-up of that table (logged); reads of it report the damage as usual.
+  bool warm_cache_on_open = true;
 
   // Per shard: cap on flush and compaction I/O, bytes per second (0: no cap). Background
   // I/O also backs off on its own while foreground reads and commits are deep.

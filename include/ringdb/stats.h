@@ -118,11 +118,13 @@ enum class IoClass : uint8_t {
   kFlush = 2,
   kCompactionRead = 3,
   kCompactionWrite = 4,
-  kUserRead = 5,  // Get / MultiGet / iterator block reads
-  kManifest = 6,  // MANIFEST and CURRENT
+  kUserRead = 5,   // Get / MultiGet / iterator block reads
+  kManifest = 6,   // MANIFEST and CURRENT
+  kCacheWarm = 7,  // table reads that warm the block cache after Open (Options::warm_cache_on_open)
 };
-inline constexpr size_t kIoClassCount = 7;
-// "other", "wal", "flush", "compaction_read", "compaction_write", "user_read", "manifest".
+inline constexpr size_t kIoClassCount = 8;
+// "other", "wal", "flush", "compaction_read", "compaction_write", "user_read", "manifest",
+// "cache_warm".
 const char* IoClassName(IoClass c);
 
 inline constexpr int kStatsLevels = 7;  // LSM levels L0..L6
@@ -215,6 +217,10 @@ struct ShardStats {
   uint64_t cache_hits = 0;             // block cache lookups that hit
   uint64_t cache_misses = 0;
   uint64_t cache_bytes = 0;  // gauge: bytes held by the block cache
+  // Data blocks the warm-up after Open cached (Options::warm_cache_on_open), and whether
+  // it still runs (gauge: 1 while it does; in Stats::total, the shards still warming).
+  uint64_t cache_warm_blocks = 0;
+  uint64_t cache_warming = 0;
 
   // ---- sizes (gauges) ----
   uint64_t memtable_bytes = 0;  // the mutable memtable

@@ -192,6 +192,7 @@ lsm::ShardOptions ShardOptionsFor(const Options& opt, uint32_t shards) {
   base.max_immutable_memtables = opt.max_immutable_memtables;
   base.wal_preallocate_bytes = opt.wal_preallocate_bytes;
   base.block_cache_bytes = opt.block_cache_bytes / shards;
+  base.warm_cache = opt.warm_cache_on_open;
   base.table.block_bytes = opt.block_bytes;
   base.table.block_align = opt.block_align;
   base.table.bloom_bits_per_key = opt.bloom_bits_per_key;

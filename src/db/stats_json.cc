@@ -86,6 +86,8 @@ Json ShardJson(const ShardStats& s) {
   j["cache_hits"] = s.cache_hits;
   j["cache_misses"] = s.cache_misses;
   j["cache_bytes"] = s.cache_bytes;
+  j["cache_warm_blocks"] = s.cache_warm_blocks;
+  j["cache_warming"] = s.cache_warming;
   j["memtable_bytes"] = s.memtable_bytes;
   j["immutable_memtables"] = s.immutable_memtables;
   j["immutable_memtable_bytes"] = s.immutable_memtable_bytes;

@@ -43,7 +43,8 @@ enum class IoClass : uint8_t {
   kCompactionWrite = 4,
   kUserRead = 5,
   kManifest = 6,
-  kCount = 7,
+  kCacheWarm = 7,
+  kCount = 8,
 };
 const char* IoClassName(IoClass c);
 

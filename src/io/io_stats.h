@@ -55,5 +55,7 @@ static_assert(static_cast<int>(IoClass::kCompactionWrite) ==
               static_cast<int>(ringdb::IoClass::kCompactionWrite));
 static_assert(static_cast<int>(IoClass::kUserRead) == static_cast<int>(ringdb::IoClass::kUserRead));
 static_assert(static_cast<int>(IoClass::kManifest) == static_cast<int>(ringdb::IoClass::kManifest));
+static_assert(static_cast<int>(IoClass::kCacheWarm) ==
+              static_cast<int>(ringdb::IoClass::kCacheWarm));
 
 }  // namespace ringdb::io

@@ -56,7 +56,8 @@ Status Shard::Open(const ShardOptions& opt, std::unique_ptr<Shard>* out) {
   rt::Reactor* r = rt::CurrentReactor();
   Shard* raw = shard.get();
   const bool zero_fill = opt.durability == Durability::kSync;
-  raw->fibers_.Add(zero_fill ? 4 : 3);
+  const bool warm = opt.warm_cache && raw->versions_.current()->NumFiles() > 0;
+  raw->fibers_.Add(3 + (zero_fill ? 1 : 0) + (warm ? 1 : 0));
   if (zero_fill) {
     r->Spawn(
         [raw] {
@@ -84,6 +85,16 @@ Status Shard::Open(const ShardOptions& opt, std::unique_ptr<Shard>* out) {
         raw->fibers_.Done();
       },
       "flush");
+  if (warm) {
+    raw->stats_.cache_warming = 1;
+    r->Spawn(
+        [raw] {
+          raw->WarmCache();
+          raw->stats_.cache_warming = 0;
+          raw->fibers_.Done();
+        },
+        "cache_warm");
+  }
   raw->UpdatePostsOpen();
   *out = std::move(shard);
   return Status::OK();

@@ -40,6 +40,7 @@
 #include "lsm/memtable.h"
 #include "lsm/pending_keys.h"
 #include "lsm/point_lookup.h"
+#include "lsm/readahead_fetcher.h"
 #include "lsm/recovery_check.h"
 #include "lsm/table_builder.h"
 #include "lsm/table_cache.h"
@@ -74,6 +75,7 @@ struct ShardOptions {
   // "WAL segments"). 0: only at segment switch and Close.
   uint32_t wal_track_interval_ms = 1000;
   size_t block_cache_bytes = 64ull << 20;
+  bool warm_cache = false;  // warm the block cache after Open (Options::warm_cache_on_open)
   uint64_t manifest_max_bytes = 4ull << 20;
   TableOptions table;
   CompactionOptions compaction;
@@ -253,7 +255,6 @@ class Shard {
     // them obsolete deletes them with wal_number.
     std::vector<uint64_t> older_wals = {};
   };
-  class ReadaheadFetcher;   // compaction input reads (shard_compaction.cc)
   class CompactionOutputs;  // the tables one compaction writes (shard_compaction.cc)
   // A FIFO of requests linked through WriteRequest::next.
   struct RequestList {
@@ -384,6 +385,14 @@ class Shard {
   bool InputsMostlyCached(const Compaction& c, const Version& base) const;
   void CacheBuiltBlocks(uint64_t number, TableBuilder* builder);
 
+  // Cache warm-up after Open (shard_warm.cc).
+  // (fiber) Caches the data blocks of the live tables, newest first, until the cache is
+  // full, Close or a table drops out of the live set.
+  void WarmCache();
+  // (fiber) One table's blocks that the cache lacks; sets *full when the next block
+  // would not fit without an eviction. An error ends this table's warm-up.
+  Status WarmTable(const TableRef& table, bool* full);
+
   // Flush (shard_flush.cc).
   // (fiber) Has the commit fiber commit what is queued and turn a non-empty memtable
   // immutable (Flush, PrepareCheckpoint).
@@ -488,7 +497,8 @@ class Shard {
   WalSegmentMeta unsealed_meta_;
   bool stopping_ = false;
   bool crashed_ = false;
-  rt::WaitGroup fibers_;  // commit, flush and compaction fibers
+  rt::WaitGroup fibers_;          // commit, flush, compaction (and cache warm-up) fibers
+  uint64_t warm_read_bytes_ = 0;  // block bytes the warm-up read
 
   InternalShardStats stats_;
   ReadCounters reads_;  // reads done by this shard's fibers (and blocks read for others)

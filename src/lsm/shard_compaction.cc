@@ -1,8 +1,9 @@
 // Shard: leveled compaction as a cooperative fiber (policy: lsm/compaction.h and
 // docs/compaction.md). One compaction at a time per shard. Inputs are read with
-// read-ahead (a 512 KiB chunk in use and the next one in flight), outputs written with
-// write-behind (WriteBehind), and the fiber yields every few hundred entries so that
-// foreground reads and commits on the same reactor keep their latency.
+// read-ahead (ReadaheadFetcher: a 512 KiB chunk in use and the next one in flight),
+// outputs written with write-behind (WriteBehind), and the fiber yields every few
+// hundred entries so that foreground reads and commits on the same reactor keep their
+// latency.
 #include <fcntl.h>
 
 #include <algorithm>
@@ -11,6 +12,7 @@
 #include "lsm/compaction_iterator.h"
 #include "lsm/filenames.h"
 #include "lsm/merging_iterator.h"
+#include "lsm/readahead_fetcher.h"
 #include "lsm/shard.h"
 #include "lsm/write_behind.h"
 #include "runtime/file_io.h"
@@ -19,120 +21,6 @@
 #include "util/log.h"
 
 namespace ringdb::lsm {
-namespace {
-
-constexpr uint64_t kReadaheadBytes = 512 << 10;
-
-}  // namespace
-
-// Fetches the blocks of one table for a sequential scan: reads aligned chunks and keeps
-// the read of the following chunk in flight while the current one is consumed. Blocks
-// do not go through the block cache (a compaction would flush it of hot blocks).
-class Shard::ReadaheadFetcher final : public BlockFetcher {
- public:
-  ReadaheadFetcher(Shard* shard, TableRef table) : shard_(shard), table_(std::move(table)) {}
-  ~ReadaheadFetcher() override { WaitNext(); }
-
-  Status Fetch(const BlockHandle& h, BlockKind kind, BlockPtr* out) override {
-    const uint64_t end = h.offset + h.read_size();
-    if (!Covers(cur_, h.offset, end)) {
-      WaitNext();
-      if (next_.valid && Covers(next_, h.offset, end) && next_.status.ok()) {
-        std::swap(cur_, next_);
-        next_.valid = false;
-      } else {
-        Status s = ReadChunk(h.offset, end, &cur_);
-        if (!s.ok()) return s;
-      }
-      IssueNext(cur_.offset + cur_.len);
-    }
-    std::string raw(cur_.buf.data() + (h.offset - cur_.offset), h.read_size());
-    Status s = Block::FromRaw(std::move(raw), h, kind, out);
-    if (!s.ok()) return Status::Corruption(table_->path + ": " + s.message());
-    shard_->stats_.compaction_read_bytes += h.read_size();
-    return Status::OK();
-  }
-
- private:
-  struct Chunk {
-    io::AlignedBuffer buf;
-    uint64_t offset = 0;
-    uint64_t len = 0;
-    bool valid = false;
-    Status status;
-  };
-  static bool Covers(const Chunk& c, uint64_t from, uint64_t to) {
-    return c.valid && from >= c.offset && to <= c.offset + c.len;
-  }
-  uint64_t FileSize() const { return table_->reader->file_size(); }
-
-  Status ReadChunk(uint64_t from, uint64_t to, Chunk* c) {
-    const uint64_t start = from & ~uint64_t{kTableAlignBytes - 1};
-    uint64_t stop = std::max(to, start + kReadaheadBytes);
-    stop = (stop + kTableAlignBytes - 1) & ~uint64_t{kTableAlignBytes - 1};
-    stop = std::min(stop, FileSize());
-    if (c->buf.capacity() < stop - start)
-      c->buf.Reset(std::max<uint64_t>(stop - start, kReadaheadBytes));
-    shard_->pacer_.Acquire(stop - start, /*urgent=*/false);
-    Status s = rt::ReadFull(table_->fd, c->buf.data(), stop - start, start,
-                            io::IoClass::kCompactionRead, table_->path);
-    shard_->pacer_.Release();
-    c->valid = s.ok();
-    c->offset = start;
-    c->len = stop - start;
-    return s;
-  }
-
-  void IssueNext(uint64_t from) {
-    if (from >= FileSize() || in_flight_) return;
-    const uint64_t len = std::min<uint64_t>(kReadaheadBytes, FileSize() - from);
-    if (next_.buf.capacity() < len) next_.buf.Reset(kReadaheadBytes);
-    next_.offset = from;
-    next_.len = len;
-    next_.valid = false;
-    req_ = io::IoRequest();
-    req_.op = io::IoOp::kRead;
-    req_.io_class = io::IoClass::kCompactionRead;
-    req_.fd = table_->fd;
-    req_.offset = from;
-    req_.len = len;
-    req_.buf = next_.buf.data();
-    req_.done = &OnDone;
-    req_.user = this;
-    in_flight_ = true;
-    shard_->pacer_.Acquire(len, /*urgent=*/false);
-    rt::CurrentReactor()->PrepareIo(&req_);
-  }
-  static void OnDone(io::IoRequest* req) {
-    auto* f = static_cast<ReadaheadFetcher*>(req->user);
-    f->in_flight_ = false;
-    f->shard_->pacer_.Release();
-    if (req->result >= 0 && static_cast<uint64_t>(req->result) == f->next_.len) {
-      f->next_.valid = true;
-      f->next_.status = Status::OK();
-    } else {
-      f->next_.valid = false;  // a failed or short read-ahead is simply redone in Fetch
-    }
-    if (f->waiter_ != nullptr) {
-      rt::Fiber* w = f->waiter_;
-      f->waiter_ = nullptr;
-      rt::CurrentReactor()->MakeReady(w);
-    }
-  }
-  void WaitNext() {
-    while (in_flight_) {
-      waiter_ = rt::CurrentReactor()->current_fiber();
-      rt::CurrentReactor()->Suspend();
-    }
-  }
-
-  Shard* shard_;
-  TableRef table_;
-  Chunk cur_, next_;
-  io::IoRequest req_;
-  bool in_flight_ = false;
-  rt::Fiber* waiter_ = nullptr;
-};
 
 void Shard::CompactionLoop() {
   uint64_t retry_at_ns = 0;  // after a failure: no compaction is picked before this
@@ -420,7 +308,8 @@ Status Shard::OpenCompactionInputs(const Compaction& c, const Version& base,
       const VersionFile* vf = base.Find(f.number);
       RINGDB_ASSERT(vf != nullptr);  // the inputs are files of `base`
       if (!vf->table->status.ok()) return vf->table->status;
-      fetchers->push_back(std::make_unique<ReadaheadFetcher>(this, vf->table));
+      fetchers->push_back(std::make_unique<ReadaheadFetcher>(
+          &pacer_, vf->table, io::IoClass::kCompactionRead, &stats_.compaction_read_bytes));
       children.push_back(vf->table->reader->NewIterator(fetchers->back().get()));
     }
   }

@@ -107,6 +107,7 @@ Status TableCache::Open(uint64_t number, uint64_t file_size, TableRef* out) {
 }
 
 void TableCache::Evict(const TableHandle& t) {
+  t.evicted = true;
   cache_.Unpin(t.pinned);
   cache_.EraseFile(t.number);
 }

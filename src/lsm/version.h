@@ -44,6 +44,9 @@ struct TableHandle {
   Status status;                        // not OK: the table could not be opened; reads fail with it
   std::unique_ptr<TableReader> reader;  // set when status is OK
   size_t pinned = 0;                    // index and filter bytes charged to the block cache
+  // Shard thread only: the table left the live set (TableCache::Evict); its blocks must
+  // not be cached any more (the cache warm-up checks before each insert).
+  mutable bool evicted = false;
 };
 using TableRef = std::shared_ptr<const TableHandle>;
 

@@ -212,7 +212,7 @@ class Reactor {
   }
   static bool IsBackground(io::IoClass c) {
     return c == io::IoClass::kFlush || c == io::IoClass::kCompactionRead ||
-           c == io::IoClass::kCompactionWrite;
+           c == io::IoClass::kCompactionWrite || c == io::IoClass::kCacheWarm;
   }
 
   // ---- accessors ----

@@ -42,6 +42,8 @@ const char* IoClassName(IoClass c) {
       return "user_read";
     case IoClass::kManifest:
       return "manifest";
+    case IoClass::kCacheWarm:
+      return "cache_warm";
   }
   return "unknown";
 }
@@ -176,6 +178,8 @@ void AccumulateShardStats(const ShardStats& s, ShardStats* t) {
   t->cache_hits += s.cache_hits;
   t->cache_misses += s.cache_misses;
   t->cache_bytes += s.cache_bytes;
+  t->cache_warm_blocks += s.cache_warm_blocks;
+  t->cache_warming += s.cache_warming;
 
   t->memtable_bytes += s.memtable_bytes;
   t->immutable_memtables += s.immutable_memtables;
