@@ -17,6 +17,7 @@
 #include <sys/mman.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -102,5 +103,13 @@ class AlignedBuffer {
   size_t size_ = 0;       // Invariant: size_ <= capacity_
   size_t capacity_ = 0;   // Invariant: multiple of kAlignment
 };
+
+// v rounded down / up to a multiple of a (a power of two): O_DIRECT offsets and lengths.
+inline constexpr uint64_t AlignDown(uint64_t v, uint64_t a) {
+  return v & ~(a - 1);
+}
+inline constexpr uint64_t AlignUp(uint64_t v, uint64_t a) {
+  return (v + a - 1) & ~(a - 1);
+}
 
 }  // namespace ringdb::io

@@ -1,8 +1,8 @@
 // ReadaheadFetcher: the blocks of one table, fetched for a sequential scan (compaction
-// inputs, the block-cache warm-up after Open). It reads aligned 512 KiB chunks and keeps
-// the read of the following chunk in flight while the current one is consumed; a block
-// that straddles two chunks is put together from both (each byte is read once). Blocks
-// do not go through the block cache: the caller decides what to cache.
+// inputs). It reads aligned 512 KiB chunks and keeps the read of the following chunk in
+// flight while the current one is consumed; a block that straddles two chunks is put
+// together from both (each byte is read once). Blocks do not go through the block
+// cache: the caller decides what to cache.
 //
 // Thread ownership: a fiber on the shard's reactor (Fetch suspends on the reads); every
 // read is background I/O, paced by the shard's IoPacer.

@@ -40,7 +40,6 @@
 #include "lsm/memtable.h"
 #include "lsm/pending_keys.h"
 #include "lsm/point_lookup.h"
-#include "lsm/readahead_fetcher.h"
 #include "lsm/recovery_check.h"
 #include "lsm/table_builder.h"
 #include "lsm/table_cache.h"
@@ -60,6 +59,7 @@
 namespace ringdb::lsm {
 
 class CompactionIterator;
+class ReadaheadFetcher;  // compaction input reads (readahead_fetcher.h)
 
 struct ShardOptions {
   std::string dir;  // <store>/shard-NNN

@@ -17,17 +17,13 @@
 namespace ringdb::lsm {
 namespace {
 
+using io::AlignDown;
+using io::AlignUp;
+
 constexpr uint64_t kWarmChunkBytes = 512 << 10;
 constexpr size_t kWarmReadsInFlight = 4;
 // Cached blocks between two runs cost a read of up to this much rather than a new run.
 constexpr uint64_t kWarmMaxGapBytes = 64 << 10;
-
-uint64_t AlignDown(uint64_t v, uint64_t a) {
-  return v & ~(a - 1);
-}
-uint64_t AlignUp(uint64_t v, uint64_t a) {
-  return (v + a - 1) & ~(a - 1);
-}
 
 // One read: the aligned range that holds blocks[first, first + count) of the table.
 struct WarmRun {

@@ -12,16 +12,9 @@
 #include "util/log.h"
 
 namespace ringdb::lsm {
-namespace {
 
-uint64_t AlignDown(uint64_t v, uint64_t a) {
-  return v & ~(a - 1);
-}
-uint64_t AlignUp(uint64_t v, uint64_t a) {
-  return (v + a - 1) & ~(a - 1);
-}
-
-}  // namespace
+using io::AlignDown;
+using io::AlignUp;
 
 TableCache::TableCache(std::string dir, int dir_fd, size_t cache_bytes, rt::rcu::RetireList* retire,
                        IoPacer* pacer)
