@@ -18,7 +18,10 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <mutex>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "db/test_hooks.h"
 #include "lsm/filenames.h"
@@ -140,14 +143,21 @@ TEST_P(RecoveryTest, CleanReopenKeepsEverythingAndLogsNoWarning) {
   ASSERT_OK(Open(&db));
   Write(db.get(), 0, 1000);
   ASSERT_OK(db->Close());
-  std::atomic<int> warnings{0};
-  util::SetLogSink([&](util::LogLevel level, std::string_view) {
-    if (level >= util::LogLevel::kWarn) warnings++;
+  std::mutex mu;
+  std::vector<std::string> warnings;
+  util::SetLogSink([&](util::LogLevel level, std::string_view msg) {
+    if (level < util::LogLevel::kWarn) return;
+    // Not about the store: the reactor's long-fiber check measures wall time, so it
+    // fires when the shard thread (below the test's priority) is preempted on a busy
+    // machine (seen in a full suite run on 2 cores).
+    if (msg.find("without yielding") != std::string_view::npos) return;
+    std::lock_guard<std::mutex> lock(mu);
+    warnings.emplace_back(msg);
   });
   Status s = Open(&db);
   util::SetLogSink(nullptr);
   ASSERT_OK(s);
-  EXPECT_EQ(warnings.load(), 0);
+  EXPECT_TRUE(warnings.empty()) << warnings.size() << " warnings, the first: " << warnings[0];
   ExpectKeys(db.get(), 0, 1000);
   ASSERT_OK(db->Close());
   ToolResult r = RunTool({"verify", path_});
