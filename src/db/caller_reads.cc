@@ -1,9 +1,11 @@
 #include "db/caller_reads.h"
 
+#include <iterator>
 #include <memory>
 #include <vector>
 
 #include "db/shard_messages.h"
+#include "io/uring_backend.h"
 #include "lsm/table_cache.h"
 #include "util/clock.h"
 
@@ -11,16 +13,27 @@ namespace ringdb::db {
 namespace {
 
 // The calling thread's backends, for the last two DBs it read from (a thread that
-// works with many DBs in turn keeps two of them open, not one per DB).
+// works with many DBs in turn keeps two of them open, not one per DB), each with the
+// thread's read buffer for that DB.
 struct ThreadBackend {
   uint64_t db_id = 0;
+  // Declared before the backend, so the backend (which may have it registered) goes
+  // first when the slot is destroyed.
+  io::AlignedBuffer scratch;
   std::unique_ptr<io::IoBackend> backend;
+  std::vector<io::IoRequest> reqs;  // reused, so a miss allocates no request
 };
 
-io::IoBackend* BackendFor(const CallerIoConfig& cfg) {
+// The reads of one call that fit go into the thread's read buffer (registered with an
+// io_uring ring as a fixed buffer, so the kernel does not pin its pages on every read)
+// and each block is copied out at its exact size; a call with more misses than fit
+// reads the rest into buffers of their own.
+constexpr size_t kScratchBytes = 64 << 10;
+
+ThreadBackend* BackendFor(const CallerIoConfig& cfg) {
   thread_local ThreadBackend slots[2];
   for (ThreadBackend& t : slots) {
-    if (t.db_id == cfg.db_id) return t.backend.get();  // null: this thread cannot have one
+    if (t.db_id == cfg.db_id) return t.backend != nullptr ? &t : nullptr;
   }
   std::unique_ptr<io::IoBackend> b;
   io::BackendChoice choice;
@@ -29,9 +42,18 @@ io::IoBackend* BackendFor(const CallerIoConfig& cfg) {
   } else {
     b.reset();
   }
-  slots[1] = std::move(slots[0]);  // the older one goes
-  slots[0] = ThreadBackend{cfg.db_id, std::move(b)};
-  return slots[0].backend.get();
+  slots[1].backend.reset();  // the older one goes (its ring before its buffer)
+  slots[1] = std::move(slots[0]);
+  slots[0] = ThreadBackend{};
+  slots[0].db_id = cfg.db_id;
+  if (b == nullptr) return nullptr;  // remembered: this thread cannot have one
+  slots[0].scratch.Reset(kScratchBytes);
+  if (auto* u = dynamic_cast<io::UringBackend*>(b.get())) {
+    // Fails quietly where RLIMIT_MEMLOCK is too small: the reads then pin pages.
+    (void)u->RegisterBuffer(slots[0].scratch.data(), slots[0].scratch.capacity());
+  }
+  slots[0].backend = std::move(b);
+  return &slots[0];
 }
 
 void CountDone(io::IoRequest* q) {
@@ -41,34 +63,53 @@ void CountDone(io::IoRequest* q) {
 }  // namespace
 
 bool ReadOnCaller(rt::Runtime* rt, const CallerIoConfig& io, const CallerRead* reads, size_t n) {
-  io::IoBackend* b = BackendFor(io);
-  if (b == nullptr) return false;
-  std::vector<io::IoRequest> reqs(n);
-  std::vector<io::AlignedBuffer> bufs(n);
+  ThreadBackend* t = BackendFor(io);
+  if (t == nullptr) return false;
+  io::IoBackend* b = t->backend.get();
+  t->reqs.assign(n, io::IoRequest{});
+  std::vector<io::AlignedBuffer> own;  // reads that did not fit the thread's buffer
+  size_t used = 0;
   size_t pending = n;
   for (size_t i = 0; i < n; i++) {
-    lsm::TableCache::PrepareBlockRead(*reads[i].read, &reqs[i], &bufs[i]);
-    reqs[i].done = &CountDone;
-    reqs[i].user = &pending;
-    b->Prepare(&reqs[i]);
+    const lsm::BlockRead& r = *reads[i].read;
+    io::IoRequest* q = &t->reqs[i];
+    const uint64_t need = lsm::TableCache::BlockReadBytes(r);
+    if (used + need <= t->scratch.capacity()) {
+      lsm::TableCache::PrepareBlockReadInto(r, q, t->scratch.data() + used);
+      used += io::AlignedBuffer::RoundUp(need);
+    } else {
+      if (own.empty()) own.resize(n);
+      lsm::TableCache::PrepareBlockRead(r, q, &own[i]);
+    }
+    q->done = &CountDone;
+    q->user = &pending;
+    b->Prepare(q);
   }
-  b->Submit();
+  // Wait() submits and sleeps in one system call (io_uring_submit_and_wait), and the
+  // completions it waited for are reaped by the Poll() after it without another: one
+  // syscall per miss, where Submit(), Poll() and Wait() made two or three.
   while (pending > 0) {
-    if (b->Poll() == 0) b->Wait(-1);
+    b->Wait(-1);
+    b->Poll();
   }
   // (n is at most a MultiGet's misses per shard round; the backend's queue depth bounds
   // what is in the kernel at once, the rest waits in its queue.)
   for (size_t i = 0; i < n; i++) {
     lsm::BlockRead& r = *reads[i].read;
+    const io::IoRequest& q = t->reqs[i];
     auto done = std::make_unique<BlockReadDoneMsg>();
     done->shard = reads[i].owner;
-    done->req = reqs[i];
+    done->req = q;
     done->req.buf = nullptr;
     done->req.done = nullptr;
     done->req.user = nullptr;
     done->file_number = r.table->number;
     done->block_offset = r.handle.offset;
-    lsm::TableCache::FinishBlockRead(&r, reqs[i], std::move(bufs[i]));
+    if (!own.empty() && own[i].capacity() != 0) {
+      lsm::TableCache::FinishBlockRead(&r, q, std::move(own[i]));
+    } else {
+      lsm::TableCache::FinishBlockReadCopy(&r, q);
+    }
     if (r.status.ok() && r.fill_cache) done->block = r.block;
     // The shard frees it; nobody waits for it, so it does not wake the shard each time.
     rt->PushForeign(reads[i].shard, done.release(), rt::Runtime::Wake::kLazy);
@@ -88,9 +129,15 @@ void ReadOnShard(rt::Runtime* rt, lsm::Shard* shard, uint32_t index, lsm::BlockR
 
 void ThreadBlockReader::Read(lsm::BlockRead* reads, size_t n) {
   if (io_ != nullptr) {
-    std::vector<CallerRead> all(n);
+    CallerRead few[8];
+    std::vector<CallerRead> many;
+    CallerRead* all = few;
+    if (n > std::size(few)) {
+      many.resize(n);
+      all = many.data();
+    }
     for (size_t i = 0; i < n; i++) all[i] = CallerRead{index_, shard_, &reads[i]};
-    if (ReadOnCaller(rt_, *io_, all.data(), n)) return;
+    if (ReadOnCaller(rt_, *io_, all, n)) return;
   }
   ReadOnShard(rt_, shard_, index_, reads, n, spin_ns_);
 }

@@ -7,7 +7,9 @@
 //  - on the calling thread (default): every block in one submission of the thread's
 //    own I/O backend (the DB's kind, io_uring or libaio, wrapped like the shards' in
 //    tests so injected faults reach it; created on a thread's first miss and kept for
-//    the last two DBs the thread read from). The thread verifies what it read. Then one message per
+//    the last two DBs the thread read from), into the thread's read buffer (a fixed buffer
+//    of its ring), submitted and waited for in one system call. The thread verifies what it
+//    read and copies each block out at its size. Then one message per
 //    block, which the caller does not wait for, hands the shard the completed I/O (so its I/O
 //    statistics and trace stay complete) and the block for its cache (the cache has one
 //    writer, the shard). The caller never queues behind the shard's other work: under a

@@ -256,7 +256,7 @@ Status DBImpl::Open(const Options& opt, const testing::OpenHooks* hooks, std::un
     db->caller_io_.db_id = next_db_id.fetch_add(1, std::memory_order_relaxed);
     db->caller_io_.backend.kind = b->kind();
     db->caller_io_.backend.queue_depth = 64;
-    db->caller_io_.backend.register_buffers = false;
+    db->caller_io_.backend.register_buffers = true;  // the thread's read buffer
     db->caller_io_.backend.poll_batch = 0;
     db->caller_io_.backend.quiet = true;
     db->caller_io_.wrap = rt_opt.wrap_backend;

@@ -29,6 +29,14 @@ Status Block::FromAligned(io::AlignedBuffer buf, size_t skip, const BlockHandle&
   return Status::OK();
 }
 
+Status Block::FromCopy(std::string_view raw, const BlockHandle& handle, BlockKind kind,
+                       BlockPtr* out) {
+  std::string_view contents;
+  Status s = VerifyBlock(raw, handle, kind, &contents);
+  if (!s.ok()) return s;
+  return FromContents(std::string(contents), handle.offset, kind, out);
+}
+
 Status Block::FromContents(std::string contents, uint64_t offset, BlockKind kind, BlockPtr* out) {
   std::shared_ptr<Block> b(new Block());
   b->storage_ = std::move(contents);

@@ -32,6 +32,11 @@ class Block {
   // block keeps the buffer (no copy).
   static Status FromAligned(io::AlignedBuffer buf, size_t skip, const BlockHandle& handle,
                             BlockKind kind, BlockPtr* out);
+  // The same for raw bytes in a buffer the caller keeps (an application thread's read
+  // buffer): the block copies the verified contents into an allocation of their exact
+  // size, so the cache charges what the block holds, not the pages the read spanned.
+  static Status FromCopy(std::string_view raw, const BlockHandle& handle, BlockKind kind,
+                         BlockPtr* out);
   // Parses unverified contents already in memory (tests, builders). Checks the
   // restart array only.
   static Status FromContents(std::string contents, uint64_t offset, BlockKind kind, BlockPtr* out);

@@ -126,33 +126,57 @@ void TableCache::ReadBlocks(BlockRead* reads, size_t n, uint64_t* table_reads) {
   }
 }
 
-void TableCache::PrepareBlockRead(const BlockRead& r, io::IoRequest* q, io::AlignedBuffer* buf) {
+uint64_t TableCache::BlockReadBytes(const BlockRead& r) {
   const uint64_t align = r.table->dio_align;
-  const uint64_t start = AlignDown(r.handle.offset, align);
-  const uint64_t end = AlignUp(r.handle.offset + r.handle.read_size(), align);
-  buf->Reset(end - start);
+  return AlignUp(r.handle.offset + r.handle.read_size(), align) - AlignDown(r.handle.offset, align);
+}
+
+void TableCache::PrepareBlockReadInto(const BlockRead& r, io::IoRequest* q, char* buf) {
   q->op = io::IoOp::kRead;
   q->io_class = io::IoClass::kUserRead;
   q->fd = r.table->fd;
-  q->offset = start;
-  q->len = end - start;
-  q->buf = buf->data();
+  q->offset = AlignDown(r.handle.offset, r.table->dio_align);
+  q->len = BlockReadBytes(r);
+  q->buf = buf;
 }
 
-void TableCache::FinishBlockRead(BlockRead* r, const io::IoRequest& q, io::AlignedBuffer buf) {
+void TableCache::PrepareBlockRead(const BlockRead& r, io::IoRequest* q, io::AlignedBuffer* buf) {
+  buf->Reset(BlockReadBytes(r));
+  PrepareBlockReadInto(r, q, buf->data());
+}
+
+namespace {
+
+// False (r->status set) when the read failed or came back short.
+bool ReadLanded(BlockRead* r, const io::IoRequest& q) {
   if (q.result < 0) {
     r->status = Status::FromErrno(static_cast<int>(-q.result),
                                   "read " + r->table->path + " offset " + std::to_string(q.offset));
-    return;
+    return false;
   }
   if (static_cast<uint64_t>(q.result) != q.len) {
     r->status = Status::Corruption(r->table->path + ": short read at offset " +
                                    std::to_string(q.offset) + " (" + std::to_string(q.result) +
                                    " of " + std::to_string(q.len) + " bytes)");
-    return;
+    return false;
   }
+  return true;
+}
+
+}  // namespace
+
+void TableCache::FinishBlockRead(BlockRead* r, const io::IoRequest& q, io::AlignedBuffer buf) {
+  if (!ReadLanded(r, q)) return;
   r->status = Block::FromAligned(std::move(buf), r->handle.offset - q.offset, r->handle,
                                  BlockKind::kData, &r->block);
+  if (!r->status.ok()) r->status = Status::Corruption(r->table->path + ": " + r->status.message());
+}
+
+void TableCache::FinishBlockReadCopy(BlockRead* r, const io::IoRequest& q) {
+  if (!ReadLanded(r, q)) return;
+  const std::string_view raw(static_cast<const char*>(q.buf) + (r->handle.offset - q.offset),
+                             r->handle.read_size());
+  r->status = Block::FromCopy(raw, r->handle, BlockKind::kData, &r->block);
   if (!r->status.ok()) r->status = Status::Corruption(r->table->path + ": " + r->status.message());
 }
 

@@ -52,6 +52,13 @@ class TableCache {
   // verified block (r->block) or the error naming file and offset (r->status).
   static void PrepareBlockRead(const BlockRead& r, io::IoRequest* q, io::AlignedBuffer* buf);
   static void FinishBlockRead(BlockRead* r, const io::IoRequest& q, io::AlignedBuffer buf);
+  // The same into a buffer the reader keeps and reuses (an application thread's read
+  // buffer, registered with its ring): PrepareBlockReadInto reads into `buf` (aligned,
+  // at least BlockReadBytes(r) bytes), FinishBlockReadCopy copies the verified block out
+  // of q.buf (Block::FromCopy).
+  static uint64_t BlockReadBytes(const BlockRead& r);
+  static void PrepareBlockReadInto(const BlockRead& r, io::IoRequest* q, char* buf);
+  static void FinishBlockReadCopy(BlockRead* r, const io::IoRequest& q);
 
   BlockCache& blocks() { return cache_; }
   const BlockCache& blocks() const { return cache_; }
