@@ -286,6 +286,30 @@ Region RegionOf(const TableReader& t, uint64_t pos) {
 // Flips one bit at every byte of a small table. Every flip outside the padding must
 // surface as Corruption (at open, on Get, or while iterating); none may crash or
 // return wrong data silently.
+// A data block far bigger than the others (one value over 16 MiB) among small ones:
+// every key, the huge one included, is found, and keys around it are absent.
+TEST(TableTest, HugeBlockAmongSmallOnesIsFound) {
+  Model model;
+  for (int i = 0; i < 3000; i++) {
+    model[MakeInternalKey(testing::Cat("k", 10000 + i), 1, ValueType::kValue)] =
+        testing::Cat("value", i);
+  }
+  const std::string huge_key = MakeInternalKey("k11500x", 1, ValueType::kValue);
+  model[huge_key] = std::string((16 << 20) + 100, 'h');
+  std::string file = BuildTable(model, TableOptions{});
+  std::unique_ptr<TableReader> t;
+  ASSERT_TRUE(TableReader::OpenFromFile(file, &t).ok());
+  StringBlockFetcher f(file);
+  for (const auto& [ik, v] : model) {
+    const std::string_view uk = ExtractUserKey(ik);
+    const std::string got = Lookup(*t, &f, uk, kMaxSequenceNumber);
+    ASSERT_EQ(got.size(), v.size()) << uk;
+    ASSERT_TRUE(got == v) << uk;
+  }
+  EXPECT_EQ(Lookup(*t, &f, "k11500y", kMaxSequenceNumber), "ABSENT");
+  EXPECT_EQ(Lookup(*t, &f, "k9", kMaxSequenceNumber), "ABSENT");
+}
+
 TEST(TableCorruptionTest, BitFlipInEveryByteOfEveryBlockKind) {
   Model model;
   Rng rng(5);
