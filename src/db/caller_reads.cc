@@ -25,9 +25,9 @@ struct ThreadBackend {
 };
 
 // The reads of one call that fit go into the thread's read buffer (registered with an
-// io_uring ring as a fixed buffer, so the kernel does not pin its pages on every read)
-// and each block is copied out at its exact size; a call with more misses than fit
-// reads the rest into buffers of their own.
+// io_uring ring as a fixed buffer, so the kernel does not pin its pages on every read);
+// a call with more misses than fit reads the rest into buffers of their own. Either
+// way each block is copied out at its size (TableCache::FinishBlockRead).
 constexpr size_t kScratchBytes = 64 << 10;
 
 ThreadBackend* BackendFor(const CallerIoConfig& cfg) {
@@ -105,11 +105,7 @@ bool ReadOnCaller(rt::Runtime* rt, const CallerIoConfig& io, const CallerRead* r
     done->req.user = nullptr;
     done->file_number = r.table->number;
     done->block_offset = r.handle.offset;
-    if (!own.empty() && own[i].capacity() != 0) {
-      lsm::TableCache::FinishBlockRead(&r, q, std::move(own[i]));
-    } else {
-      lsm::TableCache::FinishBlockReadCopy(&r, q);
-    }
+    lsm::TableCache::FinishBlockRead(&r, q);
     if (r.status.ok() && r.fill_cache) done->block = r.block;
     // The shard frees it; nobody waits for it, so it does not wake the shard each time.
     rt->PushForeign(reads[i].shard, done.release(), rt::Runtime::Wake::kLazy);

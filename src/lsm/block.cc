@@ -12,23 +12,6 @@ Status Block::FromRaw(std::string raw, const BlockHandle& handle, BlockKind kind
   return FromContents(std::move(raw), handle.offset, kind, out);
 }
 
-Status Block::FromAligned(io::AlignedBuffer buf, size_t skip, const BlockHandle& handle,
-                          BlockKind kind, BlockPtr* out) {
-  std::string_view raw(buf.data() + skip, handle.read_size());
-  std::string_view contents;
-  Status s = VerifyBlock(raw, handle, kind, &contents);
-  if (!s.ok()) return s;
-  std::shared_ptr<Block> b(new Block());
-  b->aligned_ = std::move(buf);
-  b->contents_ = std::string_view(b->aligned_.data() + skip, handle.size);
-  b->offset_ = handle.offset;
-  b->kind_ = kind;
-  s = b->ParseRestarts();
-  if (!s.ok()) return s;
-  *out = std::move(b);
-  return Status::OK();
-}
-
 Status Block::FromCopy(std::string_view raw, const BlockHandle& handle, BlockKind kind,
                        BlockPtr* out) {
   std::string_view contents;

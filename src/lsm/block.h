@@ -11,7 +11,6 @@
 #include <string>
 #include <string_view>
 
-#include "io/aligned_buffer.h"
 #include "lsm/dbformat.h"
 #include "lsm/iterator.h"
 #include "lsm/table_format.h"
@@ -28,13 +27,9 @@ class Block {
   // Verifies raw (contents | trailer, as read from `handle`) and parses the restart
   // array. Corruption on any mismatch. raw is moved into the block.
   static Status FromRaw(std::string raw, const BlockHandle& handle, BlockKind kind, BlockPtr* out);
-  // The same for a block read with O_DIRECT: its bytes start at buf.data() + skip. The
-  // block keeps the buffer (no copy).
-  static Status FromAligned(io::AlignedBuffer buf, size_t skip, const BlockHandle& handle,
-                            BlockKind kind, BlockPtr* out);
-  // The same for raw bytes in a buffer the caller keeps (an application thread's read
-  // buffer): the block copies the verified contents into an allocation of their exact
-  // size, so the cache charges what the block holds, not the pages the read spanned.
+  // The same for raw bytes in a buffer the caller keeps (an O_DIRECT read buffer): the
+  // block copies the verified contents into an allocation of their exact size, so the
+  // cache charges what the block holds, not the pages the read spanned.
   static Status FromCopy(std::string_view raw, const BlockHandle& handle, BlockKind kind,
                          BlockPtr* out);
   // Parses unverified contents already in memory (tests, builders). Checks the
@@ -48,7 +43,7 @@ class Block {
   // True when the block holds no entry (only its restart array).
   bool empty() const { return restarts_offset_ == 0; }
   // Heap bytes held (block cache charge).
-  size_t charge() const { return storage_.capacity() + aligned_.capacity() + sizeof(*this); }
+  size_t charge() const { return storage_.capacity() + sizeof(*this); }
 
   // The entry at restart point i, for blocks whose every entry is a restart point
   // (index blocks): false when it is malformed (or shares a prefix).
@@ -62,8 +57,7 @@ class Block {
   Block() = default;
   Status ParseRestarts();
 
-  std::string storage_;        // FromRaw / FromContents
-  io::AlignedBuffer aligned_;  // FromAligned
+  std::string storage_;
   std::string_view contents_;
   uint64_t offset_ = 0;
   BlockKind kind_ = BlockKind::kData;

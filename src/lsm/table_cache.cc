@@ -119,7 +119,7 @@ void TableCache::ReadBlocks(BlockRead* reads, size_t n, uint64_t* table_reads) {
     pacer_->ForegroundDone();
     BlockRead& r = reads[i];
     if (reqs[i].result >= 0) (*table_reads)++;
-    FinishBlockRead(&r, reqs[i], std::move(bufs[i]));
+    FinishBlockRead(&r, reqs[i]);
     if (r.status.ok() && r.fill_cache) {
       cache_.Insert(r.table->number, r.handle.offset, r.block, r.block->charge());
     }
@@ -165,14 +165,7 @@ bool ReadLanded(BlockRead* r, const io::IoRequest& q) {
 
 }  // namespace
 
-void TableCache::FinishBlockRead(BlockRead* r, const io::IoRequest& q, io::AlignedBuffer buf) {
-  if (!ReadLanded(r, q)) return;
-  r->status = Block::FromAligned(std::move(buf), r->handle.offset - q.offset, r->handle,
-                                 BlockKind::kData, &r->block);
-  if (!r->status.ok()) r->status = Status::Corruption(r->table->path + ": " + r->status.message());
-}
-
-void TableCache::FinishBlockReadCopy(BlockRead* r, const io::IoRequest& q) {
+void TableCache::FinishBlockRead(BlockRead* r, const io::IoRequest& q) {
   if (!ReadLanded(r, q)) return;
   const std::string_view raw(static_cast<const char*>(q.buf) + (r->handle.offset - q.offset),
                              r->handle.read_size());

@@ -48,17 +48,17 @@ class TableCache {
   // cache where asked. Counts them in *table_reads.
   void ReadBlocks(BlockRead* reads, size_t n, uint64_t* table_reads);
   // The two halves of one block read, for readers that issue it themselves (any thread;
-  // they touch only r, q and buf): the aligned O_DIRECT request for r's block, then the
-  // verified block (r->block) or the error naming file and offset (r->status).
-  static void PrepareBlockRead(const BlockRead& r, io::IoRequest* q, io::AlignedBuffer* buf);
-  static void FinishBlockRead(BlockRead* r, const io::IoRequest& q, io::AlignedBuffer buf);
-  // The same into a buffer the reader keeps and reuses (an application thread's read
-  // buffer, registered with its ring): PrepareBlockReadInto reads into `buf` (aligned,
-  // at least BlockReadBytes(r) bytes), FinishBlockReadCopy copies the verified block out
-  // of q.buf (Block::FromCopy).
+  // they touch only r, q and the buffer): the aligned O_DIRECT request for r's block into
+  // a buffer the reader owns (PrepareBlockRead allocates one; PrepareBlockReadInto takes
+  // `buf`, aligned and at least BlockReadBytes(r) bytes, e.g. a thread's reused read
+  // buffer), then the verified block copied out of q.buf at the size of its contents
+  // (Block::FromCopy: the cache charges what a block holds, not the pages its read
+  // spanned) in r->block, or the error naming file and offset in r->status. The buffer
+  // may be reused or freed once FinishBlockRead returns.
   static uint64_t BlockReadBytes(const BlockRead& r);
+  static void PrepareBlockRead(const BlockRead& r, io::IoRequest* q, io::AlignedBuffer* buf);
   static void PrepareBlockReadInto(const BlockRead& r, io::IoRequest* q, char* buf);
-  static void FinishBlockReadCopy(BlockRead* r, const io::IoRequest& q);
+  static void FinishBlockRead(BlockRead* r, const io::IoRequest& q);
 
   BlockCache& blocks() { return cache_; }
   const BlockCache& blocks() const { return cache_; }
