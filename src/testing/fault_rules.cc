@@ -80,6 +80,7 @@ Decision FaultController::Impl::Decide(const IoRequest& req) {
       bits |= OpBit(IoOp::kFdatasync);
     }
     if ((r.ops & bits) == 0 || !Applies(r.action, req)) continue;
+    if (!r.any_class && req.io_class != r.io_class) continue;
     if (!r.path_substr.empty() && p1.find(r.path_substr) == std::string::npos &&
         p2.find(r.path_substr) == std::string::npos) {
       continue;

@@ -51,6 +51,8 @@ struct FaultRule {
   uint64_t delay_ns = 0;   // kDelay
   IoOpMask ops = kAllOps;
   std::string path_substr;  // "" matches every request, including ones with no path
+  bool any_class = true;    // else only requests of io_class
+  IoClass io_class = IoClass::kOther;
   uint64_t first = 1;
   uint64_t count = kForever;
   double probability = 1.0;
@@ -72,6 +74,11 @@ struct FaultRule {
   }
   FaultRule& File(std::string substr) {
     path_substr = std::move(substr);
+    return *this;
+  }
+  FaultRule& Class(IoClass c) {
+    any_class = false;
+    io_class = c;
     return *this;
   }
   FaultRule& Nth(uint64_t n) {

@@ -9,9 +9,15 @@
 //     write that failed is either absent or exactly what was written;
 // Bit flips on reads and a random storm of faults: fault_read_test.cc.
 // Shard count 1 so that every key is on the faulty shard.
+#include <chrono>
 #include <cstdio>
 #include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
 
+#include "io/io_trace.h"
 #include "ringdb/db.h"
 #include "ringdb/write_batch.h"
 #include "tests/db/fault_test_fixture.h"
@@ -96,6 +102,70 @@ TEST_F(FaultTest, WalFsyncFailureMakesShardReadOnly) {
   if (ds.ok()) acked_.erase("pre-1");
   CheckAcked(db_.get(), "reads on a read-only shard");
   ReopenCleanAndCheck();
+}
+
+// kSync: the WAL zero-fill's fdatasync counts as in flight like its writes, so a memtable
+// switch waits for it before it swaps the segment out and closes it. Before, a switch
+// could close the segment under it: an fdatasync of a closed descriptor, and an error
+// message built from the segment's freed path (TSan, db-powerloss). With the zero-fill
+// syncs held 100 ms, the I/O trace must show each of them complete before its segment's
+// descriptor is closed.
+TEST_F(FaultTest, WalZeroFillSyncCompletesBeforeItsSegmentIsClosed) {
+  Options opt = Opts();
+  ASSERT_EQ(opt.durability, Durability::kSync);
+  opt.io_trace = true;
+  opt.memtable_bytes = 256 << 10;  // a switch every ~80 writes of 3 KB
+  ctl_ = std::make_shared<FaultController>(io::FaultControllerOptions{false, ""});
+  auto rule = ctl_->AddRule(FaultRule::Delay(100'000'000)
+                                .On(OpBit(io::IoOp::kFdatasync))
+                                .File(".wal")
+                                .Class(io::IoClass::kOther));
+  ringdb::testing::OpenHooks hooks;
+  hooks.wrap_backend = io::MakeFaultWrapper(ctl_);
+  ASSERT_OK(ringdb::testing::OpenWithHooks(opt, hooks, &db_));
+  // Write (and switch memtables every few milliseconds) until ten zero-fill syncs
+  // were held: each is in flight for 100 ms, during which the writers go on.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 4; t++) {
+    writers.emplace_back([&, t] {
+      for (int i = 0; ctl_->RuleFires(rule) < 10 && std::chrono::steady_clock::now() < deadline;
+           i++) {
+        const std::string k = "zf" + std::to_string(t) + "-" + std::to_string(i);
+        if (!db_->Put(k, std::string(3000, static_cast<char>('a' + t))).ok()) return;
+      }
+    });
+  }
+  for (auto& w : writers) w.join();
+  ASSERT_OK(db_->Close());
+  db_.reset();
+  EXPECT_GE(ctl_->RuleFires(rule), 10u) << "fewer than 10 zero-fill fdatasyncs were held in 20 s";
+
+  std::unique_ptr<io::IoTraceReader> r;
+  ASSERT_OK(io::IoTraceReader::Open(tmp_.Sub("db") + "/shard-000/IOTRACE", &r));
+  std::vector<io::IoTraceEntry> syncs, closes;
+  io::IoTraceEntry e;
+  while (r->Next(&e)) {
+    if (e.type != io::IoTraceRecordType::kIo) continue;
+    if (e.op == io::IoOp::kFdatasync && e.io_class == io::IoClass::kOther) syncs.push_back(e);
+    if (e.op == io::IoOp::kClose) closes.push_back(e);
+  }
+  ASSERT_OK(r->status());
+  ASSERT_FALSE(syncs.empty());
+  size_t checked = 0;
+  for (const io::IoTraceEntry& s : syncs) {
+    EXPECT_GE(s.result, 0) << "zero-fill fdatasync of fd " << s.fd << " failed";
+    // The first close of that descriptor after the sync was submitted.
+    for (const io::IoTraceEntry& c : closes) {
+      if (c.fd != s.fd || c.submit_ns < s.submit_ns) continue;
+      EXPECT_LE(s.complete_ns, c.submit_ns)
+          << "fd " << s.fd << " was closed " << (s.complete_ns - c.submit_ns) / 1000
+          << " us before its zero-fill fdatasync completed";
+      checked++;
+      break;
+    }
+  }
+  EXPECT_GT(checked, 0u) << "no segment with a zero-fill sync was closed";
 }
 
 // ---- SSTables (flush) ------------------------------------------------------------------------
