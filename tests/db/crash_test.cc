@@ -31,6 +31,7 @@
 
 #include "ringdb/db.h"
 #include "ringdb/write_batch.h"
+#include "runtime/sanitizer.h"
 #include "tests/db/db_test_util.h"
 
 namespace ringdb {
@@ -281,8 +282,15 @@ class CrashTest : public ::testing::TestWithParam<CrashParam> {
     ASSERT_GT(child.pid, 0);
     const auto start = std::chrono::steady_clock::now();
     // The compaction modes kill later (up to 400 ms) so that flushes and compactions
-    // are under way.
-    const auto delay = std::chrono::microseconds(rng_() % (compaction_mode_ ? 400000 : 100000));
+    // are under way. Under ThreadSanitizer the children run several times slower: in
+    // 400 ms no child of sync_compaction had compacted once.
+#ifdef RINGDB_TSAN
+    constexpr uint64_t kCompactionWindowUs = 2'000'000;
+#else
+    constexpr uint64_t kCompactionWindowUs = 400'000;
+#endif
+    const auto delay =
+        std::chrono::microseconds(rng_() % (compaction_mode_ ? kCompactionWindowUs : 100000));
     bool eof;
     if (rng_() % 3 == 0) {
       // Let Open finish first so that the kill lands among writes more often.
