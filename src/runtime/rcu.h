@@ -31,6 +31,15 @@
 
 namespace ringdb::rt::rcu {
 
+// The name of the thread that runs retired objects' callbacks (liburcu's call_rcu
+// thread, one per process, owned by ringdb).
+inline constexpr char kReclaimerThreadName[] = "ringdb-rcu";
+
+// Starts that thread now, from the calling thread, whose nice value it inherits
+// (Runtime::Start calls it on the thread that opens the database, before any shard
+// thread exists). Idempotent; Retire() starts it on first use otherwise.
+void StartReclaimer();
+
 // Registers the calling thread as an RCU reader. Idempotent and cheap after the first
 // call (a thread_local flag); the thread is unregistered when it exits.
 void EnsureRegistered();
@@ -59,8 +68,8 @@ bool InReadSection();
 // REQUIRES: not inside a read-side section; not on a shard thread (it sleeps).
 void Synchronize();
 
-// Runs fn(arg) on liburcu's call_rcu thread after a grace period. One allocation and
-// one hand-off per call: batch with RetireList where items are frequent.
+// Runs fn(arg) on the reclaimer thread (kReclaimerThreadName) after a grace period. One allocation
+// and one hand-off per call: batch with RetireList where items are frequent.
 void Retire(void (*fn)(void*), void* arg);
 
 // Waits until every callback handed to Retire() so far has run (tests; Close).

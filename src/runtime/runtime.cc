@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <unordered_map>
 
+#include "runtime/rcu.h"
 #include "util/clock.h"
 #include "util/cpu_relax.h"
 #include "util/log.h"
@@ -136,6 +137,9 @@ Runtime::Runtime(const RuntimeOptions& opt)
 Status Runtime::Start(const RuntimeOptions& opt, std::unique_ptr<Runtime>* out) {
   if (opt.shards == 0) return Status::InvalidArgument("runtime needs at least one shard");
   if (opt.ring_capacity < 2) return Status::InvalidArgument("ring_capacity must be >= 2");
+  // Before any shard thread exists, so the reclaimer takes the opening thread's nice
+  // value rather than Options::shard_nice.
+  rcu::StartReclaimer();
   std::unique_ptr<Runtime> rt(new Runtime(opt));
   const uint32_t n = opt.shards;
   rt->reactors_.resize(n);
