@@ -70,7 +70,7 @@ void CheckMetaBlocks(std::string_view file, const lsm::Footer& footer, TableChec
   if (s.ok()) s = lsm::TableProperties::DecodeFrom(contents, &out->props);
   if (s.ok()) out->blocks++;
   fail(footer.properties.offset, s);
-  s = lsm::Block::FromRaw(std::string(raw(footer.index)), footer.index, BlockKind::kIndex, index);
+  s = lsm::Block::FromRaw(raw(footer.index), footer.index, BlockKind::kIndex, index);
   if (s.ok()) out->blocks++;
   fail(footer.index.offset, s);
 }
@@ -200,8 +200,8 @@ Status CheckDataBlocks(std::string_view file, const lsm::Footer& footer, const l
     expect = h.offset + h.read_size();
     *bad_offset = h.offset;
     lsm::BlockPtr block;
-    Status s = lsm::Block::FromRaw(std::string(file.substr(h.offset, h.read_size())), h,
-                                   BlockKind::kData, &block);
+    Status s =
+        lsm::Block::FromRaw(file.substr(h.offset, h.read_size()), h, BlockKind::kData, &block);
     if (!s.ok()) return s;
     out->blocks++;
     (*data_blocks)++;

@@ -1,31 +1,70 @@
 #include "lsm/block.h"
 
+#include <cstddef>
+#include <cstring>
+#include <new>
+
 #include "util/coding.h"
 
 namespace ringdb::lsm {
 
-Status Block::FromRaw(std::string raw, const BlockHandle& handle, BlockKind kind, BlockPtr* out) {
+namespace {
+
+// An allocator that makes each allocation `extra` bytes longer and reports where those
+// bytes start. allocate_shared rebinds it to its node type (reference counts + Block)
+// and allocates one node, so the block, its counts and its contents share one
+// allocation, freed as one when the last reference goes.
+template <class T>
+struct TailAllocator {
+  using value_type = T;
+  TailAllocator(size_t extra_bytes, Block::Tail* tail) : extra(extra_bytes), out(tail) {}
+  template <class U>
+  TailAllocator(const TailAllocator<U>& o) : extra(o.extra), out(o.out) {}  // NOLINT
+
+  T* allocate(size_t n) {
+    const size_t head =
+        (n * sizeof(T) + alignof(std::max_align_t) - 1) & ~(alignof(std::max_align_t) - 1);
+    char* p = static_cast<char*>(::operator new(head + extra));
+    out->data = p + head;
+    out->bytes = head + extra;
+    return reinterpret_cast<T*>(p);
+  }
+  void deallocate(T* p, size_t) { ::operator delete(p); }
+
+  template <class U>
+  bool operator==(const TailAllocator<U>& o) const {
+    return extra == o.extra && out == o.out;
+  }
+
+  size_t extra;
+  Block::Tail* out;
+};
+
+}  // namespace
+
+Block::Block(const Tail& tail, std::string_view contents, uint64_t offset, BlockKind kind)
+    : charge_(tail.bytes), offset_(offset), kind_(kind) {
+  if (!contents.empty()) memcpy(tail.data, contents.data(), contents.size());
+  contents_ = std::string_view(tail.data, contents.size());
+}
+
+std::shared_ptr<Block> Block::Make(std::string_view contents, uint64_t offset, BlockKind kind) {
+  Tail tail;  // filled in by the allocation, before the constructor reads it
+  return std::allocate_shared<Block>(TailAllocator<Block>(contents.size(), &tail), tail, contents,
+                                     offset, kind);
+}
+
+Status Block::FromRaw(std::string_view raw, const BlockHandle& handle, BlockKind kind,
+                      BlockPtr* out) {
   std::string_view contents;
   Status s = VerifyBlock(raw, handle, kind, &contents);
   if (!s.ok()) return s;
-  raw.resize(handle.size);  // drop the trailer
-  return FromContents(std::move(raw), handle.offset, kind, out);
+  return FromContents(contents, handle.offset, kind, out);
 }
 
-Status Block::FromCopy(std::string_view raw, const BlockHandle& handle, BlockKind kind,
-                       BlockPtr* out) {
-  std::string_view contents;
-  Status s = VerifyBlock(raw, handle, kind, &contents);
-  if (!s.ok()) return s;
-  return FromContents(std::string(contents), handle.offset, kind, out);
-}
-
-Status Block::FromContents(std::string contents, uint64_t offset, BlockKind kind, BlockPtr* out) {
-  std::shared_ptr<Block> b(new Block());
-  b->storage_ = std::move(contents);
-  b->contents_ = b->storage_;
-  b->offset_ = offset;
-  b->kind_ = kind;
+Status Block::FromContents(std::string_view contents, uint64_t offset, BlockKind kind,
+                           BlockPtr* out) {
+  std::shared_ptr<Block> b = Make(contents, offset, kind);
   Status s = b->ParseRestarts();
   if (!s.ok()) return s;
   *out = std::move(b);

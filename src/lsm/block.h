@@ -25,16 +25,16 @@ using BlockPtr = std::shared_ptr<const Block>;
 class Block {
  public:
   // Verifies raw (contents | trailer, as read from `handle`) and parses the restart
-  // array. Corruption on any mismatch. raw is moved into the block.
-  static Status FromRaw(std::string raw, const BlockHandle& handle, BlockKind kind, BlockPtr* out);
-  // The same for raw bytes in a buffer the caller keeps (an O_DIRECT read buffer): the
-  // block copies the verified contents into an allocation of their exact size, so the
-  // cache charges what the block holds, not the pages the read spanned.
-  static Status FromCopy(std::string_view raw, const BlockHandle& handle, BlockKind kind,
-                         BlockPtr* out);
-  // Parses unverified contents already in memory (tests, builders). Checks the
+  // array. Corruption on any mismatch. The block copies the verified contents into its
+  // own allocation, of their exact size: the caller keeps raw (an O_DIRECT read buffer,
+  // a read-ahead chunk), and the cache charges what the block holds, not the pages the
+  // read spanned.
+  static Status FromRaw(std::string_view raw, const BlockHandle& handle, BlockKind kind,
+                        BlockPtr* out);
+  // Parses unverified contents already in memory (builders, tests). Checks the
   // restart array only.
-  static Status FromContents(std::string contents, uint64_t offset, BlockKind kind, BlockPtr* out);
+  static Status FromContents(std::string_view contents, uint64_t offset, BlockKind kind,
+                             BlockPtr* out);
 
   std::string_view contents() const { return contents_; }
   uint64_t offset() const { return offset_; }
@@ -42,8 +42,9 @@ class Block {
   uint32_t num_restarts() const { return num_restarts_; }
   // True when the block holds no entry (only its restart array).
   bool empty() const { return restarts_offset_ == 0; }
-  // Heap bytes held (block cache charge).
-  size_t charge() const { return storage_.capacity() + sizeof(*this); }
+  // Heap bytes held (block cache charge): the one allocation that holds the block, its
+  // contents and the shared_ptr's reference counts.
+  size_t charge() const { return charge_; }
 
   // The entry at restart point i, for blocks whose every entry is a restart point
   // (index blocks): false when it is malformed (or shares a prefix).
@@ -53,12 +54,24 @@ class Block {
   // The iterator keeps the block alive.
   static std::unique_ptr<Iter> NewIterator(BlockPtr block);
 
+  // For Make only: where allocate_shared put the room for the contents, and how many
+  // bytes it allocated in all.
+  struct Tail {
+    char* data = nullptr;
+    size_t bytes = 0;
+  };
+  Block(const Tail& tail, std::string_view contents, uint64_t offset, BlockKind kind);
+  Block(const Block&) = delete;
+  Block& operator=(const Block&) = delete;
+
  private:
-  Block() = default;
+  // One allocation per block (a cache miss makes one): Make asks allocate_shared to
+  // place the contents right after the object and its reference counts.
+  static std::shared_ptr<Block> Make(std::string_view contents, uint64_t offset, BlockKind kind);
   Status ParseRestarts();
 
-  std::string storage_;
-  std::string_view contents_;
+  std::string_view contents_;  // in the same allocation, after the object
+  size_t charge_ = 0;
   uint64_t offset_ = 0;
   BlockKind kind_ = BlockKind::kData;
   uint32_t restarts_offset_ = 0;  // Invariant: restart array = contents_[restarts_offset_, size-4)

@@ -37,9 +37,10 @@ class ReadaheadFetcher final : public BlockFetcher {
 
   Status Fetch(const BlockHandle& h, BlockKind kind, BlockPtr* out) override {
     const uint64_t end = h.offset + h.read_size();
-    std::string raw;
+    std::string straddled;  // a block split between two chunks, joined
+    std::string_view raw;
     if (Covers(cur_, h.offset, end)) {
-      raw.assign(cur_.buf.data() + (h.offset - cur_.offset), h.read_size());
+      raw = std::string_view(cur_.buf.data() + (h.offset - cur_.offset), h.read_size());
     } else {
       WaitNext();
       const uint64_t cur_end = cur_.offset + cur_.len;
@@ -47,9 +48,10 @@ class ReadaheadFetcher final : public BlockFetcher {
           next_.offset == cur_end && end <= next_.offset + next_.len) {
         // The block straddles the two chunks (chunk ends fall on pages, blocks do not):
         // its head is the current chunk's tail, its rest the next chunk's head.
-        raw.reserve(h.read_size());
-        raw.assign(cur_.buf.data() + (h.offset - cur_.offset), cur_end - h.offset);
-        raw.append(next_.buf.data(), end - cur_end);
+        straddled.reserve(h.read_size());
+        straddled.assign(cur_.buf.data() + (h.offset - cur_.offset), cur_end - h.offset);
+        straddled.append(next_.buf.data(), end - cur_end);
+        raw = straddled;
         std::swap(cur_, next_);
         next_.valid = false;
       } else {
@@ -60,11 +62,12 @@ class ReadaheadFetcher final : public BlockFetcher {
           Status s = ReadChunk(h.offset, end, &cur_);  // the first block, or a jump ahead
           if (!s.ok()) return s;
         }
-        raw.assign(cur_.buf.data() + (h.offset - cur_.offset), h.read_size());
+        raw = std::string_view(cur_.buf.data() + (h.offset - cur_.offset), h.read_size());
       }
       IssueNext(cur_.offset + cur_.len);
     }
-    Status s = Block::FromRaw(std::move(raw), h, kind, out);
+    // raw points into cur_ or straddled, both alive until FromRaw has copied it.
+    Status s = Block::FromRaw(raw, h, kind, out);
     if (!s.ok()) return Status::Corruption(table_->path + ": " + s.message());
     *block_bytes_ += h.read_size();
     return Status::OK();

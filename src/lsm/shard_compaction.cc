@@ -113,7 +113,7 @@ void Shard::CacheBuiltBlocks(uint64_t number, TableBuilder* builder) {
   for (TableBuilder::BuiltBlock& b : kept) {
     BlockPtr block;
     const uint64_t offset = b.handle.offset;
-    if (Block::FromContents(std::move(b.contents), offset, BlockKind::kData, &block).ok()) {
+    if (Block::FromContents(b.contents, offset, BlockKind::kData, &block).ok()) {
       tables_.blocks().Insert(number, offset, block, block->charge());
     }
   }

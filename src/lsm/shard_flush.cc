@@ -175,7 +175,7 @@ Status Shard::WriteTable(InternalIterator* it, FileMetaData* meta, TableRef* tab
   for (TableBuilder::BuiltBlock& b : builder.kept_blocks()) {
     BlockPtr block;
     const uint64_t offset = b.handle.offset;
-    if (Block::FromContents(std::move(b.contents), offset, BlockKind::kData, &block).ok()) {
+    if (Block::FromContents(b.contents, offset, BlockKind::kData, &block).ok()) {
       tables_.blocks().Insert(number, offset, block, block->charge());
     }
   }

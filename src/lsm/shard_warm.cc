@@ -206,7 +206,7 @@ Status Shard::WarmTable(const TableRef& table, bool* full) {
       if (stopping_ || crashed_ || table->evicted) break;
       const BlockHandle& h = blocks[i];
       BlockPtr block;
-      s = Block::FromRaw(std::string(data + (h.offset - run->start), h.read_size()), h,
+      s = Block::FromRaw(std::string_view(data + (h.offset - run->start), h.read_size()), h,
                          BlockKind::kData, &block);
       if (!s.ok()) return Status::Corruption(table->path + ": " + s.message());
       warm_read_bytes_ += h.read_size();

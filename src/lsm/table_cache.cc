@@ -169,7 +169,7 @@ void TableCache::FinishBlockRead(BlockRead* r, const io::IoRequest& q) {
   if (!ReadLanded(r, q)) return;
   const std::string_view raw(static_cast<const char*>(q.buf) + (r->handle.offset - q.offset),
                              r->handle.read_size());
-  r->status = Block::FromCopy(raw, r->handle, BlockKind::kData, &r->block);
+  r->status = Block::FromRaw(raw, r->handle, BlockKind::kData, &r->block);
   if (!r->status.ok()) r->status = Status::Corruption(r->table->path + ": " + r->status.message());
 }
 

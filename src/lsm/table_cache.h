@@ -52,7 +52,7 @@ class TableCache {
   // a buffer the reader owns (PrepareBlockRead allocates one; PrepareBlockReadInto takes
   // `buf`, aligned and at least BlockReadBytes(r) bytes, e.g. a thread's reused read
   // buffer), then the verified block copied out of q.buf at the size of its contents
-  // (Block::FromCopy: the cache charges what a block holds, not the pages its read
+  // (Block::FromRaw: the cache charges what a block holds, not the pages its read
   // spanned) in r->block, or the error naming file and offset in r->status. The buffer
   // may be reused or freed once FinishBlockRead returns.
   static uint64_t BlockReadBytes(const BlockRead& r);

@@ -143,8 +143,7 @@ Status StringBlockFetcher::Fetch(const BlockHandle& handle, BlockKind kind, Bloc
       file_.size() - handle.offset < handle.read_size()) {
     return Status::IOError("read past end of file at offset " + std::to_string(handle.offset));
   }
-  return Block::FromRaw(std::string(file_.substr(handle.offset, handle.read_size())), handle, kind,
-                        out);
+  return Block::FromRaw(file_.substr(handle.offset, handle.read_size()), handle, kind, out);
 }
 
 Status TableReader::Open(uint64_t file_size, const Footer& footer, std::string meta,
@@ -177,8 +176,7 @@ Status TableReader::Open(uint64_t file_size, const Footer& footer, std::string m
   if (!s.ok()) return s;
   s = TableProperties::DecodeFrom(contents, &t->props_);
   if (!s.ok()) return s;
-  s = Block::FromRaw(std::string(raw_of(footer.index)), footer.index, BlockKind::kIndex,
-                     &t->index_);
+  s = Block::FromRaw(raw_of(footer.index), footer.index, BlockKind::kIndex, &t->index_);
   if (!s.ok()) return s;
   s = t->BuildIndexPrefixes();
   if (!s.ok()) return s;

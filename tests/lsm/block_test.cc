@@ -1,5 +1,6 @@
 #include "lsm/block.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 
@@ -129,6 +130,39 @@ TEST(BlockTest, VerifiedRoundTripThroughTrailer) {
       Block::FromRaw(raw, BlockHandle{4096, h.size}, BlockKind::kData, &block).IsCorruption());
   EXPECT_TRUE(
       Block::FromRaw(raw.substr(0, raw.size() - 1), h, BlockKind::kData, &block).IsCorruption());
+}
+
+// A block owns a copy of its contents, in the allocation it is charged for: the read
+// buffer it came from may be reused at once, and the charge is the contents plus a
+// small fixed overhead, not the pages the read spanned.
+TEST(BlockTest, FromRawCopiesTheContentsAndChargesTheirSize) {
+  Rng rng(5);
+  Model model = RandomModel(&rng, 200);
+  BlockBuilder b(16);
+  for (const auto& [k, v] : model) b.Add(k, v);
+  std::string raw(b.Finish());
+  const std::string contents = raw;
+  BlockHandle h{4096, raw.size()};
+  AppendBlockTrailer(h.offset, BlockKind::kData, raw, &raw);
+  BlockPtr block;
+  ASSERT_TRUE(Block::FromRaw(raw, h, BlockKind::kData, &block).ok());
+  std::fill(raw.begin(), raw.end(), '\xff');  // the caller reuses its buffer
+
+  EXPECT_EQ(block->contents(), contents);
+  EXPECT_EQ(block->offset(), 4096u);
+  EXPECT_GE(block->charge(), contents.size() + sizeof(Block));
+  EXPECT_LE(block->charge(), contents.size() + sizeof(Block) + 128);
+  auto it = Block::NewIterator(block);
+  block.reset();  // the iterator's reference keeps the one allocation alive
+  size_t n = 0;
+  auto want = model.begin();
+  for (it->SeekToFirst(); it->Valid(); it->Next(), ++want, n++) {
+    ASSERT_NE(want, model.end());
+    EXPECT_EQ(it->key(), want->first);
+    EXPECT_EQ(it->value(), want->second);
+  }
+  EXPECT_TRUE(it->status().ok());
+  EXPECT_EQ(n, model.size());
 }
 
 TEST(BlockTest, GarbageContentsNeverCrashIterators) {
