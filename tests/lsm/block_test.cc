@@ -23,6 +23,16 @@ BlockPtr BuildBlock(const Model& model, int restart_interval) {
   return block;
 }
 
+// The block of `model` as read from disk at `offset`: contents and trailer.
+std::string RawBlock(const Model& model, uint64_t offset, BlockHandle* h) {
+  BlockBuilder b(16);
+  for (const auto& [k, v] : model) b.Add(k, v);
+  std::string raw(b.Finish());
+  *h = BlockHandle{offset, raw.size()};
+  AppendBlockTrailer(h->offset, BlockKind::kData, raw, &raw);
+  return raw;
+}
+
 Model RandomModel(Rng* rng, int n) {
   Model m;
   for (int i = 0; i < n; i++) {
@@ -117,11 +127,8 @@ TEST(BlockTest, PrefixCompressionShrinksSharedKeys) {
 TEST(BlockTest, VerifiedRoundTripThroughTrailer) {
   Rng rng(3);
   Model model = RandomModel(&rng, 100);
-  BlockBuilder b(16);
-  for (const auto& [k, v] : model) b.Add(k, v);
-  std::string raw(b.Finish());
-  BlockHandle h{8192, raw.size()};
-  AppendBlockTrailer(h.offset, BlockKind::kData, raw, &raw);
+  BlockHandle h;
+  std::string raw = RawBlock(model, 8192, &h);
   BlockPtr block;
   ASSERT_TRUE(Block::FromRaw(raw, h, BlockKind::kData, &block).ok());
   // Wrong kind, wrong offset, short read: all corruption.
@@ -138,12 +145,9 @@ TEST(BlockTest, VerifiedRoundTripThroughTrailer) {
 TEST(BlockTest, FromRawCopiesTheContentsAndChargesTheirSize) {
   Rng rng(5);
   Model model = RandomModel(&rng, 200);
-  BlockBuilder b(16);
-  for (const auto& [k, v] : model) b.Add(k, v);
-  std::string raw(b.Finish());
-  const std::string contents = raw;
-  BlockHandle h{4096, raw.size()};
-  AppendBlockTrailer(h.offset, BlockKind::kData, raw, &raw);
+  BlockHandle h;
+  std::string raw = RawBlock(model, 4096, &h);
+  const std::string contents = raw.substr(0, h.size);
   BlockPtr block;
   ASSERT_TRUE(Block::FromRaw(raw, h, BlockKind::kData, &block).ok());
   std::fill(raw.begin(), raw.end(), '\xff');  // the caller reuses its buffer
