@@ -31,8 +31,9 @@
 
 namespace ringdb::rt::rcu {
 
-// The name of the thread that runs retired objects' callbacks (liburcu's call_rcu
-// thread, one per process, owned by ringdb).
+// The name of the thread that runs retired objects' callbacks: ringdb's reclaimer, one
+// per process. It lets retirements gather for up to 50 ms (or 2048 items) and then
+// waits for one grace period for all of them (rcu.cc says why not liburcu's call_rcu).
 inline constexpr char kReclaimerThreadName[] = "ringdb-rcu";
 
 // Starts that thread now, from the calling thread, whose nice value it inherits
@@ -68,11 +69,13 @@ bool InReadSection();
 // REQUIRES: not inside a read-side section; not on a shard thread (it sleeps).
 void Synchronize();
 
-// Runs fn(arg) on the reclaimer thread (kReclaimerThreadName) after a grace period. One allocation
-// and one hand-off per call: batch with RetireList where items are frequent.
+// Runs fn(arg) on the reclaimer thread (kReclaimerThreadName) after a grace period, up
+// to about 50 ms later. One allocation and one locked hand-off per call: batch with
+// RetireList where items are frequent.
 void Retire(void (*fn)(void*), void* arg);
 
-// Waits until every callback handed to Retire() so far has run (tests; Close).
+// Waits until every callback handed to Retire() so far (by any thread) has run, without
+// the reclaimer's usual wait (tests; Close).
 // REQUIRES: as Synchronize().
 void Barrier();
 

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "runtime/runtime.h"
 
@@ -67,6 +68,32 @@ TEST(RcuTest, RetireListRunsEveryItemAfterFlush) {
   }  // the destructor flushes the rest
   rcu::Barrier();
   EXPECT_EQ(ran.load(), kItems);
+}
+
+// Barrier() returns once every callback retired before it (by any thread) has run,
+// while other threads keep retiring.
+TEST(RcuTest, BarrierWaitsForEverythingRetiredBeforeIt) {
+  constexpr int kThreads = 4;
+  constexpr int kRounds = 20;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; t++) {
+    threads.emplace_back([&] {
+      for (int round = 0; round < kRounds; round++) {
+        std::atomic<int> ran{0};
+        rcu::RetireList list;
+        const int n = 1 + round * 37;
+        for (int i = 0; i < n; i++) {
+          list.Add([](void* p) { static_cast<std::atomic<int>*>(p)->fetch_add(1); }, &ran);
+        }
+        list.Flush();
+        rcu::Barrier();
+        if (ran.load() != n) failures.fetch_add(1);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
 }
 
 // Callbacks run on ringdb's reclaimer thread, named as such and at the nice value of
