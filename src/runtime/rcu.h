@@ -76,7 +76,7 @@ void Retire(void (*fn)(void*), void* arg);
 
 // Waits until every callback handed to Retire() so far (by any thread) has run, without
 // the reclaimer's usual wait (tests; Close).
-// REQUIRES: as Synchronize().
+// REQUIRES: as Synchronize(), and not inside a retired callback.
 void Barrier();
 
 // Objects retired in a batch: Add() is a vector push; Flush() hands the whole batch to
