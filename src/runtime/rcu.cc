@@ -48,7 +48,7 @@ struct Registration {
 thread_local Registration tl_reg;
 thread_local bool tl_is_reclaimer = false;  // retired callbacks run on this thread
 
-using Callback = std::pair<void (*)(void*), void*>;
+using Callback = std::pair<void (*)(void*), void*>;  // RetireList's items too
 
 // The reclaimer: one thread per process (kReclaimerThreadName) that runs retired
 // objects' callbacks after a grace period.
@@ -179,11 +179,12 @@ void Barrier() {
 
 void RetireList::Flush() {
   if (items_.empty()) return;
-  std::vector<Callback> batch;
-  batch.reserve(items_.size());
-  for (const RetireList::Item& i : items_) batch.emplace_back(i.fn, i.arg);
   retired_ += items_.size();
-  items_.clear();
+  // The batch goes as it is; the list starts a new one at its usual size (one
+  // allocation per flush, as a copy would make, and no copy).
+  std::vector<Callback> batch;
+  batch.reserve(kFlushItems);
+  batch.swap(items_);
   Reclaimer::Get().Add(std::move(batch));
 }
 

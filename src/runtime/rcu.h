@@ -27,6 +27,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 namespace ringdb::rt::rcu {
@@ -104,10 +105,7 @@ class RetireList {
   uint64_t retired() const { return retired_; }
 
  private:
-  struct Item {
-    void (*fn)(void*);
-    void* arg;
-  };
+  using Item = std::pair<void (*)(void*), void*>;
   std::vector<Item> items_;
   uint64_t retired_ = 0;
 };
