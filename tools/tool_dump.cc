@@ -149,6 +149,11 @@ void PrintEdit(const lsm::VersionEdit& e, bool hex) {
                 FormatInternalKey(f.smallest, hex).c_str(),
                 FormatInternalKey(f.largest, hex).c_str(), f.smallest_seq, f.largest_seq);
   }
+  for (const auto& [number, m] : e.wals()) {
+    std::printf("  wal %s: %s, %" PRIu64 " bytes synced, up to sequence %" PRIu64 "\n",
+                lsm::WalFileName(number).c_str(), m.sealed ? "sealed" : "open", m.synced_bytes,
+                m.last_seq);
+  }
 }
 
 // The end of a framed log (WAL or MANIFEST). `tear` is the MANIFEST's verdict on a torn
