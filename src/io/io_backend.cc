@@ -2,6 +2,9 @@
 #include "io/io_backend.h"
 
 #include <liburing.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -248,6 +251,13 @@ Status CreateBackend(const BackendOptions& opt, std::unique_ptr<IoBackend>* out,
                     opt.queue_depth);
   }
   return Status::OK();
+}
+
+void IoBackend::WakeFutexes(std::atomic<uint32_t>* const* addrs, uint32_t n) {
+  for (uint32_t i = 0; i < n; i++) {
+    syscall(SYS_futex, reinterpret_cast<uint32_t*>(addrs[i]), FUTEX_WAKE_PRIVATE, 1, nullptr,
+            nullptr, 0);
+  }
 }
 
 }  // namespace ringdb::io

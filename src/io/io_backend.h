@@ -24,6 +24,7 @@
 
 #include <sys/uio.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -205,6 +206,10 @@ class IoBackend {
   virtual void Wait(int64_t timeout_ns) = 0;
   // Thread-safe, async-signal-safe: make the current or next Wait() return soon.
   virtual void Wake() = 0;
+  // Owner thread: FUTEX_WAKE (private, one waiter) on each address, now. This one makes
+  // a system call per address; io_uring makes one for all (IORING_OP_FUTEX_WAKE, where
+  // the kernel has it), which also submits the requests queued so far.
+  virtual void WakeFutexes(std::atomic<uint32_t>* const* addrs, uint32_t n);
 
   // Requests submitted (or queued) whose done() has not run yet.
   virtual uint32_t in_flight() const = 0;

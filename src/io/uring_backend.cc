@@ -1,7 +1,6 @@
 #include "io/uring_backend.h"
 
 #include <sys/eventfd.h>
-#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -38,46 +37,15 @@ constexpr bool kCloseInline = false;
 // user_data of the internal eventfd read. Request pointers are at least 8-byte aligned,
 // so 1 never collides with one.
 constexpr uint64_t kEventTag = 1;
+// user_data of a futex wake (WakeFutexes): posts a CQE only if it fails.
+constexpr uint64_t kFutexTag = 2;
+// linux/io_uring.h of Debian 12 (6.1) predates these (added in 6.7).
+constexpr uint8_t kOpFutexWake = 52;
+constexpr uint32_t kFutex2SizeU32 = 0x02, kFutex2Private = 128;
 // CQEs copied out per peek: a batch that fits in a few cache lines of stack.
 constexpr unsigned kReapBatch = 64;
 
-std::string MemlockText() {
-  rlimit rl{};
-  if (getrlimit(RLIMIT_MEMLOCK, &rl) != 0) return "unknown";
-  if (rl.rlim_cur == RLIM_INFINITY) return "unlimited";
-  return std::to_string(static_cast<unsigned long long>(rl.rlim_cur)) + " bytes";
-}
-
 }  // namespace
-
-std::string UringSetupErrorText(int neg_err, unsigned entries) {
-  char buf[512];
-  switch (-neg_err) {
-    case EPERM:
-      std::snprintf(buf, sizeof(buf),
-                    "io_uring_setup: EPERM: io_uring is blocked for this process (a "
-                    "seccomp profile, e.g. the default one of Docker/containerd, or "
-                    "kernel.io_uring_disabled=1 and the process is neither in "
-                    "kernel.io_uring_group nor CAP_SYS_ADMIN)");
-      break;
-    case ENOSYS:
-      std::snprintf(buf, sizeof(buf),
-                    "io_uring_setup: ENOSYS: the kernel has no io_uring (built without "
-                    "CONFIG_IO_URING, or the syscall is filtered)");
-      break;
-    case ENOMEM:
-      std::snprintf(buf, sizeof(buf),
-                    "io_uring_setup(entries=%u): ENOMEM: not enough lockable memory for "
-                    "the rings (RLIMIT_MEMLOCK is %s; raise it with ulimit -l / "
-                    "LimitMEMLOCK=, or lower queue_depth)",
-                    entries, MemlockText().c_str());
-      break;
-    default:
-      std::snprintf(buf, sizeof(buf), "io_uring_setup(entries=%u): %s", entries,
-                    std::strerror(-neg_err));
-  }
-  return buf;
-}
 
 Status UringBackend::Create(const BackendOptions& opt, std::unique_ptr<UringBackend>* out) {
   std::unique_ptr<UringBackend> b(new UringBackend());
@@ -122,6 +90,10 @@ Status UringBackend::Init(const BackendOptions& opt) {
   if (ret < 0) return Status::IOError(UringSetupErrorText(ret, opt.queue_depth));
   ring_ready_ = true;
   enabled_ = (setup_flags_ & IORING_SETUP_R_DISABLED) == 0;
+  if (io_uring_probe* probe = io_uring_get_probe_ring(&ring_)) {
+    futex_ops_ = probe->last_op >= kOpFutexWake && io_uring_opcode_supported(probe, kOpFutexWake);
+    io_uring_free_probe(probe);
+  }
   ArmEventRead();
   RINGDB_LOG_DEBUG("%s", Describe().c_str());
   return Status::OK();
@@ -367,7 +339,7 @@ int UringBackend::Enter(unsigned wait_nr, int64_t timeout_ns) {
   uint32_t depth = submitted_user_ - submitted_socket_;
   for (unsigned i = 0; i < pending; i++) {
     const uint64_t ud = ring_.sq.sqes[(head + i) & ring_.sq.ring_mask].user_data;
-    if (ud == kEventTag) continue;
+    if (ud == kEventTag || ud == kFutexTag) continue;
     IoRequest* r = reinterpret_cast<IoRequest*>(ud);
     r->submit_ns = now;
     r->depth_at_submit = IsSocketOp(r->op) ? 0 : ++depth;
@@ -395,7 +367,7 @@ int UringBackend::Enter(unsigned wait_nr, int64_t timeout_ns) {
   uint32_t users = 0;
   for (unsigned i = 0; i < consumed; i++) {
     const uint64_t ud = ring_.sq.sqes[(head + i) & ring_.sq.ring_mask].user_data;
-    if (ud == kEventTag) continue;
+    if (ud == kEventTag || ud == kFutexTag) continue;
     users++;
     if (IsSocketOp(reinterpret_cast<IoRequest*>(ud)->op)) submitted_socket_++;
   }
@@ -491,6 +463,7 @@ int UringBackend::Reap() {
       // A multishot request's intermediate completions leave it armed (in the kernel
       // and in flight); only its last one (no F_MORE) retires it.
       const bool more = (done[i].flags & IORING_CQE_F_MORE) != 0;
+      if (done[i].user_data == kFutexTag) continue;  // a failed wake: a stale address
       if (done[i].user_data == kEventTag) {
         in_kernel_--;
         event_armed_ = false;
@@ -548,6 +521,23 @@ void UringBackend::Wake() {
   // Async-signal-safe. Cannot block: the counter would need 2^64-2 unread wakes.
   ssize_t n = write(event_fd_, &one, sizeof(one));
   (void)n;
+}
+
+void UringBackend::WakeFutexes(std::atomic<uint32_t>* const* addrs, uint32_t n) {
+  if (!futex_ops_ || io_uring_sq_space_left(&ring_) < n) {
+    IoBackend::WakeFutexes(addrs, n);
+    return;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    io_uring_prep_rw(kOpFutexWake, sqe, static_cast<int>(kFutex2SizeU32 | kFutex2Private), addrs[i],
+                     0, 0);
+    sqe->addr2 = 1;            // wake one waiter
+    sqe->addr3 = 0xffffffffu;  // FUTEX_BITSET_MATCH_ANY
+    sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+    io_uring_sqe_set_data64(sqe, kFutexTag);
+  }
+  Enter(0, -1);
 }
 
 int UringBackend::RegisterBuffer(void* addr, size_t len) {

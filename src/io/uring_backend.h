@@ -30,8 +30,11 @@
 namespace ringdb::io {
 
 // Explains a negative io_uring_setup result (-EPERM, -ENOSYS, -ENOMEM, ...) the way an
-// operator needs it: what probably blocks io_uring and what to change.
+// operator needs it: what probably blocks io_uring and what to change
+// (uring_setup_error.cc).
 std::string UringSetupErrorText(int neg_err, unsigned entries);
+// RLIMIT_MEMLOCK in words ("65536 bytes", "unlimited").
+std::string MemlockText();
 
 class UringBackend final : public IoBackend {
  public:
@@ -48,6 +51,7 @@ class UringBackend final : public IoBackend {
   int Poll() override;
   void Wait(int64_t timeout_ns) override;
   void Wake() override;
+  void WakeFutexes(std::atomic<uint32_t>* const* addrs, uint32_t n) override;
 
   uint32_t in_flight() const override { return in_flight_; }
   const BackendCounters& counters() const override { return counters_; }
@@ -92,6 +96,7 @@ class UringBackend final : public IoBackend {
   bool ring_ready_ = false;  // io_uring_queue_init_params succeeded
   bool enabled_ = false;     // io_uring_enable_rings done by the owner thread
   unsigned setup_flags_ = 0;
+  bool futex_ops_ = false;  // the kernel has IORING_OP_FUTEX_WAKE (6.7)
   int event_fd_ = -1;
   uint64_t event_value_ = 0;               // target of the internal eventfd read
   bool event_armed_ = false;               // Invariant: true whenever the ring is in use, except

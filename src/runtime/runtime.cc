@@ -125,8 +125,38 @@ void ForeignWaiter::Wait(uint64_t spin_ns) {
   while (state_.load(std::memory_order_acquire) != 1) FutexWait(&state_, 2);
 }
 
+namespace {
+thread_local WakeBatch* tl_wake_batch = nullptr;
+}  // namespace
+
 void ForeignWaiter::Notify() {
-  if (state_.exchange(1, std::memory_order_acq_rel) == 2) FutexWake(&state_);
+  if (state_.exchange(1, std::memory_order_acq_rel) != 2) return;
+  if (tl_wake_batch != nullptr) {
+    tl_wake_batch->Add(&state_);
+  } else {
+    FutexWake(&state_);
+  }
+}
+
+WakeBatch::WakeBatch() : outer_(tl_wake_batch) {
+  RINGDB_ASSERT_MSG(CurrentReactor() != nullptr, "WakeBatch outside a shard thread");
+  tl_wake_batch = this;
+}
+
+WakeBatch::~WakeBatch() {
+  Flush();
+  tl_wake_batch = outer_;
+}
+
+void WakeBatch::Add(std::atomic<uint32_t>* addr) {
+  if (n_ == kMax) Flush();
+  addrs_[n_++] = addr;
+}
+
+void WakeBatch::Flush() {
+  if (n_ == 0) return;
+  CurrentReactor()->backend()->WakeFutexes(addrs_, n_);
+  n_ = 0;
 }
 
 // ---------------------------------------------------------------- Runtime

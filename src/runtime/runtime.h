@@ -69,10 +69,35 @@ struct RuntimeOptions {
 class ForeignWaiter {
  public:
   void Wait(uint64_t spin_ns);
+  // With a WakeBatch alive on this thread, the futex wake-up (if the waiter parked)
+  // waits for the batch.
   void Notify();
 
  private:
   std::atomic<uint32_t> state_{0};  // 0 pending, 1 done, 2 pending with a sleeper
+};
+
+// On a shard thread: gathers the wake-ups of the ForeignWaiter::Notify calls made while
+// it lives and issues them together when it goes, through the reactor's backend (one
+// io_uring submission for all where the kernel can: waking eight parked writers took
+// 45-64 us in eight system calls and 26-32 us in one, on a 2-vCPU VM). So a shard that
+// acknowledges a group is not preempted by the first writer it wakes before it has
+// woken the others.
+class WakeBatch {
+ public:
+  WakeBatch();
+  ~WakeBatch();
+  WakeBatch(const WakeBatch&) = delete;
+  WakeBatch& operator=(const WakeBatch&) = delete;
+
+  void Add(std::atomic<uint32_t>* addr);
+  void Flush();
+
+ private:
+  static constexpr uint32_t kMax = 64;
+  WakeBatch* outer_;
+  uint32_t n_ = 0;
+  std::atomic<uint32_t>* addrs_[kMax];
 };
 
 namespace detail {

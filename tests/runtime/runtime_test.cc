@@ -263,6 +263,42 @@ TEST(RuntimeTest, LazyPushesAreAllHandled) {
   EXPECT_GT(sleeps, sleeps_before);  // it did sleep between them, and still saw them
 }
 
+// ForeignWaiter::Notify inside a WakeBatch defers the futex wake-ups to the batch's
+// end, where the backend issues them together (io_uring: one submission of
+// IORING_OP_FUTEX_WAKE where the kernel has it; libaio: one system call each). More
+// waiters than a batch holds, so it also flushes midway.
+TEST(RuntimeTest, WakeBatchWakesEveryParkedWaiter) {
+  for (io::BackendKind kind : {io::BackendKind::kUring, io::BackendKind::kAio}) {
+    RuntimeOptions opt = Shards(1);
+    opt.backend.kind = kind;
+    auto rt = StartRuntime(opt);
+    ASSERT_TRUE(rt);
+    constexpr int kWaiters = 70;
+    std::vector<ForeignWaiter> waiters(kWaiters);
+    std::atomic<int> woken{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kWaiters; i++) {
+      threads.emplace_back([&, i] {
+        waiters[i].Wait(/*spin_ns=*/0);
+        woken.fetch_add(1, std::memory_order_acq_rel);
+      });
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // most of them park
+    rt->SubmitTo(0, [&] {
+      WakeBatch batch;
+      for (ForeignWaiter& w : waiters) w.Notify();
+    });
+    for (int i = 0; i < 10'000 && woken.load() < kWaiters; i++) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    EXPECT_EQ(woken.load(), kWaiters) << "backend " << static_cast<int>(kind);
+    if (woken.load() < kWaiters) {
+      for (ForeignWaiter& w : waiters) w.Notify();  // do not hang the join
+    }
+    for (auto& t : threads) t.join();
+  }
+}
+
 TEST(RuntimeTest, ShardToShardWakesSleepingPeer) {
   RuntimeOptions opt = Shards(2);
   opt.spin_ns = 0;
