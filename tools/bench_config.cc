@@ -241,6 +241,10 @@ int ParseFlags(int argc, char** argv, Config* cfg) {
                "Options::block_align: page-aligned data blocks in the tables written "
                "(RocksDB engine: BlockBasedTableOptions::block_align)");
   app.add_flag("--pin_threads", cfg->pin_threads, "pin shard threads to CPUs");
+  app.add_option("--sync_round_hold_us", cfg->sync_round_hold_us,
+                 "Options::sync_round_hold_us: how long a shard holds synced writes for their "
+                 "round (0 = off, -1 = the engine default)")
+      ->capture_default_str();
   app.add_option("--shard_nice", cfg->shard_nice,
                  "Options::shard_nice: nice steps below the application's threads for the "
                  "shard threads (-1 = the engine's default)")
@@ -342,6 +346,7 @@ json ConfigJson(const Config& c) {
   j["block_align"] = c.block_align;
   j["pin_threads"] = c.pin_threads;
   j["shard_nice"] = c.shard_nice;
+  j["sync_round_hold_us"] = c.sync_round_hold_us;
   j["caller_block_reads"] = c.caller_block_reads;
   j["warm_cache_on_open"] = c.warm_cache_on_open;
   j["iotrace"] = c.iotrace;

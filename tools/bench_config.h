@@ -67,7 +67,8 @@ struct Config {
   int64_t memtable_bytes = -1;  // -1: Options default
   bool block_align = false;     // Options::block_align (RocksDB: BlockBasedTableOptions)
   bool pin_threads = false;
-  int shard_nice = -1;  // Options::shard_nice (-1: the engine default)
+  int shard_nice = -1;              // Options::shard_nice (-1: the engine default)
+  int64_t sync_round_hold_us = -1;  // Options::sync_round_hold_us (-1: the engine default)
   bool caller_block_reads = true;
   bool warm_cache_on_open = true;  // Options::warm_cache_on_open
   bool post_writes = true;

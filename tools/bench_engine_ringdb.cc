@@ -154,6 +154,11 @@ class RingdbEngine final : public Engine {
       return;
     }
     PrintDbStatsLine(Delta(before_.total, after.total));
+    if (after.sync_rounds > before_.sync_rounds) {
+      std::printf("  db: synced rounds %" PRIu64 " (%" PRIu64 " released by a hold running out)\n",
+                  after.sync_rounds - before_.sync_rounds,
+                  after.sync_round_timeouts - before_.sync_round_timeouts);
+    }
     if (verbose) {
       ringdb::Stats delta;
       delta.io_backend = after.io_backend;
@@ -213,6 +218,9 @@ std::unique_ptr<Engine> OpenRingdbEngine(const EngineSpec& spec, Status* status)
   opt.shards = spec.shards;
   opt.pin_threads = cfg.pin_threads;
   if (cfg.shard_nice >= 0) opt.shard_nice = cfg.shard_nice;
+  if (cfg.sync_round_hold_us >= 0) {
+    opt.sync_round_hold_us = static_cast<uint32_t>(cfg.sync_round_hold_us);
+  }
   opt.caller_block_reads = cfg.caller_block_reads;
   opt.warm_cache_on_open = cfg.warm_cache_on_open;
   opt.post_writes = cfg.post_writes;

@@ -118,6 +118,14 @@ struct Options {
   // spinning steals the shards' CPU).
   static constexpr uint32_t kAutoSpin = 0xffffffffu;
   uint32_t idle_spin_us = kAutoSpin;
+  // kSync only: synced rounds (docs/engine.md "Synced rounds"). A shard holds its queued
+  // writes until as many are queued in all shards as there were synced writers in the
+  // DB when the last round went out, but at most this long; then every shard writes and
+  // flushes what it holds at once, so concurrent writers share one WAL write and cache
+  // flush per shard instead of queueing behind each other's. A lone writer is never
+  // held (its round is complete at once). 0: off, every shard issues its queue at once.
+  // At most 100000 (100 ms).
+  uint32_t sync_round_hold_us = 300;
 
   // I/O trace: every I/O's class, file, offset, length, submit/complete time and queue
   // depth, per shard, into <path>/shard-NNN/IOTRACE (read it with `ringdb-tool iotrace`).

@@ -258,6 +258,10 @@ struct ShardStats {
 
 struct Stats {
   std::string io_backend;  // the backend and why it was chosen
+  // Durability::kSync with Options::sync_round_hold_us > 0: synced rounds released, and
+  // how many of them because a hold ran out rather than because every writer was back.
+  uint64_t sync_rounds = 0;
+  uint64_t sync_round_timeouts = 0;
   std::vector<ShardStats> shards;
   ShardStats total;  // sums (shard = number of shards): AccumulateShardStats of each
 };

@@ -152,6 +152,9 @@ class DBImpl final : public DB {
 
   Options opt_;
   DirLock lock_;
+  // kSync: the shards' synced rounds (lsm/sync_round.h). Declared before rt_, so it
+  // outlives the shard threads and any kick still in their rings.
+  std::unique_ptr<lsm::SyncRound> sync_round_;
   std::unique_ptr<rt::Runtime> rt_;
   std::vector<std::unique_ptr<lsm::Shard>> shards_;
   uint32_t nshards_ = 0;

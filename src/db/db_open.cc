@@ -76,6 +76,9 @@ Status ValidateOptions(const Options& o) {
   if (o.shard_nice < 0 || o.shard_nice > 19) {
     return Status::InvalidArgument("Options::shard_nice must be in [0, 19]");
   }
+  if (o.sync_round_hold_us > 100'000) {
+    return Status::InvalidArgument("Options::sync_round_hold_us must be at most 100000 (100 ms)");
+  }
   return Status::OK();
 }
 
@@ -265,7 +268,12 @@ Status DBImpl::Open(const Options& opt, const testing::OpenHooks* hooks, std::un
   }
 
   db->shards_.resize(so.shards);
-  const lsm::ShardOptions base = ShardOptionsFor(opt, so.shards);
+  lsm::ShardOptions base = ShardOptionsFor(opt, so.shards);
+  if (opt.durability == Durability::kSync && opt.sync_round_hold_us > 0) {
+    db->sync_round_ =
+        std::make_unique<lsm::SyncRound>(so.shards, uint64_t{opt.sync_round_hold_us} * 1000);
+    base.sync_round = db->sync_round_.get();
+  }
   DBImpl* raw = db.get();
   s = raw->OnAllShards([raw, &base, &opt](uint32_t i) {
     lsm::ShardOptions shard_opt = base;
@@ -397,6 +405,8 @@ Status DBImpl::GetStats(Stats* stats) {
   if (!s.ok()) return s;
   std::vector<lsm::InternalShardStats> raw = ShardStatsSnapshot();
   stats->io_backend = backend_desc_;
+  stats->sync_rounds = sync_round_ != nullptr ? sync_round_->releases() : 0;
+  stats->sync_round_timeouts = sync_round_ != nullptr ? sync_round_->timeouts() : 0;
   stats->shards.assign(nshards_, ShardStats());
   stats->total = ShardStats();
   stats->total.shard = nshards_;

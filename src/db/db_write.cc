@@ -8,6 +8,7 @@
 #include "lsm/expiry.h"
 #include "lsm/post_log.h"
 #include "lsm/write_batch_rep.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 namespace ringdb::db {
@@ -144,7 +145,27 @@ Status DBImpl::SubmitWrite(uint32_t shard, std::string_view rep, bool sync, OpKi
   m.req.kind = kind;
   m.req.rep = rep;
   m.req.sync = sync;
-  rt_->PushForeign(shard, &m);
+  if (sync_round_ != nullptr && sync_round_->enabled()) {
+    // The shard holds the request until its round is complete (docs/engine.md "Synced
+    // rounds"), so it is pushed without waking the shard: only the round's first request
+    // (which starts the hold) and the one that completes it wake shards.
+    m.req.round_ns = util::NowNanos();
+    rt_->PushForeign(shard, &m, rt::Runtime::Wake::kLazy);
+    switch (sync_round_->Arrive()) {
+      case lsm::SyncRound::Arrival::kHeld:
+        break;
+      case lsm::SyncRound::Arrival::kFirst:
+        if (rt::Message* kick = sync_round_->TakeKick(shard)) rt_->PushForeign(shard, kick);
+        break;
+      case lsm::SyncRound::Arrival::kReleased:
+        for (uint32_t i = 0; i < nshards_; i++) {
+          if (rt::Message* kick = sync_round_->TakeKick(i)) rt_->PushForeign(i, kick);
+        }
+        break;
+    }
+  } else {
+    rt_->PushForeign(shard, &m);
+  }
   gate->Leave();  // queued: the shard completes it even if Close starts now
   m.waiter.Wait(caller_spin_ns_);
   return m.req.status;

@@ -121,6 +121,8 @@ std::string RenderStatsJson(const Stats& stats) {
   Json j;
   j["io_backend"] = stats.io_backend;
   j["shard_count"] = stats.shards.size();
+  j["sync_rounds"] = stats.sync_rounds;
+  j["sync_round_timeouts"] = stats.sync_round_timeouts;
   j["total"] = ShardJson(stats.total);
   Json shards = Json::array();
   for (const ShardStats& s : stats.shards) shards.push_back(ShardJson(s));

@@ -267,6 +267,12 @@ void RenderInfo(const Stats& stats, PromWriter* w) {
   w->Sample("ringdb_info", {{"io_backend", stats.io_backend}}, uint64_t{1});
   w->Family("ringdb_shards", "gauge", "Number of shards.");
   w->Sample("ringdb_shards", {}, static_cast<uint64_t>(stats.shards.size()));
+  w->Family("ringdb_sync_rounds_total", "counter",
+            "Synced rounds released (Durability::kSync, docs/engine.md \"Synced rounds\").");
+  w->Sample("ringdb_sync_rounds_total", {}, stats.sync_rounds);
+  w->Family("ringdb_sync_round_timeouts_total", "counter",
+            "Synced rounds released because a hold ran out.");
+  w->Sample("ringdb_sync_round_timeouts_total", {}, stats.sync_round_timeouts);
 }
 
 // kScalars and kRatios: one sample per shard.

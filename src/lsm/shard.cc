@@ -13,6 +13,7 @@
 #include "runtime/file_io.h"
 #include "runtime/loop_driver.h"
 #include "runtime/reactor.h"
+#include "runtime/runtime.h"
 #include "util/clock.h"
 #include "util/cpu_relax.h"
 #include "util/log.h"
@@ -43,6 +44,7 @@ Shard::Shard(const ShardOptions& opt)
 }
 
 Shard::~Shard() {
+  if (opt_.sync_round != nullptr) opt_.sync_round->Attach(opt_.shard_id, nullptr);
   if (const ReadView* v = view_.exchange(nullptr, std::memory_order_acq_rel)) {
     retire_.Add(&UnrefView, const_cast<ReadView*>(v));
   }
@@ -96,6 +98,7 @@ Status Shard::Open(const ShardOptions& opt, std::unique_ptr<Shard>* out) {
         "cache_warm");
   }
   raw->UpdatePostsOpen();
+  if (opt.sync_round != nullptr) opt.sync_round->Attach(opt.shard_id, raw);
   *out = std::move(shard);
   return Status::OK();
 }
@@ -179,7 +182,13 @@ void Shard::UpdatePostsOpen() {
 void Shard::SubmitWrite(WriteRequest* w) {
   w->next = nullptr;
   w->start_ns = util::NowNanos();
+  SyncRound* round = opt_.sync_round;
+  const bool counted = w->round_ns != 0;  // by its sender (SyncRound::Arrive)
   if (!w->posted && (crashed_ || stopping_)) {
+    if (counted) {
+      round->Taken(1);
+      round->Left(1);
+    }
     w->status =
         crashed_ ? Status::Aborted("shard crashed (test)") : Status::Shutdown("the DB is closing");
     w->done(w);
@@ -187,9 +196,17 @@ void Shard::SubmitWrite(WriteRequest* w) {
   }
   if (WriteBatchRep::Empty(w->rep)) {
     RINGDB_ASSERT_MSG(!w->posted, "an empty batch was posted");
+    if (counted) {
+      round->Taken(1);
+      round->Left(1);
+    }
     w->status = Status::OK();
     w->done(w);
     return;
+  }
+  if (round != nullptr && !counted) {
+    w->round_ns = w->start_ns;
+    round->Queued(1);
   }
   if (queue_tail_ == nullptr) {
     queue_head_ = queue_tail_ = w;
@@ -202,9 +219,12 @@ void Shard::SubmitWrite(WriteRequest* w) {
 }
 
 void Shard::CompleteRequests(WriteRequest* head, const Status& s) {
+  rt::WakeBatch wakes;  // the waiters of the whole list at once
   for (WriteRequest* w = head; w != nullptr;) {
     WriteRequest* next = w->next;  // done() may free w
     if (!w->posted) {
+      // Out of the round's count before its writer may arrive again.
+      if (opt_.sync_round != nullptr) opt_.sync_round->Left(1);
       RecordOp(w->kind, w->start_ns, s, WriteBatchRep::Count(w->rep));
       if (s.ok()) stats_.user_bytes_written += w->rep.size() - WriteBatchRep::kHeaderBytes;
     }
@@ -220,12 +240,14 @@ void Shard::PrependToQueue(RequestList* list) {
   queue_head_ = list->head;
   if (queue_tail_ == nullptr) queue_tail_ = list->tail;
   queue_len_ += list->n;
+  if (opt_.sync_round != nullptr) opt_.sync_round->Requeued(static_cast<int64_t>(list->n));
   *list = RequestList();
 }
 
 void Shard::FailQueued(const Status& s) {
   PrependToQueue(&held_);  // held-back requests are older than the queued ones
   WriteRequest* head = queue_head_;
+  if (opt_.sync_round != nullptr) opt_.sync_round->Taken(static_cast<int64_t>(queue_len_));
   queue_head_ = queue_tail_ = nullptr;
   queue_len_ = 0;
   // Posted requests were acknowledged already: they still become visible; not logged,
@@ -253,11 +275,13 @@ WriteRequest* Shard::TakeGroup() {
   WriteRequest* head = nullptr;
   WriteRequest** tail = &head;
   size_t bytes = 0;
+  int64_t taken = 0;
   while (queue_head_ != nullptr) {
     WriteRequest* w = queue_head_;
     if (head != nullptr && bytes + w->rep.size() > kMaxGroupBytes) break;
     queue_head_ = w->next;
     queue_len_--;
+    taken++;
     w->next = nullptr;
     if (Holds(w)) {
       held_.Append(w);
@@ -268,7 +292,22 @@ WriteRequest* Shard::TakeGroup() {
     bytes += w->rep.size();
   }
   if (queue_head_ == nullptr) queue_tail_ = nullptr;
+  if (opt_.sync_round != nullptr) opt_.sync_round->Taken(taken);
   return head;
+}
+
+bool Shard::HoldForRound() {
+  SyncRound* round = opt_.sync_round;
+  // Nothing waits for a round while the queue must move for another reason.
+  if (round == nullptr || switch_requested_ || switch_barrier_ != 0 || stopping_ || crashed_ ||
+      !bg_error_.ok()) {
+    return false;
+  }
+  const uint64_t oldest = queue_head_->round_ns, now = util::NowNanos();
+  if (round->MayIssue(opt_.shard_id, oldest, now)) return false;
+  commit_wakeup_.Reset();
+  commit_wakeup_.WaitFor(round->Deadline(oldest) - now);
+  return true;
 }
 
 void Shard::CommitLoop() {
@@ -281,6 +320,7 @@ void Shard::CommitLoop() {
     }
     MaybeSwitch();
     if (queue_head_ != nullptr) {
+      if (HoldForRound()) continue;
       if (WriteRequest* group = TakeGroup()) CommitGroup(group);
       continue;
     }
@@ -439,6 +479,7 @@ void Shard::CompleteGroup(WalGroup* g) {
   WriteRequest* head = g->head;
   wal_.Recycle(g);
   CompleteRequests(head, s);
+
   // An I/O completion, outside any fiber: a pending switch is the commit fiber's.
   if (switch_barrier_ != 0) commit_wakeup_.Set();
 }

@@ -41,6 +41,7 @@
 #include "lsm/pending_keys.h"
 #include "lsm/point_lookup.h"
 #include "lsm/recovery_check.h"
+#include "lsm/sync_round.h"
 #include "lsm/table_builder.h"
 #include "lsm/table_cache.h"
 #include "lsm/version.h"
@@ -83,6 +84,9 @@ struct ShardOptions {
   bool io_trace = false;  // record every I/O of this shard into <dir>/IOTRACE
   size_t io_trace_buffer_bytes = 4ull << 20;
   ExpiryClock clock;  // judges deadlines in reads and compactions (lsm/expiry.h)
+  // kSync: the DB's synced rounds (lsm/sync_round.h), shared by its shards; null: every
+  // group is issued as soon as anything is queued.
+  SyncRound* sync_round = nullptr;
 };
 
 // The public counters (ringdb/stats.h) plus what only the engine looks at.
@@ -118,6 +122,8 @@ class Shard {
   // Queues a write; w->done runs when it is acknowledged or failed (posted requests:
   // when applied, see write_request.h).
   void SubmitWrite(WriteRequest* w);
+  // Wakes the commit fiber (a synced round was released by another shard).
+  void KickCommit() { commit_wakeup_.Set(); }
 
   // Posted writes (any thread; docs/engine.md "Posted writes"). A writer that may post
   // checks AcceptingPosts(), writes the record into its post log, takes its sequence
@@ -332,6 +338,9 @@ class Shard {
   void FailQueued(const Status& s);
   // Puts the list back at the front of the queue, in order (emptying it).
   void PrependToQueue(RequestList* list);
+  // kSync with synced rounds: true if the queue is held for its round (this waited for
+  // a kick, an arrival or the hold's end; look again).
+  bool HoldForRound();
   Status MakeRoomForWrite();
   Status WaitForL0Room();
   // Stalls while too many immutable memtables wait, then starts a new WAL segment and

@@ -26,7 +26,10 @@ struct WriteRequest {
   OpKind kind = OpKind::kWriteBatch;  // for the per-op stats
   SequenceNumber first_seq = 0;       // posted: set by the writer; else by the shard
   uint64_t start_ns = 0;              // set by Shard::SubmitWrite
-  Status status;                      // set before done()
+  // Synced rounds (lsm/sync_round.h): when the request arrived (0: the shard stamps and
+  // counts it as it queues it; else its sender did, before pushing it).
+  uint64_t round_ns = 0;
+  Status status;  // set before done()
   void (*done)(WriteRequest*) = nullptr;
   void* arg = nullptr;
   WriteRequest* next = nullptr;  // intrusive queue link (shard-private)

@@ -22,6 +22,8 @@ namespace {
 Stats SampleStats() {
   Stats st;
   st.io_backend = "io_uring (probe \"ok\")";
+  st.sync_rounds = 77;
+  st.sync_round_timeouts = 3;
   for (uint32_t i = 0; i < 2; i++) {
     ShardStats s;
     s.shard = i;
@@ -64,6 +66,8 @@ TEST(StatsJson, ParsesAndHasTheExpectedFields) {
   ASSERT_NO_THROW(j = nlohmann::json::parse(text)) << text.substr(0, 400);
   EXPECT_EQ(j["io_backend"], st.io_backend);
   EXPECT_EQ(j["shard_count"], 2);
+  EXPECT_EQ(j["sync_rounds"], 77);
+  EXPECT_EQ(j["sync_round_timeouts"], 3);
   ASSERT_EQ(j["shards"].size(), 2u);
   const auto& s1 = j["shards"][1];
   EXPECT_EQ(s1["shard"], 1);
@@ -331,6 +335,12 @@ TEST(StatsPrometheus, IsValidExpositionFormat) {
   EXPECT_EQ(p->value, 101);
   p = Find(samples, "ringdb_info", {{"io_backend", "io_uring (probe \"ok\")"}});
   ASSERT_NE(p, nullptr) << "label values are escaped and round-trip";
+  p = Find(samples, "ringdb_sync_rounds_total", {});
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->value, 77);
+  p = Find(samples, "ringdb_sync_round_timeouts_total", {});
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->value, 3);
   p = Find(samples, "ringdb_io_written_bytes_total", {{"shard", "0"}, {"class", "wal"}});
   ASSERT_NE(p, nullptr);
   EXPECT_EQ(p->value, 5 * 4096);
