@@ -147,21 +147,18 @@ Status DBImpl::SubmitWrite(uint32_t shard, std::string_view rep, bool sync, OpKi
   m.req.sync = sync;
   if (sync_round_ != nullptr && sync_round_->enabled()) {
     // The shard holds the request until its round is complete (docs/engine.md "Synced
-    // rounds"), so it is pushed without waking the shard: only the round's first request
-    // (which starts the hold) and the one that completes it wake shards.
+    // rounds"): only the round's first request (which starts the hold) and the one that
+    // completes it wake shards.
     m.req.round_ns = util::NowNanos();
-    rt_->PushForeign(shard, &m, rt::Runtime::Wake::kLazy);
-    switch (sync_round_->Arrive()) {
-      case lsm::SyncRound::Arrival::kHeld:
-        break;
-      case lsm::SyncRound::Arrival::kFirst:
-        if (rt::Message* kick = sync_round_->TakeKick(shard)) rt_->PushForeign(shard, kick);
-        break;
-      case lsm::SyncRound::Arrival::kReleased:
-        for (uint32_t i = 0; i < nshards_; i++) {
-          if (rt::Message* kick = sync_round_->TakeKick(i)) rt_->PushForeign(i, kick);
-        }
-        break;
+    const lsm::SyncRound::Arrival a = sync_round_->Arrive(shard);
+    rt_->PushForeign(
+        shard, &m,
+        a == lsm::SyncRound::Arrival::kHeld ? rt::Runtime::Wake::kLazy : rt::Runtime::Wake::kNow);
+    if (a == lsm::SyncRound::Arrival::kReleased) {
+      for (uint32_t i = 0; i < nshards_; i++) {
+        if (i == shard || !sync_round_->Holding(i)) continue;
+        if (rt::Message* kick = sync_round_->TakeKick(i)) rt_->PushForeign(i, kick);
+      }
     }
   } else {
     rt_->PushForeign(shard, &m);

@@ -186,7 +186,7 @@ void Shard::SubmitWrite(WriteRequest* w) {
   const bool counted = w->round_ns != 0;  // by its sender (SyncRound::Arrive)
   if (!w->posted && (crashed_ || stopping_)) {
     if (counted) {
-      round->Taken(1);
+      round->Taken(opt_.shard_id, 1);
       round->Left(1);
     }
     w->status =
@@ -197,7 +197,7 @@ void Shard::SubmitWrite(WriteRequest* w) {
   if (WriteBatchRep::Empty(w->rep)) {
     RINGDB_ASSERT_MSG(!w->posted, "an empty batch was posted");
     if (counted) {
-      round->Taken(1);
+      round->Taken(opt_.shard_id, 1);
       round->Left(1);
     }
     w->status = Status::OK();
@@ -206,7 +206,7 @@ void Shard::SubmitWrite(WriteRequest* w) {
   }
   if (round != nullptr && !counted) {
     w->round_ns = w->start_ns;
-    round->Queued(1);
+    round->Queued(opt_.shard_id, 1);
   }
   if (queue_tail_ == nullptr) {
     queue_head_ = queue_tail_ = w;
@@ -240,14 +240,18 @@ void Shard::PrependToQueue(RequestList* list) {
   queue_head_ = list->head;
   if (queue_tail_ == nullptr) queue_tail_ = list->tail;
   queue_len_ += list->n;
-  if (opt_.sync_round != nullptr) opt_.sync_round->Requeued(static_cast<int64_t>(list->n));
+  if (opt_.sync_round != nullptr) {
+    opt_.sync_round->Requeued(opt_.shard_id, static_cast<int64_t>(list->n));
+  }
   *list = RequestList();
 }
 
 void Shard::FailQueued(const Status& s) {
   PrependToQueue(&held_);  // held-back requests are older than the queued ones
   WriteRequest* head = queue_head_;
-  if (opt_.sync_round != nullptr) opt_.sync_round->Taken(static_cast<int64_t>(queue_len_));
+  if (opt_.sync_round != nullptr) {
+    opt_.sync_round->Taken(opt_.shard_id, static_cast<int64_t>(queue_len_));
+  }
   queue_head_ = queue_tail_ = nullptr;
   queue_len_ = 0;
   // Posted requests were acknowledged already: they still become visible; not logged,
@@ -292,7 +296,7 @@ WriteRequest* Shard::TakeGroup() {
     bytes += w->rep.size();
   }
   if (queue_head_ == nullptr) queue_tail_ = nullptr;
-  if (opt_.sync_round != nullptr) opt_.sync_round->Taken(taken);
+  if (opt_.sync_round != nullptr) opt_.sync_round->Taken(opt_.shard_id, taken);
   return head;
 }
 
@@ -479,7 +483,6 @@ void Shard::CompleteGroup(WalGroup* g) {
   WriteRequest* head = g->head;
   wal_.Recycle(g);
   CompleteRequests(head, s);
-
   // An I/O completion, outside any fiber: a pending switch is the commit fiber's.
   if (switch_barrier_ != 0) commit_wakeup_.Set();
 }

@@ -25,8 +25,9 @@ void SyncRound::Release(bool timed_out) {
   if (timed_out) timeouts_.fetch_add(1, std::memory_order_relaxed);
 }
 
-SyncRound::Arrival SyncRound::Arrive() {
+SyncRound::Arrival SyncRound::Arrive(uint32_t shard) {
   inside_.fetch_add(1, std::memory_order_acq_rel);
+  kicks_[shard]->queued.fetch_add(1, std::memory_order_acq_rel);
   const int64_t queued = queued_.fetch_add(1, std::memory_order_acq_rel) + 1;
   if (queued >= target_.load(std::memory_order_relaxed)) {
     Release(/*timed_out=*/false);
@@ -48,7 +49,7 @@ bool SyncRound::MayIssue(uint32_t self, uint64_t oldest_ns, uint64_t now_ns) {
   Release(/*timed_out=*/!complete);
   rt::Reactor* r = rt::CurrentReactor();
   for (uint32_t i = 0; i < kicks_.size(); i++) {
-    if (i == self) continue;
+    if (i == self || !Holding(i)) continue;
     if (rt::Message* k = TakeKick(i)) r->SendToShard(i, k);
   }
   return true;

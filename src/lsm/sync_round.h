@@ -43,26 +43,28 @@ class SyncRound {
   // Shard i's thread: the shard that kick i wakes (nullptr: none, it is closing).
   void Attach(uint32_t i, Shard* shard) { kicks_[i]->shard = shard; }
 
-  // A sender (any thread), right after pushing a request stamped with a clock read
-  // taken before the push (without waking the shard): counts it, and says which shards
-  // the sender must wake by pushing them TakeKick(i):
+  // A sender (any thread) of a request for shard `shard`, stamped with a clock read:
+  // counts it before pushing it, and says how to push it and whom to wake.
   enum class Arrival {
-    kHeld,      // none: the round's first request has woken its shard
-    kFirst,     // the request's own shard, to start the hold (hold_ns at most)
-    kReleased,  // every shard: the request completed the round, released now
+    kHeld,      // push it without waking the shard: the round's first request woke it
+    kFirst,     // push it waking its shard, which starts the hold (hold_ns at most)
+    kReleased,  // it completed the round, released now: push it waking its shard, and
+                // push TakeKick(i) to every other shard i with Holding(i)
   };
-  Arrival Arrive();
+  Arrival Arrive(uint32_t shard);
+  // Whether shard i has counted requests not yet taken (it may hold them).
+  bool Holding(uint32_t i) const { return kicks_[i]->queued.load(std::memory_order_acquire) > 0; }
   // The message that wakes shard i's commit fiber; null while it is in flight (its
   // handler will still run, after every message pushed before it).
   rt::Message* TakeKick(uint32_t i);
 
   // The shard's side of the counting (see above); n may be 0.
-  void Queued(int64_t n) {
-    queued_.fetch_add(n, std::memory_order_acq_rel);
+  void Queued(uint32_t shard, int64_t n) {
+    Add(shard, n);
     inside_.fetch_add(n, std::memory_order_acq_rel);
   }
-  void Taken(int64_t n) { queued_.fetch_sub(n, std::memory_order_acq_rel); }
-  void Requeued(int64_t n) { queued_.fetch_add(n, std::memory_order_acq_rel); }
+  void Taken(uint32_t shard, int64_t n) { Add(shard, -n); }
+  void Requeued(uint32_t shard, int64_t n) { Add(shard, n); }
   void Left(int64_t n) { inside_.fetch_sub(n, std::memory_order_acq_rel); }
 
   // Shard `self`'s commit fiber, whose oldest queued request arrived at oldest_ns: true
@@ -79,11 +81,17 @@ class SyncRound {
   uint64_t timeouts() const { return timeouts_.load(std::memory_order_relaxed); }
 
  private:
-  struct Kick : rt::Message {
+  // Per shard, on a cache line of its own: the kick and the shard's queued count.
+  struct alignas(64) Kick : rt::Message {
     Shard* shard = nullptr;              // shard thread only
     std::atomic<bool> in_flight{false};  // pushed, its handler not yet run
+    std::atomic<int64_t> queued{0};      // counted and not taken, this shard
   };
   static void OnKick(rt::Message* m, rt::Reactor* r);
+  void Add(uint32_t shard, int64_t n) {
+    kicks_[shard]->queued.fetch_add(n, std::memory_order_acq_rel);
+    queued_.fetch_add(n, std::memory_order_acq_rel);
+  }
   // Records a release: the next round waits for as many requests as are inside now.
   void Release(bool timed_out);
 

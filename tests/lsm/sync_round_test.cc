@@ -17,8 +17,8 @@ constexpr uint64_t kHold = 1'000'000;  // 1 ms
 TEST(SyncRoundTest, LoneWriterCompletesEveryRoundOnArrival) {
   SyncRound r(1, kHold);
   for (int i = 0; i < 5; i++) {
-    EXPECT_EQ(r.Arrive(), Arrival::kReleased);
-    r.Taken(1);
+    EXPECT_EQ(r.Arrive(0), Arrival::kReleased);
+    r.Taken(0, 1);
     r.Left(1);
   }
   EXPECT_EQ(r.releases(), 5u);
@@ -29,51 +29,51 @@ TEST(SyncRoundTest, RoundWaitsForEveryWriterInside) {
   SyncRound r(1, kHold);
   // Four writers arrive at once: the first finds no round yet and is released at once;
   // the other three follow while it is in flight, and the next round waits for all four.
-  EXPECT_EQ(r.Arrive(), Arrival::kReleased);
-  r.Taken(1);
-  EXPECT_EQ(r.Arrive(), Arrival::kReleased);  // target 1 (inside when released): complete
-  EXPECT_EQ(r.Arrive(), Arrival::kReleased);  // target 2
-  EXPECT_EQ(r.Arrive(), Arrival::kReleased);  // target 3 -> now 4 inside
-  r.Taken(3);
-  r.Left(4);                               // all acknowledged; they come back one by one
-  EXPECT_EQ(r.Arrive(), Arrival::kFirst);  // starts the hold on its shard
-  EXPECT_EQ(r.Arrive(), Arrival::kHeld);
-  EXPECT_EQ(r.Arrive(), Arrival::kHeld);
-  EXPECT_EQ(r.Arrive(), Arrival::kReleased);
+  EXPECT_EQ(r.Arrive(0), Arrival::kReleased);
+  r.Taken(0, 1);
+  EXPECT_EQ(r.Arrive(0), Arrival::kReleased);  // target 1 (inside when released): complete
+  EXPECT_EQ(r.Arrive(0), Arrival::kReleased);  // target 2
+  EXPECT_EQ(r.Arrive(0), Arrival::kReleased);  // target 3 -> now 4 inside
+  r.Taken(0, 3);
+  r.Left(4);                                // all acknowledged; they come back one by one
+  EXPECT_EQ(r.Arrive(0), Arrival::kFirst);  // starts the hold on its shard
+  EXPECT_EQ(r.Arrive(0), Arrival::kHeld);
+  EXPECT_EQ(r.Arrive(0), Arrival::kHeld);
+  EXPECT_EQ(r.Arrive(0), Arrival::kReleased);
   EXPECT_EQ(r.timeouts(), 0u);
 }
 
 TEST(SyncRoundTest, HeldShardIssuesOnCompletionOrHoldEnd) {
   SyncRound r(1, kHold);
-  for (int i = 0; i < 3; i++) r.Queued(1);  // shard-side arrivals (fibers)
+  for (int i = 0; i < 3; i++) r.Queued(0, 1);  // shard-side arrivals (fibers)
   // target 0: the first look releases (complete), and the next round waits for 3.
   const uint64_t start = util::NowNanos();
   ASSERT_TRUE(r.MayIssue(0, start, start + 10));
-  r.Taken(3);
+  r.Taken(0, 3);
   r.Left(3);
   // Releases stamp the monotonic clock: later requests are stamped after it.
   const uint64_t t0 = util::NowNanos() + 1'000'000;
-  r.Queued(1);
+  r.Queued(0, 1);
   EXPECT_FALSE(r.MayIssue(0, t0, t0 + 10));
   EXPECT_EQ(r.Deadline(t0), t0 + kHold);
-  r.Queued(1);
+  r.Queued(0, 1);
   EXPECT_FALSE(r.MayIssue(0, t0, t0 + kHold - 1));
   // The third writer left: the hold runs out, and the round after waits for two only.
   EXPECT_TRUE(r.MayIssue(0, t0, t0 + kHold));
   EXPECT_EQ(r.timeouts(), 1u);
-  r.Taken(2);
+  r.Taken(0, 2);
   r.Left(2);
-  r.Queued(1);
+  r.Queued(0, 1);
   const uint64_t t1 = t0 + 2 * kHold;
   EXPECT_FALSE(r.MayIssue(0, t1, t1 + 10));
-  r.Queued(1);
+  r.Queued(0, 1);
   EXPECT_TRUE(r.MayIssue(0, t1, t1 + 20));
   EXPECT_EQ(r.timeouts(), 1u);
 }
 
 TEST(SyncRoundTest, RequestsQueuedBeforeAReleaseGoWithIt) {
   SyncRound r(1, kHold);
-  EXPECT_EQ(r.Arrive(), Arrival::kReleased);  // stamped before this release
+  EXPECT_EQ(r.Arrive(0), Arrival::kReleased);  // stamped before this release
   // Any request stamped before the last release is issued at once, whatever the counts.
   EXPECT_TRUE(r.MayIssue(0, /*oldest_ns=*/1, /*now_ns=*/2));
 }
@@ -81,7 +81,7 @@ TEST(SyncRoundTest, RequestsQueuedBeforeAReleaseGoWithIt) {
 TEST(SyncRoundTest, ZeroHoldNeverHolds) {
   SyncRound r(1, 0);
   EXPECT_FALSE(r.enabled());
-  r.Queued(5);
+  r.Queued(0, 5);
   EXPECT_TRUE(r.MayIssue(0, 100, 100));
   EXPECT_EQ(r.releases(), 0u);
 }
