@@ -217,10 +217,17 @@ Status TableReader::BuildIndexPrefixes() {
     if (!index_->RestartEntry(i, &key, &value) || key.size() < kTrailerBytes) {
       return IndexCorruption(*index_, "bad entry");
     }
-    index_prefix_[i] = Prefix8(ExtractUserKey(key), cp);
-    if (i > 0 && index_prefix_[i] < index_prefix_[i - 1]) {
+    IndexEntry& e = index_prefix_[i];
+    e.prefix = Prefix8(ExtractUserKey(key), cp);
+    if (i > 0 && e.prefix < index_prefix_[i - 1].prefix) {
       return IndexCorruption(*index_, "separators out of order");
     }
+    BlockHandle h;
+    Status s = DecodeDataHandle(*index_, value, footer_.meta_offset(), &h);
+    if (!s.ok()) return s;
+    e.handle = h.offset < (uint64_t{1} << 40) && h.size < (uint64_t{1} << 24)
+                   ? h.offset << 24 | h.size
+                   : kNoPackedHandle;
   }
   return Status::OK();
 }
@@ -231,11 +238,14 @@ Status TableReader::FindIndexEntry(std::string_view ikey, uint32_t* entry) const
   uint32_t lo = 0, hi = 0;  // full comparisons needed in [lo, hi); answer in [lo, hi]
   if (ukey.substr(0, index_common_.size()) == index_common_) {
     const uint64_t p = Prefix8(ukey, index_common_.size());
-    lo = static_cast<uint32_t>(std::lower_bound(index_prefix_.begin(), index_prefix_.end(), p) -
-                               index_prefix_.begin());
-    hi =
-        static_cast<uint32_t>(std::upper_bound(index_prefix_.begin() + lo, index_prefix_.end(), p) -
-                              index_prefix_.begin());
+    const auto below = [](const IndexEntry& e, uint64_t v) { return e.prefix < v; };
+    const auto above = [](uint64_t v, const IndexEntry& e) { return v < e.prefix; };
+    lo = static_cast<uint32_t>(
+        std::lower_bound(index_prefix_.begin(), index_prefix_.end(), p, below) -
+        index_prefix_.begin());
+    hi = static_cast<uint32_t>(
+        std::upper_bound(index_prefix_.begin() + lo, index_prefix_.end(), p, above) -
+        index_prefix_.begin());
   } else if (ukey > index_common_) {
     lo = hi = n;  // after every separator
   }
@@ -284,6 +294,13 @@ Status TableReader::FindDataBlock(const LookupKey& key, uint64_t seeded_hash, Bl
   uint32_t entry = 0;
   Status s = FindIndexEntry(key.internal_key(), &entry);
   if (!s.ok() || entry >= index_prefix_.size()) return s;  // past the last key: absent
+  const uint64_t packed = index_prefix_[entry].handle;
+  if (packed != kNoPackedHandle) {  // checked against the data area when packed
+    handle->offset = packed >> 24;
+    handle->size = packed & ((uint64_t{1} << 24) - 1);
+    *may_exist = true;
+    return Status::OK();
+  }
   std::string_view sep, value;
   if (!index_->RestartEntry(entry, &sep, &value)) return IndexCorruption(*index_, "bad entry");
   s = DecodeDataHandle(*index_, value, footer_.meta_offset(), handle);

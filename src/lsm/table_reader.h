@@ -68,7 +68,7 @@ class TableReader {
   bool has_filter() const { return has_filter_; }
   // Heap bytes this reader keeps while open (index block, filter, properties).
   size_t memory_usage() const {
-    return meta_.capacity() + index_->charge() + index_prefix_.capacity() * sizeof(uint64_t) +
+    return meta_.capacity() + index_->charge() + index_prefix_.capacity() * sizeof(IndexEntry) +
            sizeof(*this);
   }
   // False when the filter proves user_key is absent.
@@ -109,11 +109,19 @@ class TableReader {
   BlockPtr index_;
   // Point lookups binary-search these rather than the index block (whose entries are
   // scattered over hundreds of KB: two cache misses a probe). index_common_ is the
-  // prefix every separator's user key shares; index_prefix_[i] is the next 8 bytes of
-  // separator i's user key, big-endian, zero-padded: non-decreasing, so a lookup key's
-  // 8 bytes bound the range of entries that need a full comparison (usually one).
+  // prefix every separator's user key shares; index_prefix_[i].prefix is the next 8
+  // bytes of separator i's user key, big-endian, zero-padded: non-decreasing, so a
+  // lookup key's 8 bytes bound the range of entries that need a full comparison
+  // (usually one). .handle is entry i's data block, packed (offset << 24 | size), on
+  // the cache line the search ends on, so a lookup need not read the index block at
+  // all; kNoPackedHandle where it does not fit (then it is decoded from the block).
+  struct IndexEntry {
+    uint64_t prefix;
+    uint64_t handle;
+  };
+  static constexpr uint64_t kNoPackedHandle = ~uint64_t{0};
   std::string index_common_;
-  std::vector<uint64_t> index_prefix_;
+  std::vector<IndexEntry> index_prefix_;
   BloomFilter filter_;
   bool has_filter_ = false;
   TableProperties props_;
