@@ -244,7 +244,7 @@ int ParseFlags(int argc, char** argv, Config* cfg) {
   app.add_option("--sync_round_hold_us", cfg->sync_round_hold_us,
                  "Options::sync_round_hold_us: how long a shard holds synced writes for their "
                  "round (0 = off, -1 = the engine default)")
-      ->capture_default_str();
+      ->check(CLI::Range(int64_t{-1}, int64_t{100'000}));
   app.add_option("--shard_nice", cfg->shard_nice,
                  "Options::shard_nice: nice steps below the application's threads for the "
                  "shard threads (-1 = the engine's default)")
