@@ -181,9 +181,10 @@ void Shard::UpdatePostsOpen() {
 
 void Shard::SubmitWrite(WriteRequest* w) {
   w->next = nullptr;
-  w->start_ns = util::NowNanos();
   SyncRound* round = opt_.sync_round;
   const bool counted = w->round_ns != 0;  // by its sender (SyncRound::Arrive)
+  // A sender that counted the request stamped it already: one clock read per write.
+  w->start_ns = counted ? w->round_ns : util::NowNanos();
   if (!w->posted && (crashed_ || stopping_)) {
     if (counted) {
       round->Taken(opt_.shard_id, 1);

@@ -25,7 +25,7 @@ struct WriteRequest {
   bool posted = false;   // acknowledged at queueing; see above
   OpKind kind = OpKind::kWriteBatch;  // for the per-op stats
   SequenceNumber first_seq = 0;       // posted: set by the writer; else by the shard
-  uint64_t start_ns = 0;              // set by Shard::SubmitWrite
+  uint64_t start_ns = 0;              // set by Shard::SubmitWrite (round_ns if set)
   // Synced rounds (lsm/sync_round.h): when the request arrived (0: the shard stamps and
   // counts it as it queues it; else its sender did, before pushing it).
   uint64_t round_ns = 0;
