@@ -92,6 +92,7 @@ class WakeBatch {
 
   void Add(std::atomic<uint32_t>* addr);
   void Flush();
+  bool empty() const { return n_ == 0; }
 
  private:
   static constexpr uint32_t kMax = 64;
