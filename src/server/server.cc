@@ -94,15 +94,11 @@ bool ShardServer::LoadCursor(uint64_t id, std::string* last_key) {
   return true;
 }
 
+Status ShardServer::CreatePoller() {
+  return net::Poller::Create(&poller_);
+}
+
 void ShardServer::Run() {
-  if (!server_->completion_io()) {
-    Status s = net::Poller::Create(&poller_);
-    if (!s.ok()) {
-      RINGDB_LOG_ERROR("server: shard %u: %s", shard_, s.ToString().c_str());
-      server_->RequestStop();
-      return;
-    }
-  }
   rt::Reactor* r = rt::CurrentReactor();
   rt::WaitGroup wg;
   if (shard_ == 0 && server_->listen_fd() >= 0) {
@@ -397,8 +393,16 @@ Status Server::Start() {
                     !completion_io_, &metrics_fd_);
     if (!s.ok()) return s;
   }
-  for (uint32_t i = 0; i < store_->shard_count(); i++)
+  for (uint32_t i = 0; i < store_->shard_count(); i++) {
     shards_.push_back(std::make_unique<ShardServer>(this, i));
+    // Every shard's epoll set exists before any shard runs: shard 0 accepts as soon as it
+    // starts and may hand a connection to a shard whose Run has not begun yet (the socket
+    // would otherwise be set up without readiness, and its first recv fail).
+    if (!completion_io_) {
+      s = shards_.back()->CreatePoller();
+      if (!s.ok()) return s;
+    }
+  }
   start_unix_s_ = static_cast<uint64_t>(time(nullptr));
   return Status::OK();
 }

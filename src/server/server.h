@@ -64,6 +64,8 @@ class ShardServer {
   ShardServer(Server* server, uint32_t shard);
   ~ShardServer();
 
+  // Readiness mode (libaio): the shard's epoll set. Before any shard runs (Server::Start).
+  Status CreatePoller();
   // The shard's server fiber: housekeeping, and the acceptors this shard owns.
   // Returns when the server stops and every connection of this shard has closed.
   void Run();

@@ -6,6 +6,7 @@ idle timeout, query buffer), CONFIG SET, the Prometheus endpoint, and the libaio
 import http.client
 import os
 import socket
+import subprocess
 import sys
 import time
 
@@ -245,6 +246,46 @@ def test_libaio_readiness_path():
             su.check(s.stop() == 0, "clean stop on libaio")
 
 
+def test_libaio_connections_at_startup():
+    # Shard 0 accepts as soon as it runs and hands connections round-robin to the
+    # others, which may not have started yet: each shard's epoll set must exist before
+    # any shard runs, or a connection handed to a late shard is set up without
+    # readiness and its first recv fails (the client saw "connection closed").
+    # Connections are opened from the moment the port listens, many shards on few CPUs.
+    for attempt in range(3):
+        with su.TempDir() as tmp:
+            db = os.path.join(tmp, "db")
+            port = su.free_port()
+            log_path = os.path.join(tmp, "server.log")
+            cmd = [su.server_binary(), "--db", db, "--port", str(port), "--bind", "127.0.0.1",
+                   "--io-backend", "libaio", "--shards", "8"]
+            with open(log_path, "ab") as log:
+                proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+            srv = su.Server(proc, port, log_path, "ringdb-server", db)
+            try:
+                clients = []
+                deadline = time.time() + 20
+                while len(clients) < 64:
+                    su.check(time.time() < deadline and proc.poll() is None, "server listens")
+                    try:
+                        c = su.RawClient(port)
+                    except OSError:
+                        time.sleep(0.001)
+                        continue
+                    c.send_raw(su.RawClient.encode("INCR", "n"))
+                    clients.append(c)
+                for i, c in enumerate(clients):
+                    try:
+                        r = c.read_reply()
+                    except Exception as e:
+                        raise AssertionError("attempt %d: connection %d of 64: %r\n%s" %
+                                             (attempt, i, e, srv.log()[-2000:]))
+                    su.check(r.startswith(b":"), "INCR reply %r" % r)
+                su.check(su.RawClient(port).call("GET", "n") == b"$2\r\n64\r\n", "64 INCRs")
+            finally:
+                su.check(srv.stop() == 0, "clean stop")
+
+
 def info_field(c, section, name):
     text = c.call("INFO", section).decode()
     for line in text.split("\r\n"):
@@ -323,5 +364,6 @@ if __name__ == "__main__":
         test_query_buffer_limit,
         test_metrics_endpoint,
         test_libaio_readiness_path,
+        test_libaio_connections_at_startup,
         test_expired_keys_counted,
     ])
