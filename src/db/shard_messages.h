@@ -30,6 +30,7 @@ struct WriteMsg : rt::Message {
     handler = &OnShard;
     req.done = &OnDone;
     req.arg = this;
+    req.early_ack = true;  // OnDone only wakes the caller
   }
   static void OnShard(rt::Message* m, rt::Reactor*) {
     auto* w = static_cast<WriteMsg*>(m);

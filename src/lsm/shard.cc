@@ -38,7 +38,7 @@ Shard::Shard(const ShardOptions& opt)
       wal_(WalWriterOptions{opt.durability == Durability::kSync, opt.wal_preallocate_bytes},
            opt.dir, -1, &pacer_),
       posting_(opt.durability != Durability::kSync),
-      pending_keys_(posting_ ? std::make_unique<PendingKeys>() : nullptr),
+      pending_keys_(std::make_unique<PendingKeys>()),
       mem_(std::make_shared<MemTable>()) {
   wal_.set_on_complete(&Shard::OnWalComplete, this);
 }
@@ -452,40 +452,6 @@ void Shard::ApplyRequests(WriteRequest* head, bool posted_only) {
 void Shard::Apply(WalGroup* g) {
   ApplyRequests(g->head, /*posted_only=*/false);
   g->applied = true;
-}
-
-void Shard::OnWalComplete(void* arg) {
-  auto* shard = static_cast<Shard*>(arg);
-  while (WalGroup* g = shard->wal_.PopCompleted()) shard->CompleteGroup(g);
-}
-
-void Shard::CompleteGroup(WalGroup* g) {
-  Status s = g->status;
-  if (crashed_) {
-    s = Status::Aborted("shard crashed (test)");
-  } else if (!s.ok()) {
-    SetBackgroundError(s, /*resumable=*/g->write_failed);
-  } else if (!bg_error_.ok()) {
-    // An earlier group failed: this one's bytes may be durable, but recovery drops
-    // them (they follow a break in the log), so it must not be acknowledged.
-    s = ReadOnlyError();
-  }
-  if (s.ok()) {
-    if (!g->applied) Apply(g);
-    stats_.writes += g->requests;
-    stats_.wal_bytes += g->len;
-    if (g->sync) stats_.wal_syncs++;
-  } else if (!g->applied) {
-    // kSync: never applied; its sequence numbers become holes.
-    for (WriteRequest* w = g->head; w != nullptr; w = w->next) {
-      MarkApplied(w->first_seq, WriteBatchRep::Count(w->rep));
-    }
-  }
-  WriteRequest* head = g->head;
-  wal_.Recycle(g);
-  CompleteRequests(head, s);
-  // An I/O completion, outside any fiber: a pending switch is the commit fiber's.
-  if (switch_barrier_ != 0) commit_wakeup_.Set();
 }
 
 // ---------------------------------------------------------------------------------

@@ -134,10 +134,14 @@ class Shard {
   SequenceNumber AllocateSequences(uint32_t count) {
     return seq_alloc_.fetch_add(count, std::memory_order_acq_rel);
   }
+  //
+  // kSync has no posted writes, but a synced group is acknowledged as soon as it is
+  // durable, just before the shard inserts it (docs/engine.md "Synced rounds"): readers
+  // wait the same way for what was acknowledged (acked_seq_), not for what is still on
+  // its way to the disk.
   void WaitForPostedWrites() const {
-    if (!posting_) return;  // kSync: every published sequence is acknowledged in order
-    const SequenceNumber taken = seq_alloc_.load(std::memory_order_acquire);
-    if (published_seq_.load(std::memory_order_acquire) + 1 < taken) WaitPublished(taken - 1);
+    const SequenceNumber acked = AckedSequence();
+    if (published_seq_.load(std::memory_order_acquire) < acked) WaitPublished(acked);
   }
   // The same for a point read of `key`: waits only when a posted write of that key (or
   // of keys sharing its PendingKeys slots) may be unpublished, and only until its slots
@@ -145,10 +149,9 @@ class Shard {
   // writer's burst, thousands of posted writes may be queued, and a read whose slots
   // clear early need not wait for all of them.
   void WaitForPostedWritesOf(std::string_view key) const {
-    if (!posting_) return;
-    const SequenceNumber taken = seq_alloc_.load(std::memory_order_acquire);
-    if (published_seq_.load(std::memory_order_acquire) + 1 >= taken) return;
-    if (pending_keys_->MayHave(key)) WaitPublishedOrClear(taken - 1, key);
+    const SequenceNumber acked = AckedSequence();
+    if (published_seq_.load(std::memory_order_acquire) >= acked) return;
+    if (pending_keys_->MayHave(key)) WaitPublishedOrClear(acked, key);
   }
   // Writers, before acknowledging a posted batch: marks its keys pending (posting only).
   void NotePostedKeys(std::string_view rep) { pending_keys_->Add(rep); }
@@ -327,6 +330,11 @@ class Shard {
   // acknowledged, so they stay visible even when their group failed) at their
   // sequence numbers and marks them applied.
   void ApplyRequests(WriteRequest* head, bool posted_only);
+  // A durable, not yet inserted kSync group (shard_complete.cc): acknowledges the
+  // requests that may go early (WriteRequest::early_ack), inserts the group, then
+  // completes the rest. False (nothing done) when none may go early or its batches are
+  // too large to copy.
+  bool AckBeforeInsert(WalGroup* g);
   // Marks [first, first + count) applied (or never to be: holes of failed groups) and
   // advances the published prefix.
   void MarkApplied(SequenceNumber first, uint64_t count);
@@ -361,6 +369,12 @@ class Shard {
   // (Aborted after Crash()).
   Status WaitForImmutablesFlushed();
   void WaitPublished(SequenceNumber seq) const;
+  // Any thread: the newest sequence number acknowledged to a writer, which a read that
+  // begins now must see (posted writes: every one taken; kSync: acked_seq_).
+  SequenceNumber AckedSequence() const {
+    return posting_ ? seq_alloc_.load(std::memory_order_acquire) - 1
+                    : acked_seq_.load(std::memory_order_acquire);
+  }
   // Until `seq` is published or PendingKeys no longer may have `key`.
   void WaitPublishedOrClear(SequenceNumber seq, std::string_view key) const;
   // Any thread: spins, then yields, until done() (a ForeignBlocker's way under a driver).
@@ -433,8 +447,22 @@ class Shard {
   alignas(rt::kCacheLine) std::atomic<SequenceNumber> seq_alloc_{1};
   std::atomic<bool> posts_open_{false};
   const bool posting_;  // kPeriodic/kNone: posted requests may arrive
-  // Keys of posted writes not yet published (posting_ only; null otherwise).
+  // kSync: the last sequence number of the groups acknowledged before they were
+  // inserted (CompleteGroup); never ahead of seq_alloc_.
+  alignas(rt::kCacheLine) std::atomic<SequenceNumber> acked_seq_{0};
+  // Keys of writes acknowledged but not yet published: posted writes, and synced groups
+  // between their acknowledgement and their insert.
   std::unique_ptr<PendingKeys> pending_keys_;
+  // kSync: the batches of the group being acknowledged ahead of its insert, copied (the
+  // writers own theirs and may reuse them once woken), and where each starts.
+  std::string early_reps_;
+  struct EarlyRep {
+    size_t offset;
+    size_t size;
+    SequenceNumber first_seq;
+    bool acked;  // acknowledged before the insert (its keys are pending)
+  };
+  std::vector<EarlyRep> early_;
 
   // ---- write path (commit fiber) ----
   WriteRequest* queue_head_ = nullptr;

@@ -29,6 +29,10 @@ struct WriteRequest {
   // Synced rounds (lsm/sync_round.h): when the request arrived (0: the shard stamps and
   // counts it as it queues it; else its sender did, before pushing it).
   uint64_t round_ns = 0;
+  // done() only wakes a thread parked on the request (a blocking write): in kSync it may
+  // run before the shard inserts the batch, since readers that begin after it wait for
+  // the insert (docs/engine.md "Synced rounds"). Else done() runs after the insert.
+  bool early_ack = false;
   Status status;  // set before done()
   void (*done)(WriteRequest*) = nullptr;
   void* arg = nullptr;
