@@ -20,9 +20,9 @@
 //    thread's post log for its shard ("posted"), before the shard applied it.
 //  - Visibility, in every mode: a read that begins after a write returned OK sees it,
 //    on any thread (a kSync write returns once durable, just before its shard inserts
-//    it; a read that could see it waits for that insert). A posted write survives a crash of the
-//    process (the next Open replays the post logs); what a machine crash may lose is set by the
-//    durability mode (docs/engine.md "Posted writes").
+//    it; a read that could see it waits for that insert). A posted write survives a
+//    crash of the process (the next Open replays the post logs); what a machine crash
+//    may lose is set by the durability mode (docs/engine.md "Posted writes").
 //  - The *Async variants return at once and run the callback on the owning shard's
 //    thread when the operation completes (keep callbacks short and never call a blocking
 //    DB method from inside one). Blocking methods must not be called from a shard

@@ -134,7 +134,7 @@ class Shard {
   SequenceNumber AllocateSequences(uint32_t count) {
     return seq_alloc_.fetch_add(count, std::memory_order_acq_rel);
   }
-  //
+  // Returns once every sequence number acknowledged before the call is published.
   // kSync has no posted writes, but a synced group is acknowledged as soon as it is
   // durable, just before the shard inserts it (docs/engine.md "Synced rounds"): readers
   // wait the same way for what was acknowledged (acked_seq_), not for what is still on
@@ -448,7 +448,7 @@ class Shard {
   std::atomic<bool> posts_open_{false};
   const bool posting_;  // kPeriodic/kNone: posted requests may arrive
   // kSync: the last sequence number of the groups acknowledged before they were
-  // inserted (CompleteGroup); never ahead of seq_alloc_.
+  // inserted (AckBeforeInsert); never ahead of seq_alloc_.
   alignas(rt::kCacheLine) std::atomic<SequenceNumber> acked_seq_{0};
   // Keys of writes acknowledged but not yet published: posted writes, and synced groups
   // between their acknowledgement and their insert.

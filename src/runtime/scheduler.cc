@@ -130,8 +130,8 @@ bool Reactor::RunReady() {
   if (n == 0) return false;
   uint64_t t0 = util::NowNanos();
   // The wake-ups of the foreign callers these fibers finish for (a block read handed to
-  // the shard, a write's acknowledgement) go out together, in one submission where the
-  // backend can, and at most kWakeDelayNs after the first was due.
+  // the shard, a blocking SubmitTo) go out together, in one submission where the backend
+  // can, and at most kWakeDelayNs plus one fiber's run after the first was due.
   WakeBatch wakes;
   uint64_t wakes_since = 0;
   for (size_t i = 0; i < n && ready_head_ != nullptr; i++) {
