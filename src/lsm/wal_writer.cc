@@ -319,8 +319,13 @@ void WalWriter::WaitZeroIdle() {
 
 void WalWriter::ZeroAheadLoop(const std::function<bool()>& stop, rt::Event* wakeup) {
   // How far ahead of the write position to keep zeroed space, and in what steps (a
-  // 1 MiB sequential write costs about what one 4 KiB synced write does).
-  constexpr uint64_t kAhead = 16 << 20;
+  // 1 MiB sequential write costs about what one 4 KiB synced write does). The lead
+  // grows with what the segment has taken, from 2 MiB to 16 MiB: a new segment's whole
+  // lead, written at once, competes with its first synced groups for the disk (a fresh
+  // DB's first 24,000 synced writes from 16 threads: median 35.9K/s with a 16 MiB lead
+  // from the start, 39.8K/s with 2 MiB, seven alternating pairs on the 2-vCPU VM),
+  // while a segment that fills fast soon gets the full lead.
+  constexpr uint64_t kAheadMin = 2 << 20, kAheadMax = 16 << 20;
   constexpr uint64_t kChunk = 1 << 20;
   constexpr uint64_t kSyncEvery = 8 << 20;
   zero_wakeup_ = wakeup;
@@ -344,7 +349,8 @@ void WalWriter::ZeroAheadLoop(const std::function<bool()>& stop, rt::Event* wake
   while (!stop()) {
     const int fd = seg_.fd;
     const uint64_t from = std::max(zeroed_, seg_.write_offset);
-    if (fd < 0 || from >= seg_.write_offset + kAhead) {
+    const uint64_t ahead = std::clamp<uint64_t>(seg_.write_offset, kAheadMin, kAheadMax);
+    if (fd < 0 || from >= seg_.write_offset + ahead) {
       if (unsynced > 0 && fd >= 0) {
         sync_zeroed(fd, std::string(seg_.path));
         continue;
