@@ -455,14 +455,14 @@ class Shard {
   std::unique_ptr<PendingKeys> pending_keys_;
   // kSync: the batches of the group being acknowledged ahead of its insert, copied (the
   // writers own theirs and may reuse them once woken), and where each starts.
-  std::string early_reps_;
-  struct EarlyRep {
+  std::string copied_reps_;
+  struct CopiedRep {
     size_t offset;
     size_t size;
     SequenceNumber first_seq;
     bool acked;  // acknowledged before the insert (its keys are pending)
   };
-  std::vector<EarlyRep> early_;
+  std::vector<CopiedRep> copied_;
 
   // ---- write path (commit fiber) ----
   WriteRequest* queue_head_ = nullptr;

@@ -63,14 +63,14 @@ bool Shard::AckBeforeInsert(WalGroup* g) {
     any_early |= w->early_ack;
   }
   if (!any_early || bytes > kMaxCopy) return false;
-  early_reps_.clear();
-  early_.clear();
+  copied_reps_.clear();
+  copied_.clear();
   RequestList early, late;
   SequenceNumber acked = 0;
   for (WriteRequest* w = g->head; w != nullptr;) {
     WriteRequest* next = w->next;
-    early_.push_back({early_reps_.size(), w->rep.size(), w->first_seq, w->early_ack});
-    early_reps_.append(w->rep);
+    copied_.push_back({copied_reps_.size(), w->rep.size(), w->first_seq, w->early_ack});
+    copied_reps_.append(w->rep);
     if (w->early_ack) {
       pending_keys_->Add(w->rep);
       const uint32_t count = WriteBatchRep::Count(w->rep);
@@ -88,8 +88,8 @@ bool Shard::AckBeforeInsert(WalGroup* g) {
   if (g->sync) stats_.wal_syncs++;
   wal_.Recycle(g);
   CompleteRequests(early.head, Status::OK());  // the wake-ups go out here, in one batch
-  for (const EarlyRep& e : early_) {
-    const std::string_view rep(early_reps_.data() + e.offset, e.size);
+  for (const CopiedRep& e : copied_) {
+    const std::string_view rep(copied_reps_.data() + e.offset, e.size);
     const uint32_t count = WriteBatchRep::Count(rep);
     Status a = WriteBatchRep::InsertInto(rep, e.first_seq, mem_.get());
     RINGDB_ASSERT_MSG(a.ok(), "a validated batch failed to apply");
