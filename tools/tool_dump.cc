@@ -213,7 +213,8 @@ int CmdDumpSst(const DumpArgs& a) {
               f.meta_offset());
   std::printf("  filter      %s\n", f.filter.size ? HandleText(f.filter).c_str() : "none");
   std::printf("  properties  %s\n", HandleText(f.properties).c_str());
-  std::printf("  index       %s\n", HandleText(f.index).c_str());
+  std::printf("  index       %s (prefix ties: %u)\n", HandleText(f.index).c_str(),
+              table->max_prefix_tie());
   PrintProperties(table->properties(), a.hex);
 
   std::vector<lsm::BlockHandle> handles;

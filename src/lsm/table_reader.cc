@@ -201,9 +201,13 @@ uint64_t Prefix8(std::string_view user_key, size_t skip) {
 Status TableReader::BuildIndexPrefixes() {
   if (index_->empty()) return Status::OK();  // an empty table: every lookup is past it
   const uint32_t n = index_->num_restarts();
+  // The common prefix is taken from the first separator and the last but one: the last
+  // is usually the short successor of the table's last key ("1" for "0000123"), which
+  // would leave no common prefix at all and every lookup tied on its first 8 bytes.
+  const uint32_t bound = n >= 2 ? n - 2 : 0;
   std::string_view key, value;
   std::string_view first, last;
-  for (uint32_t i : {uint32_t{0}, n - 1}) {
+  for (uint32_t i : {uint32_t{0}, bound}) {
     if (!index_->RestartEntry(i, &key, &value) || key.size() < kTrailerBytes) {
       return IndexCorruption(*index_, "bad entry");
     }
@@ -213,15 +217,29 @@ Status TableReader::BuildIndexPrefixes() {
   while (cp < first.size() && cp < last.size() && first[cp] == last[cp]) cp++;
   index_common_.assign(first.substr(0, cp));
   index_prefix_.resize(n);
+  index_sharing_ = n;
+  uint32_t tie = 0;
   for (uint32_t i = 0; i < n; i++) {
     if (!index_->RestartEntry(i, &key, &value) || key.size() < kTrailerBytes) {
       return IndexCorruption(*index_, "bad entry");
     }
+    const std::string_view ukey = ExtractUserKey(key);
     IndexEntry& e = index_prefix_[i];
-    e.prefix = Prefix8(ExtractUserKey(key), cp);
+    if (ukey.substr(0, cp) == index_common_) {
+      e.prefix = Prefix8(ukey, cp);
+    } else if (i == n - 1 && ukey > index_common_) {
+      // Only the last separator may lack the prefix (the ones before lie between the
+      // first and the last but one), and then it is above every key that has it.
+      e.prefix = ~uint64_t{0};
+      index_sharing_ = i;
+    } else {
+      return IndexCorruption(*index_, "separators out of order");
+    }
     if (i > 0 && e.prefix < index_prefix_[i - 1].prefix) {
       return IndexCorruption(*index_, "separators out of order");
     }
+    tie = i > 0 && e.prefix == index_prefix_[i - 1].prefix ? tie + 1 : 1;
+    max_prefix_tie_ = std::max(max_prefix_tie_, tie);
     BlockHandle h;
     Status s = DecodeDataHandle(*index_, value, footer_.meta_offset(), &h);
     if (!s.ok()) return s;
@@ -247,7 +265,10 @@ Status TableReader::FindIndexEntry(std::string_view ikey, uint32_t* entry) const
         std::upper_bound(index_prefix_.begin() + lo, index_prefix_.end(), p, above) -
         index_prefix_.begin());
   } else if (ukey > index_common_) {
-    lo = hi = n;  // after every separator
+    // After every separator that has the prefix; the last one may lack it (and still
+    // be above ukey).
+    lo = index_sharing_;
+    hi = n;
   }
   // Binary search among the entries whose prefix ties with the key's.
   InternalKeyComparator icmp;

@@ -74,6 +74,9 @@ class TableReader {
   // False when the filter proves user_key is absent.
   bool MayContain(std::string_view user_key) const;
 
+  // The most index entries that share one 8-byte prefix (after the common one): how many
+  // separators a point lookup may have to compare in full (ringdb-tool shows it).
+  uint32_t max_prefix_tie() const { return max_prefix_tie_; }
   // Point lookup, step 1: the data block that may hold key (*handle); *may_exist is
   // false when the filter or the index rules the key out (no read needed).
   // seeded_hash: Hash64(user key, kBloomHashSeed), computed once per lookup.
@@ -112,15 +115,19 @@ class TableReader {
   // prefix every separator's user key shares; index_prefix_[i].prefix is the next 8
   // bytes of separator i's user key, big-endian, zero-padded: non-decreasing, so a
   // lookup key's 8 bytes bound the range of entries that need a full comparison
-  // (usually one). .handle is entry i's data block, packed (offset << 24 | size), on
-  // the cache line the search ends on, so a lookup need not read the index block at
-  // all; kNoPackedHandle where it does not fit (then it is decoded from the block).
+  // (usually one). Every separator but the last has index_common_ as a prefix:
+  // index_sharing_ is n, or n - 1 when the last (a short successor such as "1") does
+  // not, and then its .prefix is all ones. .handle is entry i's data block, packed (offset << 24 |
+  // size), on the cache line the search ends on, so a lookup need not read the index block at all;
+  // kNoPackedHandle where it does not fit (then it is decoded from the block).
   struct IndexEntry {
     uint64_t prefix;
     uint64_t handle;
   };
   static constexpr uint64_t kNoPackedHandle = ~uint64_t{0};
   std::string index_common_;
+  uint32_t index_sharing_ = 0;
+  uint32_t max_prefix_tie_ = 0;
   std::vector<IndexEntry> index_prefix_;
   BloomFilter filter_;
   bool has_filter_ = false;
