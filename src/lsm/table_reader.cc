@@ -247,6 +247,8 @@ Status TableReader::BuildIndexPrefixes() {
                    ? h.offset << 24 | h.size
                    : kNoPackedHandle;
   }
+  index_top_.clear();
+  for (uint32_t i = 0; i < n; i += kTopStride) index_top_.push_back(index_prefix_[i].prefix);
   return Status::OK();
 }
 
@@ -256,14 +258,24 @@ Status TableReader::FindIndexEntry(std::string_view ikey, uint32_t* entry) const
   uint32_t lo = 0, hi = 0;  // full comparisons needed in [lo, hi); answer in [lo, hi]
   if (ukey.substr(0, index_common_.size()) == index_common_) {
     const uint64_t p = Prefix8(ukey, index_common_.size());
+    // The sampled prefixes (a few KB, usually cached) narrow the search to kTopStride
+    // entries; the run of entries tied with p is then usually empty or one long.
+    const uint32_t j = static_cast<uint32_t>(
+        std::lower_bound(index_top_.begin(), index_top_.end(), p) - index_top_.begin());
+    const uint32_t begin = j > 0 ? (j - 1) * kTopStride + 1 : 0;
+    const uint32_t end = std::min<uint64_t>(n, uint64_t{j} * kTopStride);
     const auto below = [](const IndexEntry& e, uint64_t v) { return e.prefix < v; };
-    const auto above = [](uint64_t v, const IndexEntry& e) { return v < e.prefix; };
     lo = static_cast<uint32_t>(
-        std::lower_bound(index_prefix_.begin(), index_prefix_.end(), p, below) -
+        std::lower_bound(index_prefix_.begin() + begin, index_prefix_.begin() + end, p, below) -
         index_prefix_.begin());
-    hi = static_cast<uint32_t>(
-        std::upper_bound(index_prefix_.begin() + lo, index_prefix_.end(), p, above) -
-        index_prefix_.begin());
+    hi = lo;
+    while (hi < n && hi - lo < 8 && index_prefix_[hi].prefix == p) hi++;
+    if (hi < n && index_prefix_[hi].prefix == p) {
+      const auto above = [](uint64_t v, const IndexEntry& e) { return v < e.prefix; };
+      hi = static_cast<uint32_t>(
+          std::upper_bound(index_prefix_.begin() + hi, index_prefix_.end(), p, above) -
+          index_prefix_.begin());
+    }
   } else if (ukey > index_common_) {
     // After every separator that has the prefix; the last one may lack it (and still
     // be above ukey).

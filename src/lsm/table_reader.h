@@ -69,7 +69,7 @@ class TableReader {
   // Heap bytes this reader keeps while open (index block, filter, properties).
   size_t memory_usage() const {
     return meta_.capacity() + index_->charge() + index_prefix_.capacity() * sizeof(IndexEntry) +
-           sizeof(*this);
+           index_top_.capacity() * sizeof(uint64_t) + sizeof(*this);
   }
   // False when the filter proves user_key is absent.
   bool MayContain(std::string_view user_key) const;
@@ -129,6 +129,10 @@ class TableReader {
   uint32_t index_sharing_ = 0;
   uint32_t max_prefix_tie_ = 0;
   std::vector<IndexEntry> index_prefix_;
+  // index_prefix_[i * kTopStride].prefix for every i: searched first, so the search of
+  // index_prefix_ (hundreds of KB) spans kTopStride entries, a few cache lines.
+  static constexpr uint32_t kTopStride = 64;
+  std::vector<uint64_t> index_top_;
   BloomFilter filter_;
   bool has_filter_ = false;
   TableProperties props_;

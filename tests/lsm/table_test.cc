@@ -320,6 +320,33 @@ TEST(TableTest, DecimalKeysTieOnFewSeparators) {
   }
 }
 
+// Keys whose 8 bytes after the common prefix are the same for half the table: lookups
+// fall back to comparing the tied separators in full and still find every key.
+TEST(TableTest, LongPrefixTiesStillFindEveryKey) {
+  Model model;
+  constexpr int kCount = 20000;
+  auto key = [](int i) {
+    return testing::Cat(i < kCount / 2 ? "xAAAAAAAA" : "xBBBBBBBB", 100000 + 2 * i);
+  };
+  for (int i = 0; i < kCount; i++) {
+    model[MakeInternalKey(key(i), 1, ValueType::kValue)] =
+        testing::Cat("v", i) + std::string(100, 'v');
+  }
+  std::string file = BuildTable(model, TableOptions{});
+  std::unique_ptr<TableReader> t;
+  ASSERT_TRUE(TableReader::OpenFromFile(file, &t).ok());
+  EXPECT_GT(t->max_prefix_tie(), 100u);
+  StringBlockFetcher f(file);
+  for (int i = 0; i < kCount; i++) {
+    ASSERT_EQ(Lookup(*t, &f, key(i), kMaxSequenceNumber),
+              testing::Cat("v", i) + std::string(100, 'v'))
+        << key(i);
+  }
+  EXPECT_EQ(Lookup(*t, &f, "xAAAAAAAA", kMaxSequenceNumber), "ABSENT");
+  EXPECT_EQ(Lookup(*t, &f, "xAAAAAAAB", kMaxSequenceNumber), "ABSENT");
+  EXPECT_EQ(Lookup(*t, &f, "xC", kMaxSequenceNumber), "ABSENT");
+}
+
 // Flips one bit at every byte of a small table. Every flip outside the padding must
 // surface as Corruption (at open, on Get, or while iterating); none may crash or
 // return wrong data silently.
