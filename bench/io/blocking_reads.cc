@@ -1,0 +1,234 @@
+// blocking_reads: what N threads, each blocked in one 4 KiB O_DIRECT random read at a
+// time, get from this machine with no engine at all: the ceiling for an engine's cold
+// point reads from application threads (docs/bench.md "Cold reads: the ceiling").
+//
+//   blocking_reads FILE MODE THREADS SECONDS [SPIN_NS]
+//
+// MODE:
+//   psync   pread() on each thread
+//   ring    a ring per thread (SINGLE_ISSUER | DEFER_TASKRUN), submit and wait in one
+//           io_uring_enter, as ringdb's caller reads
+//   server  one thread owns a ring: callers queue their read and park on a futex, it
+//           submits what is queued in one io_uring_enter and wakes the callers with
+//           IORING_OP_FUTEX_WAKE (one kick per batch, but a park and a wake per read)
+// SPIN_NS: CPU time each thread burns after each read, standing in for an engine's own
+// work per read (what a microsecond of it costs in throughput).
+// Prints reads/s and the latency distribution of one read (µs).
+#include <fcntl.h>
+#include <liburing.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr size_t kRead = 4096;
+constexpr uint8_t kOpFutexWake = 52;  // IORING_OP_FUTEX_WAKE (6.7); Debian 12's header predates it
+
+int g_fd = -1;
+uint64_t g_blocks = 0;
+std::atomic<bool> g_stop{false}, g_server_stop{false};
+
+void FutexWait(std::atomic<uint32_t>* a, uint32_t v) {
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(a), FUTEX_WAIT_PRIVATE, v, nullptr, nullptr, 0);
+}
+void FutexWake(std::atomic<uint32_t>* a) {
+  syscall(SYS_futex, reinterpret_cast<uint32_t*>(a), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+}
+
+struct Request {
+  uint64_t offset = 0;
+  void* buf = nullptr;
+  std::atomic<uint32_t> done{0};
+};
+
+// The server mode's queue.
+std::mutex g_mu;
+std::vector<Request*> g_queue;
+bool g_server_sleeping = false;
+std::atomic<uint32_t> g_doorbell{0};
+
+void Die(const char* what, int err) {
+  std::fprintf(stderr, "blocking_reads: %s: %s\n", what, std::strerror(err));
+  std::exit(1);
+}
+
+void Server() {
+  io_uring ring;
+  io_uring_params p{};
+  p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_CLAMP;
+  if (int r = io_uring_queue_init_params(256, &ring, &p); r < 0) Die("io_uring_queue_init", -r);
+  std::vector<Request*> batch;
+  unsigned inflight = 0;
+  while (!g_server_stop.load(std::memory_order_relaxed) || inflight > 0) {
+    {
+      std::lock_guard<std::mutex> g(g_mu);
+      batch.swap(g_queue);
+    }
+    for (Request* r : batch) {
+      io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+      io_uring_prep_read(sqe, g_fd, r->buf, kRead, r->offset);
+      io_uring_sqe_set_data(sqe, r);
+      inflight++;
+    }
+    batch.clear();
+    if (inflight == 0) {
+      io_uring_submit(&ring);  // the wakes still queued
+      std::unique_lock<std::mutex> g(g_mu);
+      if (!g_queue.empty()) continue;
+      if (g_server_stop.load()) break;
+      g_server_sleeping = true;
+      g_doorbell.store(0);
+      g.unlock();
+      timespec ts = {0, 10 * 1000 * 1000};
+      syscall(SYS_futex, reinterpret_cast<uint32_t*>(&g_doorbell), FUTEX_WAIT_PRIVATE, 0, &ts,
+              nullptr, 0);
+      continue;
+    }
+    io_uring_submit_and_wait(&ring, 1);
+    io_uring_cqe* cqe;
+    unsigned head, seen = 0;
+    io_uring_for_each_cqe(&ring, head, cqe) {
+      seen++;
+      auto* r = static_cast<Request*>(io_uring_cqe_get_data(cqe));
+      if (r == nullptr) continue;  // a failed wake
+      if (cqe->res != static_cast<int>(kRead)) Die("read", cqe->res < 0 ? -cqe->res : EIO);
+      inflight--;
+      r->done.store(1, std::memory_order_release);
+      io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+      io_uring_prep_rw(kOpFutexWake, sqe, 0x02 | 128, &r->done, 0, 0);  // FUTEX2_SIZE_U32|PRIVATE
+      sqe->addr2 = 1;
+      sqe->addr3 = 0xffffffffu;
+      sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+      io_uring_sqe_set_data(sqe, nullptr);
+    }
+    io_uring_cq_advance(&ring, seen);
+  }
+  io_uring_queue_exit(&ring);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 5) {
+    std::fprintf(stderr,
+                 "usage: blocking_reads FILE psync|ring|server THREADS SECONDS [SPIN_NS]\n");
+    return 2;
+  }
+  const std::string mode = argv[2];
+  const int threads = std::atoi(argv[3]);
+  const double seconds = std::atof(argv[4]);
+  const int64_t spin_ns = argc > 5 ? std::atoll(argv[5]) : 0;
+  if ((mode != "psync" && mode != "ring" && mode != "server") || threads < 1 || seconds <= 0) {
+    std::fprintf(stderr, "blocking_reads: bad arguments\n");
+    return 2;
+  }
+  g_fd = open(argv[1], O_RDONLY | O_DIRECT);
+  if (g_fd < 0) Die(argv[1], errno);
+  g_blocks = static_cast<uint64_t>(lseek(g_fd, 0, SEEK_END)) / kRead;
+  if (g_blocks < 256) Die("file smaller than 1 MiB", EINVAL);
+
+  std::thread server;
+  if (mode == "server") server = std::thread(Server);
+  std::mutex lat_mu;
+  std::vector<uint32_t> lats;
+  std::atomic<uint64_t> total{0};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; t++) {
+    workers.emplace_back([&, t] {
+      std::mt19937_64 rng(7919 * t + 1);
+      void* buf = nullptr;
+      if (posix_memalign(&buf, kRead, kRead) != 0) Die("posix_memalign", ENOMEM);
+      io_uring ring;
+      if (mode == "ring") {
+        io_uring_params p{};
+        p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+        if (int r = io_uring_queue_init_params(4, &ring, &p); r < 0) Die("io_uring_queue_init", -r);
+      }
+      Request req;
+      req.buf = buf;
+      std::vector<uint32_t> mine;
+      mine.reserve(1 << 20);
+      while (!g_stop.load(std::memory_order_relaxed)) {
+        const uint64_t offset = rng() % g_blocks * kRead;
+        const auto start = Clock::now();
+        if (mode == "psync") {
+          if (pread(g_fd, buf, kRead, static_cast<off_t>(offset)) != static_cast<ssize_t>(kRead))
+            Die("pread", errno);
+        } else if (mode == "ring") {
+          io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+          io_uring_prep_read(sqe, g_fd, buf, kRead, offset);
+          io_uring_submit_and_wait(&ring, 1);
+          io_uring_cqe* cqe;
+          if (int r = io_uring_peek_cqe(&ring, &cqe); r < 0) Die("io_uring_peek_cqe", -r);
+          if (cqe->res != static_cast<int>(kRead)) Die("read", cqe->res < 0 ? -cqe->res : EIO);
+          io_uring_cqe_seen(&ring, cqe);
+        } else {
+          req.offset = offset;
+          req.done.store(0);
+          bool ring_bell = false;
+          {
+            std::lock_guard<std::mutex> g(g_mu);
+            g_queue.push_back(&req);
+            ring_bell = g_server_sleeping;
+            g_server_sleeping = false;
+          }
+          if (ring_bell) {
+            g_doorbell.store(1);
+            FutexWake(&g_doorbell);
+          }
+          while (req.done.load(std::memory_order_acquire) == 0) FutexWait(&req.done, 0);
+        }
+        if (spin_ns > 0) {
+          const auto spin_start = Clock::now();
+          while (Clock::now() - spin_start < std::chrono::nanoseconds(spin_ns)) {
+          }
+        }
+        mine.push_back(static_cast<uint32_t>(
+            std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count()));
+      }
+      if (mode == "ring") io_uring_queue_exit(&ring);
+      free(buf);
+      total.fetch_add(mine.size());
+      std::lock_guard<std::mutex> g(lat_mu);
+      lats.insert(lats.end(), mine.begin(), mine.end());
+    });
+  }
+  const auto t0 = Clock::now();
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  g_stop = true;
+  for (std::thread& w : workers) w.join();
+  const double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
+  if (server.joinable()) {
+    g_server_stop = true;
+    g_doorbell.store(1);
+    FutexWake(&g_doorbell);
+    server.join();
+  }
+  std::sort(lats.begin(), lats.end());
+  double sum = 0;
+  for (uint32_t l : lats) sum += l;
+  auto pct = [&](double q) {
+    return lats.empty() ? 0u : lats[static_cast<size_t>(q * (lats.size() - 1))];
+  };
+  std::printf(
+      "%s, %d threads, +%lld ns per read: %.0f reads/s; latency us: mean %.0f p50 %u "
+      "p99 %u p99.9 %u max %u\n",
+      mode.c_str(), threads, static_cast<long long>(spin_ns), total.load() / elapsed,
+      lats.empty() ? 0.0 : sum / lats.size(), pct(0.5), pct(0.99), pct(0.999),
+      lats.empty() ? 0u : lats.back());
+  return 0;
+}
