@@ -120,6 +120,80 @@ void Server() {
   io_uring_queue_exit(&ring);
 }
 
+enum class Mode { kPsync, kRing, kServer };
+
+// Blocks in one read at offset (mode's way); req is the thread's server request.
+void ReadOne(Mode mode, io_uring* ring, Request* req, uint64_t offset) {
+  if (mode == Mode::kPsync) {
+    if (pread(g_fd, req->buf, kRead, static_cast<off_t>(offset)) != static_cast<ssize_t>(kRead))
+      Die("pread", errno);
+  } else if (mode == Mode::kRing) {
+    io_uring_sqe* sqe = io_uring_get_sqe(ring);
+    io_uring_prep_read(sqe, g_fd, req->buf, kRead, offset);
+    io_uring_submit_and_wait(ring, 1);
+    io_uring_cqe* cqe;
+    if (int r = io_uring_peek_cqe(ring, &cqe); r < 0) Die("io_uring_peek_cqe", -r);
+    if (cqe->res != static_cast<int>(kRead)) Die("read", cqe->res < 0 ? -cqe->res : EIO);
+    io_uring_cqe_seen(ring, cqe);
+  } else {
+    req->offset = offset;
+    req->done.store(0);
+    bool ring_bell = false;
+    {
+      std::lock_guard<std::mutex> g(g_mu);
+      g_queue.push_back(req);
+      ring_bell = g_server_sleeping;
+      g_server_sleeping = false;
+    }
+    if (ring_bell) {
+      g_doorbell.store(1);
+      FutexWake(&g_doorbell);
+    }
+    while (req->done.load(std::memory_order_acquire) == 0) FutexWait(&req->done, 0);
+  }
+}
+
+// One thread's reads until g_stop; appends each read's latency (µs) to *lats.
+void ReadLoop(Mode mode, int thread, int64_t spin_ns, std::vector<uint32_t>* lats) {
+  std::mt19937_64 rng(7919 * thread + 1);
+  Request req;
+  if (posix_memalign(&req.buf, kRead, kRead) != 0) Die("posix_memalign", ENOMEM);
+  io_uring ring;
+  if (mode == Mode::kRing) {
+    io_uring_params p{};
+    p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+    if (int r = io_uring_queue_init_params(4, &ring, &p); r < 0) Die("io_uring_queue_init", -r);
+  }
+  lats->reserve(1 << 20);
+  while (!g_stop.load(std::memory_order_relaxed)) {
+    const auto start = Clock::now();
+    ReadOne(mode, &ring, &req, rng() % g_blocks * kRead);
+    if (spin_ns > 0) {
+      const auto read_done = Clock::now();
+      while (Clock::now() - read_done < std::chrono::nanoseconds(spin_ns)) {
+      }
+    }
+    lats->push_back(static_cast<uint32_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count()));
+  }
+  if (mode == Mode::kRing) io_uring_queue_exit(&ring);
+  free(req.buf);
+}
+
+void Report(const char* mode, int threads, int64_t spin_ns, double elapsed,
+            std::vector<uint32_t>* lats) {
+  std::sort(lats->begin(), lats->end());
+  double sum = 0;
+  for (uint32_t l : *lats) sum += l;
+  const size_t n = lats->size();
+  auto pct = [&](double q) { return n == 0 ? 0u : (*lats)[static_cast<size_t>(q * (n - 1))]; };
+  std::printf(
+      "%s, %d threads, +%lld ns per read: %.0f reads/s; latency us: mean %.0f p50 %u "
+      "p99 %u p99.9 %u max %u\n",
+      mode, threads, static_cast<long long>(spin_ns), n / elapsed, n ? sum / n : 0.0, pct(0.5),
+      pct(0.99), pct(0.999), n ? lats->back() : 0u);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -128,85 +202,25 @@ int main(int argc, char** argv) {
                  "usage: blocking_reads FILE psync|ring|server THREADS SECONDS [SPIN_NS]\n");
     return 2;
   }
-  const std::string mode = argv[2];
+  const std::string m = argv[2];
   const int threads = std::atoi(argv[3]);
   const double seconds = std::atof(argv[4]);
   const int64_t spin_ns = argc > 5 ? std::atoll(argv[5]) : 0;
-  if ((mode != "psync" && mode != "ring" && mode != "server") || threads < 1 || seconds <= 0) {
+  if ((m != "psync" && m != "ring" && m != "server") || threads < 1 || seconds <= 0) {
     std::fprintf(stderr, "blocking_reads: bad arguments\n");
     return 2;
   }
+  const Mode mode = m == "psync" ? Mode::kPsync : m == "ring" ? Mode::kRing : Mode::kServer;
   g_fd = open(argv[1], O_RDONLY | O_DIRECT);
   if (g_fd < 0) Die(argv[1], errno);
   g_blocks = static_cast<uint64_t>(lseek(g_fd, 0, SEEK_END)) / kRead;
   if (g_blocks < 256) Die("file smaller than 1 MiB", EINVAL);
 
   std::thread server;
-  if (mode == "server") server = std::thread(Server);
-  std::mutex lat_mu;
-  std::vector<uint32_t> lats;
-  std::atomic<uint64_t> total{0};
+  if (mode == Mode::kServer) server = std::thread(Server);
+  std::vector<std::vector<uint32_t>> lats(threads);
   std::vector<std::thread> workers;
-  for (int t = 0; t < threads; t++) {
-    workers.emplace_back([&, t] {
-      std::mt19937_64 rng(7919 * t + 1);
-      void* buf = nullptr;
-      if (posix_memalign(&buf, kRead, kRead) != 0) Die("posix_memalign", ENOMEM);
-      io_uring ring;
-      if (mode == "ring") {
-        io_uring_params p{};
-        p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
-        if (int r = io_uring_queue_init_params(4, &ring, &p); r < 0) Die("io_uring_queue_init", -r);
-      }
-      Request req;
-      req.buf = buf;
-      std::vector<uint32_t> mine;
-      mine.reserve(1 << 20);
-      while (!g_stop.load(std::memory_order_relaxed)) {
-        const uint64_t offset = rng() % g_blocks * kRead;
-        const auto start = Clock::now();
-        if (mode == "psync") {
-          if (pread(g_fd, buf, kRead, static_cast<off_t>(offset)) != static_cast<ssize_t>(kRead))
-            Die("pread", errno);
-        } else if (mode == "ring") {
-          io_uring_sqe* sqe = io_uring_get_sqe(&ring);
-          io_uring_prep_read(sqe, g_fd, buf, kRead, offset);
-          io_uring_submit_and_wait(&ring, 1);
-          io_uring_cqe* cqe;
-          if (int r = io_uring_peek_cqe(&ring, &cqe); r < 0) Die("io_uring_peek_cqe", -r);
-          if (cqe->res != static_cast<int>(kRead)) Die("read", cqe->res < 0 ? -cqe->res : EIO);
-          io_uring_cqe_seen(&ring, cqe);
-        } else {
-          req.offset = offset;
-          req.done.store(0);
-          bool ring_bell = false;
-          {
-            std::lock_guard<std::mutex> g(g_mu);
-            g_queue.push_back(&req);
-            ring_bell = g_server_sleeping;
-            g_server_sleeping = false;
-          }
-          if (ring_bell) {
-            g_doorbell.store(1);
-            FutexWake(&g_doorbell);
-          }
-          while (req.done.load(std::memory_order_acquire) == 0) FutexWait(&req.done, 0);
-        }
-        if (spin_ns > 0) {
-          const auto spin_start = Clock::now();
-          while (Clock::now() - spin_start < std::chrono::nanoseconds(spin_ns)) {
-          }
-        }
-        mine.push_back(static_cast<uint32_t>(
-            std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count()));
-      }
-      if (mode == "ring") io_uring_queue_exit(&ring);
-      free(buf);
-      total.fetch_add(mine.size());
-      std::lock_guard<std::mutex> g(lat_mu);
-      lats.insert(lats.end(), mine.begin(), mine.end());
-    });
-  }
+  for (int t = 0; t < threads; t++) workers.emplace_back(ReadLoop, mode, t, spin_ns, &lats[t]);
   const auto t0 = Clock::now();
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
   g_stop = true;
@@ -218,17 +232,8 @@ int main(int argc, char** argv) {
     FutexWake(&g_doorbell);
     server.join();
   }
-  std::sort(lats.begin(), lats.end());
-  double sum = 0;
-  for (uint32_t l : lats) sum += l;
-  auto pct = [&](double q) {
-    return lats.empty() ? 0u : lats[static_cast<size_t>(q * (lats.size() - 1))];
-  };
-  std::printf(
-      "%s, %d threads, +%lld ns per read: %.0f reads/s; latency us: mean %.0f p50 %u "
-      "p99 %u p99.9 %u max %u\n",
-      mode.c_str(), threads, static_cast<long long>(spin_ns), total.load() / elapsed,
-      lats.empty() ? 0.0 : sum / lats.size(), pct(0.5), pct(0.99), pct(0.999),
-      lats.empty() ? 0u : lats.back());
+  std::vector<uint32_t> all;
+  for (const auto& l : lats) all.insert(all.end(), l.begin(), l.end());
+  Report(m.c_str(), threads, spin_ns, elapsed, &all);
   return 0;
 }
