@@ -117,9 +117,10 @@ class TableReader {
   // lookup key's 8 bytes bound the range of entries that need a full comparison
   // (usually one). Every separator but the last has index_common_ as a prefix:
   // index_sharing_ is n, or n - 1 when the last (a short successor such as "1") does
-  // not, and then its .prefix is all ones. .handle is entry i's data block, packed (offset << 24 |
-  // size), on the cache line the search ends on, so a lookup need not read the index block at all;
-  // kNoPackedHandle where it does not fit (then it is decoded from the block).
+  // not, and then its .prefix is all ones. .handle is entry i's data block, packed
+  // (offset << 24 | size), on the cache line the search ends on, so a lookup need not
+  // read the index block at all; kNoPackedHandle where it does not fit (then it is
+  // decoded from the block).
   struct IndexEntry {
     uint64_t prefix;
     uint64_t handle;
