@@ -2,7 +2,7 @@
 // time, get from this machine with no engine at all: the ceiling for an engine's cold
 // point reads from application threads (docs/bench.md "Cold reads: the ceiling").
 //
-//   blocking_reads FILE MODE THREADS SECONDS [SPIN_NS]
+//   blocking_reads FILE psync|ring|server|sqpoll THREADS SECONDS [SPIN_NS]
 //
 // MODE:
 //   psync   pread() on each thread
@@ -11,6 +11,10 @@
 //   server  one thread owns a ring: callers queue their read and park on a futex, it
 //           submits what is queued in one io_uring_enter and wakes the callers with
 //           IORING_OP_FUTEX_WAKE (one kick per batch, but a park and a wake per read)
+//   sqpoll  a ring per thread, all attached to one kernel submission thread
+//           (IORING_SETUP_SQPOLL | ATTACH_WQ): the thread stores its read in its ring
+//           and sleeps in io_uring_enter until it completes, as ringdb's caller reads
+//           do while many are in flight (Options::caller_read_sqpoll)
 // SPIN_NS: CPU time each thread burns after each read, standing in for an engine's own
 // work per read (what a microsecond of it costs in throughput).
 // Prints reads/s and the latency distribution of one read (µs).
@@ -120,14 +124,17 @@ void Server() {
   io_uring_queue_exit(&ring);
 }
 
-enum class Mode { kPsync, kRing, kServer };
+// The sqpoll mode's submission thread, owned by this ring.
+io_uring g_sq_ring;
+
+enum class Mode { kPsync, kRing, kServer, kSqpoll };
 
 // Blocks in one read at offset (mode's way); req is the thread's server request.
 void ReadOne(Mode mode, io_uring* ring, Request* req, uint64_t offset) {
   if (mode == Mode::kPsync) {
     if (pread(g_fd, req->buf, kRead, static_cast<off_t>(offset)) != static_cast<ssize_t>(kRead))
       Die("pread", errno);
-  } else if (mode == Mode::kRing) {
+  } else if (mode == Mode::kRing || mode == Mode::kSqpoll) {
     io_uring_sqe* sqe = io_uring_get_sqe(ring);
     io_uring_prep_read(sqe, g_fd, req->buf, kRead, offset);
     io_uring_submit_and_wait(ring, 1);
@@ -159,9 +166,14 @@ void ReadLoop(Mode mode, int thread, int64_t spin_ns, std::vector<uint32_t>* lat
   Request req;
   if (posix_memalign(&req.buf, kRead, kRead) != 0) Die("posix_memalign", ENOMEM);
   io_uring ring;
-  if (mode == Mode::kRing) {
+  const bool own_ring = mode == Mode::kRing || mode == Mode::kSqpoll;
+  if (own_ring) {
     io_uring_params p{};
     p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+    if (mode == Mode::kSqpoll) {
+      p.flags = IORING_SETUP_SQPOLL | IORING_SETUP_ATTACH_WQ;
+      p.wq_fd = static_cast<uint32_t>(g_sq_ring.ring_fd);
+    }
     if (int r = io_uring_queue_init_params(4, &ring, &p); r < 0) Die("io_uring_queue_init", -r);
   }
   lats->reserve(1 << 20);
@@ -176,7 +188,7 @@ void ReadLoop(Mode mode, int thread, int64_t spin_ns, std::vector<uint32_t>* lat
     lats->push_back(static_cast<uint32_t>(
         std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count()));
   }
-  if (mode == Mode::kRing) io_uring_queue_exit(&ring);
+  if (own_ring) io_uring_queue_exit(&ring);
   free(req.buf);
 }
 
@@ -199,18 +211,29 @@ void Report(const char* mode, int threads, int64_t spin_ns, double elapsed,
 int main(int argc, char** argv) {
   if (argc < 5) {
     std::fprintf(stderr,
-                 "usage: blocking_reads FILE psync|ring|server THREADS SECONDS [SPIN_NS]\n");
+                 "usage: blocking_reads FILE psync|ring|server|sqpoll THREADS SECONDS "
+                 "[SPIN_NS]\n");
     return 2;
   }
   const std::string m = argv[2];
   const int threads = std::atoi(argv[3]);
   const double seconds = std::atof(argv[4]);
   const int64_t spin_ns = argc > 5 ? std::atoll(argv[5]) : 0;
-  if ((m != "psync" && m != "ring" && m != "server") || threads < 1 || seconds <= 0) {
+  if ((m != "psync" && m != "ring" && m != "server" && m != "sqpoll") || threads < 1 ||
+      seconds <= 0) {
     std::fprintf(stderr, "blocking_reads: bad arguments\n");
     return 2;
   }
-  const Mode mode = m == "psync" ? Mode::kPsync : m == "ring" ? Mode::kRing : Mode::kServer;
+  const Mode mode = m == "psync"    ? Mode::kPsync
+                    : m == "ring"   ? Mode::kRing
+                    : m == "server" ? Mode::kServer
+                                    : Mode::kSqpoll;
+  if (mode == Mode::kSqpoll) {
+    io_uring_params p{};
+    p.flags = IORING_SETUP_SQPOLL;
+    p.sq_thread_idle = 2;  // ms, as ringdb's (Options::caller_read_sqpoll)
+    if (int r = io_uring_queue_init_params(1, &g_sq_ring, &p); r < 0) Die("io_uring SQPOLL", -r);
+  }
   g_fd = open(argv[1], O_RDONLY | O_DIRECT);
   if (g_fd < 0) Die(argv[1], errno);
   g_blocks = static_cast<uint64_t>(lseek(g_fd, 0, SEEK_END)) / kRead;
