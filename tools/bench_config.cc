@@ -256,6 +256,12 @@ int ParseFlags(int argc, char** argv, Config* cfg) {
   app.add_option("--caller_block_reads", cfg->caller_block_reads,
                  "Options::caller_block_reads: application threads read their cache misses "
                  "themselves (true) or hand them to the shard (false)");
+  app.add_option("--caller_read_sqpoll", cfg->caller_read_sqpoll,
+                 "Options::caller_read_sqpoll: those reads go through the DB's kernel "
+                 "submission thread while more than 6 per CPU are in flight (auto), never, "
+                 "or always")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "never", "always"}));
   app.add_flag("--iotrace", cfg->iotrace,
                "record every I/O (Options::io_trace; read it with ringdb-tool iotrace)");
   app.add_option("--db", cfg->db, "store directory (deleted first unless --use_existing_db)")
@@ -341,6 +347,7 @@ json ConfigJson(const Config& c) {
   j["idle_spin_us"] = c.idle_spin_us;
   j["benchmark_write_rate_limit"] = c.write_rate_limit;
   j["post_writes"] = c.post_writes;
+  j["caller_read_sqpoll"] = c.caller_read_sqpoll;
   j["cache_size"] = c.cache_size;
   j["memtable_bytes"] = c.memtable_bytes;
   j["block_align"] = c.block_align;

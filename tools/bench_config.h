@@ -70,7 +70,8 @@ struct Config {
   int shard_nice = -1;              // Options::shard_nice (-1: the engine default)
   int64_t sync_round_hold_us = -1;  // Options::sync_round_hold_us (-1: the engine default)
   bool caller_block_reads = true;
-  bool warm_cache_on_open = true;  // Options::warm_cache_on_open
+  std::string caller_read_sqpoll = "auto";  // Options::caller_read_sqpoll
+  bool warm_cache_on_open = true;           // Options::warm_cache_on_open
   bool post_writes = true;
   std::string db = "/var/tmp/ringdb-bench";
   std::string rocksdb_db;  // "" = db + "-rocksdb"

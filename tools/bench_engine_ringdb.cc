@@ -224,6 +224,9 @@ std::unique_ptr<Engine> OpenRingdbEngine(const EngineSpec& spec, Status* status)
   opt.caller_block_reads = cfg.caller_block_reads;
   opt.warm_cache_on_open = cfg.warm_cache_on_open;
   opt.post_writes = cfg.post_writes;
+  opt.caller_read_sqpoll = cfg.caller_read_sqpoll == "never"    ? ringdb::SqpollReads::kNever
+                           : cfg.caller_read_sqpoll == "always" ? ringdb::SqpollReads::kAlways
+                                                                : ringdb::SqpollReads::kAuto;
   opt.durability = cfg.durability == "sync"       ? ringdb::Durability::kSync
                    : cfg.durability == "periodic" ? ringdb::Durability::kPeriodic
                                                   : ringdb::Durability::kNone;

@@ -209,8 +209,11 @@ struct ShardStats {
   uint64_t compaction_expired = 0;  // values past their deadline that compactions removed
 
   // ---- reads ----
-  uint64_t gets = 0;                   // point reads that had to search tables
-  uint64_t table_reads = 0;            // data blocks read from disk
+  uint64_t gets = 0;         // point reads that had to search tables
+  uint64_t table_reads = 0;  // data blocks read from disk
+  // ... of them, read by application threads through the DB's submission thread
+  // (Options::caller_read_sqpoll)
+  uint64_t caller_sqpoll_reads = 0;
   uint64_t user_bytes_read = 0;        // key + value bytes returned by Get/MultiGet/iterators
   uint64_t bloom_skips = 0;            // tables skipped thanks to the bloom filter ("useful")
   uint64_t bloom_false_positives = 0;  // filter said "maybe", the table lacked the key

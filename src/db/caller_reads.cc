@@ -21,6 +21,10 @@ struct ThreadBackend {
   // first when the slot is destroyed.
   io::AlignedBuffer scratch;
   std::unique_ptr<io::IoBackend> backend;
+  // Attached to the DB's submission thread (CallerIoConfig::sqpoll_fd), made on the
+  // first call that should use it; null after, where the kernel refused.
+  std::unique_ptr<io::IoBackend> sq_backend;
+  bool sq_tried = false;
   std::vector<io::IoRequest> reqs;  // reused, so a miss allocates no request
 };
 
@@ -30,31 +34,74 @@ struct ThreadBackend {
 // way each block is copied out at its size (TableCache::FinishBlockRead).
 constexpr size_t kScratchBytes = 64 << 10;
 
+// A backend of cfg's kind for this thread (cfg.wrap applied), its read buffer
+// registered with it where it is an io_uring ring; null where none can be made.
+std::unique_ptr<io::IoBackend> MakeBackend(const CallerIoConfig& cfg, const io::BackendOptions& opt,
+                                           io::AlignedBuffer* scratch, bool want_sqpoll) {
+  std::unique_ptr<io::IoBackend> b;
+  io::BackendChoice choice;
+  if (!io::CreateBackend(opt, &b, &choice).ok()) return nullptr;
+  if (auto* u = dynamic_cast<io::UringBackend*>(b.get())) {
+    if (want_sqpoll && (u->setup_flags() & IORING_SETUP_SQPOLL) == 0) return nullptr;
+    // Fails quietly where RLIMIT_MEMLOCK is too small: the reads then pin pages.
+    (void)u->RegisterBuffer(scratch->data(), scratch->capacity());
+  } else if (want_sqpoll) {
+    return nullptr;
+  }
+  if (cfg.wrap) b = cfg.wrap(std::move(b), 0);
+  return b;
+}
+
 ThreadBackend* BackendFor(const CallerIoConfig& cfg) {
   thread_local ThreadBackend slots[2];
   for (ThreadBackend& t : slots) {
     if (t.db_id == cfg.db_id) return t.backend != nullptr ? &t : nullptr;
   }
-  std::unique_ptr<io::IoBackend> b;
-  io::BackendChoice choice;
-  if (io::CreateBackend(cfg.backend, &b, &choice).ok()) {
-    if (cfg.wrap) b = cfg.wrap(std::move(b), 0);
-  } else {
-    b.reset();
-  }
-  slots[1].backend.reset();  // the older one goes (its ring before its buffer)
+  slots[1].sq_backend.reset();  // the older one goes (its rings before their buffer)
+  slots[1].backend.reset();
   slots[1] = std::move(slots[0]);
   slots[0] = ThreadBackend{};
   slots[0].db_id = cfg.db_id;
-  if (b == nullptr) return nullptr;  // remembered: this thread cannot have one
   slots[0].scratch.Reset(kScratchBytes);
-  if (auto* u = dynamic_cast<io::UringBackend*>(b.get())) {
-    // Fails quietly where RLIMIT_MEMLOCK is too small: the reads then pin pages.
-    (void)u->RegisterBuffer(slots[0].scratch.data(), slots[0].scratch.capacity());
-  }
-  slots[0].backend = std::move(b);
-  return &slots[0];
+  slots[0].backend = MakeBackend(cfg, cfg.backend, &slots[0].scratch, false);
+  // Null is remembered: this thread cannot have one.
+  return slots[0].backend != nullptr ? &slots[0] : nullptr;
 }
+
+// The ring a call's reads go to: the thread's ring attached to the DB's submission
+// thread while at least cfg.sqpoll_from calls read at once (readers, this one
+// included), else (or where the kernel refused it) the thread's own.
+io::IoBackend* RingFor(const CallerIoConfig& cfg, ThreadBackend* t, uint32_t readers,
+                       bool* sqpoll) {
+  *sqpoll = false;
+  if (cfg.sqpoll_fd < 0 || readers < cfg.sqpoll_from) return t->backend.get();
+  if (!t->sq_tried) {
+    t->sq_tried = true;
+    io::BackendOptions opt = cfg.backend;
+    opt.sqpoll_attach_fd = cfg.sqpoll_fd;
+    t->sq_backend = MakeBackend(cfg, opt, &t->scratch, true);
+  }
+  if (t->sq_backend == nullptr) return t->backend.get();
+  *sqpoll = true;
+  return t->sq_backend.get();
+}
+
+// Counts a call among cfg.in_flight while it reads.
+class Reading {
+ public:
+  explicit Reading(std::atomic<uint32_t>* n)
+      : n_(n), count_(n != nullptr ? n->fetch_add(1, std::memory_order_relaxed) + 1 : 1) {}
+  ~Reading() {
+    if (n_ != nullptr) n_->fetch_sub(1, std::memory_order_relaxed);
+  }
+  Reading(const Reading&) = delete;
+  Reading& operator=(const Reading&) = delete;
+  uint32_t count() const { return count_; }
+
+ private:
+  std::atomic<uint32_t>* n_;
+  uint32_t count_;
+};
 
 void CountDone(io::IoRequest* q) {
   --*static_cast<size_t*>(q->user);
@@ -65,7 +112,9 @@ void CountDone(io::IoRequest* q) {
 bool ReadOnCaller(rt::Runtime* rt, const CallerIoConfig& io, const CallerRead* reads, size_t n) {
   ThreadBackend* t = BackendFor(io);
   if (t == nullptr) return false;
-  io::IoBackend* b = t->backend.get();
+  const Reading reading(io.in_flight);
+  bool sqpoll = false;
+  io::IoBackend* b = RingFor(io, t, reading.count(), &sqpoll);
   t->reqs.assign(n, io::IoRequest{});
   std::vector<io::AlignedBuffer> own;  // reads that did not fit the thread's buffer
   size_t used = 0;
@@ -105,6 +154,7 @@ bool ReadOnCaller(rt::Runtime* rt, const CallerIoConfig& io, const CallerRead* r
     done->req.user = nullptr;
     done->file_number = r.table->number;
     done->block_offset = r.handle.offset;
+    done->sqpoll = sqpoll;
     lsm::TableCache::FinishBlockRead(&r, q);
     if (r.status.ok() && r.fill_cache) done->block = r.block;
     // The shard frees it; nobody waits for it, so it does not wake the shard each time.

@@ -17,9 +17,15 @@
 //  - handed to the shard: one message with every block, issued by the shard in one
 //    submission and cached there; the caller waits for it (spin, then park).
 //
+//
+// Many threads reading at once (Options::caller_read_sqpoll): a call's reads go to a
+// second ring of the thread's, attached to the DB's kernel submission thread
+// (io::SqpollThread), which issues them; the thread only sleeps until they complete.
+//
 // Thread ownership: a ThreadBlockReader belongs to one call (or iterator) on one thread.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -35,6 +41,12 @@ struct CallerIoConfig {
   uint64_t db_id = 0;  // unique per DB instance in the process
   io::BackendOptions backend;
   rt::BackendWrapFn wrap;  // tests: the fault wrapper; else empty
+  // Options::caller_read_sqpoll: the DB's submission thread (io::SqpollThread; -1:
+  // none), and from how many calls reading at once (this one included) a call's reads
+  // go through it, on a second ring of the thread's attached to it (1: always).
+  int sqpoll_fd = -1;
+  uint32_t sqpoll_from = 1;
+  std::atomic<uint32_t>* in_flight = nullptr;  // the DB's count of calls reading now
 };
 
 // One block an application thread reads for shard `shard`.

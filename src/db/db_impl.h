@@ -29,6 +29,7 @@
 #include "db/store_files.h"
 #include "db/test_hooks.h"
 #include "db/thread_stats.h"
+#include "io/sqpoll_thread.h"
 #include "lsm/shard.h"
 #include "ringdb/db.h"
 #include "runtime/rcu.h"
@@ -167,6 +168,11 @@ class DBImpl final : public DB {
   CallerIoConfig caller_io_;
   const CallerIoConfig* caller_io() const { return caller_block_reads_ ? &caller_io_ : nullptr; }
   bool caller_block_reads_ = true;
+  // Options::caller_read_sqpoll (db_open.cc): the submission thread, if any, and the
+  // count of calls reading on their threads now (CallerIoConfig::in_flight).
+  static void SetUpCallerSqpoll(const Options& opt, DBImpl* db);
+  std::unique_ptr<io::SqpollThread> caller_sqpoll_;
+  alignas(64) std::atomic<uint32_t> caller_reads_in_flight_{0};
   bool post_writes_ = false;  // set by Open: durability none/periodic and Options
   // Set by Open from testing::OpenHooks (db_checkpoint.cc).
   bool checkpoint_copy_tables_ = false;

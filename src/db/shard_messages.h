@@ -150,11 +150,13 @@ struct BlockReadDoneMsg : rt::Message {
   uint64_t file_number = 0;
   uint64_t block_offset = 0;
   lsm::BlockPtr block;  // null: not to be cached (fill_cache off, or it failed)
+  bool sqpoll = false;  // issued by the DB's submission thread (caller_reads.h)
 
   BlockReadDoneMsg() { handler = &OnShard; }
   static void OnShard(rt::Message* m, rt::Reactor* r) {
     std::unique_ptr<BlockReadDoneMsg> d(static_cast<BlockReadDoneMsg*>(m));
     r->AccountForeignIo(d->req);
+    if (d->sqpoll) d->shard->CountCallerSqpollRead();
     if (d->req.result >= 0)
       d->shard->AdoptBlockRead(d->file_number, d->block_offset, std::move(d->block));
   }

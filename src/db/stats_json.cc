@@ -80,6 +80,7 @@ Json ShardJson(const ShardStats& s) {
   j["compaction_expired"] = s.compaction_expired;
   j["gets"] = s.gets;
   j["table_reads"] = s.table_reads;
+  j["caller_sqpoll_reads"] = s.caller_sqpoll_reads;
   j["user_bytes_read"] = s.user_bytes_read;
   j["bloom_skips"] = s.bloom_skips;
   j["bloom_false_positives"] = s.bloom_false_positives;

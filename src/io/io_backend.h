@@ -157,6 +157,11 @@ struct BackendOptions {
   // No info line for the choice (the per-thread backends of readers: one per thread
   // would flood the log). Failures are still logged.
   bool quiet = false;
+  // io_uring: >= 0 makes a ring whose submissions the kernel thread of that ring
+  // (IORING_SETUP_SQPOLL) takes up (IORING_SETUP_ATTACH_WQ), so submitting costs no
+  // system call while the thread polls; waiting for completions still does. Where the
+  // kernel refuses, an ordinary ring. See SqpollThread in uring_backend.h.
+  int sqpoll_attach_fd = -1;
 };
 
 // Cumulative counters kept by every backend (owner thread only).

@@ -65,7 +65,9 @@ Status UringBackend::Init(const BackendOptions& opt) {
   // Most capable first. R_DISABLED defers binding SINGLE_ISSUER/DEFER_TASKRUN to the
   // thread that first uses the ring; each later entry drops what older kernels reject.
   constexpr unsigned kBase = IORING_SETUP_CLAMP | IORING_SETUP_SUBMIT_ALL;
+  constexpr unsigned kSqpoll = kBase | IORING_SETUP_SQPOLL | IORING_SETUP_ATTACH_WQ;
   const unsigned kTries[] = {
+      kSqpoll,  // only with opt.sqpoll_attach_fd; whatever it fails with, the rest follow
       kBase | IORING_SETUP_R_DISABLED | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
           IORING_SETUP_TASKRUN_FLAG,
       kBase | IORING_SETUP_R_DISABLED | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN |
@@ -77,15 +79,18 @@ Status UringBackend::Init(const BackendOptions& opt) {
   };
   int ret = -EINVAL;
   for (unsigned flags : kTries) {
+    if (flags == kSqpoll && opt.sqpoll_attach_fd < 0) continue;
     io_uring_params p{};
     p.flags = flags;
+    p.wq_fd = static_cast<uint32_t>(opt.sqpoll_attach_fd);
     ret = io_uring_queue_init_params(opt.queue_depth, &ring_, &p);
     if (ret == 0) {
       setup_flags_ = flags;
       kernel_cap_ = p.cq_entries;
       break;
     }
-    if (ret != -EINVAL) break;  // EPERM/ENOMEM/ENOSYS will not go away with fewer flags
+    // EPERM/ENOMEM/ENOSYS will not go away with fewer flags
+    if (ret != -EINVAL && flags != kSqpoll) break;
   }
   if (ret < 0) return Status::IOError(UringSetupErrorText(ret, opt.queue_depth));
   ring_ready_ = true;
@@ -108,8 +113,9 @@ UringBackend::~UringBackend() {
 
 std::string UringBackend::Describe() const {
   char buf[256];
-  std::snprintf(buf, sizeof(buf), "io_uring: sq=%u cq=%u%s%s%s%s%s fixed_buffer_regions=%d",
+  std::snprintf(buf, sizeof(buf), "io_uring: sq=%u cq=%u%s%s%s%s%s%s fixed_buffer_regions=%d",
                 ring_.sq.ring_entries, kernel_cap_,
+                (setup_flags_ & IORING_SETUP_SQPOLL) ? " SQPOLL(shared)" : "",
                 (setup_flags_ & IORING_SETUP_SINGLE_ISSUER) ? " SINGLE_ISSUER" : "",
                 (setup_flags_ & IORING_SETUP_DEFER_TASKRUN) ? " DEFER_TASKRUN" : "",
                 (setup_flags_ & IORING_SETUP_COOP_TASKRUN) ? " COOP_TASKRUN" : "",

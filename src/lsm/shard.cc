@@ -534,6 +534,7 @@ void Shard::GetStats(InternalShardStats* out) const {
   st = stats_;
   st.gets = reads_.table_searches;
   st.table_reads = reads_.table_reads;
+  st.caller_sqpoll_reads = caller_sqpoll_reads_;
   st.bloom_skips = reads_.bloom_skips;
   st.bloom_false_positives = reads_.bloom_false_positives;
   st.cache_hits = reads_.cache_hits;

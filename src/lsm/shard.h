@@ -195,6 +195,9 @@ class Shard {
     reads_.table_reads++;
     if (block) tables_.blocks().Insert(file_number, offset, block, block->charge());
   }
+  // (shard thread) Counts a block read an application thread made through the DB's
+  // submission thread (ShardStats::caller_sqpoll_reads).
+  void CountCallerSqpollRead() { caller_sqpoll_reads_++; }
   // A BlockReader for fibers of this shard.
   BlockReader* fiber_reader() { return &fiber_reader_; }
 
@@ -539,6 +542,7 @@ class Shard {
 
   InternalShardStats stats_;
   ReadCounters reads_;  // reads done by this shard's fibers (and blocks read for others)
+  uint64_t caller_sqpoll_reads_ = 0;
 };
 
 }  // namespace ringdb::lsm

@@ -172,6 +172,7 @@ void AccumulateShardStats(const ShardStats& s, ShardStats* t) {
 
   t->gets += s.gets;
   t->table_reads += s.table_reads;
+  t->caller_sqpoll_reads += s.caller_sqpoll_reads;
   t->user_bytes_read += s.user_bytes_read;
   t->bloom_skips += s.bloom_skips;
   t->bloom_false_positives += s.bloom_false_positives;

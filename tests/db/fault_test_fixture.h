@@ -29,11 +29,14 @@ class FaultTest : public ::testing::Test {
     Options opt = dbtest::SmallOptions(tmp_.Sub("db"), 1);
     opt.memtable_bytes = 1 << 20;  // flushes happen when the test asks
     opt.caller_block_reads = caller_block_reads_;
+    opt.caller_read_sqpoll = caller_sqpoll_;
     opt.warm_cache_on_open = warm_cache_;
     return opt;
   }
   // Where cache misses of reads on this thread are read (both ways see every fault).
   bool caller_block_reads_ = true;
+  // ... and whether through the DB's submission thread (Options::caller_read_sqpoll).
+  SqpollReads caller_sqpoll_ = SqpollReads::kAuto;
   // Off unless a test asks: the faults these tests inject are meant for the reads they
   // make, not for a warm-up racing them (warm_cache_test.cc tests that).
   bool warm_cache_ = false;
