@@ -24,6 +24,7 @@ ringdb::ShardStats Delta(const ringdb::ShardStats& a, const ringdb::ShardStats& 
   d.stall_ns -= a.stall_ns;
   d.gets -= a.gets;
   d.table_reads -= a.table_reads;
+  d.caller_sqpoll_reads -= a.caller_sqpoll_reads;
   d.bloom_skips -= a.bloom_skips;
   d.cache_hits -= a.cache_hits;
   d.cache_misses -= a.cache_misses;
@@ -45,11 +46,13 @@ void PrintDbStatsLine(const ringdb::ShardStats& d) {
   std::printf(
       "  db: writes %" PRIu64 ", write groups %" PRIu64 " (%.1f writes/group), WAL syncs %" PRIu64
       ", WAL %.1f MB, flushes %" PRIu64 " (%.1f MB), compactions %" PRIu64
-      " (%.1f MB written), stall %.1f ms, table gets %" PRIu64 ", block reads %" PRIu64
-      ", bloom skips %" PRIu64 ", cache hit %.1f%%, L0 files %" PRIu64 ", memtable %.1f MB\n",
+      " (%.1f MB written), stall %.1f ms, table gets %" PRIu64 ", block reads %" PRIu64 " (%" PRIu64
+      " through the submission thread), bloom skips %" PRIu64
+      ", cache hit %.1f%%, L0 files %" PRIu64 ", memtable %.1f MB\n",
       d.writes, d.write_groups, per_group, d.wal_syncs, Mb(d.wal_bytes), d.flushes,
       Mb(d.flush_bytes), d.compactions, Mb(d.compaction_write_bytes),
-      static_cast<double>(d.stall_ns) / 1e6, d.gets, d.table_reads, d.bloom_skips,
+      static_cast<double>(d.stall_ns) / 1e6, d.gets, d.table_reads, d.caller_sqpoll_reads,
+      d.bloom_skips,
       lookups ? 100.0 * static_cast<double>(d.cache_hits) / static_cast<double>(lookups) : 0.0,
       d.l0_files, Mb(d.memtable_bytes));
 }
