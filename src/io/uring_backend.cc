@@ -335,11 +335,16 @@ void UringBackend::Prepare(IoRequest* req) {
 
 int UringBackend::Enter(unsigned wait_nr, int64_t timeout_ns) {
   EnsureEnabled();
-  const unsigned pending = io_uring_sq_ready(&ring_);
+  // What this call hands over: the SQEs not yet consumed by the kernel (a short submit
+  // leaves some), or with SQPOLL those not yet given to its thread (it consumes the
+  // ones given at its own pace, every one of them).
+  const bool sqpoll = (setup_flags_ & IORING_SETUP_SQPOLL) != 0;
+  const unsigned pending =
+      sqpoll ? ring_.sq.sqe_tail - ring_.sq.sqe_head : io_uring_sq_ready(&ring_);
   if (pending == 0 && wait_nr == 0) return 0;
 
   // Stamp every request about to be handed over; the SQEs still hold their pointers.
-  const unsigned head = *ring_.sq.khead;
+  const unsigned head = sqpoll ? ring_.sq.sqe_head : *ring_.sq.khead;
   const uint64_t now = pending != 0 ? util::NowNanos() : 0;
   // Parked socket requests (a recv waiting for a client) are not device depth.
   uint32_t depth = submitted_user_ - submitted_socket_;
@@ -369,7 +374,7 @@ int UringBackend::Enter(unsigned wait_nr, int64_t timeout_ns) {
 
   // Count what the kernel actually consumed (the return value of the wait variants
   // does not say), and how many of those were user requests.
-  const unsigned consumed = pending - io_uring_sq_ready(&ring_);
+  const unsigned consumed = sqpoll ? pending : pending - io_uring_sq_ready(&ring_);
   uint32_t users = 0;
   for (unsigned i = 0; i < consumed; i++) {
     const uint64_t ud = ring_.sq.sqes[(head + i) & ring_.sq.ring_mask].user_data;
