@@ -161,11 +161,11 @@ Status TableReader::Open(uint64_t file_size, const Footer& footer, std::string m
   auto raw_of = [&](const BlockHandle& h) {
     return std::string_view(t->meta_).substr(h.offset - meta_offset, h.read_size());
   };
-  std::string_view contents;
+  std::string_view contents, filter;
   if (footer.filter.size != 0) {
-    Status s = VerifyBlock(raw_of(footer.filter), footer.filter, BlockKind::kFilter, &contents);
+    Status s = VerifyBlock(raw_of(footer.filter), footer.filter, BlockKind::kFilter, &filter);
     if (!s.ok()) return s;
-    if (!t->filter_.Parse(contents)) {
+    if (!t->filter_.Parse(filter)) {
       return Status::Corruption("sst filter block at offset " +
                                 std::to_string(footer.filter.offset) + ": malformed");
     }
@@ -180,6 +180,12 @@ Status TableReader::Open(uint64_t file_size, const Footer& footer, std::string m
   if (!s.ok()) return s;
   s = t->BuildIndexPrefixes();
   if (!s.ok()) return s;
+  // Keep the filter's bytes only: the index is a block of its own now and the properties
+  // are decoded, so the rest of the region (the index, most of it) would be held twice.
+  t->meta_ = std::string(filter);
+  if (t->has_filter_ && !t->filter_.Parse(t->meta_)) {
+    return Status::Corruption("sst filter block: malformed after copy");
+  }
   *out = std::move(t);
   return Status::OK();
 }

@@ -108,7 +108,7 @@ class TableReader {
 
   uint64_t file_size_ = 0;
   Footer footer_;
-  std::string meta_;  // owns the filter bytes
+  std::string meta_;  // the filter's contents (the filter views them)
   BlockPtr index_;
   // Point lookups binary-search these rather than the index block (whose entries are
   // scattered over hundreds of KB: two cache misses a probe). index_common_ is the

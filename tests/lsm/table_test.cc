@@ -338,6 +338,38 @@ TEST(TableTest, DecimalKeysTieOnFewSeparators) {
   }
 }
 
+// An open table holds its index once (as a block, beside the 16-byte search entries)
+// and its filter once: not also the raw region they were read from.
+TEST(TableTest, OpenReaderHoldsItsIndexOnce) {
+  Model model;
+  for (int i = 0; i < 20000; i++) {
+    char k[32];
+    std::snprintf(k, sizeof(k), "key%08d", i * 7);
+    model[MakeInternalKey(k, 1, ValueType::kValue)] = std::string(100, 'a' + i % 26);
+  }
+  std::string file;
+  std::unique_ptr<TableReader> t = BuildOpenAndFindAll(model, &file);
+  ASSERT_NE(t, nullptr);
+  const Footer& footer = t->footer();
+  ASSERT_GT(footer.filter.size, 0u);
+  const uint64_t blocks = t->properties().num_data_blocks;
+  const uint64_t held = footer.index.size + footer.filter.size + blocks * 16 + blocks / 64 * 8 +
+                        sizeof(TableReader) + 4096;
+  EXPECT_LE(t->memory_usage(), held) << "index " << footer.index.size << ", filter "
+                                     << footer.filter.size << ", " << blocks << " blocks";
+  EXPECT_GE(t->memory_usage(), footer.index.size + footer.filter.size);
+  // What it holds still answers: the filter rejects absent keys, the index finds the rest.
+  StringBlockFetcher f(file);
+  int passed = 0;
+  for (int i = 0; i < 1000; i++) {
+    char k[32];
+    std::snprintf(k, sizeof(k), "key%08d", i * 7 + 3);
+    passed += t->MayContain(k) ? 1 : 0;
+    EXPECT_EQ(Lookup(*t, &f, k, kMaxSequenceNumber), "ABSENT");
+  }
+  EXPECT_LT(passed, 100);  // 10 bits per key: about 1% false positives
+}
+
 // Keys whose 8 bytes after the common prefix are the same for half the table: lookups
 // fall back to comparing the tied separators in full and still find every key.
 TEST(TableTest, LongPrefixTiesStillFindEveryKey) {
