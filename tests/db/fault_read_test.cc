@@ -27,15 +27,7 @@ namespace {
 class SstBitFlipTest : public FaultTest {
  protected:
   void Run() {
-    {
-      std::unique_ptr<DB> db;
-      ASSERT_OK(DB::Open(Opts(), &db));
-      db_ = std::move(db);
-      WriteAcked("flushed-", 400);
-      ASSERT_OK(db_->Flush());
-      ASSERT_OK(db_->Close());
-      db_.reset();
-    }
+    WriteCleanStore("flushed-", 400, /*flush=*/true);
     OpenFaultyOrDie();
     auto rule = ctl_->AddRule(FaultRule::BitFlip().File(".sst"));
     int corrupt = 0, right = 0;
@@ -82,15 +74,7 @@ TEST_F(SstBitFlipTest, ReadThroughTheSubmissionThreadIsCorruptionNeverWrongData)
 // data, and every key reads right once the faults stop. (512-byte short reads: O_DIRECT
 // refuses a shorter transfer that is not a multiple of the logical block size.)
 TEST_F(FaultTest, SstReadErrorsOnTheCallingThreadAreReportedAndPass) {
-  {
-    std::unique_ptr<DB> db;
-    ASSERT_OK(DB::Open(Opts(), &db));
-    db_ = std::move(db);
-    WriteAcked("flushed-", 400);
-    ASSERT_OK(db_->Flush());
-    ASSERT_OK(db_->Close());
-    db_.reset();
-  }
+  WriteCleanStore("flushed-", 400, /*flush=*/true);
   for (SqpollReads mode : {SqpollReads::kNever, SqpollReads::kAlways}) {
     caller_sqpoll_ = mode;
     for (FaultRule rule : {FaultRule::Error(EIO), FaultRule::ShortTransfer(512)}) {

@@ -330,14 +330,7 @@ TEST_F(FaultTest, WalPreallocationDegradesWhenTheDiskIsNearlyFull) {
 // Issue 11: an Open that fails (here: no space for the new MANIFEST, after the new WAL
 // segment was created) removes the files it created, so a full disk is not kept full.
 TEST_F(FaultTest, FailedOpenRemovesTheFilesItCreated) {
-  {
-    std::unique_ptr<DB> db;
-    ASSERT_OK(DB::Open(Opts(), &db));
-    db_ = std::move(db);
-    WriteAcked("wal-", 100);
-    ASSERT_OK(db_->Close());
-    db_.reset();
-  }
+  WriteCleanStore("wal-", 100, /*flush=*/false);
   const std::string shard = tmp_.Sub("db") + "/shard-000";
   auto all = [](const std::string&) { return true; };
   const auto before = dbtest::ListFiles(shard, all);

@@ -49,6 +49,20 @@ class FaultTest : public ::testing::Test {
   }
   void OpenFaultyOrDie() { ASSERT_OK(OpenFaulty(&db_)); }
 
+  // Opens the store without faults, writes `n` acknowledged keys with prefix `p`
+  // (flushed to a table when `flush`), and closes it.
+  void WriteCleanStore(const std::string& p, int n, bool flush) {
+    std::unique_ptr<DB> db;
+    ASSERT_OK(DB::Open(Opts(), &db));
+    db_ = std::move(db);
+    WriteAcked(p, n);
+    if (flush) {
+      ASSERT_OK(db_->Flush());
+    }
+    ASSERT_OK(db_->Close());
+    db_.reset();
+  }
+
   // Writes `n` acknowledged keys with prefix `p`, recording them.
   void WriteAcked(const std::string& p, int n) {
     for (int i = 0; i < n; ++i) {

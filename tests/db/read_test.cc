@@ -43,6 +43,18 @@ class ReadTest : public ::testing::TestWithParam<IoBackendKind> {
       }
     }
   }
+  // it, from SeekToFirst to its end, shows exactly model.
+  static void ExpectForwardScanMatches(Iterator* it,
+                                       const std::map<std::string, std::string>& model) {
+    auto m = model.begin();
+    for (it->SeekToFirst(); it->Valid(); it->Next(), ++m) {
+      ASSERT_TRUE(m != model.end());
+      ASSERT_EQ(it->key(), m->first);
+      ASSERT_EQ(it->value(), m->second);
+    }
+    ASSERT_OK(it->status());
+    ASSERT_TRUE(m == model.end());
+  }
   static std::string Key(int i) {
     char buf[32];
     std::snprintf(buf, sizeof(buf), "key%06d", i);
@@ -68,14 +80,8 @@ TEST_P(ReadTest, IteratorScansAllShardsInOrderBothWays) {
     ReadOptions ro;
     ro.iterator_chunk_bytes = chunk;
     std::unique_ptr<Iterator> it = db_->NewIterator(ro);
-    auto m = model_.begin();
-    for (it->SeekToFirst(); it->Valid(); it->Next(), ++m) {
-      ASSERT_TRUE(m != model_.end());
-      ASSERT_EQ(it->key(), m->first);
-      ASSERT_EQ(it->value(), m->second);
-    }
-    ASSERT_OK(it->status());
-    ASSERT_TRUE(m == model_.end()) << "chunk " << chunk;
+    SCOPED_TRACE("chunk " + std::to_string(chunk));
+    ExpectForwardScanMatches(it.get(), model_);
     auto r = model_.rbegin();
     for (it->SeekToLast(); it->Valid(); it->Prev(), ++r) {
       ASSERT_TRUE(r != model_.rend());
@@ -188,14 +194,7 @@ TEST_P(ReadTest, SnapshotKeepsOldVersionsThroughFlushAndCompaction) {
     ASSERT_EQ(got, v);
   }
   std::unique_ptr<Iterator> it = db_->NewIterator(ro);
-  auto m = old_model.begin();
-  for (it->SeekToFirst(); it->Valid(); it->Next(), ++m) {
-    ASSERT_TRUE(m != old_model.end());
-    ASSERT_EQ(it->key(), m->first);
-    ASSERT_EQ(it->value(), m->second);
-  }
-  ASSERT_OK(it->status());
-  EXPECT_TRUE(m == old_model.end());
+  ExpectForwardScanMatches(it.get(), old_model);
   it.reset();
   db_->ReleaseSnapshot(snap);
   // Latest view: the last round.
@@ -316,13 +315,7 @@ TEST_P(ReadTest, ColdReadsThroughTheSubmissionThreadReadEveryKeyRight) {
     for (std::thread& th : threads) th.join();
     EXPECT_EQ(wrong.load(), 0);
     std::unique_ptr<Iterator> it = db_->NewIterator(ReadOptions());
-    auto m = model_.begin();
-    for (it->SeekToFirst(); it->Valid(); it->Next(), ++m) {
-      ASSERT_TRUE(m != model_.end());
-      ASSERT_EQ(it->key(), m->first);
-      ASSERT_EQ(it->value(), m->second);
-    }
-    ASSERT_OK(it->status());
+    ExpectForwardScanMatches(it.get(), model_);
     it.reset();
     // Each read reaches its shard's counts when the shard next runs: wait for them.
     Stats after;
