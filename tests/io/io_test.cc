@@ -362,7 +362,9 @@ TEST_P(IoTest, SqpollRingsShareOneSubmissionThread) {
       EXPECT_GE(r.depth_at_submit, 1u) << "round " << round;
       EXPECT_LE(r.depth_at_submit, static_cast<uint32_t>(kN)) << "round " << round;
     }
-    if (round % 2 == 1) EXPECT_EQ(in, out) << "round " << round;
+    if (round % 2 == 1) {
+      EXPECT_EQ(in, out) << "round " << round;
+    }
   }
   // Another ring attaches to the same thread and works beside the first.
   std::unique_ptr<IoBackend> b2;
