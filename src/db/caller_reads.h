@@ -17,7 +17,6 @@
 //  - handed to the shard: one message with every block, issued by the shard in one
 //    submission and cached there; the caller waits for it (spin, then park).
 //
-//
 // Many threads reading at once (Options::caller_read_sqpoll): a call's reads go to a
 // second ring of the thread's, attached to the DB's kernel submission thread
 // (io::SqpollThread), which issues them; the thread only sleeps until they complete.

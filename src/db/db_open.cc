@@ -217,7 +217,7 @@ lsm::ShardOptions ShardOptionsFor(const Options& opt, uint32_t shards) {
 
 // Options::caller_read_sqpoll: the DB's submission thread for application threads'
 // reads, and from how many of them in flight a read uses it. A kernel that refuses
-// SQPOLL leaves every read on its thread's own ring (logged once).
+// SQPOLL leaves every read on its thread's own ring (logged at Open).
 void DBImpl::SetUpCallerSqpoll(const Options& opt, DBImpl* db) {
   CallerIoConfig& io = db->caller_io_;
   io.in_flight = &db->caller_reads_in_flight_;

@@ -160,7 +160,7 @@ struct BackendOptions {
   // io_uring: >= 0 makes a ring whose submissions the kernel thread of that ring
   // (IORING_SETUP_SQPOLL) takes up (IORING_SETUP_ATTACH_WQ), so submitting costs no
   // system call while the thread polls; waiting for completions still does. Where the
-  // kernel refuses, an ordinary ring. See SqpollThread in uring_backend.h.
+  // kernel refuses, an ordinary ring. See io/sqpoll_thread.h.
   int sqpoll_attach_fd = -1;
 };
 
