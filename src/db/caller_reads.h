@@ -45,7 +45,9 @@ struct CallerIoConfig {
   // go through it, on a second ring of the thread's attached to it (1: always).
   int sqpoll_fd = -1;
   uint32_t sqpoll_from = 1;
-  std::atomic<uint32_t>* in_flight = nullptr;  // the DB's count of calls reading now
+  // The DB's count of calls reading now; null where nothing needs it (no submission
+  // thread, or kAlways).
+  std::atomic<uint32_t>* in_flight = nullptr;
 };
 
 // One block an application thread reads for shard `shard`.

@@ -220,7 +220,6 @@ lsm::ShardOptions ShardOptionsFor(const Options& opt, uint32_t shards) {
 // SQPOLL leaves every read on its thread's own ring (logged at Open).
 void DBImpl::SetUpCallerSqpoll(const Options& opt, DBImpl* db) {
   CallerIoConfig& io = db->caller_io_;
-  io.in_flight = &db->caller_reads_in_flight_;
   if (opt.caller_read_sqpoll == SqpollReads::kNever || !opt.caller_block_reads ||
       io.backend.kind != io::BackendKind::kUring) {
     return;
@@ -236,6 +235,8 @@ void DBImpl::SetUpCallerSqpoll(const Options& opt, DBImpl* db) {
   const long ncpu = std::max(1L, sysconf(_SC_NPROCESSORS_ONLN));
   io.sqpoll_from =
       opt.caller_read_sqpoll == SqpollReads::kAlways ? 1 : static_cast<uint32_t>(6 * ncpu + 1);
+  // Only kAuto needs the count (an atomic add on a shared line per call that misses).
+  if (io.sqpoll_from > 1) io.in_flight = &db->caller_reads_in_flight_;
 }
 
 Status CheckKeyValue(std::string_view key, std::string_view value) {
