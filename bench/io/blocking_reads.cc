@@ -2,7 +2,11 @@
 // time, get from this machine with no engine at all: the ceiling for an engine's cold
 // point reads from application threads (docs/bench.md "Cold reads: the ceiling").
 //
-//   blocking_reads FILE psync|ring|server|sqpoll THREADS SECONDS [SPIN_NS]
+//   blocking_reads PATH psync|ring|server|sqpoll THREADS SECONDS [SPIN_NS]
+//
+// PATH: a file, or a directory whose *.sst files (searched recursively) are read, each
+// in proportion to its size: an engine's own tables, so that the reads land where the
+// engine's do (on this VM a file written recently reads faster than an old one).
 //
 // MODE:
 //   psync   pread() on each thread
@@ -30,6 +34,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <mutex>
 #include <random>
 #include <string>
@@ -42,7 +47,12 @@ using Clock = std::chrono::steady_clock;
 constexpr size_t kRead = 4096;
 constexpr uint8_t kOpFutexWake = 52;  // IORING_OP_FUTEX_WAKE (6.7); Debian 12's header predates it
 
-int g_fd = -1;
+// The files read, each with the first block (of kRead bytes) it holds in the whole.
+struct File {
+  int fd = -1;
+  uint64_t first_block = 0;
+};
+std::vector<File> g_files;
 uint64_t g_blocks = 0;
 std::atomic<bool> g_stop{false}, g_server_stop{false};
 
@@ -54,6 +64,7 @@ void FutexWake(std::atomic<uint32_t>* a) {
 }
 
 struct Request {
+  int fd = -1;
   uint64_t offset = 0;
   void* buf = nullptr;
   std::atomic<uint32_t> done{0};
@@ -84,7 +95,7 @@ void Server() {
     }
     for (Request* r : batch) {
       io_uring_sqe* sqe = io_uring_get_sqe(&ring);
-      io_uring_prep_read(sqe, g_fd, r->buf, kRead, r->offset);
+      io_uring_prep_read(sqe, r->fd, r->buf, kRead, r->offset);
       io_uring_sqe_set_data(sqe, r);
       inflight++;
     }
@@ -129,20 +140,33 @@ io_uring g_sq_ring;
 
 enum class Mode { kPsync, kRing, kServer, kSqpoll };
 
-// Blocks in one read at offset (mode's way); req is the thread's server request.
-void ReadOne(Mode mode, io_uring* ring, Request* req, uint64_t offset) {
+// The file holding block b of the whole, and the block's offset in it.
+void Locate(uint64_t b, int* fd, uint64_t* offset) {
+  auto it = std::upper_bound(g_files.begin(), g_files.end(), b,
+                             [](uint64_t v, const File& f) { return v < f.first_block; });
+  --it;
+  *fd = it->fd;
+  *offset = (b - it->first_block) * kRead;
+}
+
+// Blocks in one read of block b (mode's way); req is the thread's server request.
+void ReadOne(Mode mode, io_uring* ring, Request* req, uint64_t b) {
+  int fd = -1;
+  uint64_t offset = 0;
+  Locate(b, &fd, &offset);
   if (mode == Mode::kPsync) {
-    if (pread(g_fd, req->buf, kRead, static_cast<off_t>(offset)) != static_cast<ssize_t>(kRead))
+    if (pread(fd, req->buf, kRead, static_cast<off_t>(offset)) != static_cast<ssize_t>(kRead))
       Die("pread", errno);
   } else if (mode == Mode::kRing || mode == Mode::kSqpoll) {
     io_uring_sqe* sqe = io_uring_get_sqe(ring);
-    io_uring_prep_read(sqe, g_fd, req->buf, kRead, offset);
+    io_uring_prep_read(sqe, fd, req->buf, kRead, offset);
     io_uring_submit_and_wait(ring, 1);
     io_uring_cqe* cqe;
     if (int r = io_uring_peek_cqe(ring, &cqe); r < 0) Die("io_uring_peek_cqe", -r);
     if (cqe->res != static_cast<int>(kRead)) Die("read", cqe->res < 0 ? -cqe->res : EIO);
     io_uring_cqe_seen(ring, cqe);
   } else {
+    req->fd = fd;
     req->offset = offset;
     req->done.store(0);
     bool ring_bell = false;
@@ -179,7 +203,7 @@ void ReadLoop(Mode mode, int thread, int64_t spin_ns, std::vector<uint32_t>* lat
   lats->reserve(1 << 20);
   while (!g_stop.load(std::memory_order_relaxed)) {
     const auto start = Clock::now();
-    ReadOne(mode, &ring, &req, rng() % g_blocks * kRead);
+    ReadOne(mode, &ring, &req, rng() % g_blocks);
     if (spin_ns > 0) {
       const auto read_done = Clock::now();
       while (Clock::now() - read_done < std::chrono::nanoseconds(spin_ns)) {
@@ -206,12 +230,36 @@ void Report(const char* mode, int threads, int64_t spin_ns, double elapsed,
       pct(0.99), pct(0.999), n ? lats->back() : 0u);
 }
 
+// Opens path, or every *.sst under it where it is a directory.
+void OpenFiles(const std::string& path) {
+  std::vector<std::string> names;
+  if (std::filesystem::is_directory(path)) {
+    for (const auto& e : std::filesystem::recursive_directory_iterator(path)) {
+      if (e.is_regular_file() && e.path().extension() == ".sst") names.push_back(e.path());
+    }
+    std::sort(names.begin(), names.end());
+  } else {
+    names.push_back(path);
+  }
+  for (const std::string& n : names) {
+    const int fd = open(n.c_str(), O_RDONLY | O_DIRECT);
+    if (fd < 0) Die(n.c_str(), errno);
+    const uint64_t blocks = static_cast<uint64_t>(lseek(fd, 0, SEEK_END)) / kRead;
+    if (blocks == 0) {
+      close(fd);
+      continue;
+    }
+    g_files.push_back(File{fd, g_blocks});
+    g_blocks += blocks;
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   if (argc < 5) {
     std::fprintf(stderr,
-                 "usage: blocking_reads FILE psync|ring|server|sqpoll THREADS SECONDS "
+                 "usage: blocking_reads PATH psync|ring|server|sqpoll THREADS SECONDS "
                  "[SPIN_NS]\n");
     return 2;
   }
@@ -234,10 +282,8 @@ int main(int argc, char** argv) {
     p.sq_thread_idle = 2;  // ms, as ringdb's (Options::caller_read_sqpoll)
     if (int r = io_uring_queue_init_params(1, &g_sq_ring, &p); r < 0) Die("io_uring SQPOLL", -r);
   }
-  g_fd = open(argv[1], O_RDONLY | O_DIRECT);
-  if (g_fd < 0) Die(argv[1], errno);
-  g_blocks = static_cast<uint64_t>(lseek(g_fd, 0, SEEK_END)) / kRead;
-  if (g_blocks < 256) Die("file smaller than 1 MiB", EINVAL);
+  OpenFiles(argv[1]);
+  if (g_blocks < 256) Die("less than 1 MiB to read", EINVAL);
 
   std::thread server;
   if (mode == Mode::kServer) server = std::thread(Server);
