@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "db/shard_messages.h"
+#include "db/thread_stats.h"
 #include "io/uring_backend.h"
 #include "lsm/table_cache.h"
 #include "util/clock.h"
@@ -107,6 +108,33 @@ void CountDone(io::IoRequest* q) {
   --*static_cast<size_t*>(q->user);
 }
 
+// Verifies and copies out one completed read (TableCache::FinishBlockRead), counts it, and
+// sends the shard what it needs: the block when its cache admits it, or (reads_to_shard)
+// the read itself, for the shard to count and trace.
+void Finish(rt::Runtime* rt, const CallerIoConfig& io, const CallerRead& c, const io::IoRequest& q,
+            bool sqpoll) {
+  lsm::BlockRead& r = *c.read;
+  lsm::TableCache::FinishBlockRead(&r, q);
+  const bool admit = r.status.ok() && r.fill_cache &&
+                     c.owner->block_cache().Admit(r.table->number, r.handle.offset);
+  const bool to_shard = io.reads_to_shard || io.stats == nullptr;
+  if (!to_shard) io.stats->ForThisThread().shard(c.shard).block_reads.Record(q, sqpoll);
+  if (!admit && !to_shard) return;
+  auto done = std::make_unique<BlockReadDoneMsg>();
+  done->shard = c.owner;
+  done->account = to_shard;
+  done->req = q;
+  done->req.buf = nullptr;
+  done->req.done = nullptr;
+  done->req.user = nullptr;
+  done->file_number = r.table->number;
+  done->block_offset = r.handle.offset;
+  done->sqpoll = sqpoll;
+  if (admit) done->block = r.block;
+  // The shard frees it; nobody waits for it, so it does not wake the shard each time.
+  rt->PushForeign(c.shard, done.release(), rt::Runtime::Wake::kLazy);
+}
+
 }  // namespace
 
 bool ReadOnCaller(rt::Runtime* rt, const CallerIoConfig& io, const CallerRead* reads, size_t n) {
@@ -143,23 +171,7 @@ bool ReadOnCaller(rt::Runtime* rt, const CallerIoConfig& io, const CallerRead* r
   }
   // (n is at most a MultiGet's misses per shard round; the backend's queue depth bounds
   // what is in the kernel at once, the rest waits in its queue.)
-  for (size_t i = 0; i < n; i++) {
-    lsm::BlockRead& r = *reads[i].read;
-    const io::IoRequest& q = t->reqs[i];
-    auto done = std::make_unique<BlockReadDoneMsg>();
-    done->shard = reads[i].owner;
-    done->req = q;
-    done->req.buf = nullptr;
-    done->req.done = nullptr;
-    done->req.user = nullptr;
-    done->file_number = r.table->number;
-    done->block_offset = r.handle.offset;
-    done->sqpoll = sqpoll;
-    lsm::TableCache::FinishBlockRead(&r, q);
-    if (r.status.ok() && r.fill_cache) done->block = r.block;
-    // The shard frees it; nobody waits for it, so it does not wake the shard each time.
-    rt->PushForeign(reads[i].shard, done.release(), rt::Runtime::Wake::kLazy);
-  }
+  for (size_t i = 0; i < n; i++) Finish(rt, io, reads[i], t->reqs[i], sqpoll);
   return true;
 }
 

@@ -9,11 +9,14 @@
 //    tests so injected faults reach it; created on a thread's first miss and kept for
 //    the last two DBs the thread read from), into the thread's read buffer (a fixed buffer
 //    of its ring), submitted and waited for in one system call. The thread verifies what it
-//    read and copies each block out at its size. Then one message per
-//    block, which the caller does not wait for, hands the shard the completed I/O (so its I/O
-//    statistics and trace stay complete) and the block for its cache (the cache has one
-//    writer, the shard). The caller never queues behind the shard's other work: under a
-//    steady writer that wait was most of a miss's latency.
+//    read and copies each block out at its size. The thread counts the reads in its own
+//    stats block for the shard (thread_stats.h), which GetStats adds into the shard's I/O
+//    statistics. A block the cache admits (BlockCache::Admit) goes to the shard in a
+//    message the caller does not wait for (the cache has one writer, the shard); other
+//    reads send nothing. While the DB records an I/O trace (Options::io_trace) every read
+//    goes to the shard in such a message instead, and the shard counts and traces it.
+//    The caller never queues behind the shard's other work: under a steady writer that
+//    wait was most of a miss's latency.
 //  - handed to the shard: one message with every block, issued by the shard in one
 //    submission and cached there; the caller waits for it (spin, then park).
 //
@@ -35,6 +38,8 @@
 
 namespace ringdb::db {
 
+class StatsRegistry;
+
 // What a thread needs to make its own backend for one DB.
 struct CallerIoConfig {
   uint64_t db_id = 0;  // unique per DB instance in the process
@@ -48,6 +53,10 @@ struct CallerIoConfig {
   // The DB's count of calls reading now; null where nothing needs it (no submission
   // thread, or kAlways).
   std::atomic<uint32_t>* in_flight = nullptr;
+  // Where the thread counts its reads; null, or an I/O trace running: every read goes
+  // to its shard, which counts (and traces) it.
+  StatsRegistry* stats = nullptr;
+  bool reads_to_shard = false;
 };
 
 // One block an application thread reads for shard `shard`.
@@ -57,9 +66,9 @@ struct CallerRead {
   lsm::BlockRead* read = nullptr;
 };
 
-// Reads every block on the calling thread, all in flight at once, verifies each and
-// hands each to its shard (BlockReadDoneMsg, not waited for). Fills read->block or
-// read->status.
+// Reads every block on the calling thread, all in flight at once, verifies each, counts
+// it and hands the blocks the cache admits to their shards (BlockReadDoneMsg, not waited
+// for). Fills read->block or read->status.
 // False (nothing read) when this thread cannot have a backend: the caller hands the
 // reads to the shards instead.
 bool ReadOnCaller(rt::Runtime* rt, const CallerIoConfig& io, const CallerRead* reads, size_t n);

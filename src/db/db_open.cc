@@ -291,6 +291,8 @@ Status DBImpl::Open(const Options& opt, const testing::OpenHooks* hooks, std::un
     db->caller_io_.backend.poll_batch = 0;
     db->caller_io_.backend.quiet = true;
     db->caller_io_.wrap = rt_opt.wrap_backend;
+    db->caller_io_.stats = db->stats_.get();
+    db->caller_io_.reads_to_shard = opt.io_trace;  // the shard traces every read
     DBImpl::SetUpCallerSqpoll(opt, db.get());
     const std::string& why = db->rt_->reactor(0)->backend_choice().reason;
     if (!why.empty()) db->backend_desc_ += " (" + why + ")";

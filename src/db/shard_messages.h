@@ -149,16 +149,20 @@ struct BlockReadDoneMsg : rt::Message {
   io::IoRequest req;  // the completed read, for the statistics and the trace
   uint64_t file_number = 0;
   uint64_t block_offset = 0;
-  lsm::BlockPtr block;  // null: not to be cached (fill_cache off, or it failed)
+  lsm::BlockPtr block;  // null: not to be cached (not admitted, fill_cache off, failed)
   bool sqpoll = false;  // issued by the DB's submission thread (caller_reads.h)
+  // The shard counts (and traces) the read; else the reading thread counted it.
+  bool account = true;
 
   BlockReadDoneMsg() { handler = &OnShard; }
   static void OnShard(rt::Message* m, rt::Reactor* r) {
     std::unique_ptr<BlockReadDoneMsg> d(static_cast<BlockReadDoneMsg*>(m));
-    r->AccountForeignIo(d->req);
-    if (d->sqpoll) d->shard->CountCallerSqpollRead();
-    if (d->req.result >= 0)
-      d->shard->AdoptBlockRead(d->file_number, d->block_offset, std::move(d->block));
+    if (d->account) {
+      r->AccountForeignIo(d->req);
+      if (d->sqpoll) d->shard->CountCallerSqpollRead();
+      if (d->req.result >= 0) d->shard->CountTableRead();
+    }
+    if (d->block) d->shard->AdoptBlock(d->file_number, d->block_offset, std::move(d->block));
   }
 };
 

@@ -1,5 +1,6 @@
 #include "db/thread_stats.h"
 
+#include <algorithm>
 #include <array>
 
 namespace ringdb::db {
@@ -41,6 +42,33 @@ void ConcurrentHistogram::AddTo(HistogramData* out) const {
                    max_.load(std::memory_order_relaxed));
 }
 
+void ThreadIoStats::Record(const io::IoRequest& r, bool through_sqpoll) {
+  count.Add(1);
+  if (r.result < 0) {
+    errors.Add(1);
+  } else {
+    read_bytes.Add(static_cast<uint64_t>(r.result));
+  }
+  sqpoll.Add(through_sqpoll ? 1 : 0);
+  if (r.submit_ns != 0 && r.complete_ns >= r.submit_ns)
+    latency_ns.Record(r.complete_ns - r.submit_ns);
+  if (r.depth_at_submit != 0) depth_at_submit.Record(r.depth_at_submit);
+}
+
+void ThreadIoStats::AddTo(lsm::InternalShardStats* out) const {
+  IoClassStats& c = out->io.of(IoClass::kUserRead);
+  const uint64_t n = count.Get();
+  const uint64_t failed = errors.Get();
+  c.count += n;
+  c.reads += n;
+  c.errors += failed;
+  c.read_bytes += read_bytes.Get();
+  latency_ns.AddTo(&c.latency_ns);
+  depth_at_submit.AddTo(&out->io.depth_at_submit);
+  out->table_reads += n - std::min(n, failed);
+  out->caller_sqpoll_reads += sqpoll.Get();
+}
+
 void ThreadShardStats::AddTo(lsm::InternalShardStats* out) const {
   AddOp(get, &out->op(OpKind::kGet));
   AddOp(multiget, &out->op(OpKind::kMultiGet));
@@ -52,6 +80,7 @@ void ThreadShardStats::AddTo(lsm::InternalShardStats* out) const {
   out->bloom_false_positives += bloom_false_positives.Get();
   out->cache_hits += cache_hits.Get();
   out->cache_misses += cache_misses.Get();
+  block_reads.AddTo(out);
 }
 
 ThreadStats::~ThreadStats() {

@@ -15,6 +15,7 @@
 #include <mutex>
 #include <vector>
 
+#include "io/io_backend.h"
 #include "lsm/point_lookup.h"
 #include "lsm/shard.h"
 #include "ringdb/stats.h"
@@ -69,6 +70,21 @@ struct ThreadOpStats {
   }
 };
 
+// The blocks one thread read itself from one shard's tables (caller_reads.h), counted
+// as the shard's reactor counts the reads it issues (IoClass::kUserRead), so that the
+// shard's I/O statistics stay complete without a message per read.
+struct ThreadIoStats {
+  Counter count;
+  Counter errors;
+  Counter read_bytes;
+  Counter sqpoll;  // of them, issued by the DB's submission thread
+  ConcurrentHistogram latency_ns;
+  ConcurrentHistogram depth_at_submit;
+  void Record(const io::IoRequest& r, bool through_sqpoll);
+  // Adds these reads into a shard's stats (I/O, table_reads, caller_sqpoll_reads).
+  void AddTo(lsm::InternalShardStats* out) const;
+};
+
 // One shard, as seen by one thread.
 struct ThreadShardStats {
   ThreadOpStats get;
@@ -77,6 +93,7 @@ struct ThreadShardStats {
   ThreadOpStats iter_next;  // latency unrecorded: counts and items only
   Counter user_bytes_read;
   Counter table_searches, bloom_skips, bloom_false_positives, cache_hits, cache_misses;
+  ThreadIoStats block_reads;
   void AddReads(const lsm::ReadCounters& rc) {
     table_searches.Add(rc.table_searches);
     bloom_skips.Add(rc.bloom_skips);

@@ -11,6 +11,14 @@ namespace {
 // Buckets per expected 4 KiB block: chains stay around one entry long.
 constexpr size_t kMinBuckets = 64;
 constexpr size_t kMaxBuckets = size_t{1} << 22;
+// The doorkeeper's window (new bits between clears) is the capacity in 4 KiB blocks,
+// within these bounds, and it has 8 bits per block of the window: at most 1 in 8 set,
+// so at most about 1 in 8 blocks read once gets in by a false positive.
+constexpr size_t kMinDoorWindow = 1024;
+constexpr size_t kMaxDoorWindow = size_t{1} << 22;
+constexpr size_t kDoorBitsPerBlock = 16;
+// "Full": less than this many bytes free (a few data blocks).
+constexpr size_t kFullSlack = 16 << 10;
 
 }  // namespace
 
@@ -22,6 +30,11 @@ BlockCache::BlockCache(size_t capacity_bytes, rt::rcu::RetireList* retire)
   mask_ = n - 1;
   buckets_ = std::make_unique<std::atomic<Entry*>[]>(n);
   for (size_t i = 0; i < n; i++) buckets_[i].store(nullptr, std::memory_order_relaxed);
+  door_window_ = std::clamp<size_t>(capacity_bytes / 4096, kMinDoorWindow, kMaxDoorWindow);
+  const size_t bits = std::bit_ceil(door_window_ * kDoorBitsPerBlock);
+  door_mask_ = bits - 1;
+  door_ = std::make_unique<std::atomic<uint64_t>[]>(bits / 64);
+  for (size_t i = 0; i < bits / 64; i++) door_[i].store(0, std::memory_order_relaxed);
 }
 
 BlockCache::~BlockCache() {
@@ -40,6 +53,31 @@ BlockCache::Entry* BlockCache::Find(uint64_t file, uint64_t offset) const {
   return nullptr;
 }
 
+bool BlockCache::Full() const {
+  return usage() + kFullSlack > capacity_;
+}
+
+bool BlockCache::Admit(uint64_t file_number, uint64_t offset) const {
+  if (capacity_ == 0) return false;
+  if (!Full()) return true;
+  // Not Bucket's hash: a bucket's chain and a doorkeeper bit should not collide together.
+  uint64_t h = (file_number * 0xff51afd7ed558ccdull) ^ (offset * 0x9e3779b97f4a7c15ull);
+  h ^= h >> 31;
+  const size_t bit = static_cast<size_t>(h) & door_mask_;
+  std::atomic<uint64_t>& word = door_[bit / 64];
+  const uint64_t mask = uint64_t{1} << (bit % 64);
+  const uint64_t old = word.load(std::memory_order_relaxed);
+  if ((old & mask) != 0) return true;  // missed before within the window
+  // A plain store: a bit another thread sets in the same word meanwhile may be lost,
+  // and that block then waits for one more miss. Cheaper than a locked or on every miss.
+  word.store(old | mask, std::memory_order_relaxed);
+  if (door_marks_.fetch_add(1, std::memory_order_relaxed) + 1 >= door_window_) {
+    door_marks_.store(0, std::memory_order_relaxed);
+    for (size_t i = 0; i <= door_mask_ / 64; i++) door_[i].store(0, std::memory_order_relaxed);
+  }
+  return false;
+}
+
 void BlockCache::Insert(uint64_t file_number, uint64_t offset, BlockPtr block, size_t charge) {
   if (capacity_ == 0 || charge + pinned_ > capacity_) return;
   if (Find(file_number, offset) != nullptr) return;
@@ -53,7 +91,7 @@ void BlockCache::Insert(uint64_t file_number, uint64_t offset, BlockPtr block, s
   head.store(e, std::memory_order_release);  // publishes the filled entry
   clock_.push_back(e);
   entries_++;
-  usage_ += charge;
+  AddUsage(charge);
   EvictToFit();
 }
 
@@ -67,7 +105,7 @@ void BlockCache::Unlink(Entry* e) {
   // Readers on e keep following e->next, which is left as it is.
   link->store(e->next.load(std::memory_order_relaxed), std::memory_order_release);
   entries_--;
-  usage_ -= e->charge;
+  SubUsage(e->charge);
   retire_->AddDelete(e);
 }
 
@@ -84,7 +122,7 @@ void BlockCache::EvictToFit() {
   // Every entry gets at most one second chance per call: the loop ends after two
   // passes even if readers keep setting bits.
   size_t budget = 2 * clock_.size() + 1;
-  while (usage_ > capacity_ && !clock_.empty()) {
+  while (usage() > capacity_ && !clock_.empty()) {
     Entry* e = clock_.front();
     clock_.pop_front();
     if (e == nullptr) continue;

@@ -19,6 +19,15 @@
 //
 // Charges: data blocks by their heap size; index and filter blocks of open tables are
 // pinned (charged, never evicted) while the table is open.
+//
+// Admission (Admit): while the cache has room every block read is cached. Once it is
+// full, a block read after a miss is cached only when it missed before within about one
+// cache lifetime (the doorkeeper of TinyLFU, Einziger et al.: a bit per hashed block,
+// cleared after as many new bits as the cache holds blocks). A block read once would be
+// evicted before anyone asked for it again; not caching it saves its copy, its entry,
+// an eviction and a free on the reclaimer, the whole cost of a cache that is far smaller
+// than what is read (uniform reads over a large store), and keeps the cached blocks
+// that are read again.
 #pragma once
 
 #include <atomic>
@@ -54,6 +63,13 @@ class BlockCache {
     return nullptr;
   }
 
+  // Any thread, for a block just read after a miss of Lookup: whether it should be
+  // offered to Insert (see "Admission" above). Touches the doorkeeper only while the
+  // cache is full: one relaxed load, and for a first miss a relaxed store and one
+  // fetch_add on a counter shared by the cache's readers (misses only; a miss costs a
+  // disk read).
+  bool Admit(uint64_t file_number, uint64_t offset) const;
+
   // ---- writer (shard thread) ----
   // Whether (file, offset) is cached, without marking it referenced.
   bool Contains(uint64_t file_number, uint64_t offset) const {
@@ -69,15 +85,15 @@ class BlockCache {
   // alone may exceed the capacity (then nothing is cached).
   void Pin(size_t bytes) {
     pinned_ += bytes;
-    usage_ += bytes;
+    AddUsage(bytes);
     EvictToFit();
   }
   void Unpin(size_t bytes) {
     pinned_ -= bytes;
-    usage_ -= bytes;
+    SubUsage(bytes);
   }
 
-  size_t usage() const { return usage_; }  // entries + pinned
+  size_t usage() const { return usage_.load(std::memory_order_relaxed); }  // entries + pinned
   size_t pinned() const { return pinned_; }
   size_t capacity() const { return capacity_; }
   size_t entries() const { return entries_; }
@@ -96,6 +112,11 @@ class BlockCache {
     h ^= h >> 29;
     return static_cast<size_t>(h) & mask_;
   }
+  // The writer's updates of usage_ (one writer: load and store, no read-modify-write).
+  void AddUsage(size_t n) { usage_.store(usage() + n, std::memory_order_relaxed); }
+  void SubUsage(size_t n) { usage_.store(usage() - n, std::memory_order_relaxed); }
+  // True while Insert would have to evict (Admit's test: less than a few blocks free).
+  bool Full() const;
   Entry* Find(uint64_t file, uint64_t offset) const;
   void Unlink(Entry* e);  // from its chain; then retire it
   void EvictToFit();
@@ -108,8 +129,15 @@ class BlockCache {
   // entry loses its bit and goes to the back, an unreferenced one is evicted.
   std::deque<Entry*> clock_;  // entries in the cache, plus EraseFile'd ones (skipped)
   size_t entries_ = 0;
-  size_t usage_ = 0;
+  std::atomic<size_t> usage_{0};  // written by the writer, read by Admit on any thread
   size_t pinned_ = 0;
+
+  // The doorkeeper (Admit): 8 bits per block the capacity holds (in 4 KiB blocks),
+  // cleared by whichever thread sets the window's'th new bit.
+  size_t door_mask_ = 0;  // bits - 1
+  size_t door_window_ = 0;
+  std::unique_ptr<std::atomic<uint64_t>[]> door_;
+  alignas(64) mutable std::atomic<size_t> door_marks_{0};  // new bits since the last clear
 };
 
 }  // namespace ringdb::lsm

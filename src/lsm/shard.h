@@ -190,11 +190,13 @@ class Shard {
   // (fiber) Reads blocks for another thread's lookups or iterators (one submission).
   void ReadBlocks(BlockRead* reads, size_t n) { tables_.ReadBlocks(reads, n, &reads_.table_reads); }
   // (shard thread) A block that a reader on another thread read from table
-  // `file_number` itself: counted as a table read, and cached when `block` is set.
-  void AdoptBlockRead(uint64_t file_number, uint64_t offset, BlockPtr block) {
-    reads_.table_reads++;
-    if (block) tables_.blocks().Insert(file_number, offset, block, block->charge());
+  // `file_number` itself and the cache admitted: cached.
+  void AdoptBlock(uint64_t file_number, uint64_t offset, BlockPtr block) {
+    tables_.blocks().Insert(file_number, offset, block, block->charge());
   }
+  // (shard thread) Counts a block read that a reader on another thread made itself
+  // and handed to the shard to count (caller_reads.h).
+  void CountTableRead() { reads_.table_reads++; }
   // (shard thread) Counts a block read an application thread made through the DB's
   // submission thread (ShardStats::caller_sqpoll_reads).
   void CountCallerSqpollRead() { caller_sqpoll_reads_++; }

@@ -120,7 +120,7 @@ void TableCache::ReadBlocks(BlockRead* reads, size_t n, uint64_t* table_reads) {
     BlockRead& r = reads[i];
     if (reqs[i].result >= 0) (*table_reads)++;
     FinishBlockRead(&r, reqs[i]);
-    if (r.status.ok() && r.fill_cache) {
+    if (r.status.ok() && r.fill_cache && cache_.Admit(r.table->number, r.handle.offset)) {
       cache_.Insert(r.table->number, r.handle.offset, r.block, r.block->charge());
     }
   }

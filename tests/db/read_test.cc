@@ -278,6 +278,84 @@ TEST_P(ReadTest, BlocksReadOnTheCallingThreadAreChargedTheirSize) {
   EXPECT_LT(per_block, 4096u + 1024u) << reads << " blocks read";
 }
 
+// An application thread counts the blocks it reads in its shard's statistics itself (no
+// message per read): GetStats right after the reads shows every one, as a table read and
+// as a user read of the shard's I/O. With the cache full of other blocks, a block read
+// once is not cached, but a block read again is (BlockCache::Admit), and then hits.
+TEST_P(ReadTest, CallerReadsAreCountedAtOnceAndAHotBlockGetsIntoAFullCache) {
+  Open();
+  Fill(6000);
+  ASSERT_OK(db_->Close());
+  opt_.warm_cache_on_open = false;
+  opt_.block_cache_bytes = 3 * (48 << 10);  // ~12 blocks a shard, of ~170 in the store
+  Open();
+  dbtest::WaitForCompactionsToSettle(db_.get());
+  std::string v;
+  for (int i = 0; i < 6000; i += 7) ASSERT_OK(db_->Get(Key(i), &v));  // fills the cache
+  Stats before;
+  ASSERT_OK(db_->GetStats(&before));
+  for (int i = 3; i < 6000; i += 150) {
+    ASSERT_OK(db_->Get(Key(i), &v));
+    ASSERT_EQ(v, model_[Key(i)]);
+  }
+  Stats after;
+  ASSERT_OK(db_->GetStats(&after));
+  const uint64_t reads = after.total.table_reads - before.total.table_reads;
+  EXPECT_GE(reads, 20u);
+  EXPECT_EQ(reads, after.total.cache_misses - before.total.cache_misses);
+  const IoClassStats& io0 = before.total.io.of(IoClass::kUserRead);
+  const IoClassStats& io1 = after.total.io.of(IoClass::kUserRead);
+  EXPECT_EQ(io1.reads - io0.reads, reads);
+  EXPECT_EQ(io1.errors, io0.errors);
+  EXPECT_GE(io1.read_bytes - io0.read_bytes, reads * 4096);
+  EXPECT_EQ(io1.latency_ns.count() - io0.latency_ns.count(), reads);
+  // A hot key: missed, admitted on its second miss (cached when its shard next runs),
+  // then found in the cache.
+  const std::string hot = Key(4321);
+  uint64_t hits = 0;
+  for (int tries = 0; tries < 500 && hits == 0; tries++) {
+    ASSERT_OK(db_->Get(hot, &v));
+    ASSERT_EQ(v, model_[hot]);
+    Stats now;
+    ASSERT_OK(db_->GetStats(&now));
+    hits = now.total.cache_hits - after.total.cache_hits;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  EXPECT_GT(hits, 0u) << "a block read again and again never got into the cache";
+}
+
+// With an I/O trace running, each block an application thread reads goes to its shard,
+// which counts and traces it: the trace holds a record of every read.
+TEST_P(ReadTest, CallerReadsReachTheIoTrace) {
+  Open();
+  Fill(3000);
+  ASSERT_OK(db_->Close());
+  opt_.warm_cache_on_open = false;
+  opt_.io_trace = true;
+  Open();
+  dbtest::WaitForCompactionsToSettle(db_.get());
+  Stats before;
+  ASSERT_OK(db_->GetStats(&before));
+  std::string v;
+  for (int i = 0; i < 3000; i += 100) ASSERT_OK(db_->Get(Key(i), &v));
+  Stats after;
+  for (int polls = 0; polls < 400; polls++) {  // the shards count them when they next run
+    ASSERT_OK(db_->GetStats(&after));
+    if (after.total.table_reads - before.total.table_reads >=
+        after.total.cache_misses - before.total.cache_misses) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  const uint64_t reads = after.total.table_reads - before.total.table_reads;
+  EXPECT_GE(reads, 10u);
+  EXPECT_EQ(reads, after.total.cache_misses - before.total.cache_misses);
+  EXPECT_EQ(
+      after.total.io.of(IoClass::kUserRead).reads - before.total.io.of(IoClass::kUserRead).reads,
+      reads);
+  EXPECT_GE(after.total.io.trace_records - before.total.io.trace_records, reads);
+}
+
 // Whether this kernel lets the process make an SQPOLL thread (else the DB reads without
 // one, as documented, and the test expects none).
 bool SqpollAllowedHere() {

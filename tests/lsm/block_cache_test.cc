@@ -1,7 +1,9 @@
 // BlockCache on its own (until now reached only through table reads): hits and misses,
 // the first copy kept, byte accounting, CLOCK's second chance, EraseFile, Pin/Unpin,
-// a zero capacity, and lookups on other threads while the writer inserts, evicts and
-// erases (every hit is the block of its own (file, offset), never a freed one).
+// a zero capacity, admission (every block while there is room, then a block on its
+// second miss within the doorkeeper's window), and lookups on other threads while the
+// writer inserts, evicts and erases (every hit is the block of its own (file, offset),
+// never a freed one).
 #include "lsm/block_cache.h"
 
 #include <atomic>
@@ -131,6 +133,44 @@ TEST_F(BlockCacheTest, ZeroCapacityCachesNothing) {
   EXPECT_FALSE(Has(1, 0));
   EXPECT_EQ(cache_->entries(), 0u);
   EXPECT_EQ(cache_->usage(), 0u);
+}
+
+TEST_F(BlockCacheTest, AdmitsEveryBlockWhileThereIsRoom) {
+  Make(1 << 20);
+  for (uint64_t i = 0; i < 1000; i++) EXPECT_TRUE(cache_->Admit(7, i * 4096)) << i;
+  Put(1, 0, 4096);  // far from full
+  for (uint64_t i = 0; i < 1000; i++) EXPECT_TRUE(cache_->Admit(7, i * 4096)) << i;
+}
+
+TEST_F(BlockCacheTest, ZeroCapacityAdmitsNothing) {
+  Make(0);
+  EXPECT_FALSE(cache_->Admit(1, 0));
+  EXPECT_FALSE(cache_->Admit(1, 0));
+}
+
+TEST_F(BlockCacheTest, OnceFullABlockIsAdmittedOnItsSecondMiss) {
+  Make(1 << 20);
+  for (uint64_t i = 0; i < 256; i++) Put(1, i * 4096, 4096);
+  ASSERT_EQ(cache_->usage(), size_t{1} << 20);
+  int first = 0;
+  for (uint64_t i = 0; i < 200; i++) first += cache_->Admit(2, i * 4096) ? 1 : 0;
+  // A first miss gets in only where its bit was already set by another block's.
+  EXPECT_LE(first, 10);
+  for (uint64_t i = 0; i < 200; i++) EXPECT_TRUE(cache_->Admit(2, i * 4096)) << i;
+  // Admission changes nothing in the cache by itself.
+  EXPECT_EQ(cache_->entries(), 256u);
+  EXPECT_TRUE(Has(1, 0));
+}
+
+TEST_F(BlockCacheTest, TheDoorkeeperForgetsMissesOlderThanItsWindow) {
+  Make(1 << 20);
+  for (uint64_t i = 0; i < 256; i++) Put(1, i * 4096, 4096);
+  for (uint64_t i = 0; i < 100; i++) cache_->Admit(3, i * 4096);
+  // More first misses than the window (1024 blocks) clear the doorkeeper at least once.
+  for (uint64_t i = 0; i < 3000; i++) cache_->Admit(4, i * 4096);
+  int still = 0;
+  for (uint64_t i = 0; i < 100; i++) still += cache_->Admit(3, i * 4096) ? 1 : 0;
+  EXPECT_LE(still, 20) << "blocks missed three thousand misses ago still admitted";
 }
 
 TEST_F(BlockCacheTest, EraseFileDropsEveryBlockOfThatFileOnly) {
