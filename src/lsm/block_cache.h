@@ -1,8 +1,9 @@
 // BlockCache: a shard's cache of verified SST blocks, bounded in bytes, CLOCK eviction.
 //
 // Thread ownership: one writer, the shard thread (Insert, EraseFile, Pin/Unpin and all
-// eviction), and lock-free readers on any thread (Lookup, inside an rcu::ReadLock).
-// Readers take no lock and do no atomic read-modify-write: a hit costs a hash, a walk
+// eviction), and lock-free readers on any thread (Lookup, inside an rcu::ReadLock;
+// Admit, after a miss).
+// Lookup takes no lock and does no atomic read-modify-write: a hit costs a hash, a walk
 // of one bucket's chain with acquire loads, and at most one relaxed store (the CLOCK
 // reference bit, written only when it is clear, so a hot block's line stays shared).
 //
@@ -132,8 +133,8 @@ class BlockCache {
   std::atomic<size_t> usage_{0};  // written by the writer, read by Admit on any thread
   size_t pinned_ = 0;
 
-  // The doorkeeper (Admit): 8 bits per block the capacity holds (in 4 KiB blocks),
-  // cleared by whichever thread sets the window's'th new bit.
+  // The doorkeeper (Admit): 16 bits per block the capacity holds (in 4 KiB blocks),
+  // cleared by the thread whose first miss brings the new bits to the window.
   size_t door_mask_ = 0;  // bits - 1
   size_t door_window_ = 0;
   std::unique_ptr<std::atomic<uint64_t>[]> door_;
