@@ -25,10 +25,10 @@
 // full, a block read after a miss is cached only when it missed before within about one
 // cache lifetime (the doorkeeper of TinyLFU, Einziger et al.: a bit per hashed block,
 // cleared after as many new bits as the cache holds blocks). A block read once would be
-// evicted before anyone asked for it again; not caching it saves its copy, its entry,
-// an eviction and a free on the reclaimer, the whole cost of a cache that is far smaller
-// than what is read (uniform reads over a large store), and keeps the cached blocks
-// that are read again.
+// evicted before anyone asked for it again; not caching it saves a message to the
+// shard, its entry, an eviction and a free on the reclaimer, the whole cost of a cache
+// that is far smaller than what is read (uniform reads over a large store), and keeps
+// the cached blocks that are read again.
 #pragma once
 
 #include <atomic>
