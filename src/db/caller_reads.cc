@@ -27,12 +27,17 @@ struct ThreadBackend {
   std::unique_ptr<io::IoBackend> sq_backend;
   bool sq_tried = false;
   std::vector<io::IoRequest> reqs;  // reused, so a miss allocates no request
+  // Blocks that borrow `scratch` (BlockRead::may_borrow), one per read of a call at most;
+  // reused, so a miss the cache does not take allocates nothing.
+  std::vector<std::unique_ptr<lsm::Block>> borrowed;
 };
 
 // The reads of one call that fit go into the thread's read buffer (registered with an
 // io_uring ring as a fixed buffer, so the kernel does not pin its pages on every read);
-// a call with more misses than fit reads the rest into buffers of their own. Either
-// way each block is copied out at its size (TableCache::FinishBlockRead).
+// a call with more misses than fit reads the rest into buffers of their own. A block
+// the cache takes is copied out at its size (TableCache::FinishBlockRead); one it does
+// not take, read into the thread's buffer for a lookup that is done with it before the
+// thread reads again (BlockRead::may_borrow), is searched where it landed.
 constexpr size_t kScratchBytes = 64 << 10;
 
 // A backend of cfg's kind for this thread (cfg.wrap applied), its read buffer
@@ -108,15 +113,20 @@ void CountDone(io::IoRequest* q) {
   --*static_cast<size_t*>(q->user);
 }
 
-// Verifies and copies out one completed read (TableCache::FinishBlockRead), counts it, and
-// sends the shard what it needs: the block when its cache admits it, or (reads_to_shard)
-// the read itself, for the shard to count and trace.
+// Verifies one completed read and copies it out (TableCache::FinishBlockRead), or parses
+// it in place into *borrow (non-null where the read landed in the thread's buffer and
+// the lookup allows it) when the cache does not take it; counts it, and sends the shard
+// what it needs: the block when its cache admits it, or (reads_to_shard) the read
+// itself, for the shard to count and trace.
 void Finish(rt::Runtime* rt, const CallerIoConfig& io, const CallerRead& c, const io::IoRequest& q,
-            bool sqpoll) {
+            bool sqpoll, lsm::Block* borrow) {
   lsm::BlockRead& r = *c.read;
-  lsm::TableCache::FinishBlockRead(&r, q);
-  const bool admit = r.status.ok() && r.fill_cache &&
-                     c.owner->block_cache().Admit(r.table->number, r.handle.offset);
+  // Asked before the block is verified, so that one the cache will not take is not
+  // copied; a read that fails inserts nothing either way.
+  bool admit = r.fill_cache && q.result >= 0 &&
+               c.owner->block_cache().Admit(r.table->number, r.handle.offset);
+  lsm::TableCache::FinishBlockRead(&r, q, admit || !r.may_borrow ? nullptr : borrow);
+  admit = admit && r.status.ok();
   const bool to_shard = io.reads_to_shard || io.stats == nullptr;
   if (!to_shard) io.stats->ForThisThread().shard(c.shard).block_reads.Record(q, sqpoll);
   if (!admit && !to_shard) return;
@@ -144,6 +154,7 @@ bool ReadOnCaller(rt::Runtime* rt, const CallerIoConfig& io, const CallerRead* r
   bool sqpoll = false;
   io::IoBackend* b = RingFor(io, t, reading.count(), &sqpoll);
   t->reqs.assign(n, io::IoRequest{});
+  while (t->borrowed.size() < n) t->borrowed.push_back(std::make_unique<lsm::Block>());
   std::vector<io::AlignedBuffer> own;  // reads that did not fit the thread's buffer
   size_t used = 0;
   size_t pending = n;
@@ -171,7 +182,10 @@ bool ReadOnCaller(rt::Runtime* rt, const CallerIoConfig& io, const CallerRead* r
   }
   // (n is at most a MultiGet's misses per shard round; the backend's queue depth bounds
   // what is in the kernel at once, the rest waits in its queue.)
-  for (size_t i = 0; i < n; i++) Finish(rt, io, reads[i], t->reqs[i], sqpoll);
+  for (size_t i = 0; i < n; i++) {
+    const bool in_scratch = own.empty() || own[i].data() == nullptr;
+    Finish(rt, io, reads[i], t->reqs[i], sqpoll, in_scratch ? t->borrowed[i].get() : nullptr);
+  }
   return true;
 }
 

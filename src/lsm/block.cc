@@ -62,6 +62,18 @@ Status Block::FromRaw(std::string_view raw, const BlockHandle& handle, BlockKind
   return FromContents(contents, handle.offset, kind, out);
 }
 
+Status Block::BorrowRaw(std::string_view raw, const BlockHandle& handle, BlockKind kind,
+                        Block* out) {
+  std::string_view contents;
+  Status s = VerifyBlock(raw, handle, kind, &contents);
+  if (!s.ok()) return s;
+  out->contents_ = contents;
+  out->charge_ = 0;
+  out->offset_ = handle.offset;
+  out->kind_ = kind;
+  return out->ParseRestarts();
+}
+
 Status Block::FromContents(std::string_view contents, uint64_t offset, BlockKind kind,
                            BlockPtr* out) {
   std::shared_ptr<Block> b = Make(contents, offset, kind);

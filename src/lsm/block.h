@@ -35,6 +35,14 @@ class Block {
   // restart array only.
   static Status FromContents(std::string_view contents, uint64_t offset, BlockKind kind,
                              BlockPtr* out);
+  // Verifies raw as FromRaw does and parses it into *out without a copy: *out borrows
+  // raw, which must outlive every use of it (a point lookup's block, searched in the
+  // reading thread's buffer where the read landed, and dropped before that thread reads
+  // again). *out charges nothing.
+  static Status BorrowRaw(std::string_view raw, const BlockHandle& handle, BlockKind kind,
+                          Block* out);
+
+  Block() = default;  // empty; for BorrowRaw
 
   std::string_view contents() const { return contents_; }
   uint64_t offset() const { return offset_; }

@@ -136,6 +136,7 @@ void BatchLookup::Collect(const std::vector<size_t>& pending) {
     reads_[j].table = p.miss_table;
     reads_[j].handle = p.miss_block;
     reads_[j].fill_cache = fill_cache_;
+    reads_[j].may_borrow = true;  // Resume is done with the blocks before the next round
   }
 }
 

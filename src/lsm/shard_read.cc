@@ -214,6 +214,7 @@ Status Shard::GetWith(std::string_view key, std::string* value, SequenceNumber s
     r.table = p.miss_table;
     r.handle = p.miss_block;
     r.fill_cache = fill_cache;
+    r.may_borrow = true;  // searched below, dropped before the next read
     reader->Read(&r, 1);
     if (!r.status.ok()) return r.status;
     rt::rcu::ReadLock l;

@@ -165,11 +165,17 @@ bool ReadLanded(BlockRead* r, const io::IoRequest& q) {
 
 }  // namespace
 
-void TableCache::FinishBlockRead(BlockRead* r, const io::IoRequest& q) {
+void TableCache::FinishBlockRead(BlockRead* r, const io::IoRequest& q, Block* borrow) {
   if (!ReadLanded(r, q)) return;
   const std::string_view raw(static_cast<const char*>(q.buf) + (r->handle.offset - q.offset),
                              r->handle.read_size());
-  r->status = Block::FromRaw(raw, r->handle, BlockKind::kData, &r->block);
+  if (borrow != nullptr) {
+    r->status = Block::BorrowRaw(raw, r->handle, BlockKind::kData, borrow);
+    // No owner: an empty shared_ptr aliasing the borrowed block (no count, no free).
+    if (r->status.ok()) r->block = BlockPtr(BlockPtr(), borrow);
+  } else {
+    r->status = Block::FromRaw(raw, r->handle, BlockKind::kData, &r->block);
+  }
   if (!r->status.ok()) r->status = Status::Corruption(r->table->path + ": " + r->status.message());
 }
 

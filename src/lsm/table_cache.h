@@ -54,11 +54,13 @@ class TableCache {
   // buffer), then the verified block copied out of q.buf at the size of its contents
   // (Block::FromRaw: the cache charges what a block holds, not the pages its read
   // spanned) in r->block, or the error naming file and offset in r->status. The buffer
-  // may be reused or freed once FinishBlockRead returns.
+  // may be reused or freed once FinishBlockRead returns; unless `borrow` is given: then
+  // the block is parsed into *borrow where it lies in q.buf (Block::BorrowRaw) and
+  // r->block points to it without a reference (BlockRead::may_borrow).
   static uint64_t BlockReadBytes(const BlockRead& r);
   static void PrepareBlockRead(const BlockRead& r, io::IoRequest* q, io::AlignedBuffer* buf);
   static void PrepareBlockReadInto(const BlockRead& r, io::IoRequest* q, char* buf);
-  static void FinishBlockRead(BlockRead* r, const io::IoRequest& q);
+  static void FinishBlockRead(BlockRead* r, const io::IoRequest& q, Block* borrow = nullptr);
 
   BlockCache& blocks() { return cache_; }
   const BlockCache& blocks() const { return cache_; }

@@ -55,8 +55,13 @@ struct BlockRead {
   const TableHandle* table = nullptr;  // kept alive by the caller for the whole read
   BlockHandle handle;
   bool fill_cache = true;  // insert the block into the cache once verified
-  BlockPtr block;          // out
-  Status status;           // out
+  // The reader may hand back a block that borrows its read buffer (Block::BorrowRaw)
+  // when the cache does not take it: the caller drops `block` before its thread reads
+  // again (a Get's or a MultiGet round's lookups, not an iterator's). Such a block holds
+  // no reference: use block.get() only.
+  bool may_borrow = false;
+  BlockPtr block;  // out
+  Status status;   // out
 };
 
 // One live file of a version.

@@ -337,6 +337,53 @@ TEST_P(ReadTest, CallerReadsAreCountedAtOnceAndAHotBlockGetsIntoAFullCache) {
   EXPECT_GT(hits, 0u) << "a block read again and again never got into the cache";
 }
 
+// Once the cache is full it refuses a block on its first miss, and the reading thread
+// searches such a block where it landed, in the thread's read buffer, which its next
+// read overwrites. Gets and MultiGet rounds (more misses than the buffer holds: the
+// rest in buffers of their own) find every value; an iterator keeps its own copy of
+// the block it stands on while Gets on the same thread read other blocks.
+TEST_P(ReadTest, BlocksTheCacheRefusesAreSearchedWhereTheyLanded) {
+  Open();
+  Fill(6000, 400);
+  ASSERT_OK(db_->Close());
+  opt_.warm_cache_on_open = false;
+  opt_.block_cache_bytes = 3 * (48 << 10);  // a few blocks a shard, of hundreds
+  Open();
+  dbtest::WaitForCompactionsToSettle(db_.get());
+  std::string v;
+  for (int i = 0; i < 6000; i += 11) {
+    ASSERT_OK(db_->Get(Key(i), &v));
+    ASSERT_EQ(v, model_[Key(i)]) << i;
+  }
+  std::vector<std::string> keys;
+  for (int i = 0; i < 48; i++) keys.push_back(Key((i * 997 + 13) % 6000));
+  std::vector<std::string_view> views(keys.begin(), keys.end());
+  for (int round = 0; round < 3; round++) {
+    std::vector<std::string> values;
+    std::vector<Status> st = db_->MultiGet(ReadOptions(), views, &values);
+    for (size_t i = 0; i < keys.size(); i++) {
+      ASSERT_OK(st[i]);
+      ASSERT_EQ(values[i], model_[keys[i]]) << keys[i];
+    }
+  }
+  std::unique_ptr<Iterator> it(db_->NewIterator(ReadOptions()));
+  it->Seek(Key(2500));
+  ASSERT_TRUE(it->Valid());
+  for (int i = 0; i < 6000; i += 37) {
+    ASSERT_OK(db_->Get(Key(i), &v));
+    ASSERT_EQ(v, model_[Key(i)]);
+  }
+  for (int i = 2500; i < 2540; i++, it->Next()) {
+    ASSERT_TRUE(it->Valid()) << i;
+    ASSERT_EQ(it->key(), Key(i));
+    ASSERT_EQ(it->value(), model_[Key(i)]);
+  }
+  ASSERT_OK(it->status());
+  Stats stats;
+  ASSERT_OK(db_->GetStats(&stats));
+  EXPECT_GT(stats.total.table_reads, 500u);
+}
+
 // With an I/O trace running, each block an application thread reads goes to its shard,
 // which counts and traces it: the trace holds a record of every read.
 TEST_P(ReadTest, CallerReadsReachTheIoTrace) {
