@@ -290,6 +290,7 @@ Status DBImpl::Open(const Options& opt, const testing::OpenHooks* hooks, std::un
     db->caller_io_.backend.register_buffers = true;  // the thread's read buffer
     db->caller_io_.backend.poll_batch = 0;
     db->caller_io_.backend.quiet = true;
+    db->caller_io_.backend.register_ring_fd = true;  // each thread's own, made and freed there
     db->caller_io_.wrap = rt_opt.wrap_backend;
     db->caller_io_.stats = db->stats_.get();
     db->caller_io_.reads_to_shard = opt.io_trace;  // the shard traces every read

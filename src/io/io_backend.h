@@ -162,6 +162,12 @@ struct BackendOptions {
   // system call while the thread polls; waiting for completions still does. Where the
   // kernel refuses, an ordinary ring. See io/sqpoll_thread.h.
   int sqpoll_attach_fd = -1;
+  // io_uring: the thread that first enters the ring registers its descriptor with
+  // itself (IORING_REGISTER_RING_FDS, 5.18), so its io_uring_enter calls skip looking
+  // the descriptor up (fget/fput, an atomic on a shared count each). Only for a backend
+  // that one thread uses and destroys (a reading thread's own rings): the registration
+  // belongs to that thread. Ignored where the kernel refuses it.
+  bool register_ring_fd = false;
 };
 
 // Cumulative counters kept by every backend (owner thread only).

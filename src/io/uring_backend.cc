@@ -41,6 +41,9 @@ constexpr uint64_t kEventTag = 1;
 constexpr uint64_t kFutexTag = 2;
 // linux/io_uring.h of Debian 12 (6.1) predates these (added in 6.7).
 constexpr uint8_t kOpFutexWake = 52;
+// liburing's INT_FLAG_REG_RING (its src/int_flags.h, the same since 2.2): the ring's
+// descriptor is registered, and io_uring_queue_exit unregisters it.
+constexpr uint8_t kLiburingRegRing = 1;
 constexpr uint32_t kFutex2SizeU32 = 0x02, kFutex2Private = 128;
 // CQEs copied out per peek: a batch that fits in a few cache lines of stack.
 constexpr unsigned kReapBatch = 64;
@@ -58,6 +61,7 @@ Status UringBackend::Create(const BackendOptions& opt, std::unique_ptr<UringBack
 Status UringBackend::Init(const BackendOptions& opt) {
   if (opt.queue_depth == 0) return Status::InvalidArgument("io_uring: queue_depth must be > 0");
   register_buffers_ = opt.register_buffers;
+  register_ring_fd_ = opt.register_ring_fd;
   poll_batch_ = opt.poll_batch;
   event_fd_ = eventfd(0, EFD_CLOEXEC);  // blocking: io_uring then polls it for us
   if (event_fd_ < 0) return Status::FromErrno(errno, "io_uring: eventfd");
@@ -107,22 +111,14 @@ Status UringBackend::Init(const BackendOptions& opt) {
 UringBackend::~UringBackend() {
   if (in_flight_ != 0)
     RINGDB_LOG_WARN("io_uring backend destroyed with %u requests in flight", in_flight_);
-  if (ring_ready_) io_uring_queue_exit(&ring_);
+  if (ring_ready_) {
+    // liburing unregisters the descriptor in the calling thread's table: on any other
+    // thread than the one it was registered with, that slot may hold another ring. The
+    // owner's registration then goes when it exits.
+    if (ring_fd_owner_ != 0 && ring_fd_owner_ != gettid()) ring_.int_flags &= ~kLiburingRegRing;
+    io_uring_queue_exit(&ring_);
+  }
   if (event_fd_ >= 0) close(event_fd_);
-}
-
-std::string UringBackend::Describe() const {
-  char buf[256];
-  std::snprintf(buf, sizeof(buf), "io_uring: sq=%u cq=%u%s%s%s%s%s%s fixed_buffer_regions=%d",
-                ring_.sq.ring_entries, kernel_cap_,
-                (setup_flags_ & IORING_SETUP_SQPOLL) ? " SQPOLL(shared)" : "",
-                (setup_flags_ & IORING_SETUP_SINGLE_ISSUER) ? " SINGLE_ISSUER" : "",
-                (setup_flags_ & IORING_SETUP_DEFER_TASKRUN) ? " DEFER_TASKRUN" : "",
-                (setup_flags_ & IORING_SETUP_COOP_TASKRUN) ? " COOP_TASKRUN" : "",
-                (setup_flags_ & IORING_SETUP_SUBMIT_ALL) ? " SUBMIT_ALL" : "",
-                (setup_flags_ & IORING_SETUP_R_DISABLED) ? " R_DISABLED(lazy enable)" : "",
-                nregions_);
-  return buf;
 }
 
 void UringBackend::EnsureEnabled() {
@@ -335,6 +331,10 @@ void UringBackend::Prepare(IoRequest* req) {
 
 int UringBackend::Enter(unsigned wait_nr, int64_t timeout_ns) {
   EnsureEnabled();
+  if (__builtin_expect(register_ring_fd_, 0)) {
+    register_ring_fd_ = false;  // one try
+    if (io_uring_register_ring_fd(&ring_) == 1) ring_fd_owner_ = gettid();
+  }
   // What this call hands over: the SQEs not yet consumed by the kernel (a short submit
   // leaves some), or with SQPOLL those not yet given to its thread (it consumes the
   // ones given at its own pace, every one of them).
@@ -346,13 +346,18 @@ int UringBackend::Enter(unsigned wait_nr, int64_t timeout_ns) {
   // Stamp every request about to be handed over; the SQEs still hold their pointers.
   const unsigned head = sqpoll ? ring_.sq.sqe_head : *ring_.sq.khead;
   const uint64_t now = pending != 0 ? util::NowNanos() : 0;
-  // Parked socket requests (a recv waiting for a client) are not device depth.
+  // Parked socket requests (a recv waiting for a client) are not device depth. The
+  // user and socket requests are counted here too, before the call: after a wait their
+  // SQEs and requests are usually no longer in this CPU's cache.
   uint32_t depth = submitted_user_ - submitted_socket_;
+  uint32_t users = 0, sockets = 0;
   for (unsigned i = 0; i < pending; i++) {
     const uint64_t ud = ring_.sq.sqes[(head + i) & ring_.sq.ring_mask].user_data;
     if (ud == kEventTag || ud == kFutexTag) continue;
     IoRequest* r = reinterpret_cast<IoRequest*>(ud);
     r->submit_ns = now;
+    users++;
+    sockets += IsSocketOp(r->op) ? 1 : 0;
     r->depth_at_submit = IsSocketOp(r->op) ? 0 : ++depth;
   }
 
@@ -373,15 +378,19 @@ int UringBackend::Enter(unsigned wait_nr, int64_t timeout_ns) {
   }
 
   // Count what the kernel actually consumed (the return value of the wait variants
-  // does not say), and how many of those were user requests.
+  // does not say), and how many of those were user requests: all of them, unless the
+  // kernel stopped short (then count again over what it took).
   const unsigned consumed = sqpoll ? pending : pending - io_uring_sq_ready(&ring_);
-  uint32_t users = 0;
-  for (unsigned i = 0; i < consumed; i++) {
-    const uint64_t ud = ring_.sq.sqes[(head + i) & ring_.sq.ring_mask].user_data;
-    if (ud == kEventTag || ud == kFutexTag) continue;
-    users++;
-    if (IsSocketOp(reinterpret_cast<IoRequest*>(ud)->op)) submitted_socket_++;
+  if (consumed != pending) {
+    users = sockets = 0;
+    for (unsigned i = 0; i < consumed; i++) {
+      const uint64_t ud = ring_.sq.sqes[(head + i) & ring_.sq.ring_mask].user_data;
+      if (ud == kEventTag || ud == kFutexTag) continue;
+      users++;
+      if (IsSocketOp(reinterpret_cast<IoRequest*>(ud)->op)) sockets++;
+    }
   }
+  submitted_socket_ += sockets;
   if (users > 0) {
     submitted_user_ += users;
     counters_.submit_calls++;

@@ -31,7 +31,7 @@ namespace ringdb::io {
 
 // Explains a negative io_uring_setup result (-EPERM, -ENOSYS, -ENOMEM, ...) the way an
 // operator needs it: what probably blocks io_uring and what to change
-// (uring_setup_error.cc).
+// (uring_setup.cc).
 std::string UringSetupErrorText(int neg_err, unsigned entries);
 // RLIMIT_MEMLOCK in words ("65536 bytes", "unlimited").
 std::string MemlockText();
@@ -67,6 +67,8 @@ class UringBackend final : public IoBackend {
 
   // Setup flags the kernel accepted (IORING_SETUP_*), for logs and tests.
   unsigned setup_flags() const { return setup_flags_; }
+  // BackendOptions::register_ring_fd took (after the first Enter).
+  bool ring_fd_registered() const { return ring_fd_owner_ != 0; }
   // Human-readable summary of the ring configuration.
   std::string Describe() const;
 
@@ -95,6 +97,10 @@ class UringBackend final : public IoBackend {
   io_uring ring_{};
   bool ring_ready_ = false;  // io_uring_queue_init_params succeeded
   bool enabled_ = false;     // io_uring_enable_rings done by the owner thread
+  // BackendOptions::register_ring_fd: tried at the first Enter; the thread it was made
+  // for, where it succeeded (0: none).
+  bool register_ring_fd_ = false;
+  pid_t ring_fd_owner_ = 0;
   unsigned setup_flags_ = 0;
   bool futex_ops_ = false;  // the kernel has IORING_OP_FUTEX_WAKE (6.7)
   int event_fd_ = -1;

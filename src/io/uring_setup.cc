@@ -1,6 +1,6 @@
-// The message for an io_uring_setup failure: what blocks io_uring for this process and
-// how to lift it (the text Open and the probe report; UringBackend::Init), and the
-// RLIMIT_MEMLOCK it names.
+// The ring's setup as words: the message for an io_uring_setup failure (what blocks
+// io_uring for this process and how to lift it: the text Open and the probe report;
+// UringBackend::Init), the RLIMIT_MEMLOCK it names, and UringBackend::Describe.
 #include <sys/resource.h>
 
 #include <cerrno>
@@ -45,6 +45,20 @@ std::string UringSetupErrorText(int neg_err, unsigned entries) {
       std::snprintf(buf, sizeof(buf), "io_uring_setup(entries=%u): %s", entries,
                     std::strerror(-neg_err));
   }
+  return buf;
+}
+
+std::string UringBackend::Describe() const {
+  char buf[256];
+  std::snprintf(buf, sizeof(buf), "io_uring: sq=%u cq=%u%s%s%s%s%s%s%s fixed_buffer_regions=%d",
+                ring_.sq.ring_entries, kernel_cap_,
+                (setup_flags_ & IORING_SETUP_SQPOLL) ? " SQPOLL(shared)" : "",
+                (setup_flags_ & IORING_SETUP_SINGLE_ISSUER) ? " SINGLE_ISSUER" : "",
+                (setup_flags_ & IORING_SETUP_DEFER_TASKRUN) ? " DEFER_TASKRUN" : "",
+                (setup_flags_ & IORING_SETUP_COOP_TASKRUN) ? " COOP_TASKRUN" : "",
+                (setup_flags_ & IORING_SETUP_SUBMIT_ALL) ? " SUBMIT_ALL" : "",
+                (setup_flags_ & IORING_SETUP_R_DISABLED) ? " R_DISABLED(lazy enable)" : "",
+                ring_fd_owner_ != 0 ? " REGISTERED_FD" : "", nregions_);
   return buf;
 }
 

@@ -377,6 +377,55 @@ TEST_P(IoTest, SqpollRingsShareOneSubmissionThread) {
   EXPECT_EQ(std::memcmp(again.data(), &out[64], 64), 0);
 }
 
+// BackendOptions::register_ring_fd: the ring's descriptor is registered with the thread
+// that first enters it. Destroying such a backend on another thread must leave that
+// thread's own registered ring alone (the registration lives in the owner thread's
+// table, where liburing would look it up in the destroying thread's).
+TEST_P(IoTest, RegisteredRingDescriptorStaysWithItsThread) {
+  if (GetParam() != BackendKind::kUring) GTEST_SKIP() << "io_uring only";
+  int fd = Open("reg", O_RDWR | O_CREAT);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::pwrite(fd, "0123456789", 10, 0), 10);
+  BackendOptions opt;
+  opt.kind = BackendKind::kUring;
+  opt.queue_depth = 8;
+  opt.register_ring_fd = true;
+  auto read_at = [&](IoBackend* b, uint64_t off) {
+    char c = 0;
+    IoRequest r = ReadReq(fd, &c, 1, off);
+    b->Prepare(&r);
+    return Drain(b) && r.result == 1 ? c : '?';
+  };
+  std::unique_ptr<IoBackend> mine, theirs;
+  BackendChoice choice;
+  ASSERT_TRUE(CreateBackend(opt, &mine, &choice).ok());
+  EXPECT_EQ(read_at(mine.get(), 1), '1');
+  auto* u = static_cast<UringBackend*>(mine.get());
+  if (!u->ring_fd_registered()) GTEST_SKIP() << "the kernel refused IORING_REGISTER_RING_FDS";
+  EXPECT_NE(u->Describe().find("REGISTERED_FD"), std::string::npos) << u->Describe();
+  // The other thread's ring shares a submission thread: such a ring has no
+  // SINGLE_ISSUER, so the kernel would let another thread unregister in its own table.
+  std::unique_ptr<SqpollThread> sq;
+  Status s = SqpollThread::Create(/*idle_ms=*/2, &sq);
+  if (!s.ok()) GTEST_SKIP() << s.ToString();
+  BackendOptions attached = opt;
+  attached.sqpoll_attach_fd = sq->fd();
+  std::thread t([&] {
+    ASSERT_TRUE(CreateBackend(attached, &theirs, &choice).ok());
+    EXPECT_EQ(read_at(theirs.get(), 2), '2');
+    EXPECT_TRUE(static_cast<UringBackend*>(theirs.get())->ring_fd_registered());
+  });
+  t.join();
+  theirs.reset();  // here, not on its thread
+  for (int i = 0; i < 10; i++) EXPECT_EQ(read_at(mine.get(), i), static_cast<char>('0' + i));
+  // A new one on this thread registers beside it.
+  ASSERT_TRUE(CreateBackend(attached, &theirs, &choice).ok());
+  EXPECT_EQ(read_at(theirs.get(), 7), '7');
+  EXPECT_EQ(read_at(mine.get(), 3), '3');
+  theirs.reset();
+  EXPECT_EQ(read_at(mine.get(), 4), '4');
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, IoTest,
                          ::testing::Values(BackendKind::kUring, BackendKind::kAio), ParamName);
 
