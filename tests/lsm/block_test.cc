@@ -137,6 +137,31 @@ TEST(BlockTest, VerifiedRoundTripThroughTrailer) {
       Block::FromRaw(raw, BlockHandle{4096, h.size}, BlockKind::kData, &block).IsCorruption());
   EXPECT_TRUE(
       Block::FromRaw(raw.substr(0, raw.size() - 1), h, BlockKind::kData, &block).IsCorruption());
+
+  // BorrowRaw parses the same bytes where they lie (no copy, no charge) and refuses the
+  // same damage, and a flipped bit.
+  Block b;
+  ASSERT_TRUE(Block::BorrowRaw(raw, h, BlockKind::kData, &b).ok());
+  EXPECT_EQ(b.contents().data(), raw.data());
+  EXPECT_EQ(b.contents(), block->contents());
+  EXPECT_EQ(b.offset(), 8192u);
+  EXPECT_EQ(b.charge(), 0u);
+  Block::Iter it(&b);
+  auto want = model.begin();
+  for (it.SeekToFirst(); it.Valid(); it.Next(), ++want) {
+    ASSERT_NE(want, model.end());
+    EXPECT_EQ(it.key(), want->first);
+    EXPECT_EQ(it.value(), want->second);
+  }
+  EXPECT_TRUE(it.status().ok());
+  EXPECT_EQ(want, model.end());
+  Block bad;
+  EXPECT_TRUE(Block::BorrowRaw(raw, h, BlockKind::kIndex, &bad).IsCorruption());
+  EXPECT_TRUE(Block::BorrowRaw(raw, BlockHandle{0, h.size}, BlockKind::kData, &bad).IsCorruption());
+  EXPECT_TRUE(
+      Block::BorrowRaw(raw.substr(0, raw.size() - 1), h, BlockKind::kData, &bad).IsCorruption());
+  raw[raw.size() / 2] ^= 0x10;
+  EXPECT_TRUE(Block::BorrowRaw(raw, h, BlockKind::kData, &bad).IsCorruption());
 }
 
 // A block owns a copy of its contents, in the allocation it is charged for: the read
@@ -167,40 +192,6 @@ TEST(BlockTest, FromRawCopiesTheContentsAndChargesTheirSize) {
   }
   EXPECT_TRUE(it->status().ok());
   EXPECT_EQ(n, model.size());
-}
-
-// A borrowed block is parsed where the read landed: no copy, no charge, checked like
-// any other.
-TEST(BlockTest, BorrowRawParsesInPlaceAndVerifiesLikeFromRaw) {
-  Rng rng(7);
-  Model model = RandomModel(&rng, 150);
-  BlockHandle h;
-  std::string raw = RawBlock(model, 8192, &h);
-  Block b;
-  ASSERT_TRUE(Block::BorrowRaw(raw, h, BlockKind::kData, &b).ok());
-  EXPECT_EQ(b.contents().data(), raw.data());  // in place
-  EXPECT_EQ(b.contents().size(), h.size);
-  EXPECT_EQ(b.offset(), 8192u);
-  EXPECT_EQ(b.charge(), 0u);
-  Block::Iter it(&b);
-  auto want = model.begin();
-  size_t n = 0;
-  for (it.SeekToFirst(); it.Valid(); it.Next(), ++want, n++) {
-    ASSERT_NE(want, model.end());
-    EXPECT_EQ(it.key(), want->first);
-    EXPECT_EQ(it.value(), want->second);
-  }
-  EXPECT_TRUE(it.status().ok());
-  EXPECT_EQ(n, model.size());
-
-  // Wrong kind or offset, a short read, a flipped bit: corruption, as FromRaw says.
-  Block bad;
-  EXPECT_TRUE(Block::BorrowRaw(raw, h, BlockKind::kIndex, &bad).IsCorruption());
-  EXPECT_TRUE(Block::BorrowRaw(raw, BlockHandle{0, h.size}, BlockKind::kData, &bad).IsCorruption());
-  EXPECT_TRUE(
-      Block::BorrowRaw(raw.substr(0, raw.size() - 1), h, BlockKind::kData, &bad).IsCorruption());
-  raw[raw.size() / 2] ^= 0x10;
-  EXPECT_TRUE(Block::BorrowRaw(raw, h, BlockKind::kData, &bad).IsCorruption());
 }
 
 TEST(BlockTest, GarbageContentsNeverCrashIterators) {
