@@ -1,5 +1,5 @@
 // Micro-benchmarks of the per-shard LSM building blocks: memtable, blocks, bloom
-// filter, table building, crc32c.
+// filter, table building and point lookups in open tables, crc32c.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -15,6 +15,7 @@
 #include "lsm/dbformat.h"
 #include "lsm/memtable.h"
 #include "lsm/table_builder.h"
+#include "lsm/table_reader.h"
 #include "lsm/wal_format.h"
 #include "lsm/write_batch_rep.h"
 #include "util/crc32c.h"
@@ -147,6 +148,53 @@ void BM_TableBuild(benchmark::State& state) {
   state.SetBytesProcessed(bytes);
 }
 BENCHMARK(BM_TableBuild)->Unit(benchmark::kMillisecond);
+
+// A point lookup's search of open tables for the data block that may hold a key (bloom
+// probe and index search, FindDataBlock) over the store of row d of
+// scripts/compare_anythread.sh: 16-digit zero-padded keys, 1000-byte values (four to
+// a 4 KiB block, so a quarter of the keys are their block's separator), here 16 tables
+// of 64K keys, so the filters and indexes (about 8 MiB) do not fit the caches. Keys in
+// random order, the latest versions.
+void BM_TableFindDataBlock(benchmark::State& state) {
+  constexpr uint64_t kPerTable = 64 << 10, kTables = 16;
+  auto key = [](uint64_t n) {
+    std::string k(16, '0');
+    for (int i = 15; i >= 0; i--, n /= 10) k[i] = static_cast<char>('0' + n % 10);
+    return k;
+  };
+  std::vector<std::unique_ptr<TableReader>> tables;
+  const std::string value(1000, 'v');
+  for (uint64_t t = 0; t < kTables; t++) {
+    TableBuilder b(TableOptions{});
+    std::string file;
+    for (uint64_t i = t * kPerTable; i < (t + 1) * kPerTable; i++) {
+      b.Add(MakeInternalKey(key(i), 1, ValueType::kValue), value);
+      file.append(b.ready());
+      b.Consume(b.ready().size());
+    }
+    b.Finish();
+    file.append(b.ready());
+    std::unique_ptr<TableReader> r;
+    if (!TableReader::OpenFromFile(file, &r).ok()) {
+      state.SkipWithError("table did not open");
+      return;
+    }
+    tables.push_back(std::move(r));
+  }
+  const std::vector<uint64_t> order = Shuffled(kPerTable * kTables);
+  size_t i = 0, found = 0;
+  for (auto _ : state) {
+    const uint64_t n = order[i++ % order.size()];
+    LookupKey lk(key(n), kMaxSequenceNumber);
+    BlockHandle h;
+    bool may_exist = false;
+    benchmark::DoNotOptimize(tables[n / kPerTable]->FindDataBlock(lk, &h, &may_exist));
+    found += may_exist ? 1 : 0;
+  }
+  if (static_cast<benchmark::IterationCount>(found) != state.iterations())
+    state.SkipWithError("a key the filter rejected");
+}
+BENCHMARK(BM_TableFindDataBlock);
 
 void BM_WalEncode(benchmark::State& state) {
   std::string rep;

@@ -249,8 +249,10 @@ Status TableReader::BuildIndexPrefixes() {
     BlockHandle h;
     Status s = DecodeDataHandle(*index_, value, footer_.meta_offset(), &h);
     if (!s.ok()) return s;
-    e.handle = h.offset < (uint64_t{1} << 40) && h.size < (uint64_t{1} << 24)
-                   ? h.offset << 24 | h.size
+    const uint64_t suffix =
+        ukey.size() - cp <= 8 && e.prefix != ~uint64_t{0} ? ukey.size() - cp : kLongSuffix;
+    e.handle = h.offset < (uint64_t{1} << 36) && h.size < (uint64_t{1} << 24)
+                   ? h.offset << 28 | h.size << 4 | suffix
                    : kNoPackedHandle;
   }
   index_top_.clear();
@@ -281,6 +283,21 @@ Status TableReader::FindIndexEntry(std::string_view ikey, uint32_t* entry) const
       hi = static_cast<uint32_t>(
           std::upper_bound(index_prefix_.begin() + hi, index_prefix_.end(), p, above) -
           index_prefix_.begin());
+    }
+    // Ties for a lookup of the latest versions (kMaxSequenceNumber sorts before every
+    // real entry of its user key) settled by the suffix lengths, where both are known:
+    // a tied separator with a shorter suffix is below the key (a zero-padded prefix of
+    // it), a longer one above, an equal one is the key itself, and above this lookup.
+    const size_t key_suffix = ukey.size() - index_common_.size();
+    if (key_suffix <= 8 && (ExtractTag(ikey) >> 8) == kMaxSequenceNumber) {
+      for (; lo < hi; lo++) {
+        const uint64_t packed = index_prefix_[lo].handle;
+        if (packed == kNoPackedHandle || (packed & 15) == kLongSuffix) break;
+        if ((packed & 15) >= key_suffix) {
+          hi = lo;
+          break;
+        }
+      }
     }
   } else if (ukey > index_common_) {
     // After every separator that has the prefix; the last one may lack it (and still
@@ -335,8 +352,8 @@ Status TableReader::FindDataBlock(const LookupKey& key, uint64_t seeded_hash, Bl
   if (!s.ok() || entry >= index_prefix_.size()) return s;  // past the last key: absent
   const uint64_t packed = index_prefix_[entry].handle;
   if (packed != kNoPackedHandle) {  // checked against the data area when packed
-    handle->offset = packed >> 24;
-    handle->size = packed & ((uint64_t{1} << 24) - 1);
+    handle->offset = packed >> 28;
+    handle->size = (packed >> 4) & ((uint64_t{1} << 24) - 1);
     *may_exist = true;
     return Status::OK();
   }

@@ -118,14 +118,19 @@ class TableReader {
   // (usually one). Every separator but the last has index_common_ as a prefix:
   // index_sharing_ is n, or n - 1 when the last (a short successor such as "1") does
   // not, and then its .prefix is all ones. .handle is entry i's data block, packed
-  // (offset << 24 | size), on the cache line the search ends on, so a lookup need not
-  // read the index block at all; kNoPackedHandle where it does not fit (then it is
-  // decoded from the block).
+  // (offset << 28 | size << 4 | suffix), on the cache line the search ends on, so a
+  // lookup need not read the index block at all; kNoPackedHandle where it does not fit
+  // (offsets from 64 GiB, blocks from 16 MiB: then it is decoded from the block).
+  // suffix is how many bytes the separator's user key has after index_common_, where
+  // at most 8 (kLongSuffix otherwise): with the key's own, it orders two user keys
+  // whose prefixes tie, and tells when they are equal (fixed-width keys tie with the
+  // separator that is the last key of their block), without reading the block.
   struct IndexEntry {
     uint64_t prefix;
     uint64_t handle;
   };
   static constexpr uint64_t kNoPackedHandle = ~uint64_t{0};
+  static constexpr uint64_t kLongSuffix = 15;
   std::string index_common_;
   uint32_t index_sharing_ = 0;
   uint32_t max_prefix_tie_ = 0;

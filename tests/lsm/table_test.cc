@@ -186,6 +186,7 @@ TEST(TableTest, VersionsOfOneKeySpanningBlocks) {
     std::string expect = eff % 7 == 0 ? "DELETED" : testing::Cat("v", eff);
     ASSERT_EQ(Lookup(*t, &f, "hot", s), expect) << s;
   }
+  EXPECT_EQ(Lookup(*t, &f, "hot", kMaxSequenceNumber), "v500");  // the newest, in block 0
   EXPECT_EQ(Lookup(*t, &f, "hot", 0), "ABSENT");
   EXPECT_EQ(Lookup(*t, &f, "cold", 2), "ABSENT");
   EXPECT_EQ(Lookup(*t, &f, "cold", 3), "c");
@@ -335,6 +336,43 @@ TEST(TableTest, DecimalKeysTieOnFewSeparators) {
         std::string("10"), std::string("5"), std::string("\xff\xff"), std::string("0"),
         key(kFirst - 1), std::string("00000010000")}) {
     EXPECT_EQ(Lookup(*t, &f, k, kMaxSequenceNumber), "ABSENT") << k;
+  }
+}
+
+// Separators whose padded 8 bytes tie although the keys differ: keys that are prefixes
+// of one another, trailing zero bytes included. A lookup of the latest versions orders
+// them by how long they are past the common prefix (no read of the index block); every
+// key is found at the latest and at an older snapshot, and the keys between are absent.
+TEST(TableTest, KeysThatArePrefixesOfOneAnotherTieAndAreOrderedByLength) {
+  Model model;
+  std::vector<std::string> keys;
+  for (int i = 0; i < 400; i++) {
+    const std::string base = testing::Cat("k", 1000 + i);  // "k1000": 5 bytes
+    for (int zeros = 0; zeros <= 4; zeros++) keys.push_back(base + std::string(zeros, '\0'));
+    keys.push_back(base + std::string(3, '\0') + "x");
+  }
+  for (const std::string& k : keys) {
+    model[MakeInternalKey(k, 5, ValueType::kValue)] = "v" + k;
+  }
+  TableOptions opt;
+  opt.block_bytes = 64;  // a separator every key or two
+  std::string file = BuildTable(model, opt);
+  std::unique_ptr<TableReader> t;
+  ASSERT_TRUE(TableReader::OpenFromFile(file, &t).ok());
+  ASSERT_GT(t->properties().num_data_blocks, 600u);
+  StringBlockFetcher f(file);
+  for (const auto& [ik, v] : model) {
+    const std::string uk(ExtractUserKey(ik));
+    ASSERT_EQ(Lookup(*t, &f, uk, kMaxSequenceNumber), v) << uk.c_str() << " +" << uk.size();
+    ASSERT_EQ(Lookup(*t, &f, uk, 5), v) << uk.c_str() << " +" << uk.size();
+    ASSERT_EQ(Lookup(*t, &f, uk, 4), "ABSENT") << uk.c_str() << " +" << uk.size();
+  }
+  for (int i = 0; i < 400; i++) {
+    const std::string base = testing::Cat("k", 1000 + i);
+    for (std::string k : {base + std::string(5, '\0'), base + std::string(2, '\0') + "x",
+                          base + std::string(4, '\0') + "x", base + "y"}) {
+      ASSERT_EQ(Lookup(*t, &f, k, kMaxSequenceNumber), "ABSENT") << k.c_str() << " +" << k.size();
+    }
   }
 }
 
