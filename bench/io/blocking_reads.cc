@@ -2,7 +2,7 @@
 // time, get from this machine with no engine at all: the ceiling for an engine's cold
 // point reads from application threads (docs/bench.md "Cold reads: the ceiling").
 //
-//   blocking_reads PATH psync|ring|server|sqpoll THREADS SECONDS [SPIN_NS]
+//   blocking_reads PATH psync|ring|server|sqpoll|shared THREADS SECONDS [SPIN_NS]
 //
 // PATH: a file, or a directory whose *.sst files (searched recursively) are read, each
 // in proportion to its size: an engine's own tables, so that the reads land where the
@@ -18,7 +18,12 @@
 //   sqpoll  a ring per thread, all attached to one kernel submission thread
 //           (IORING_SETUP_SQPOLL | ATTACH_WQ): the thread stores its read in its ring
 //           and sleeps in io_uring_enter until it completes, as ringdb's caller reads
-//           do while many are in flight (Options::caller_read_sqpoll)
+//           do while many are in flight (Options::caller_read_sqpoll). Env SQ_THREADS=N
+//           spreads the threads over N submission threads; SQ_CPU=C pins the (first)
+//           one to CPU C (IORING_SETUP_SQ_AFF)
+//   shared  one SQPOLL ring for all threads (its queue under a mutex), so the submission
+//           thread takes many threads' reads in one batch; each read is hard-linked to
+//           an IORING_OP_MSG_RING that wakes its thread on a ring of its own
 // SPIN_NS: CPU time each thread burns after each read, standing in for an engine's own
 // work per read (what a microsecond of it costs in throughput).
 // Prints reads/s and the latency distribution of one read (µs).
@@ -135,10 +140,65 @@ void Server() {
   io_uring_queue_exit(&ring);
 }
 
-// The sqpoll mode's submission thread, owned by this ring.
-io_uring g_sq_ring;
+// The sqpoll mode's submission threads (env SQ_THREADS, default 1), each owned by one
+// of these rings; thread t attaches to ring t % SQ_THREADS. Env SQ_CPU pins the first
+// one to that CPU (IORING_SETUP_SQ_AFF).
+io_uring g_sq_rings[8];
+int g_sq_threads = 1;
 
-enum class Mode { kPsync, kRing, kServer, kSqpoll };
+enum class Mode { kPsync, kRing, kServer, kSqpoll, kShared };
+
+// The shared mode's ring: one SQPOLL ring for every thread (its SQ under g_shared_mu),
+// so the submission thread takes the reads of many threads in one batch (one plug, one
+// doorbell). Each read is hard-linked to an IORING_OP_MSG_RING that posts to the
+// reader's own ring, where the reader sleeps; the read's own completion is reaped from
+// the shared ring by whichever reader gets there first.
+io_uring g_shared;
+std::mutex g_shared_mu;
+struct SharedResult {
+  std::atomic<int> res{0};
+  std::atomic<bool> have{false};
+};
+
+void ReapShared() {
+  io_uring_cqe* cqe;
+  unsigned head, seen = 0;
+  io_uring_for_each_cqe(&g_shared, head, cqe) {
+    seen++;
+    auto* r = reinterpret_cast<SharedResult*>(cqe->user_data);
+    if (r == nullptr) continue;
+    r->res.store(cqe->res, std::memory_order_relaxed);
+    r->have.store(true, std::memory_order_release);
+  }
+  io_uring_cq_advance(&g_shared, seen);
+}
+
+void ReadShared(io_uring* own, int fd, uint64_t offset, void* buf) {
+  SharedResult result;
+  {
+    std::lock_guard<std::mutex> g(g_shared_mu);
+    io_uring_sqe* sqe = io_uring_get_sqe(&g_shared);
+    io_uring_prep_read(sqe, fd, buf, kRead, offset);
+    sqe->flags |= IOSQE_IO_HARDLINK;
+    io_uring_sqe_set_data(sqe, &result);
+    io_uring_sqe* msg = io_uring_get_sqe(&g_shared);
+    io_uring_prep_msg_ring(msg, own->ring_fd, 0, 1, 0);
+    msg->flags |= IOSQE_CQE_SKIP_SUCCESS;
+    io_uring_sqe_set_data(msg, nullptr);
+    io_uring_submit(&g_shared);
+  }
+  io_uring_cqe* cqe;
+  if (int r = io_uring_wait_cqe(own, &cqe); r < 0) Die("io_uring_wait_cqe", -r);
+  io_uring_cqe_seen(own, cqe);
+  while (!result.have.load(std::memory_order_acquire)) {
+    {
+      std::lock_guard<std::mutex> g(g_shared_mu);
+      ReapShared();
+    }
+    if (!result.have.load(std::memory_order_acquire)) std::this_thread::yield();
+  }
+  if (result.res.load() != static_cast<int>(kRead)) Die("read", EIO);
+}
 
 // The file holding block b of the whole, and the block's offset in it.
 void Locate(uint64_t b, int* fd, uint64_t* offset) {
@@ -154,7 +214,9 @@ void ReadOne(Mode mode, io_uring* ring, Request* req, uint64_t b) {
   int fd = -1;
   uint64_t offset = 0;
   Locate(b, &fd, &offset);
-  if (mode == Mode::kPsync) {
+  if (mode == Mode::kShared) {
+    ReadShared(ring, fd, offset, req->buf);
+  } else if (mode == Mode::kPsync) {
     if (pread(fd, req->buf, kRead, static_cast<off_t>(offset)) != static_cast<ssize_t>(kRead))
       Die("pread", errno);
   } else if (mode == Mode::kRing || mode == Mode::kSqpoll) {
@@ -190,13 +252,14 @@ void ReadLoop(Mode mode, int thread, int64_t spin_ns, std::vector<uint32_t>* lat
   Request req;
   if (posix_memalign(&req.buf, kRead, kRead) != 0) Die("posix_memalign", ENOMEM);
   io_uring ring;
-  const bool own_ring = mode == Mode::kRing || mode == Mode::kSqpoll;
+  const bool own_ring = mode == Mode::kRing || mode == Mode::kSqpoll || mode == Mode::kShared;
   if (own_ring) {
     io_uring_params p{};
     p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+    if (mode == Mode::kShared) p.flags = 0;
     if (mode == Mode::kSqpoll) {
       p.flags = IORING_SETUP_SQPOLL | IORING_SETUP_ATTACH_WQ;
-      p.wq_fd = static_cast<uint32_t>(g_sq_ring.ring_fd);
+      p.wq_fd = static_cast<uint32_t>(g_sq_rings[thread % g_sq_threads].ring_fd);
     }
     if (int r = io_uring_queue_init_params(4, &ring, &p); r < 0) Die("io_uring_queue_init", -r);
   }
@@ -259,7 +322,7 @@ void OpenFiles(const std::string& path) {
 int main(int argc, char** argv) {
   if (argc < 5) {
     std::fprintf(stderr,
-                 "usage: blocking_reads PATH psync|ring|server|sqpoll THREADS SECONDS "
+                 "usage: blocking_reads PATH psync|ring|server|sqpoll|shared THREADS SECONDS "
                  "[SPIN_NS]\n");
     return 2;
   }
@@ -267,20 +330,36 @@ int main(int argc, char** argv) {
   const int threads = std::atoi(argv[3]);
   const double seconds = std::atof(argv[4]);
   const int64_t spin_ns = argc > 5 ? std::atoll(argv[5]) : 0;
-  if ((m != "psync" && m != "ring" && m != "server" && m != "sqpoll") || threads < 1 ||
-      seconds <= 0) {
+  if ((m != "psync" && m != "ring" && m != "server" && m != "sqpoll" && m != "shared") ||
+      threads < 1 || seconds <= 0) {
     std::fprintf(stderr, "blocking_reads: bad arguments\n");
     return 2;
   }
   const Mode mode = m == "psync"    ? Mode::kPsync
                     : m == "ring"   ? Mode::kRing
                     : m == "server" ? Mode::kServer
+                    : m == "shared" ? Mode::kShared
                                     : Mode::kSqpoll;
-  if (mode == Mode::kSqpoll) {
+  if (mode == Mode::kShared) {
     io_uring_params p{};
     p.flags = IORING_SETUP_SQPOLL;
-    p.sq_thread_idle = 2;  // ms, as ringdb's (Options::caller_read_sqpoll)
-    if (int r = io_uring_queue_init_params(1, &g_sq_ring, &p); r < 0) Die("io_uring SQPOLL", -r);
+    p.sq_thread_idle = 2;
+    if (int r = io_uring_queue_init_params(256, &g_shared, &p); r < 0) Die("io_uring SQPOLL", -r);
+  }
+  if (mode == Mode::kSqpoll) {
+    if (const char* e = std::getenv("SQ_THREADS")) g_sq_threads = std::clamp(std::atoi(e), 1, 8);
+    for (int i = 0; i < g_sq_threads; i++) {
+      io_uring_params p{};
+      p.flags = IORING_SETUP_SQPOLL;
+      p.sq_thread_idle = 2;  // ms, as ringdb's (Options::caller_read_sqpoll)
+      if (const char* c = std::getenv("SQ_CPU"); c != nullptr && i == 0) {
+        p.flags |= IORING_SETUP_SQ_AFF;
+        p.sq_thread_cpu = static_cast<uint32_t>(std::atoi(c));
+      }
+      if (int r = io_uring_queue_init_params(1, &g_sq_rings[i], &p); r < 0) {
+        Die("io_uring SQPOLL", -r);
+      }
+    }
   }
   OpenFiles(argv[1]);
   if (g_blocks < 256) Die("less than 1 MiB to read", EINVAL);
