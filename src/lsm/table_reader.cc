@@ -182,8 +182,10 @@ Status TableReader::Open(uint64_t file_size, const Footer& footer, std::string m
   if (!s.ok()) return s;
   // Keep the filter's bytes only: the index is a block of its own now and the properties
   // are decoded, so the rest of the region (the index, most of it) would be held twice.
-  t->meta_ = std::string(filter);
-  if (t->has_filter_ && !t->filter_.Parse(t->meta_)) {
+  t->filter_bytes_.assign(filter.begin(), filter.end());
+  std::string().swap(t->meta_);  // (assigning an empty string would keep the buffer)
+  if (t->has_filter_ &&
+      !t->filter_.Parse(std::string_view(t->filter_bytes_.data(), t->filter_bytes_.size()))) {
     return Status::Corruption("sst filter block: malformed after copy");
   }
   *out = std::move(t);
@@ -256,6 +258,7 @@ Status TableReader::BuildIndexPrefixes() {
                    : kNoPackedHandle;
   }
   index_top_.clear();
+  index_top_.reserve((n + kTopStride - 1) / kTopStride);
   for (uint32_t i = 0; i < n; i += kTopStride) index_top_.push_back(index_prefix_[i].prefix);
   return Status::OK();
 }

@@ -25,6 +25,7 @@
 #include "lsm/iterator.h"
 #include "lsm/table_format.h"
 #include "ringdb/status.h"
+#include "util/huge_buffer.h"
 
 namespace ringdb::lsm {
 
@@ -68,7 +69,8 @@ class TableReader {
   bool has_filter() const { return has_filter_; }
   // Heap bytes this reader keeps while open (index block, filter, properties).
   size_t memory_usage() const {
-    return meta_.capacity() + index_->charge() + index_prefix_.capacity() * sizeof(IndexEntry) +
+    return meta_.capacity() + filter_bytes_.capacity() + index_->charge() +
+           index_prefix_.capacity() * sizeof(IndexEntry) +
            index_top_.capacity() * sizeof(uint64_t) + sizeof(*this);
   }
   // False when the filter proves user_key is absent.
@@ -108,7 +110,10 @@ class TableReader {
 
   uint64_t file_size_ = 0;
   Footer footer_;
-  std::string meta_;  // the filter's contents (the filter views them)
+  std::string meta_;  // the meta region while Open decodes it; then empty
+  // The filter's contents (the filter views them), with the index search arrays below
+  // in the process's HugeArena: a lookup probes all three at random.
+  std::vector<char, util::HugeAllocator<char>> filter_bytes_;
   BlockPtr index_;
   // Point lookups binary-search these rather than the index block (whose entries are
   // scattered over hundreds of KB: two cache misses a probe). index_common_ is the
@@ -134,11 +139,11 @@ class TableReader {
   std::string index_common_;
   uint32_t index_sharing_ = 0;
   uint32_t max_prefix_tie_ = 0;
-  std::vector<IndexEntry> index_prefix_;
+  std::vector<IndexEntry, util::HugeAllocator<IndexEntry>> index_prefix_;
   // index_prefix_[i * kTopStride].prefix for every i: searched first, so the search of
   // index_prefix_ (hundreds of KB) spans kTopStride entries, a few cache lines.
   static constexpr uint32_t kTopStride = 64;
-  std::vector<uint64_t> index_top_;
+  std::vector<uint64_t, util::HugeAllocator<uint64_t>> index_top_;
   BloomFilter filter_;
   bool has_filter_ = false;
   TableProperties props_;
