@@ -1,9 +1,9 @@
 // BlockCache on its own (until now reached only through table reads): hits and misses,
 // the first copy kept, byte accounting, CLOCK's second chance, EraseFile, Pin/Unpin,
-// a zero capacity, admission (every block while there is room, then a block on its
-// second miss within the doorkeeper's window), and lookups on other threads while the
-// writer inserts, evicts and erases (every hit is the block of its own (file, offset),
-// never a freed one).
+// long chains in a crowded table of buckets, a zero capacity, admission (every block
+// while there is room, then a block on its second miss within the doorkeeper's window),
+// and lookups on other threads while the writer inserts, evicts and erases (every hit
+// is the block of its own (file, offset), never a freed one).
 #include "lsm/block_cache.h"
 
 #include <atomic>
@@ -76,6 +76,28 @@ TEST_F(BlockCacheTest, LookupFindsOnlyWhatWasInserted) {
   EXPECT_EQ(KeyOf(**hit), "f1@4096");
   EXPECT_EQ(cache_->entries(), 3u);
   EXPECT_EQ(cache_->usage(), 300u);
+}
+
+// Thousands of entries in the smallest table of buckets (64), long chains: inserts,
+// evictions and EraseFile never leave a cached block that Lookup misses, nor one found
+// after it went.
+TEST_F(BlockCacheTest, LookupAgreesWithTheCacheThroughCrowdedBuckets) {
+  Make(64 * 4096);  // 64 buckets
+  Rng rng(TestSeed());
+  auto agree = [&] {
+    for (uint64_t file = 1; file <= 8; file++) {
+      for (uint64_t off = 0; off < 600; off++) {
+        ASSERT_EQ(Has(file, off * 4096), cache_->Contains(file, off * 4096)) << file << "@" << off;
+      }
+    }
+  };
+  for (int round = 0; round < 6; round++) {
+    for (int i = 0; i < 3000; i++) Put(1 + rng.Uniform(8), rng.Uniform(600) * 4096, 64);
+    agree();
+    cache_->EraseFile(1 + rng.Uniform(8));
+    agree();
+  }
+  EXPECT_GT(cache_->entries(), 1000u);  // crowded: far more entries than buckets
 }
 
 TEST_F(BlockCacheTest, SecondInsertOfTheSameBlockKeepsTheFirst) {
