@@ -65,7 +65,7 @@ class HugeArena {
   // being filled starts over instead).
   void Free(void* p, size_t bytes);
 
-  // Chunks (and own mappings) mapped now, and their bytes: for tests and ringdb-tool.
+  // Chunks (and own mappings) mapped now, and their bytes (tests).
   size_t chunks() const;
   size_t mapped_bytes() const;
 
