@@ -28,13 +28,11 @@ BlockCache::BlockCache(size_t capacity_bytes, rt::rcu::RetireList* retire)
   const size_t want = std::clamp<size_t>(capacity_bytes / 4096, kMinBuckets, kMaxBuckets);
   const size_t n = std::bit_ceil(want);
   mask_ = n - 1;
-  buckets_ = std::make_unique<std::atomic<Entry*>[]>(n);
-  for (size_t i = 0; i < n; i++) buckets_[i].store(nullptr, std::memory_order_relaxed);
+  buckets_ = decltype(buckets_)(n);  // value-initialized: null
   door_window_ = std::clamp<size_t>(capacity_bytes / 4096, kMinDoorWindow, kMaxDoorWindow);
   const size_t bits = std::bit_ceil(door_window_ * kDoorBitsPerBlock);
   door_mask_ = bits - 1;
-  door_ = std::make_unique<std::atomic<uint64_t>[]>(bits / 64);
-  for (size_t i = 0; i < bits / 64; i++) door_[i].store(0, std::memory_order_relaxed);
+  door_ = decltype(door_)(bits / 64);  // value-initialized: zero
 }
 
 BlockCache::~BlockCache() {
@@ -71,7 +69,11 @@ bool BlockCache::Admit(uint64_t file_number, uint64_t offset) const {
   // A plain store: a bit another thread sets in the same word meanwhile may be lost,
   // and that block then waits for one more miss. Cheaper than a locked or on every miss.
   word.store(old | mask, std::memory_order_relaxed);
-  if (door_marks_.fetch_add(1, std::memory_order_relaxed) + 1 >= door_window_) {
+  // The thread's new bits, counted for whichever cache its stride ends in: a thread
+  // reading two shards' caches credits each about as often as it marks it.
+  thread_local size_t marks = 0;
+  if (++marks % kDoorStride != 0) return false;
+  if (door_marks_.fetch_add(kDoorStride, std::memory_order_relaxed) + kDoorStride >= door_window_) {
     door_marks_.store(0, std::memory_order_relaxed);
     for (size_t i = 0; i <= door_mask_ / 64; i++) door_[i].store(0, std::memory_order_relaxed);
   }

@@ -35,9 +35,11 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <vector>
 
 #include "lsm/block.h"
 #include "runtime/rcu.h"
+#include "util/huge_buffer.h"
 
 namespace ringdb::lsm {
 
@@ -125,7 +127,9 @@ class BlockCache {
   const size_t capacity_;
   rt::rcu::RetireList* const retire_;
   size_t mask_ = 0;
-  std::unique_ptr<std::atomic<Entry*>[]> buckets_;
+  // On huge pages (util::HugeArena), as the tables' filters and indexes: a lookup after
+  // a system call (every cold read's first touch) costs a cache miss but rarely a walk.
+  std::vector<std::atomic<Entry*>, util::HugeAllocator<std::atomic<Entry*>>> buckets_;
   // Writer only. CLOCK as a second-chance FIFO: the hand takes the front; a referenced
   // entry loses its bit and goes to the back, an unreferenced one is evicted.
   std::deque<Entry*> clock_;  // entries in the cache, plus EraseFile'd ones (skipped)
@@ -134,10 +138,13 @@ class BlockCache {
   size_t pinned_ = 0;
 
   // The doorkeeper (Admit): 16 bits per block the capacity holds (in 4 KiB blocks),
-  // cleared by the thread whose first miss brings the new bits to the window.
+  // cleared by the thread whose first miss brings the new bits to the window. Threads
+  // count their new bits in strides of kDoorStride (one shared add per stride, not one
+  // per miss): the window is kept to within a stride per reading thread.
+  static constexpr size_t kDoorStride = 32;
   size_t door_mask_ = 0;  // bits - 1
   size_t door_window_ = 0;
-  std::unique_ptr<std::atomic<uint64_t>[]> door_;
+  mutable std::vector<std::atomic<uint64_t>, util::HugeAllocator<std::atomic<uint64_t>>> door_;
   alignas(64) mutable std::atomic<size_t> door_marks_{0};  // new bits since the last clear
 };
 
