@@ -211,6 +211,8 @@ const char* MemTable::IndexFind(std::string_view user_key, uint64_t h) const {
 
 MemTable::GetResult MemTable::Get(const LookupKey& key, std::string* value,
                                   uint64_t* expire_at_ms) const {
+  // An empty memtable (a store that only reads): no hash, no probe into the index.
+  if (num_entries() == 0) return GetResult::kAbsent;
   const char* e = IndexFind(key.user_key(), IndexHash(key.user_key()));
   if (e == nullptr) return GetResult::kAbsent;
   const std::string_view ikey = GetLengthPrefixedSlice(e);
