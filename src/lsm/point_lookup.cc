@@ -13,19 +13,29 @@ namespace {
 // The candidate at the cursor (moving the cursor to it), or null when none is left.
 const VersionFile* Candidate(const Version& v, std::string_view ukey, TableCursor* c) {
   while (c->level < kNumLevels) {
+    // The bounds come from the version's own array (Version::Seal), not the files.
     const std::vector<VersionFile>& files = v.files(c->level);
-    if (c->level == 0) {
+    const int level = c->level;
+    if (level == 0) {
       for (; c->index < files.size(); c->index++) {
-        if (files[c->index].Holds(ukey)) return &files[c->index];
+        if (v.smallest_key(0, c->index) <= ukey && ukey <= v.largest_key(0, c->index)) {
+          return &files[c->index];
+        }
       }
     } else if (c->index == 0) {
       // Sorted and not overlapping: the first file whose largest key is >= ukey.
-      auto it = std::partition_point(files.begin(), files.end(), [ukey](const VersionFile& f) {
-        return f.largest_user_key() < ukey;
-      });
-      if (it != files.end() && it->smallest_user_key() <= ukey) {
-        c->index = static_cast<size_t>(it - files.begin()) + 1;
-        return &*it;
+      size_t lo = 0, hi = files.size();
+      while (lo < hi) {
+        const size_t mid = lo + (hi - lo) / 2;
+        if (v.largest_key(level, mid) < ukey) {
+          lo = mid + 1;
+        } else {
+          hi = mid;
+        }
+      }
+      if (lo < files.size() && v.smallest_key(level, lo) <= ukey) {
+        c->index = lo + 1;
+        return &files[lo];
       }
     } else {
       return &files[c->index - 1];

@@ -9,6 +9,22 @@ TableHandle::~TableHandle() {
   if (fd >= 0) ::close(fd);
 }
 
+void Version::Seal() {
+  bounds_.clear();
+  bound_off_.assign(1, 0);
+  uint32_t n = 0;
+  for (int level = 0; level < kNumLevels; level++) {
+    first_[level] = n;
+    for (const VersionFile& f : levels_[level]) {
+      for (std::string_view k : {f.smallest_user_key(), f.largest_user_key()}) {
+        bounds_.append(k);
+        bound_off_.push_back(static_cast<uint32_t>(bounds_.size()));
+      }
+      n++;
+    }
+  }
+}
+
 size_t Version::NumFiles() const {
   size_t n = 0;
   for (const auto& level : levels_) n += level.size();

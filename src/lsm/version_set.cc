@@ -112,6 +112,7 @@ VersionPtr VersionSet::Build(const std::vector<TableRef>& added) const {
       out.push_back(VersionFile{f, it->second});
     }
   }
+  v->Seal();
   return v;
 }
 

@@ -1,6 +1,7 @@
 #include "lsm/version_edit.h"
 
 #include "gtest/gtest.h"
+#include "lsm/version.h"
 #include "lsm/wal_format.h"
 #include "test_util.h"
 
@@ -139,6 +140,34 @@ TEST(VersionStateTest, SnapshotRecreatesState) {
 }
 
 // A MANIFEST is version edits in WAL framing; a torn last edit is dropped.
+// Version::Seal copies every file's user key bounds, level by level, into the array
+// point lookups search; empty keys, long keys and empty levels included.
+TEST(VersionTest, SealedBoundsAreTheFilesUserKeys) {
+  Version v;
+  v.mutable_files(0).push_back(VersionFile{File(3, "k", "p"), nullptr});
+  v.mutable_files(0).push_back(VersionFile{File(2, "", "z"), nullptr});
+  v.mutable_files(2).push_back(VersionFile{File(5, "a", "c"), nullptr});
+  v.mutable_files(2).push_back(VersionFile{File(6, "d", std::string(300, '\xff')), nullptr});
+  v.mutable_files(kNumLevels - 1).push_back(VersionFile{File(9, "m", "m"), nullptr});
+  v.Seal();
+  for (int level = 0; level < kNumLevels; level++) {
+    const std::vector<VersionFile>& files = v.files(level);
+    for (size_t i = 0; i < files.size(); i++) {
+      EXPECT_EQ(v.smallest_key(level, i), files[i].smallest_user_key()) << level << " " << i;
+      EXPECT_EQ(v.largest_key(level, i), files[i].largest_user_key()) << level << " " << i;
+    }
+  }
+  EXPECT_EQ(v.smallest_key(0, 1), "");
+  EXPECT_EQ(v.largest_key(2, 1), std::string(300, '\xff'));
+  EXPECT_EQ(v.largest_key(kNumLevels - 1, 0), "m");
+  // Sealing again (a builder that added a file afterwards) starts over.
+  v.mutable_files(1).push_back(VersionFile{File(7, "e", "f"), nullptr});
+  v.Seal();
+  EXPECT_EQ(v.smallest_key(1, 0), "e");
+  EXPECT_EQ(v.smallest_key(2, 0), "a");
+  EXPECT_EQ(v.largest_key(kNumLevels - 1, 0), "m");
+}
+
 TEST(ManifestTest, EditsThroughWalFramingWithTornTail) {
   const uint64_t manifest_no = 7;
   std::string file(16 * 1024, '\0');
