@@ -176,6 +176,7 @@ Status TableReader::Open(uint64_t file_size, const Footer& footer, std::string m
   if (!s.ok()) return s;
   s = TableProperties::DecodeFrom(contents, &t->props_);
   if (!s.ok()) return s;
+  if (t->props_.largest_seq >= t->props_.smallest_seq) t->settle_seq_ = t->props_.largest_seq;
   s = Block::FromRaw(raw_of(footer.index), footer.index, BlockKind::kIndex, &t->index_);
   if (!s.ok()) return s;
   s = t->BuildIndexPrefixes();
@@ -287,12 +288,13 @@ Status TableReader::FindIndexEntry(std::string_view ikey, uint32_t* entry) const
           std::upper_bound(index_prefix_.begin() + hi, index_prefix_.end(), p, above) -
           index_prefix_.begin());
     }
-    // Ties for a lookup of the latest versions (kMaxSequenceNumber sorts before every
-    // real entry of its user key) settled by the suffix lengths, where both are known:
-    // a tied separator with a shorter suffix is below the key (a zero-padded prefix of
-    // it), a longer one above, an equal one is the key itself, and above this lookup.
+    // Ties for a lookup at or above every sequence in the table (a Get without a
+    // snapshot: the shard's published sequence; it sorts before every entry of its user
+    // key here) settled by the suffix lengths, where both are known: a tied separator
+    // with a shorter suffix is below the key (a zero-padded prefix of it), a longer one
+    // above, an equal one is the key itself, and above this lookup.
     const size_t key_suffix = ukey.size() - index_common_.size();
-    if (key_suffix <= 8 && (ExtractTag(ikey) >> 8) == kMaxSequenceNumber) {
+    if (key_suffix <= 8 && (ExtractTag(ikey) >> 8) >= settle_seq_) {
       for (; lo < hi; lo++) {
         const uint64_t packed = index_prefix_[lo].handle;
         if (packed == kNoPackedHandle || (packed & 15) == kLongSuffix) break;

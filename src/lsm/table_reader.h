@@ -144,6 +144,9 @@ class TableReader {
   // index_prefix_ (hundreds of KB) spans kTopStride entries, a few cache lines.
   static constexpr uint32_t kTopStride = 64;
   std::vector<uint64_t, util::HugeAllocator<uint64_t>> index_top_;
+  // A lookup at this sequence or above sorts before every entry of its user key in the
+  // table: the table's largest sequence (its properties), else kMaxSequenceNumber.
+  SequenceNumber settle_seq_ = kMaxSequenceNumber;
   BloomFilter filter_;
   bool has_filter_ = false;
   TableProperties props_;
