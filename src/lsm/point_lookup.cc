@@ -1,7 +1,5 @@
 #include "lsm/point_lookup.h"
 
-#include <algorithm>
-
 #include "lsm/bloom.h"
 #include "runtime/rcu.h"
 #include "util/assert.h"

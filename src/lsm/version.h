@@ -71,9 +71,6 @@ struct VersionFile {
 
   std::string_view smallest_user_key() const { return ExtractUserKey(meta.smallest); }
   std::string_view largest_user_key() const { return ExtractUserKey(meta.largest); }
-  bool Holds(std::string_view user_key) const {
-    return smallest_user_key() <= user_key && user_key <= largest_user_key();
-  }
 };
 
 // The live tables, per level, in VersionState order (L0 newest first; deeper levels
