@@ -309,16 +309,18 @@ Region RegionOf(const TableReader& t, uint64_t pos) {
 // successor of its last key ("1"), yet the separators before it keep their long common
 // prefix, so a lookup compares at most two separators in full; keys past the last one,
 // before the first and between blocks are answered right.
+// n as 16 zero-padded decimal digits, as ringdb-bench's keys.
+std::string DecimalKey(uint64_t n) {
+  std::string k(16, '0');
+  for (int i = 15; i >= 0; i--, n /= 10) k[i] = static_cast<char>('0' + n % 10);
+  return k;
+}
+
 TEST(TableTest, DecimalKeysTieOnFewSeparators) {
   Model model;
-  auto key = [](uint64_t n) {
-    std::string k(16, '0');
-    for (int i = 15; i >= 0; i--, n /= 10) k[i] = static_cast<char>('0' + n % 10);
-    return k;
-  };
   constexpr uint64_t kFirst = 1000000000, kCount = 20000;
   for (uint64_t i = 0; i < kCount; i++) {
-    model[MakeInternalKey(key(kFirst + 3 * i), 1, ValueType::kValue)] =
+    model[MakeInternalKey(DecimalKey(kFirst + 3 * i), 1, ValueType::kValue)] =
         std::string(100, 'a' + i % 26);
   }
   // The last block also holds a key without the common prefix.
@@ -329,12 +331,12 @@ TEST(TableTest, DecimalKeysTieOnFewSeparators) {
   EXPECT_LE(t->max_prefix_tie(), 2u);
   StringBlockFetcher f(file);
   for (uint64_t i = 0; i < kCount; i++) {
-    ASSERT_EQ(Lookup(*t, &f, key(kFirst + 3 * i + 1), kMaxSequenceNumber), "ABSENT");
+    ASSERT_EQ(Lookup(*t, &f, DecimalKey(kFirst + 3 * i + 1), kMaxSequenceNumber), "ABSENT");
   }
   for (std::string k :
-       {key(kFirst + 3 * kCount), key(kFirst * 2), std::string("0000002"), std::string("1"),
-        std::string("10"), std::string("5"), std::string("\xff\xff"), std::string("0"),
-        key(kFirst - 1), std::string("00000010000")}) {
+       {DecimalKey(kFirst + 3 * kCount), DecimalKey(kFirst * 2), std::string("0000002"),
+        std::string("1"), std::string("10"), std::string("5"), std::string("\xff\xff"),
+        std::string("0"), DecimalKey(kFirst - 1), std::string("00000010000")}) {
     EXPECT_EQ(Lookup(*t, &f, k, kMaxSequenceNumber), "ABSENT") << k;
   }
 }
@@ -381,17 +383,12 @@ TEST(TableTest, KeysThatArePrefixesOfOneAnotherTieAndAreOrderedByLength) {
 // sequence settles such a tie without the index block (TableReader::settle_seq_); one
 // below it compares in full. Every key at every sequence agrees with the model.
 TEST(TableTest, TiesWithVersionedSeparatorsAgreeWithTheModelAtEverySequence) {
-  auto key = [](uint64_t n) {
-    std::string k(16, '0');
-    for (int i = 15; i >= 0; i--, n /= 10) k[i] = static_cast<char>('0' + n % 10);
-    return k;
-  };
   Rng rng(71);
   Model model;
   std::map<std::string, std::map<SequenceNumber, std::string>> versions;
   constexpr uint64_t kKeys = 1500;
   for (uint64_t i = 0; i < kKeys; i++) {
-    const std::string k = key(5000000 + 2 * i);
+    const std::string k = DecimalKey(5000000 + 2 * i);
     const int n = 1 + static_cast<int>(rng.Uniform(3));
     for (int j = 0; j < n; j++) {
       const SequenceNumber seq = 1 + rng.Uniform(900);
@@ -418,8 +415,8 @@ TEST(TableTest, TiesWithVersionedSeparatorsAgreeWithTheModelAtEverySequence) {
       ASSERT_EQ(Lookup(*t, &f, k, s), expect) << k << " at " << s;
     }
     const uint64_t n = std::stoull(k);
-    ASSERT_EQ(Lookup(*t, &f, key(n + 1), top), "ABSENT") << n + 1;
-    ASSERT_EQ(Lookup(*t, &f, key(n + 1), 1), "ABSENT") << n + 1;
+    ASSERT_EQ(Lookup(*t, &f, DecimalKey(n + 1), top), "ABSENT") << n + 1;
+    ASSERT_EQ(Lookup(*t, &f, DecimalKey(n + 1), 1), "ABSENT") << n + 1;
   }
 }
 
