@@ -9,7 +9,7 @@
 #   usage: scripts/cold_ceiling.sh [VARIANT...]
 #     variants: ringdb, ringdb=PATH (another build's ringdb-bench, to compare two
 #     builds), rocksdb (db_bench), and blocking_reads' modes psync, ring, sqpoll,
-#     shared, server (default: ringdb rocksdb sqpoll psync)
+#     shared, server, spin (default: ringdb rocksdb sqpoll psync)
 #   env: ROUNDS=6 DURATION=4 BUILD_DIR=build
 # Reads the stores row d leaves behind (/var/tmp/ringdb-cmpa, /var/tmp/rocks-cmpa): run
 # `ROWS=d scripts/compare_anythread.sh` first. Take the CPU lock on a shared machine
@@ -40,7 +40,7 @@ one() {  # variant -> reads/s
         --num=3000000 --value_size=1000 --key_size=16 --compression_type=none --bloom_bits=10 \
         --seed=42 --cache_size=$((64 << 20)) --db="$kdir" --use_direct_reads=true \
         --use_direct_io_for_flush_and_compaction=true 2>/dev/null | ops ;;
-    psync | ring | sqpoll | shared | server)
+    psync | ring | sqpoll | shared | server | spin)
       "$build/bench/io/blocking_reads" "$rdir" "$1" 16 "$dur" 2>&1 |
         sed -n 's/.* \([0-9]*\) reads\/s.*/\1/p' ;;
     *) echo "unknown variant $1" >&2; exit 2 ;;

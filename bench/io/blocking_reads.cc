@@ -2,7 +2,7 @@
 // time, get from this machine with no engine at all: the ceiling for an engine's cold
 // point reads from application threads (docs/bench.md "Cold reads: the ceiling").
 //
-//   blocking_reads PATH psync|ring|server|sqpoll|shared THREADS SECONDS [SPIN_NS]
+//   blocking_reads PATH psync|ring|server|sqpoll|shared|spin THREADS SECONDS [SPIN_NS]
 //
 // PATH: a file, or a directory whose *.sst files (searched recursively) are read, each
 // in proportion to its size: an engine's own tables, so that the reads land where the
@@ -24,6 +24,12 @@
 //   shared  one SQPOLL ring for all threads (its queue under a mutex), so the submission
 //           thread takes many threads' reads in one batch; each read is hard-linked to
 //           an IORING_OP_MSG_RING that wakes its thread on a ring of its own
+//   spin    server, but the server never parks: callers push their read onto a lock-free
+//           stack and park on a futex; the server polls the stack and its ring's flags in
+//           user space and enters the kernel only to submit reads and wakes and to run
+//           the completions (DEFER_TASKRUN), all pending ones in one io_uring_enter.
+//           Env WORK_ON_SERVER=1 burns SPIN_NS on the server per completed read instead
+//           of on the caller (an engine's post-read work moved off the calling thread)
 // SPIN_NS: CPU time each thread burns after each read, standing in for an engine's own
 // work per read (what a microsecond of it costs in throughput).
 // Prints reads/s and the latency distribution of one read (µs).
@@ -73,7 +79,12 @@ struct Request {
   uint64_t offset = 0;
   void* buf = nullptr;
   std::atomic<uint32_t> done{0};
+  Request* next = nullptr;  // the spin mode's stack
 };
+
+// The spin mode's queue: callers push, the server takes the whole stack at once.
+std::atomic<Request*> g_stack{nullptr};
+int64_t g_server_work_ns = 0;
 
 // The server mode's queue.
 std::mutex g_mu;
@@ -140,13 +151,71 @@ void Server() {
   io_uring_queue_exit(&ring);
 }
 
+// The spin mode's server: never parks. Completions are deferred task work
+// (DEFER_TASKRUN), which the kernel flags in the SQ ring, so the server enters the kernel
+// only when it has reads or wakes to submit or completions to collect, and each entry
+// does all three for everything pending. Burns g_server_work_ns per completed read
+// before waking its caller (an engine's post-read work moved off the caller).
+void SpinServer() {
+  io_uring ring;
+  io_uring_params p{};
+  p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
+            IORING_SETUP_CLAMP;
+  if (int r = io_uring_queue_init_params(1024, &ring, &p); r < 0) Die("io_uring_queue_init", -r);
+  unsigned inflight = 0;
+  while (!g_server_stop.load(std::memory_order_relaxed) || inflight > 0) {
+    Request* r = g_stack.exchange(nullptr, std::memory_order_acquire);
+    for (; r != nullptr; r = r->next) {
+      io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+      if (sqe == nullptr) {
+        io_uring_submit(&ring);
+        sqe = io_uring_get_sqe(&ring);
+      }
+      io_uring_prep_read(sqe, r->fd, r->buf, kRead, r->offset);
+      io_uring_sqe_set_data(sqe, r);
+      inflight++;
+    }
+    const bool tw = (IO_URING_READ_ONCE(*ring.sq.kflags) & IORING_SQ_TASKRUN) != 0;
+    if (io_uring_sq_ready(&ring) > 0 || tw) io_uring_submit_and_get_events(&ring);
+    io_uring_cqe* cqe;
+    unsigned head, seen = 0;
+    io_uring_for_each_cqe(&ring, head, cqe) {
+      seen++;
+      auto* q = static_cast<Request*>(io_uring_cqe_get_data(cqe));
+      if (q == nullptr) continue;  // a failed wake
+      if (cqe->res != static_cast<int>(kRead)) Die("read", cqe->res < 0 ? -cqe->res : EIO);
+      inflight--;
+      if (g_server_work_ns > 0) {
+        const auto t = Clock::now();
+        while (Clock::now() - t < std::chrono::nanoseconds(g_server_work_ns)) {
+        }
+      }
+      q->done.store(1, std::memory_order_release);
+      io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+      if (sqe == nullptr) {
+        io_uring_submit(&ring);
+        sqe = io_uring_get_sqe(&ring);
+      }
+      io_uring_prep_rw(kOpFutexWake, sqe, 0x02 | 128, &q->done, 0, 0);  // FUTEX2_SIZE_U32|PRIVATE
+      sqe->addr2 = 1;
+      sqe->addr3 = 0xffffffffu;
+      sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+      io_uring_sqe_set_data(sqe, nullptr);
+    }
+    io_uring_cq_advance(&ring, seen);
+    if (seen == 0) __builtin_ia32_pause();
+  }
+  io_uring_submit(&ring);
+  io_uring_queue_exit(&ring);
+}
+
 // The sqpoll mode's submission threads (env SQ_THREADS, default 1), each owned by one
 // of these rings; thread t attaches to ring t % SQ_THREADS. Env SQ_CPU pins the first
 // one to that CPU (IORING_SETUP_SQ_AFF).
 io_uring g_sq_rings[8];
 int g_sq_threads = 1;
 
-enum class Mode { kPsync, kRing, kServer, kSqpoll, kShared };
+enum class Mode { kPsync, kRing, kServer, kSqpoll, kShared, kSpin };
 
 // The shared mode's ring: one SQPOLL ring for every thread (its SQ under g_shared_mu),
 // so the submission thread takes the reads of many threads in one batch (one plug, one
@@ -227,6 +296,16 @@ void ReadOne(Mode mode, io_uring* ring, Request* req, uint64_t b) {
     if (int r = io_uring_peek_cqe(ring, &cqe); r < 0) Die("io_uring_peek_cqe", -r);
     if (cqe->res != static_cast<int>(kRead)) Die("read", cqe->res < 0 ? -cqe->res : EIO);
     io_uring_cqe_seen(ring, cqe);
+  } else if (mode == Mode::kSpin) {
+    req->fd = fd;
+    req->offset = offset;
+    req->done.store(0, std::memory_order_relaxed);
+    Request* head = g_stack.load(std::memory_order_relaxed);
+    do {
+      req->next = head;
+    } while (!g_stack.compare_exchange_weak(head, req, std::memory_order_release,
+                                            std::memory_order_relaxed));
+    while (req->done.load(std::memory_order_acquire) == 0) FutexWait(&req->done, 0);
   } else {
     req->fd = fd;
     req->offset = offset;
@@ -322,7 +401,7 @@ void OpenFiles(const std::string& path) {
 int main(int argc, char** argv) {
   if (argc < 5) {
     std::fprintf(stderr,
-                 "usage: blocking_reads PATH psync|ring|server|sqpoll|shared THREADS SECONDS "
+                 "usage: blocking_reads PATH psync|ring|server|sqpoll|shared|spin THREADS SECONDS "
                  "[SPIN_NS]\n");
     return 2;
   }
@@ -330,7 +409,8 @@ int main(int argc, char** argv) {
   const int threads = std::atoi(argv[3]);
   const double seconds = std::atof(argv[4]);
   const int64_t spin_ns = argc > 5 ? std::atoll(argv[5]) : 0;
-  if ((m != "psync" && m != "ring" && m != "server" && m != "sqpoll" && m != "shared") ||
+  if ((m != "psync" && m != "ring" && m != "server" && m != "sqpoll" && m != "shared" &&
+       m != "spin") ||
       threads < 1 || seconds <= 0) {
     std::fprintf(stderr, "blocking_reads: bad arguments\n");
     return 2;
@@ -339,6 +419,7 @@ int main(int argc, char** argv) {
                     : m == "ring"   ? Mode::kRing
                     : m == "server" ? Mode::kServer
                     : m == "shared" ? Mode::kShared
+                    : m == "spin"   ? Mode::kSpin
                                     : Mode::kSqpoll;
   if (mode == Mode::kShared) {
     io_uring_params p{};
@@ -366,9 +447,18 @@ int main(int argc, char** argv) {
 
   std::thread server;
   if (mode == Mode::kServer) server = std::thread(Server);
+  int64_t reader_spin_ns = spin_ns;
+  if (mode == Mode::kSpin) {
+    if (const char* w = std::getenv("WORK_ON_SERVER"); w != nullptr && std::atoi(w) != 0) {
+      g_server_work_ns = spin_ns;
+      reader_spin_ns = 0;
+    }
+    server = std::thread(SpinServer);
+  }
   std::vector<std::vector<uint32_t>> lats(threads);
   std::vector<std::thread> workers;
-  for (int t = 0; t < threads; t++) workers.emplace_back(ReadLoop, mode, t, spin_ns, &lats[t]);
+  for (int t = 0; t < threads; t++)
+    workers.emplace_back(ReadLoop, mode, t, reader_spin_ns, &lats[t]);
   const auto t0 = Clock::now();
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
   g_stop = true;
