@@ -97,6 +97,33 @@ void Die(const char* what, int err) {
   std::exit(1);
 }
 
+// An SQE of ring, submitting what is queued first where the SQ is full.
+io_uring_sqe* GetSqe(io_uring* ring) {
+  io_uring_sqe* sqe = io_uring_get_sqe(ring);
+  if (sqe == nullptr) {
+    io_uring_submit(ring);
+    sqe = io_uring_get_sqe(ring);
+  }
+  return sqe;
+}
+
+// Queues the wake of the caller parked on *done (IORING_OP_FUTEX_WAKE, no CQE on success).
+void QueueWake(io_uring* ring, std::atomic<uint32_t>* done) {
+  io_uring_sqe* sqe = GetSqe(ring);
+  io_uring_prep_rw(kOpFutexWake, sqe, 0x02 | 128, done, 0, 0);  // FUTEX2_SIZE_U32|PRIVATE
+  sqe->addr2 = 1;
+  sqe->addr3 = 0xffffffffu;
+  sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+  io_uring_sqe_set_data(sqe, nullptr);
+}
+
+// Burns ns of CPU (an engine's work per read).
+void Burn(int64_t ns) {
+  const auto t = Clock::now();
+  while (Clock::now() - t < std::chrono::nanoseconds(ns)) {
+  }
+}
+
 void Server() {
   io_uring ring;
   io_uring_params p{};
@@ -110,7 +137,7 @@ void Server() {
       batch.swap(g_queue);
     }
     for (Request* r : batch) {
-      io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+      io_uring_sqe* sqe = GetSqe(&ring);
       io_uring_prep_read(sqe, r->fd, r->buf, kRead, r->offset);
       io_uring_sqe_set_data(sqe, r);
       inflight++;
@@ -139,12 +166,7 @@ void Server() {
       if (cqe->res != static_cast<int>(kRead)) Die("read", cqe->res < 0 ? -cqe->res : EIO);
       inflight--;
       r->done.store(1, std::memory_order_release);
-      io_uring_sqe* sqe = io_uring_get_sqe(&ring);
-      io_uring_prep_rw(kOpFutexWake, sqe, 0x02 | 128, &r->done, 0, 0);  // FUTEX2_SIZE_U32|PRIVATE
-      sqe->addr2 = 1;
-      sqe->addr3 = 0xffffffffu;
-      sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
-      io_uring_sqe_set_data(sqe, nullptr);
+      QueueWake(&ring, &r->done);
     }
     io_uring_cq_advance(&ring, seen);
   }
@@ -166,11 +188,7 @@ void SpinServer() {
   while (!g_server_stop.load(std::memory_order_relaxed) || inflight > 0) {
     Request* r = g_stack.exchange(nullptr, std::memory_order_acquire);
     for (; r != nullptr; r = r->next) {
-      io_uring_sqe* sqe = io_uring_get_sqe(&ring);
-      if (sqe == nullptr) {
-        io_uring_submit(&ring);
-        sqe = io_uring_get_sqe(&ring);
-      }
+      io_uring_sqe* sqe = GetSqe(&ring);
       io_uring_prep_read(sqe, r->fd, r->buf, kRead, r->offset);
       io_uring_sqe_set_data(sqe, r);
       inflight++;
@@ -185,22 +203,9 @@ void SpinServer() {
       if (q == nullptr) continue;  // a failed wake
       if (cqe->res != static_cast<int>(kRead)) Die("read", cqe->res < 0 ? -cqe->res : EIO);
       inflight--;
-      if (g_server_work_ns > 0) {
-        const auto t = Clock::now();
-        while (Clock::now() - t < std::chrono::nanoseconds(g_server_work_ns)) {
-        }
-      }
+      if (g_server_work_ns > 0) Burn(g_server_work_ns);
       q->done.store(1, std::memory_order_release);
-      io_uring_sqe* sqe = io_uring_get_sqe(&ring);
-      if (sqe == nullptr) {
-        io_uring_submit(&ring);
-        sqe = io_uring_get_sqe(&ring);
-      }
-      io_uring_prep_rw(kOpFutexWake, sqe, 0x02 | 128, &q->done, 0, 0);  // FUTEX2_SIZE_U32|PRIVATE
-      sqe->addr2 = 1;
-      sqe->addr3 = 0xffffffffu;
-      sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
-      io_uring_sqe_set_data(sqe, nullptr);
+      QueueWake(&ring, &q->done);
     }
     io_uring_cq_advance(&ring, seen);
     if (seen == 0) __builtin_ia32_pause();
@@ -346,11 +351,7 @@ void ReadLoop(Mode mode, int thread, int64_t spin_ns, std::vector<uint32_t>* lat
   while (!g_stop.load(std::memory_order_relaxed)) {
     const auto start = Clock::now();
     ReadOne(mode, &ring, &req, rng() % g_blocks);
-    if (spin_ns > 0) {
-      const auto read_done = Clock::now();
-      while (Clock::now() - read_done < std::chrono::nanoseconds(spin_ns)) {
-      }
-    }
+    if (spin_ns > 0) Burn(spin_ns);
     lats->push_back(static_cast<uint32_t>(
         std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start).count()));
   }
