@@ -458,8 +458,9 @@ int main(int argc, char** argv) {
   }
   std::vector<std::vector<uint32_t>> lats(threads);
   std::vector<std::thread> workers;
-  for (int t = 0; t < threads; t++)
+  for (int t = 0; t < threads; t++) {
     workers.emplace_back(ReadLoop, mode, t, reader_spin_ns, &lats[t]);
+  }
   const auto t0 = Clock::now();
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
   g_stop = true;
