@@ -111,11 +111,8 @@ bool Shard::InputsMostlyCached(const Compaction& c, const Version& base) const {
 void Shard::CacheBuiltBlocks(uint64_t number, TableBuilder* builder) {
   std::vector<TableBuilder::BuiltBlock>& kept = builder->kept_blocks();
   for (TableBuilder::BuiltBlock& b : kept) {
-    BlockPtr block;
-    const uint64_t offset = b.handle.offset;
-    if (Block::FromContents(b.contents, offset, BlockKind::kData, &block).ok()) {
-      tables_.blocks().Insert(number, offset, block, block->charge());
-    }
+    const size_t charge = b.block->charge();
+    tables_.blocks().Insert(number, b.handle.offset, std::move(b.block), charge);
   }
   kept.clear();
 }

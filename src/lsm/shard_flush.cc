@@ -173,11 +173,8 @@ Status Shard::WriteTable(InternalIterator* it, FileMetaData* meta, TableRef* tab
   // What was just written is what is most likely read next, and it left no copy in the
   // page cache (O_DIRECT): cache its data blocks (RocksDB's prepopulate_block_cache).
   for (TableBuilder::BuiltBlock& b : builder.kept_blocks()) {
-    BlockPtr block;
-    const uint64_t offset = b.handle.offset;
-    if (Block::FromContents(b.contents, offset, BlockKind::kData, &block).ok()) {
-      tables_.blocks().Insert(number, offset, block, block->charge());
-    }
+    const size_t charge = b.block->charge();
+    tables_.blocks().Insert(number, b.handle.offset, std::move(b.block), charge);
   }
   const TableProperties& p = builder.properties();
   meta->number = number;

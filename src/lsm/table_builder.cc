@@ -80,7 +80,14 @@ void TableBuilder::FlushDataBlock() {
   const std::string_view contents = data_block_.Finish();
   if (options_.block_align) PadToPage();
   pending_handle_ = WriteBlock(BlockKind::kData, contents);
-  if (keep_blocks_) kept_.push_back(BuiltBlock{pending_handle_, std::string(contents)});
+  if (keep_blocks_) {
+    // Parsing a block just built only fails where the builder is broken; such a block is
+    // left out of the cache, not the table.
+    BlockPtr block;
+    if (Block::FromContents(contents, pending_handle_.offset, BlockKind::kData, &block).ok()) {
+      kept_.push_back(BuiltBlock{pending_handle_, std::move(block)});
+    }
+  }
   data_block_.Reset();
   props_.num_data_blocks++;
   pending_index_entry_ = true;

@@ -25,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "lsm/block.h"
 #include "lsm/block_builder.h"
 #include "lsm/bloom.h"
 #include "lsm/dbformat.h"
@@ -76,12 +77,13 @@ class TableBuilder {
   // Final after Finish().
   const TableProperties& properties() const { return props_; }
 
-  // Keeps a copy of every data block as it is finished, for the caller to put into
-  // its block cache once the table is live (flushes do: the data just written is the
-  // data most likely to be read next). Call before the first Add().
+  // Keeps every data block as it is finished, parsed and in an allocation of its own
+  // (the one the cache will hold: no second copy), for the caller to put into its block
+  // cache once the table is live (flushes do: the data just written is the data most
+  // likely to be read next). Call before the first Add().
   struct BuiltBlock {
     BlockHandle handle;
-    std::string contents;
+    BlockPtr block;
   };
   void KeepDataBlocks() { keep_blocks_ = true; }
   std::vector<BuiltBlock>& kept_blocks() { return kept_; }

@@ -213,7 +213,9 @@ TEST(TableAlignTest, KeptBlocksHaveTheIndexHandles) {
   ASSERT_EQ(kept.size(), handles.size());
   for (size_t i = 0; i < kept.size(); i++) {
     EXPECT_EQ(kept[i].handle, handles[i]);
-    EXPECT_EQ(kept[i].contents, file.substr(handles[i].offset, handles[i].size));
+    EXPECT_EQ(kept[i].block->contents(), file.substr(handles[i].offset, handles[i].size));
+    EXPECT_EQ(kept[i].block->offset(), handles[i].offset);
+    EXPECT_EQ(kept[i].block->kind(), BlockKind::kData);
   }
 }
 
