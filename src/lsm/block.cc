@@ -5,6 +5,7 @@
 #include <new>
 
 #include "util/coding.h"
+#include "util/slab.h"
 
 namespace ringdb::lsm {
 
@@ -13,7 +14,8 @@ namespace {
 // An allocator that makes each allocation `extra` bytes longer and reports where those
 // bytes start. allocate_shared rebinds it to its node type (reference counts + Block)
 // and allocates one node, so the block, its counts and its contents share one
-// allocation, freed as one when the last reference goes.
+// allocation, freed as one when the last reference goes. The allocation is a slot of
+// util::Slabs (a cache fill's blocks take a page fault per 2 MiB, not one each).
 template <class T>
 struct TailAllocator {
   using value_type = T;
@@ -24,12 +26,13 @@ struct TailAllocator {
   T* allocate(size_t n) {
     const size_t head =
         (n * sizeof(T) + alignof(std::max_align_t) - 1) & ~(alignof(std::max_align_t) - 1);
-    char* p = static_cast<char*>(::operator new(head + extra));
+    size_t footprint = 0;
+    char* p = static_cast<char*>(util::Slabs::Default().Allocate(head + extra, &footprint));
     out->data = p + head;
-    out->bytes = head + extra;
+    out->bytes = footprint;
     return reinterpret_cast<T*>(p);
   }
-  void deallocate(T* p, size_t) { ::operator delete(p); }
+  void deallocate(T* p, size_t) { util::Slabs::Free(p); }
 
   template <class U>
   bool operator==(const TailAllocator<U>& o) const {

@@ -51,7 +51,8 @@ class Block {
   // True when the block holds no entry (only its restart array).
   bool empty() const { return restarts_offset_ == 0; }
   // Heap bytes held (block cache charge): the one allocation that holds the block, its
-  // contents and the shared_ptr's reference counts.
+  // contents and the shared_ptr's reference counts, as util::Slabs sized it (its slot,
+  // rounded up to 256 bytes).
   size_t charge() const { return charge_; }
 
   // The entry at restart point i, for blocks whose every entry is a restart point

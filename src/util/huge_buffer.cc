@@ -12,9 +12,11 @@ namespace {
 
 constexpr size_t kHugePage = size_t{2} << 20;
 
-// A 2 MiB-aligned anonymous mapping of `len` (a multiple of 2 MiB) advised
-// MADV_HUGEPAGE, or nullptr.
-char* MapHuge(size_t len) {
+constexpr size_t kAlign = 64;
+
+}  // namespace
+
+char* MapHugePages(size_t len) {
   // Over-map by one huge page, then trim both ends to an aligned range.
   void* raw = ::mmap(nullptr, len + kHugePage, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -31,14 +33,10 @@ char* MapHuge(size_t len) {
   return p;
 }
 
-constexpr size_t kAlign = 64;
-
-}  // namespace
-
 HugeBuffer::HugeBuffer(size_t bytes) : bytes_(bytes) {
   if (bytes >= kHugePage) {
     const size_t len = (bytes + kHugePage - 1) & ~(kHugePage - 1);
-    data_ = MapHuge(len);
+    data_ = MapHugePages(len);
     if (data_ != nullptr) mapped_bytes_ = len;
   }
   if (data_ == nullptr) data_ = new char[bytes > 0 ? bytes : 1];
@@ -100,14 +98,14 @@ void* HugeArena::Allocate(size_t bytes) {
   std::lock_guard<std::mutex> g(mu_);
   if (bytes > kChunkBytes / 2) {
     const size_t len = (bytes + kChunkBytes - 1) & ~(kChunkBytes - 1);
-    char* p = MapHuge(len);
+    char* p = MapHugePages(len);
     if (p == nullptr) throw std::bad_alloc();
     chunks_[reinterpret_cast<uintptr_t>(p)] = Chunk{len, len, 1};
     mapped_ += len;
     return p;
   }
   if (current_ == 0 || chunks_[current_].used + bytes > kChunkBytes) {
-    char* p = MapHuge(kChunkBytes);
+    char* p = MapHugePages(kChunkBytes);
     if (p == nullptr) throw std::bad_alloc();
     if (current_ != 0 && chunks_[current_].live == 0) Unmap(current_, chunks_[current_]);
     current_ = reinterpret_cast<uintptr_t>(p);

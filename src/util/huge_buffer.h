@@ -19,6 +19,10 @@
 
 namespace ringdb::util {
 
+// A 2 MiB-aligned anonymous mapping of `len` (a multiple of 2 MiB) advised
+// MADV_HUGEPAGE, or nullptr. munmap it.
+char* MapHugePages(size_t len);
+
 class HugeBuffer {
  public:
   HugeBuffer() = default;
