@@ -446,6 +446,15 @@ void Shard::ApplyRequests(WriteRequest* head, bool posted_only) {
     RINGDB_ASSERT_MSG(a.ok(), "a validated batch failed to apply");
     if (w->posted) pending_keys_->Applied(w->rep, w->first_seq + count - 1);
     MarkApplied(w->first_seq, count);
+    if (!w->posted && posting_ && count > 0 && last_seq_ < w->first_seq + count - 1) {
+      // A request that waited took its sequence numbers here, after posted writes that
+      // took theirs on their writers' threads and have not arrived: it is applied but
+      // not published until they are, and its writer is acknowledged (CompleteRequests)
+      // before then. Readers see its keys pending, as a posted write's, until it is
+      // published (WaitForPostedWritesOf; AckedSequence already covers it).
+      pending_keys_->Add(w->rep);
+      pending_keys_->Applied(w->rep, w->first_seq + count - 1);
+    }
   }
 }
 
