@@ -14,20 +14,23 @@ namespace {
 // An allocator that makes each allocation `extra` bytes longer and reports where those
 // bytes start. allocate_shared rebinds it to its node type (reference counts + Block)
 // and allocates one node, so the block, its counts and its contents share one
-// allocation, freed as one when the last reference goes. The allocation is a slot of
-// util::Slabs (a cache fill's blocks take a page fault per 2 MiB, not one each).
+// allocation, freed as one when the last reference goes. A block read from disk takes a
+// slot of util::Slabs (a cache fill's blocks take a page fault per 2 MiB, not one each);
+// one built in memory comes from operator new (see FromContents in block.h).
 template <class T>
 struct TailAllocator {
   using value_type = T;
-  TailAllocator(size_t extra_bytes, Block::Tail* tail) : extra(extra_bytes), out(tail) {}
+  TailAllocator(size_t extra_bytes, bool use_slab, Block::Tail* tail)
+      : extra(extra_bytes), slab(use_slab), out(tail) {}
   template <class U>
-  TailAllocator(const TailAllocator<U>& o) : extra(o.extra), out(o.out) {}  // NOLINT
+  TailAllocator(const TailAllocator<U>& o) : extra(o.extra), slab(o.slab), out(o.out) {}  // NOLINT
 
   T* allocate(size_t n) {
     const size_t head =
         (n * sizeof(T) + alignof(std::max_align_t) - 1) & ~(alignof(std::max_align_t) - 1);
     size_t footprint = 0;
-    char* p = static_cast<char*>(util::Slabs::Default().Allocate(head + extra, &footprint));
+    char* p = static_cast<char*>(slab ? util::Slabs::Default().Allocate(head + extra, &footprint)
+                                      : util::Slabs::AllocatePlain(head + extra, &footprint));
     out->data = p + head;
     out->bytes = footprint;
     return reinterpret_cast<T*>(p);
@@ -36,10 +39,11 @@ struct TailAllocator {
 
   template <class U>
   bool operator==(const TailAllocator<U>& o) const {
-    return extra == o.extra && out == o.out;
+    return extra == o.extra && slab == o.slab && out == o.out;
   }
 
   size_t extra;
+  bool slab;
   Block::Tail* out;
 };
 
@@ -51,10 +55,11 @@ Block::Block(const Tail& tail, std::string_view contents, uint64_t offset, Block
   contents_ = std::string_view(tail.data, contents.size());
 }
 
-std::shared_ptr<Block> Block::Make(std::string_view contents, uint64_t offset, BlockKind kind) {
+std::shared_ptr<Block> Block::Make(std::string_view contents, uint64_t offset, BlockKind kind,
+                                   bool slab) {
   Tail tail;  // filled in by the allocation, before the constructor reads it
-  return std::allocate_shared<Block>(TailAllocator<Block>(contents.size(), &tail), tail, contents,
-                                     offset, kind);
+  return std::allocate_shared<Block>(TailAllocator<Block>(contents.size(), slab, &tail), tail,
+                                     contents, offset, kind);
 }
 
 Status Block::FromRaw(std::string_view raw, const BlockHandle& handle, BlockKind kind,
@@ -62,7 +67,7 @@ Status Block::FromRaw(std::string_view raw, const BlockHandle& handle, BlockKind
   std::string_view contents;
   Status s = VerifyBlock(raw, handle, kind, &contents);
   if (!s.ok()) return s;
-  return FromContents(contents, handle.offset, kind, out);
+  return Parse(contents, handle.offset, kind, /*slab=*/true, out);
 }
 
 Status Block::BorrowRaw(std::string_view raw, const BlockHandle& handle, BlockKind kind,
@@ -79,7 +84,12 @@ Status Block::BorrowRaw(std::string_view raw, const BlockHandle& handle, BlockKi
 
 Status Block::FromContents(std::string_view contents, uint64_t offset, BlockKind kind,
                            BlockPtr* out) {
-  std::shared_ptr<Block> b = Make(contents, offset, kind);
+  return Parse(contents, offset, kind, /*slab=*/false, out);
+}
+
+Status Block::Parse(std::string_view contents, uint64_t offset, BlockKind kind, bool slab,
+                    BlockPtr* out) {
+  std::shared_ptr<Block> b = Make(contents, offset, kind, slab);
   Status s = b->ParseRestarts();
   if (!s.ok()) return s;
   *out = std::move(b);

@@ -32,7 +32,9 @@ class Block {
   static Status FromRaw(std::string_view raw, const BlockHandle& handle, BlockKind kind,
                         BlockPtr* out);
   // Parses unverified contents already in memory (builders, tests). Checks the
-  // restart array only.
+  // restart array only. Its allocation comes from operator new, not util::Slabs: a
+  // flush's blocks read 1-5% slower from slots (in-memory reads on the shards, rotated
+  // rounds; docs/engine.md "Block memory"), for reasons not found yet.
   static Status FromContents(std::string_view contents, uint64_t offset, BlockKind kind,
                              BlockPtr* out);
   // Verifies raw as FromRaw does and parses it into *out without a copy: *out borrows
@@ -51,8 +53,8 @@ class Block {
   // True when the block holds no entry (only its restart array).
   bool empty() const { return restarts_offset_ == 0; }
   // Heap bytes held (block cache charge): the one allocation that holds the block, its
-  // contents and the shared_ptr's reference counts, as util::Slabs sized it (its slot,
-  // rounded up to 256 bytes).
+  // contents and the shared_ptr's reference counts; for a block read from disk, its
+  // util::Slabs slot (rounded up to 256 bytes).
   size_t charge() const { return charge_; }
 
   // The entry at restart point i, for blocks whose every entry is a restart point
@@ -76,7 +78,12 @@ class Block {
  private:
   // One allocation per block (a cache miss makes one): Make asks allocate_shared to
   // place the contents right after the object and its reference counts.
-  static std::shared_ptr<Block> Make(std::string_view contents, uint64_t offset, BlockKind kind);
+  // slab: a slot of util::Slabs (blocks read from disk: a cache fill's), else
+  // operator new.
+  static std::shared_ptr<Block> Make(std::string_view contents, uint64_t offset, BlockKind kind,
+                                     bool slab);
+  static Status Parse(std::string_view contents, uint64_t offset, BlockKind kind, bool slab,
+                      BlockPtr* out);
   Status ParseRestarts();
 
   std::string_view contents_;  // in the same allocation, after the object

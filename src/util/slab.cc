@@ -108,16 +108,19 @@ Slabs::Chunk* Slabs::NewChunk(Heap* h, uint32_t cls) {
   return ch;
 }
 
+void* Slabs::AllocatePlain(size_t bytes, size_t* footprint) {
+  const size_t total = bytes + kHeaderBytes;
+  char* p = static_cast<char*>(::operator new(total));
+  *HeaderOf(p) = nullptr;
+  *footprint = total;
+  return p + kHeaderBytes;
+}
+
 void* Slabs::Allocate(size_t bytes, size_t* footprint) {
   static_assert(sizeof(Chunk) <= kChunkHeaderBytes);
   static_assert(kFirstChunkBytes >= kChunkHeaderBytes + kMaxSlotBytes);
   const size_t total = bytes + kHeaderBytes;
-  if (!use_slabs_ || total > kMaxSlotBytes) {
-    char* p = static_cast<char*>(::operator new(total));
-    *HeaderOf(p) = nullptr;
-    *footprint = total;
-    return p + kHeaderBytes;
-  }
+  if (!use_slabs_ || total > kMaxSlotBytes) return AllocatePlain(bytes, footprint);
   const auto cls = static_cast<uint32_t>((total - 1) / kStepBytes);
   Heap* h = &heaps_[ThreadHeap()];
   char* slot = nullptr;

@@ -49,6 +49,8 @@ class Slabs {
   // its header and its slot's rounding included (what a cache should charge for it).
   // Throws std::bad_alloc when no memory can be mapped, as operator new does.
   void* Allocate(size_t bytes, size_t* footprint);
+  // The same from operator new, for Free as well (what a slot would not pay for).
+  static void* AllocatePlain(size_t bytes, size_t* footprint);
   // p as Allocate returned it (any Slabs: an allocation knows where it came from).
   static void Free(void* p);
 
