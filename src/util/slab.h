@@ -1,5 +1,6 @@
 // Slabs: a size-classed allocator for objects of a few sizes that threads allocate and
-// free at a high rate and in great numbers: the block cache's blocks (lsm/block.cc).
+// free at a high rate and in great numbers: the blocks read from disk into the block cache
+// (lsm/block.cc).
 //
 // Why not malloc: filling a cache means hundreds of MB of fresh memory. glibc grows a
 // thread's arena 128 KiB at a time (an mprotect each) in 4 KiB pages, so every block
