@@ -107,15 +107,20 @@ INSTANTIATE_TEST_SUITE_P(
              (info.param.writers > 1 ? std::to_string(info.param.writers) + "Writers" : "");
     });
 
+// One shard in kNone (writes posted).
+void OpenPosting(dbtest::TempDir& dir, std::unique_ptr<DB>* db) {
+  Options opt = dbtest::SmallOptions(dir.Sub("db"), 1);
+  opt.durability = Durability::kNone;
+  ASSERT_TRUE(DB::Open(opt, db).ok());
+}
+
 // Program order across write kinds (finding F1 of the simulator, docs/testing.md): a
 // posted Put issued after an async Put of the same key by the same thread wins, although
 // the async one takes its sequence number later, on the shard.
 TEST(PostedAfterAsync, LaterPostedWriteWins) {
   dbtest::TempDir dir;
-  Options opt = dbtest::SmallOptions(dir.Sub("db"), 1);
-  opt.durability = Durability::kNone;
   std::unique_ptr<DB> db;
-  ASSERT_TRUE(DB::Open(opt, &db).ok());
+  ASSERT_NO_FATAL_FAILURE(OpenPosting(dir, &db));
   constexpr int kRounds = 200;
   std::atomic<int> answered{0}, failed{0};
   for (int i = 0; i < kRounds; i++) {
@@ -143,10 +148,8 @@ TEST(PostedAfterAsync, LaterPostedWriteWins) {
 // async and synced writes of its own key with reads of it.
 TEST(WaitedBehindPosted, ReadsSeeAWaitedWriteAckedBeforeThePostedOnesAheadOfIt) {
   dbtest::TempDir dir;
-  Options opt = dbtest::SmallOptions(dir.Sub("db"), 1);
-  opt.durability = Durability::kNone;
   std::unique_ptr<DB> db;
-  ASSERT_TRUE(DB::Open(opt, &db).ok());
+  ASSERT_NO_FATAL_FAILURE(OpenPosting(dir, &db));
   std::atomic<bool> stop{false};
   std::vector<std::thread> posters;
   for (int t = 0; t < 6; t++) {
