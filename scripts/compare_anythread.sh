@@ -26,7 +26,7 @@
 #
 # usage: scripts/compare_anythread.sh   (env: ROUNDS=3 DURATION=5 BUILD_DIR=build ROWS=abcdefg
 #        BASE_BENCH=<path to the older ringdb-bench> OUT=/tmp/compare_anythread.md
-#        BLOCK_ALIGN=1 ROCKS_BLOCK_ALIGN=1)
+#        BLOCK_ALIGN=1 ROCKS_BLOCK_ALIGN=1 WARMUP=1)
 # It does not take the CPU lock itself: run it as `flock -x /tmp/ringdb-cpu.lock ...` on
 # a shared machine.
 # Every command is echoed to stderr so each figure can be rerun by hand.
@@ -58,13 +58,31 @@ sst_bytes() { find "$1" -name '*.sst' -printf '%s\n' | awk '{ s += $1 } END { pr
 median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 col() { awk -v c="$1" '{ print $c }'; }
 
+settle() { sync; }
+fresh=0  # set by fill_both: the next compare's first runs are the first after a fill
+
+# Before every run, the page cache's dirty data goes to disk (sync, not timed), so that
+# no run pays for the writeback of the one before it (db_bench writes through the page
+# cache, ringdb with O_DIRECT). The first read phase after a fill is slower on this VM,
+# for whichever engine takes it (docs/bench.md, 2026-12-07): after fill_both each side
+# runs once first and that run is not counted (WARMUP=0 counts it).
 # Runs "ringdb_cmd" and "rocks_cmd" (functions printing "ops p50 p99 p99.9") alternately;
 # prints one table row: medians of ops/s, p50, p99, p99.9 and the ops ratio.
 compare() {  # name ringdb_fn rocks_fn [args...]
   local name=$1 rf=$2 kf=$3 r=() k=()
   shift 3
+  if [ "$fresh" = 1 ] && [ "${WARMUP:-1}" = 1 ]; then
+    echo "+ warm-up round, not counted" >&2
+    settle
+    "$rf" "$@" >/dev/null
+    settle
+    "$kf" "$@" >/dev/null
+  fi
+  fresh=0
   for ((i = 0; i < rounds; i++)); do
+    settle
     r+=("$("$rf" "$@")")
+    settle
     k+=("$("$kf" "$@")")
   done
   local line="| $name |"
@@ -150,6 +168,7 @@ k_rww() {  # cache [write rate limit, bytes/s] [phases before]
 }
 fill_both() {  # cache memtable_per_shard [direct flags for db_bench] [fill benchmark]
   local fill=${4:-fillrandom}
+  fresh=1
   rm -rf "$rdir" "$kdir"
   local threads=2
   [ "$fill" = fillseq ] && threads=1  # one ordered stream, as db_bench's fillseq
@@ -162,7 +181,7 @@ new_reactor() { run "$bench" --load=reactor "$@" --report_interval=0 | figures "
 old_reactor() { run "$base_bench" --load=reactor "$@" --report_interval=0 | figures "$phase"; }
 
 : >"$out"
-echo "machine: $(nproc) CPUs, $(uname -r), $(date -u +%F); $rounds rounds alternating, ${dur}s phases" |
+echo "machine: $(nproc) CPUs, $(uname -r), $(date -u +%F); $rounds rounds alternating, ${dur}s phases, sync before each run, warm-up round after each fill: ${WARMUP:-1}" |
   tee -a "$out"
 
 if [[ $rows == *a* ]]; then
