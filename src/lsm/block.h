@@ -61,6 +61,13 @@ class Block {
   // (index blocks): false when it is malformed (or shares a prefix).
   bool RestartEntry(uint32_t i, std::string_view* key, std::string_view* value) const;
 
+  // A point lookup's search, without an iterator: the first entry whose internal key is
+  // >= target, its key rebuilt in *key and its value in *value. False when there is no
+  // such entry (*status untouched) or an entry is malformed (*status a Corruption naming
+  // the block). It checks what Iter::Seek and the entries it passes check.
+  bool SeekPoint(std::string_view target, InlineBytes* key, std::string_view* value,
+                 Status* status) const;
+
   class Iter;
   // The iterator keeps the block alive.
   static std::unique_ptr<Iter> NewIterator(BlockPtr block);
@@ -77,7 +84,8 @@ class Block {
 
  private:
   // One allocation per block (a cache miss makes one): Make asks allocate_shared to
-  // place the contents right after the object and its reference counts.
+  // place the contents right before the object and its reference counts (the restart
+  // array, which every search reads first, next to the object).
   // slab: a slot of util::Slabs (blocks read from disk: a cache fill's), else
   // operator new.
   static std::shared_ptr<Block> Make(std::string_view contents, uint64_t offset, BlockKind kind,

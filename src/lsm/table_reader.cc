@@ -372,11 +372,12 @@ Status TableReader::FindDataBlock(const LookupKey& key, uint64_t seeded_hash, Bl
 Status TableReader::SearchDataBlock(const Block& block, const LookupKey& key, LookupResult* result,
                                     std::string* value, uint64_t* expire_at_ms) {
   *result = LookupResult::kAbsent;
-  Block::Iter it(&block);
-  it.Seek(key.internal_key());
-  if (!it.Valid()) return it.status();
+  InlineBytes found;
+  std::string_view found_value;
+  Status s;
+  if (!block.SeekPoint(key.internal_key(), &found, &found_value, &s)) return s;
   ParsedInternalKey parsed;
-  if (!ParseInternalKey(it.key(), &parsed)) {
+  if (!ParseInternalKey(found.view(), &parsed)) {
     return Status::Corruption("sst data block at offset " + std::to_string(block.offset()) +
                               ": bad internal key");
   }
@@ -384,12 +385,12 @@ Status TableReader::SearchDataBlock(const Block& block, const LookupKey& key, Lo
   uint64_t deadline = 0;
   switch (parsed.type) {
     case ValueType::kValue:
-      value->assign(it.value());
+      value->assign(found_value);
       *result = LookupResult::kFound;
       break;
     case ValueType::kValueExpiring: {
       std::string_view payload;
-      if (!SplitExpiring(it.value(), &deadline, &payload)) {
+      if (!SplitExpiring(found_value, &deadline, &payload)) {
         return Status::Corruption("sst data block at offset " + std::to_string(block.offset()) +
                                   ": expiring value too short for its deadline");
       }

@@ -83,6 +83,17 @@ TEST_P(BlockModelTest, IterateBothWaysAndSeekMatchModel) {
     std::string target = MakeInternalKey(rng.Key(10), rng.Uniform(60), ValueType::kValue);
     it->Seek(target);
     auto expect = model.lower_bound(target);
+    // The point lookups' search finds the same entry.
+    InlineBytes point_key;
+    std::string_view point_value;
+    Status point_status;
+    const bool point_found = block->SeekPoint(target, &point_key, &point_value, &point_status);
+    ASSERT_TRUE(point_status.ok());
+    ASSERT_EQ(point_found, expect != model.end());
+    if (point_found) {
+      ASSERT_EQ(point_key.view(), expect->first);
+      ASSERT_EQ(point_value, expect->second);
+    }
     if (expect == model.end()) {
       ASSERT_FALSE(it->Valid());
       continue;
@@ -218,8 +229,27 @@ TEST(BlockTest, GarbageContentsNeverCrashIterators) {
     size_t n = 0;
     for (it->SeekToFirst(); it->Valid() && n < 10000; it->Next()) n++;
     for (it->SeekToLast(); it->Valid() && n < 20000; it->Prev()) n++;
-    it->Seek(MakeInternalKey(rng.Key(10), 5, ValueType::kValue));
+    const std::string target = MakeInternalKey(rng.Key(10), 5, ValueType::kValue);
+    it->Seek(target);
     if (!it->status().ok()) corrupt_seen++;
+    // The point search agrees with the iterator's Seek: the same entry, or a
+    // Corruption where the iterator ends with one.
+    auto fresh = Block::NewIterator(block);
+    fresh->Seek(target);
+    InlineBytes key;
+    std::string_view value;
+    Status ps;
+    const bool found = block->SeekPoint(target, &key, &value, &ps);
+    ASSERT_EQ(found, fresh->Valid());
+    ASSERT_EQ(ps.ok(), fresh->status().ok())
+        << ps.ToString() << " / " << fresh->status().ToString();
+    if (!ps.ok()) {
+      ASSERT_TRUE(ps.IsCorruption());
+    }
+    if (found) {
+      ASSERT_EQ(key.view(), fresh->key());
+      ASSERT_EQ(value, fresh->value());
+    }
   }
   EXPECT_GT(corrupt_seen, 0);
 }
