@@ -51,7 +51,7 @@ void DBIterator::Reposition(Op op, std::string_view target) {
   forward_ = op == Op::kFirst || op == Op::kSeek;
   StatsRegistry& stats = db_->thread_stats();
   for (Child& c : children_) {
-    const uint64_t start = util::NowNanos();
+    const uint64_t start = util::FastNanos();
     switch (op) {
       case Op::kFirst:
         c.it->SeekToFirst();
@@ -71,7 +71,7 @@ void DBIterator::Reposition(Op op, std::string_view target) {
         }
         break;
     }
-    stats.ForThisThread().shard(c.shard).iter_seek.Record(util::NowNanos() - start, c.it->status(),
+    stats.ForThisThread().shard(c.shard).iter_seek.Record(util::FastElapsed(start), c.it->status(),
                                                           1);
   }
   RebuildHeap();

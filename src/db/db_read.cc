@@ -26,7 +26,7 @@ Status DBImpl::Get(const ReadOptions& ro, std::string_view key, std::string* val
   CallGate gate(*open_);
   Status s = CheckCall(gate);
   if (!s.ok()) return s;
-  const uint64_t start = util::NowNanos();
+  const uint64_t start = util::FastNanos();
   const uint32_t shard = ShardOf(key);
   lsm::SequenceNumber seq;
   s = SeqFor(ro, shard, &seq);
@@ -39,7 +39,7 @@ Status DBImpl::Get(const ReadOptions& ro, std::string_view key, std::string* val
   ThreadShardStats& ts = stats_->ForThisThread().shard(shard);
   ts.AddReads(rc);
   if (s.ok()) ts.user_bytes_read.Add(key.size() + value->size());
-  ts.get.Record(util::NowNanos() - start, s, 1);
+  ts.get.Record(util::FastElapsed(start), s, 1);
   return s;
 }
 
@@ -134,7 +134,7 @@ std::vector<Status> DBImpl::MultiGet(const ReadOptions& ro, std::span<const std:
     statuses.assign(n, s);
     return statuses;
   }
-  const uint64_t start = util::NowNanos();
+  const uint64_t start = util::FastNanos();
   std::vector<MultiGetPart> parts(nshards_);
   for (size_t i = 0; i < n; i++) {
     if (keys[i].size() > kMaxKeyBytes) {
@@ -165,7 +165,7 @@ std::vector<Status> DBImpl::MultiGet(const ReadOptions& ro, std::span<const std:
     p.batch->Start(*shard->view(), &shard->block_cache());  // inside the gate's section
   }
   RunMultiGetRounds(rt_.get(), shards_, parts, caller_spin_ns_, caller_io());
-  FinishMultiGet(parts, util::NowNanos() - start, stats_->ForThisThread(), values, &statuses);
+  FinishMultiGet(parts, util::FastElapsed(start), stats_->ForThisThread(), values, &statuses);
   return statuses;
 }
 
@@ -309,9 +309,9 @@ class ShardContextImpl final : public ShardContext {
     lsm::SequenceNumber seq;
     s = db_->SeqFor(ro, index_, &seq);
     if (!s.ok()) return s;
-    const uint64_t start = util::NowNanos();
+    const uint64_t start = util::FastNanos();
     s = shard_->Get(key, value, seq, ro.fill_cache, expire_at_unix_ms);
-    shard_->RecordOp(OpKind::kGet, start, s);
+    shard_->RecordOpElapsed(OpKind::kGet, util::FastElapsed(start), s);
     if (s.ok()) shard_->AddUserBytesRead(key.size() + value->size());
     return s;
   }
