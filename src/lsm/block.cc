@@ -139,6 +139,32 @@ bool Block::RestartEntry(uint32_t i, std::string_view* key, std::string_view* va
   return true;
 }
 
+bool Block::LastRestartBefore(std::string_view target, uint32_t* index) const {
+  const char* data = contents_.data();
+  const char* limit = data + restarts_offset_;
+  const InternalKeyComparator icmp;
+  uint32_t left = 0;
+  uint32_t right = num_restarts_ - 1;
+  while (left < right) {
+    const uint32_t mid = left + (right - left + 1) / 2;
+    const char* p = data + util::DecodeFixed32(data + restarts_offset_ + 4 * mid);
+    uint32_t shared, non_shared, value_len;
+    if ((p = util::GetVarint32Ptr(p, limit, &shared)) == nullptr ||
+        (p = util::GetVarint32Ptr(p, limit, &non_shared)) == nullptr ||
+        (p = util::GetVarint32Ptr(p, limit, &value_len)) == nullptr || shared != 0 ||
+        static_cast<uint64_t>(limit - p) < non_shared) {
+      return false;
+    }
+    if (icmp.Compare(std::string_view(p, non_shared), target) < 0) {
+      left = mid;
+    } else {
+      right = mid - 1;
+    }
+  }
+  *index = left;
+  return true;
+}
+
 bool Block::SeekPoint(std::string_view target, InlineBytes* key, std::string_view* value,
                       Status* status) const {
   const char* data = contents_.data();
@@ -155,25 +181,8 @@ bool Block::SeekPoint(std::string_view target, InlineBytes* key, std::string_vie
   if (num_restarts_ <= 8) {
     for (uint32_t i = 0; i < num_restarts_; i++) __builtin_prefetch(data + restart(i));
   }
-  // The last restart point whose key is < target (as Iter::Seek).
-  uint32_t left = 0;
-  uint32_t right = num_restarts_ - 1;
-  while (left < right) {
-    const uint32_t mid = left + (right - left + 1) / 2;
-    const char* p = data + restart(mid);
-    uint32_t shared, non_shared, value_len;
-    if ((p = util::GetVarint32Ptr(p, limit, &shared)) == nullptr ||
-        (p = util::GetVarint32Ptr(p, limit, &non_shared)) == nullptr ||
-        (p = util::GetVarint32Ptr(p, limit, &value_len)) == nullptr || shared != 0 ||
-        static_cast<uint64_t>(limit - p) < non_shared) {
-      return corrupt("bad restart entry");
-    }
-    if (icmp.Compare(std::string_view(p, non_shared), target) < 0) {
-      left = mid;
-    } else {
-      right = mid - 1;
-    }
-  }
+  uint32_t left;
+  if (!LastRestartBefore(target, &left)) return corrupt("bad restart entry");
   // Scan forward from there. A later restart point must start an entry that shares
   // nothing with the one before (what Iter::ParseNextKey checks).
   uint32_t next_restart_index = left + 1;
@@ -320,26 +329,10 @@ void Block::Iter::Prev() {
 
 void Block::Iter::Seek(std::string_view target) {
   if (!status_.ok()) return;
-  // Binary search for the last restart point whose key is < target.
-  uint32_t left = 0;
-  uint32_t right = num_restarts_ - 1;
-  while (left < right) {
-    uint32_t mid = left + (right - left + 1) / 2;
-    const char* p = data_ + RestartPoint(mid);
-    const char* limit = data_ + restarts_offset_;
-    uint32_t shared, non_shared, value_len;
-    if ((p = util::GetVarint32Ptr(p, limit, &shared)) == nullptr ||
-        (p = util::GetVarint32Ptr(p, limit, &non_shared)) == nullptr ||
-        (p = util::GetVarint32Ptr(p, limit, &value_len)) == nullptr || shared != 0 ||
-        static_cast<uint64_t>(limit - p) < non_shared) {
-      MarkCorrupt("bad restart entry");
-      return;
-    }
-    if (icmp_.Compare(std::string_view(p, non_shared), target) < 0) {
-      left = mid;
-    } else {
-      right = mid - 1;
-    }
+  uint32_t left;
+  if (!block_->LastRestartBefore(target, &left)) {
+    MarkCorrupt("bad restart entry");
+    return;
   }
   SeekToRestartPoint(left);
   while (ParseNextKey()) {

@@ -93,6 +93,9 @@ class Block {
   static Status Parse(std::string_view contents, uint64_t offset, BlockKind kind, bool slab,
                       BlockPtr* out);
   Status ParseRestarts();
+  // The last restart point whose key is < target, or 0: where Iter::Seek and SeekPoint
+  // start their scans. False when an entry at a restart point is malformed.
+  bool LastRestartBefore(std::string_view target, uint32_t* index) const;
 
   std::string_view contents_;  // in the same allocation, after the object
   size_t charge_ = 0;

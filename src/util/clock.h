@@ -31,8 +31,8 @@ inline void SetClockOverride(ClockFn f) {
 // Nanoseconds for timing an operation: only the difference of two readings means
 // anything (the origin is not NowNanos's). Where the CPU's time-stamp counter ticks at
 // one rate on every CPU (x86-64 with constant_tsc and nonstop_tsc), a reading is the
-// counter scaled by a factor measured against CLOCK_MONOTONIC, about a third of what
-// clock_gettime costs in a VM (11 against 28 ns here, kvm-clock). Until that factor is
+// counter scaled by a factor measured against CLOCK_MONOTONIC, under half of what
+// clock_gettime costs in a VM (11 against 28 ns a call here, kvm-clock). Until that factor is
 // known (the first 10 ms after the first call), elsewhere, and under a clock override,
 // it is NowNanos. Two readings on different CPUs, or across the switch, may differ from
 // the monotonic clock's by tens of nanoseconds: take FastElapsed(start), which never
