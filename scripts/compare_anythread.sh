@@ -20,7 +20,8 @@
 #        phase (64 MiB memtables) and with compactions running (1 MiB memtables); then
 #        without flushes again, after a readrandom phase (warm caches), with both writers
 #        paced at 100k writes/s (--benchmark_write_rate_limit; ringdb-bench paces as
-#        db_bench does, bursts refilled every 100 ms): the same work on both sides
+#        db_bench does, bursts refilled every 100 ms): the same work on both sides.
+#        Every run starts from a copy of the store as the fill left it.
 #     g  --load=reactor readrandom and fillrandom: this build next to BASE_BENCH (a
 #        ringdb-bench built from the commit before the issue), no slower
 #
@@ -59,6 +60,7 @@ median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 col() { awk -v c="$1" '{ print $c }'; }
 
 settle() { sync; }
+keep_filled=0  # row f: fill_both keeps a copy of each store for restore
 fresh=0  # set by fill_both: the next compare's first runs are the first after a fill
 
 # Before every run, the page cache's dirty data goes to disk (sync, not timed), so that
@@ -156,12 +158,22 @@ k_multiget() {
     --batch_size=32 --threads=1 --duration="$dur" --num="$num" --value_size="$vsize" $common \
     $direct --cache_size=$((64 << 20)) --db="$kdir" --histogram=1 | figures multireadrandom
 }
+# Row f's phases write into the store they read, so each run starts from a copy of the
+# store as fill_both left it (not timed): otherwise every run after the first reads a
+# larger store, replays a full memtable at Open and flushes during the phase that
+# should have none.
+restore() {  # dir
+  rm -rf "$1"
+  cp -a "$1.filled" "$1"
+}
 r_rww() {  # cache [write rate limit, bytes/s] [phases before]
+  restore "$rdir"
   run "$bench" --use_existing_db --benchmarks="${3:-}readwhilewriting" --threads=2 --duration="$dur" \
     --num="$num" --value_size=100 --cache_size="$1" --memtable_bytes="$mem" --db="$rdir" \
     --benchmark_write_rate_limit="${2:-0}" --report_interval=0 | figures readwhilewriting
 }
 k_rww() {  # cache [write rate limit, bytes/s] [phases before]
+  restore "$kdir"
   run db_bench --use_existing_db=1 --benchmarks="${3:-}readwhilewriting" --threads=2 --duration="$dur" \
     --num="$num" --value_size=100 $common --cache_size="$1" --write_buffer_size=$((mem * 2)) \
     --benchmark_write_rate_limit="${2:-0}" --db="$kdir" --histogram=1 | figures readwhilewriting
@@ -176,6 +188,11 @@ fill_both() {  # cache memtable_per_shard [direct flags for db_bench] [fill benc
     --memtable_bytes="$2" --cache_size="$1" --db="$rdir" --report_interval=0 ${ralign:-} >/dev/null
   run db_bench --benchmarks="$fill",flush --num="$num" --value_size="$vsize" $common \
     --cache_size="$1" --write_buffer_size=$(($2 * 2)) --db="$kdir" ${3:-} ${kalign:-} >/dev/null
+  rm -rf "$rdir.filled" "$kdir.filled"
+  if [ "$keep_filled" = 1 ]; then  # for restore
+    cp -a "$rdir" "$rdir.filled"
+    cp -a "$kdir" "$kdir.filled"
+  fi
 }
 new_reactor() { run "$bench" --load=reactor "$@" --report_interval=0 | figures "$phase"; }
 old_reactor() { run "$base_bench" --load=reactor "$@" --report_interval=0 | figures "$phase"; }
@@ -218,7 +235,7 @@ if [[ $rows == *d* || $rows == *e* ]]; then
   fi
 fi
 if [[ $rows == *f* ]]; then
-  num=1000000 vsize=100 direct=
+  num=1000000 vsize=100 direct= keep_filled=1
   header "f. readwhilewriting, 2 readers + 1 writer (reader latency)"
   mem=$((64 << 20))
   fill_both $((256 << 20)) "$mem"
