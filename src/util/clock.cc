@@ -53,7 +53,10 @@ uint64_t FastNanosSlow() {
   if (g_clock_override.load(std::memory_order_relaxed) != nullptr) return now;
   Calibration& c = TheCalibration();
   if (c.unusable.load(std::memory_order_relaxed)) return now;
-  std::lock_guard<std::mutex> l(c.mu);
+  // Readers on many threads meet here during the calibration: whoever finds it busy
+  // just takes the monotonic reading instead of waiting.
+  std::unique_lock<std::mutex> l(c.mu, std::try_to_lock);
+  if (!l.owns_lock()) return now;
   if (g_tsc_scale.load(std::memory_order_relaxed) != nullptr) return now;  // just switched
   const uint64_t tsc = __builtin_ia32_rdtsc();
   if (!c.started) {
