@@ -119,6 +119,13 @@ bool BloomFilter::MayContainHash(uint64_t h) const {
   return true;
 }
 
+void BloomFilter::Prefetch(uint64_t h) const {
+  if (always_true_) return;
+  const uint8_t* at = blocked_ ? bits_ + size_t{BlockFor(h, num_bits_ / 512)} * kBlockBytes
+                               : bits_ + (BitFor(h, num_bits_) >> 3);
+  __builtin_prefetch(at);
+}
+
 bool BloomFilter::MayContain(std::string_view user_key) const {
   return MayContainHash(util::Hash64(user_key, seed_));
 }

@@ -63,6 +63,9 @@ class BloomFilter {
   bool MayContain(std::string_view user_key) const;
   // h: the key's hash with this filter's seed (seed()).
   bool MayContainHash(uint64_t h) const;
+  // Starts loading the line MayContainHash(h) reads first (kind 3: the only one), so that
+  // a lookup can search its table's index while the line arrives.
+  void Prefetch(uint64_t h) const;
   uint64_t seed() const { return seed_; }
   uint64_t num_bits() const { return num_bits_; }
   int num_probes() const { return num_probes_; }

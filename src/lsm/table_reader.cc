@@ -261,21 +261,41 @@ Status TableReader::BuildIndexPrefixes() {
   index_top_.clear();
   index_top_.reserve((n + kTopStride - 1) / kTopStride);
   for (uint32_t i = 0; i < n; i += kTopStride) index_top_.push_back(index_prefix_[i].prefix);
+  index_mid_.clear();
+  index_mid_.reserve((n + kMidStride - 1) / kMidStride);
+  for (uint32_t i = 0; i < n; i += kMidStride) index_mid_.push_back(index_prefix_[i].prefix);
   return Status::OK();
 }
 
-Status TableReader::FindIndexEntry(std::string_view ikey, uint32_t* entry) const {
+Status TableReader::FindIndexEntry(std::string_view ikey, const uint64_t* filter_hash,
+                                   bool* filtered, uint32_t* entry) const {
   const std::string_view ukey = ExtractUserKey(ikey);
   const uint32_t n = static_cast<uint32_t>(index_prefix_.size());
+  const auto ruled_out = [&] {
+    *filtered = filter_hash != nullptr && !filter_.MayContainHash(*filter_hash);
+    return *filtered;
+  };
   uint32_t lo = 0, hi = 0;  // full comparisons needed in [lo, hi); answer in [lo, hi]
   if (ukey.substr(0, index_common_.size()) == index_common_) {
     const uint64_t p = Prefix8(ukey, index_common_.size());
-    // The sampled prefixes (a few KB, usually cached) narrow the search to kTopStride
-    // entries; the run of entries tied with p is then usually empty or one long.
+    // Three levels, each the first sample >= p: the answer lies after the sample before.
     const uint32_t j = static_cast<uint32_t>(
         std::lower_bound(index_top_.begin(), index_top_.end(), p) - index_top_.begin());
-    const uint32_t begin = j > 0 ? (j - 1) * kTopStride + 1 : 0;
-    const uint32_t end = std::min<uint64_t>(n, uint64_t{j} * kTopStride);
+    const uint32_t per_top = kTopStride / kMidStride;
+    const uint32_t nmid = static_cast<uint32_t>(index_mid_.size());
+    const uint32_t mid_begin = j > 0 ? (j - 1) * per_top + 1 : 0;
+    const uint32_t mid_end = std::min(nmid, j * per_top);
+    if (mid_begin < mid_end) __builtin_prefetch(&index_mid_[mid_begin]);
+    if (ruled_out()) return Status::OK();
+    const uint32_t m = static_cast<uint32_t>(
+        std::lower_bound(index_mid_.begin() + mid_begin, index_mid_.begin() + mid_end, p) -
+        index_mid_.begin());
+    const uint32_t begin = m > 0 ? (m - 1) * kMidStride + 1 : 0;
+    const uint32_t end = std::min<uint64_t>(n, uint64_t{m} * kMidStride);
+    if (begin < end) {  // at most 7 entries of 16 bytes: two lines, asked for at once
+      __builtin_prefetch(&index_prefix_[begin]);
+      __builtin_prefetch(&index_prefix_[end - 1]);
+    }
     const auto below = [](const IndexEntry& e, uint64_t v) { return e.prefix < v; };
     lo = static_cast<uint32_t>(
         std::lower_bound(index_prefix_.begin() + begin, index_prefix_.begin() + end, p, below) -
@@ -304,11 +324,14 @@ Status TableReader::FindIndexEntry(std::string_view ikey, uint32_t* entry) const
         }
       }
     }
-  } else if (ukey > index_common_) {
-    // After every separator that has the prefix; the last one may lack it (and still
-    // be above ukey).
-    lo = index_sharing_;
-    hi = n;
+  } else {
+    if (ruled_out()) return Status::OK();
+    if (ukey > index_common_) {
+      // After every separator that has the prefix; the last one may lack it (and still
+      // be above ukey).
+      lo = index_sharing_;
+      hi = n;
+    }
   }
   // Binary search among the entries whose prefix ties with the key's.
   InternalKeyComparator icmp;
@@ -346,15 +369,16 @@ Status TableReader::FindDataBlock(const LookupKey& key, BlockHandle* handle,
 Status TableReader::FindDataBlock(const LookupKey& key, uint64_t seeded_hash, BlockHandle* handle,
                                   bool* may_exist) const {
   *may_exist = false;
+  uint64_t h = 0;
   if (has_filter_) {
-    const uint64_t h = filter_.seed() == kBloomHashSeed
-                           ? seeded_hash
-                           : util::Hash64(key.user_key(), filter_.seed());
-    if (!filter_.MayContainHash(h)) return Status::OK();
+    h = filter_.seed() == kBloomHashSeed ? seeded_hash
+                                         : util::Hash64(key.user_key(), filter_.seed());
+    filter_.Prefetch(h);
   }
   uint32_t entry = 0;
-  Status s = FindIndexEntry(key.internal_key(), &entry);
-  if (!s.ok() || entry >= index_prefix_.size()) return s;  // past the last key: absent
+  bool filtered = false;
+  Status s = FindIndexEntry(key.internal_key(), has_filter_ ? &h : nullptr, &filtered, &entry);
+  if (!s.ok() || filtered || entry >= index_prefix_.size()) return s;  // absent
   const uint64_t packed = index_prefix_[entry].handle;
   if (packed != kNoPackedHandle) {  // checked against the data area when packed
     handle->offset = packed >> 28;

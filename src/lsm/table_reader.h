@@ -71,7 +71,7 @@ class TableReader {
   size_t memory_usage() const {
     return meta_.capacity() + filter_bytes_.capacity() + index_->charge() +
            index_prefix_.capacity() * sizeof(IndexEntry) +
-           index_top_.capacity() * sizeof(uint64_t) + sizeof(*this);
+           (index_top_.capacity() + index_mid_.capacity()) * sizeof(uint64_t) + sizeof(*this);
   }
   // False when the filter proves user_key is absent.
   bool MayContain(std::string_view user_key) const;
@@ -105,8 +105,12 @@ class TableReader {
   // Builds index_common_ and index_prefix_ from the index block.
   Status BuildIndexPrefixes();
   // The index entry a point lookup of ikey lands on: the first separator >= ikey, or
-  // num_restarts() when none (the key is past the table).
-  Status FindIndexEntry(std::string_view ikey, uint32_t* entry) const;
+  // num_restarts() when none (the key is past the table). With filter_hash (the key's
+  // hash for the filter, whose line the caller has asked for), the filter is consulted
+  // once the search's next line is on its way too: *filtered, and no entry, when it
+  // rules the key out.
+  Status FindIndexEntry(std::string_view ikey, const uint64_t* filter_hash, bool* filtered,
+                        uint32_t* entry) const;
 
   uint64_t file_size_ = 0;
   Footer footer_;
@@ -140,10 +144,16 @@ class TableReader {
   uint32_t index_sharing_ = 0;
   uint32_t max_prefix_tie_ = 0;
   std::vector<IndexEntry, util::HugeAllocator<IndexEntry>> index_prefix_;
-  // index_prefix_[i * kTopStride].prefix for every i: searched first, so the search of
-  // index_prefix_ (hundreds of KB) spans kTopStride entries, a few cache lines.
+  // index_prefix_[i * kTopStride].prefix for every i: searched first (a few KB per
+  // table, usually cached), so the rest of the search spans kTopStride entries.
+  // index_mid_[i] is index_prefix_[i * kMidStride].prefix: the kTopStride / kMidStride
+  // samples inside one top interval fill one cache line, and the kMidStride entries they
+  // leave two. A lookup thus waits for two lines of these arrays, one after the other,
+  // where a binary search over the interval's 16 lines waited for four or five.
   static constexpr uint32_t kTopStride = 64;
+  static constexpr uint32_t kMidStride = 8;
   std::vector<uint64_t, util::HugeAllocator<uint64_t>> index_top_;
+  std::vector<uint64_t, util::HugeAllocator<uint64_t>> index_mid_;
   // A lookup at this sequence or above sorts before every entry of its user key in the
   // table: the table's largest sequence (its properties), else kMaxSequenceNumber.
   SequenceNumber settle_seq_ = kMaxSequenceNumber;
