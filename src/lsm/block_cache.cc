@@ -16,7 +16,7 @@ constexpr size_t kMaxBuckets = size_t{1} << 22;
 // so at most about 1 in 16 blocks read once gets in by a false positive.
 constexpr size_t kMinDoorWindow = 1024;
 constexpr size_t kMaxDoorWindow = size_t{1} << 22;
-constexpr size_t kDoorBitsPerBlock = 16;
+constexpr size_t kDoorBitsPerBlock = 32;
 // "Full": less than this many bytes free (a few data blocks).
 constexpr size_t kFullSlack = 16 << 10;
 
@@ -30,9 +30,9 @@ BlockCache::BlockCache(size_t capacity_bytes, rt::rcu::RetireList* retire)
   mask_ = n - 1;
   buckets_ = decltype(buckets_)(n);  // value-initialized: null
   door_window_ = std::clamp<size_t>(capacity_bytes / 4096, kMinDoorWindow, kMaxDoorWindow);
-  const size_t bits = std::bit_ceil(door_window_ * kDoorBitsPerBlock);
-  door_mask_ = bits - 1;
-  door_ = decltype(door_)(bits / 64);  // value-initialized: zero
+  const size_t words = std::bit_ceil(door_window_ * kDoorBitsPerBlock / 64);
+  door_words_mask_ = words - 1;
+  door_ = decltype(door_)(words);  // value-initialized: zero
 }
 
 BlockCache::~BlockCache() {
@@ -58,14 +58,17 @@ bool BlockCache::Full() const {
 bool BlockCache::Admit(uint64_t file_number, uint64_t offset) const {
   if (capacity_ == 0) return false;
   if (!Full()) return true;
-  // Not Bucket's hash: a bucket's chain and a doorkeeper bit should not collide together.
+  // Not Bucket's hash: a bucket's chain and a doorkeeper word should not collide together.
+  // Offsets are multiples of the block size, so the product's low bits are mixed in
+  // (murmur3's finalizer) before they pick the word and the two bits.
   uint64_t h = (file_number * 0xff51afd7ed558ccdull) ^ (offset * 0x9e3779b97f4a7c15ull);
-  h ^= h >> 31;
-  const size_t bit = static_cast<size_t>(h) & door_mask_;
-  std::atomic<uint64_t>& word = door_[bit / 64];
-  const uint64_t mask = uint64_t{1} << (bit % 64);
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ull;
+  h ^= h >> 33;
+  std::atomic<uint64_t>& word = door_[(h >> 12) & door_words_mask_];
+  const uint64_t mask = uint64_t{1} << (h & 63) | uint64_t{1} << ((h >> 6) & 63);
   const uint64_t old = word.load(std::memory_order_relaxed);
-  if ((old & mask) != 0) return true;  // missed before within the window
+  if ((old & mask) == mask) return true;  // missed before within the window
   // A plain store: a bit another thread sets in the same word meanwhile may be lost,
   // and that block then waits for one more miss. Cheaper than a locked or on every miss.
   word.store(old | mask, std::memory_order_relaxed);
@@ -75,7 +78,7 @@ bool BlockCache::Admit(uint64_t file_number, uint64_t offset) const {
   if (++marks % kDoorStride != 0) return false;
   if (door_marks_.fetch_add(kDoorStride, std::memory_order_relaxed) + kDoorStride >= door_window_) {
     door_marks_.store(0, std::memory_order_relaxed);
-    for (size_t i = 0; i <= door_mask_ / 64; i++) door_[i].store(0, std::memory_order_relaxed);
+    for (size_t i = 0; i <= door_words_mask_; i++) door_[i].store(0, std::memory_order_relaxed);
   }
   return false;
 }

@@ -193,6 +193,19 @@ TEST_F(BlockCacheTest, OnceFullABlockIsAdmittedOnItsSecondMiss) {
   EXPECT_TRUE(Has(1, 0));
 }
 
+// A first miss passes for a second one only where both of its bits were set by other
+// blocks: with 600 blocks marked, rarely (one bit per block let in about one in 20).
+TEST_F(BlockCacheTest, AFirstMissRarelyPassesForASecond) {
+  Make(1 << 20);  // a window of 1024 blocks: none of these misses clears it
+  for (uint64_t i = 0; i < 256; i++) Put(1, i * 4096, 4096);
+  for (uint64_t i = 0; i < 600; i++) cache_->Admit(3, i * 4096);
+  int passed = 0;
+  for (uint64_t i = 0; i < 400; i++) passed += cache_->Admit(4, i * 4096) ? 1 : 0;
+  EXPECT_LE(passed, 6) << "of 400 first misses";
+  // Each of them is admitted on its second miss.
+  for (uint64_t i = 0; i < 400; i++) EXPECT_TRUE(cache_->Admit(4, i * 4096)) << i;
+}
+
 TEST_F(BlockCacheTest, TheDoorkeeperForgetsMissesOlderThanItsWindow) {
   Make(1 << 20);
   for (uint64_t i = 0; i < 256; i++) Put(1, i * 4096, 4096);
