@@ -111,7 +111,7 @@ void BlockCache::Unlink(Entry* e) {
   link->store(e->next.load(std::memory_order_relaxed), std::memory_order_release);
   entries_--;
   SubUsage(e->charge);
-  retire_->AddDelete(e);
+  retire_->AddDeleteDeferrable(e, e->charge);
 }
 
 void BlockCache::EraseFile(uint64_t file_number) {

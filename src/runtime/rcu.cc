@@ -60,9 +60,13 @@ using Callback = std::pair<void (*)(void*), void*>;  // RetireList's items too
 // cold reads on 2 vCPUs, readers are often preempted inside a section, so each grace
 // period went round about 25 times: 5,900 membarrier and 5,000 futex calls a second for
 // 117 grace periods (docs/bench.md), and the call_rcu thread took 9.8% of the samples.
-// This thread lets retirements gather for kInterval before each grace period, sooner
+// This thread lets retirements gather for kPromptWaitMs before each grace period, sooner
 // when kMaxQueued items wait or a Barrier() asks: about 24 grace periods a second under
-// that load instead of 117.
+// that load instead of 117. Items retired as deferrable (evicted cache blocks) wait up
+// to kDeferrableWaitMs, or until kDeferrableBytes of them wait: at 16 threads reading a
+// store 50 times the cache's size the cache still admits a few hundred blocks a second,
+// so every 50 ms found an eviction to free, and the grace periods cost the readers about
+// 5% of their reads (docs/bench.md, 2026-12-07, evening).
 //
 // Created by the first StartReclaimer() or Retire() and never destroyed (as liburcu's
 // default call_rcu thread): callbacks still queued at exit do not run.
@@ -71,7 +75,7 @@ class Reclaimer {
   // Memory: what waits here is freed up to kInterval (plus a grace period) late; at most
   // kMaxQueued items wait before a grace period starts at once (2048 evicted 4 KiB
   // blocks are 8 MiB on top of the cache's budget).
-  static constexpr auto kInterval = std::chrono::milliseconds(50);
+  using Clock = std::chrono::steady_clock;
   static constexpr size_t kMaxQueued = 2048;
 
   static Reclaimer& Get() {
@@ -79,12 +83,18 @@ class Reclaimer {
     return *r;
   }
 
-  void Add(std::vector<Callback> items) {
+  void Add(std::vector<Callback> items, Wait wait, size_t deferrable_bytes) {
+    const uint32_t ms = wait == Wait::kPrompt ? kPromptWaitMs : kDeferrableWaitMs;
+    const Clock::time_point due = Clock::now() + std::chrono::milliseconds(ms);
     std::lock_guard<std::mutex> l(mu_);
     queued_ += items.size();
+    deferrable_bytes_ += deferrable_bytes;
     queue_.push_back(std::move(items));
     added_++;
-    if (queue_.size() == 1 || queued_ >= kMaxQueued) work_.notify_one();
+    // The reclaimer sleeps until the earliest deadline; tell it when this one is earlier.
+    bool wake = due < deadline_ || queued_ >= kMaxQueued || deferrable_bytes_ >= kDeferrableBytes;
+    deadline_ = std::min(deadline_, due);
+    if (wake) work_.notify_one();
   }
 
   void Barrier() {
@@ -107,10 +117,16 @@ class Reclaimer {
     std::unique_lock<std::mutex> l(mu_);
     for (;;) {
       work_.wait(l, [&] { return !queue_.empty(); });
-      work_.wait_for(l, kInterval, [&] { return barrier_ > done_ || queued_ >= kMaxQueued; });
+      const auto now_due = [&] {
+        return barrier_ > done_ || queued_ >= kMaxQueued || deferrable_bytes_ >= kDeferrableBytes ||
+               Clock::now() >= deadline_;
+      };
+      while (!now_due()) work_.wait_until(l, deadline_);
       std::vector<std::vector<Callback>> run;
       run.swap(queue_);
       queued_ = 0;
+      deferrable_bytes_ = 0;
+      deadline_ = Clock::time_point::max();
       l.unlock();
       urcu_memb_synchronize_rcu();
       TsanAcquire(&g_grace_token);
@@ -126,11 +142,13 @@ class Reclaimer {
   std::mutex mu_;
   std::condition_variable work_;      // the reclaimer waits for work, a barrier, a full queue
   std::condition_variable finished_;  // Barrier() waits for its batches
-  std::vector<std::vector<Callback>> queue_;  // batches, oldest first
-  size_t queued_ = 0;                         // items in queue_
-  uint64_t added_ = 0;                        // batches ever added
-  uint64_t done_ = 0;                         // batches ever run
-  uint64_t barrier_ = 0;                      // run every batch up to this one without waiting
+  std::vector<std::vector<Callback>> queue_;               // batches, oldest first
+  size_t queued_ = 0;                                      // items in queue_
+  size_t deferrable_bytes_ = 0;                            // what queue_'s deferrable items free
+  Clock::time_point deadline_ = Clock::time_point::max();  // the earliest batch's due time
+  uint64_t added_ = 0;                                     // batches ever added
+  uint64_t done_ = 0;                                      // batches ever run
+  uint64_t barrier_ = 0;  // run every batch up to this one without waiting
 };
 
 }  // namespace
@@ -168,7 +186,7 @@ void Synchronize() {
 }
 
 void Retire(void (*fn)(void*), void* arg) {
-  Reclaimer::Get().Add({{fn, arg}});
+  Reclaimer::Get().Add({{fn, arg}}, Wait::kPrompt, 0);
 }
 
 void Barrier() {
@@ -185,7 +203,10 @@ void RetireList::Flush() {
   std::vector<Callback> batch;
   batch.reserve(kFlushItems);
   batch.swap(items_);
-  Reclaimer::Get().Add(std::move(batch));
+  const Wait wait = prompt_ ? Wait::kPrompt : Wait::kDeferrable;
+  Reclaimer::Get().Add(std::move(batch), wait, deferrable_bytes_);
+  prompt_ = false;
+  deferrable_bytes_ = 0;
 }
 
 }  // namespace ringdb::rt::rcu

@@ -33,8 +33,10 @@
 namespace ringdb::rt::rcu {
 
 // The name of the thread that runs retired objects' callbacks: ringdb's reclaimer, one
-// per process. It lets retirements gather for up to 50 ms (or 2048 items) and then
-// waits for one grace period for all of them (rcu.cc says why not liburcu's call_rcu).
+// per process. It lets retirements gather and then waits for one grace period for all of
+// them (rcu.cc says why not liburcu's call_rcu): up to 50 ms (or 2048 items) after the
+// first one, or for items retired as deferrable (small ones: evicted cache blocks), up
+// to 1 s or until 8 MiB of them wait.
 inline constexpr char kReclaimerThreadName[] = "ringdb-rcu";
 
 // Starts that thread now, from the calling thread, whose nice value it inherits
@@ -75,14 +77,26 @@ void Synchronize();
 // RetireList where items are frequent.
 void Retire(void (*fn)(void*), void* arg);
 
+// How long a retired item may wait for its grace period.
+//  - kPrompt: up to kPromptWait (memtables, versions: whatever may hold much memory).
+//  - kDeferrable: up to kDeferrableWait, or until kDeferrableBytes of such items wait.
+//    For items that are many, small, and whose bytes the caller knows (cache entries
+//    evicted while cold reads run: each grace period then costs the reading threads,
+//    which sit in read-side sections while they wait for the disk, a wake-up each).
+enum class Wait { kPrompt, kDeferrable };
+inline constexpr uint32_t kPromptWaitMs = 50;
+inline constexpr uint32_t kDeferrableWaitMs = 1000;
+inline constexpr size_t kDeferrableBytes = size_t{8} << 20;
+
 // Waits until every callback handed to Retire() so far (by any thread) has run, without
 // the reclaimer's usual wait (tests; Close).
 // REQUIRES: as Synchronize(), and not inside a retired callback.
 void Barrier();
 
 // Objects retired in a batch: Add() is a vector push; Flush() hands the whole batch to
-// one Retire(). The owner flushes when it likes (the shard: every kFlushItems items and
-// at the end of each write group, flush and compaction); the destructor flushes.
+// the reclaimer at once. The owner flushes when it likes (the shard: every kFlushItems
+// items and at the end of each write group, flush and compaction); the destructor
+// flushes. A batch waits as its most urgent item asks (Wait).
 class RetireList {
  public:
   static constexpr size_t kFlushItems = 64;
@@ -92,13 +106,22 @@ class RetireList {
   RetireList& operator=(const RetireList&) = delete;
 
   void Add(void (*fn)(void*), void* arg) {
-    items_.push_back({fn, arg});
-    if (items_.size() >= kFlushItems) Flush();
+    prompt_ = true;
+    Push(fn, arg);
+  }
+  // An item that may wait as Wait::kDeferrable allows; `bytes`: about what it frees.
+  void AddDeferrable(void (*fn)(void*), void* arg, size_t bytes) {
+    deferrable_bytes_ += bytes;
+    Push(fn, arg);
   }
   // Deletes `p` (a T*) after a grace period.
   template <class T>
   void AddDelete(T* p) {
-    Add([](void* q) { delete static_cast<T*>(q); }, p);
+    Add(&DeleteAs<T>, p);
+  }
+  template <class T>
+  void AddDeleteDeferrable(T* p, size_t bytes) {
+    AddDeferrable(&DeleteAs<T>, p, bytes);
   }
   void Flush();
   size_t pending() const { return items_.size(); }
@@ -106,7 +129,17 @@ class RetireList {
 
  private:
   using Item = std::pair<void (*)(void*), void*>;
+  template <class T>
+  static void DeleteAs(void* q) {
+    delete static_cast<T*>(q);
+  }
+  void Push(void (*fn)(void*), void* arg) {
+    items_.push_back({fn, arg});
+    if (items_.size() >= kFlushItems) Flush();
+  }
   std::vector<Item> items_;
+  bool prompt_ = false;          // items_ holds a kPrompt item
+  size_t deferrable_bytes_ = 0;  // what items_' kDeferrable items free
   uint64_t retired_ = 0;
 };
 

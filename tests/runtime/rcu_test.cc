@@ -96,6 +96,66 @@ TEST(RcuTest, BarrierWaitsForEverythingRetiredBeforeIt) {
   EXPECT_EQ(failures.load(), 0);
 }
 
+void CountUp(void* p) {
+  static_cast<std::atomic<int>*>(p)->fetch_add(1, std::memory_order_release);
+}
+
+// Polls until *n reaches want; the milliseconds it took, or -1 after 10 s.
+int64_t MsUntil(const std::atomic<int>& n, int want) {
+  const auto start = std::chrono::steady_clock::now();
+  while (n.load(std::memory_order_acquire) < want) {
+    if (std::chrono::steady_clock::now() - start > std::chrono::seconds(10)) return -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                               start)
+      .count();
+}
+
+// Deferrable items wait for their longer deadline; a prompt item retired after them
+// takes them along with it at its own.
+TEST(RcuTest, DeferrableItemsWaitUntilAPromptOneComes) {
+  rcu::Barrier();  // nothing earlier is queued to set a sooner deadline
+  std::atomic<int> deferred{0}, prompt{0};
+  rcu::RetireList list;
+  for (int i = 0; i < 10; i++) list.AddDeferrable(&CountUp, &deferred, 4096);
+  list.Flush();
+  // Waiting less than the deferrable deadline: no grace period has been asked for.
+  std::this_thread::sleep_for(std::chrono::milliseconds(rcu::kDeferrableWaitMs / 4));
+  EXPECT_EQ(deferred.load(), 0);
+  list.Add(&CountUp, &prompt);
+  list.Flush();
+  const int64_t ms = MsUntil(prompt, 1);
+  ASSERT_GE(ms, 0) << "a prompt item never ran";
+  EXPECT_LT(ms, int64_t{rcu::kDeferrableWaitMs} * 3 / 4) << "the prompt item waited as deferrable";
+  EXPECT_EQ(deferred.load(), 10) << "the deferrable items queued first were left behind";
+}
+
+// Deferrable items that would free kDeferrableBytes between them go at once; the
+// deadline alone frees fewer.
+TEST(RcuTest, DeferrableItemsGoOnceTheirBytesAddUp) {
+  rcu::Barrier();
+  std::atomic<int> few{0};
+  {
+    rcu::RetireList list;
+    for (int i = 0; i < 4; i++) list.AddDeferrable(&CountUp, &few, 4096);
+  }  // flushed
+  const int64_t few_ms = MsUntil(few, 4);
+  ASSERT_GE(few_ms, 0) << "deferrable items never ran";
+  EXPECT_GE(few_ms, int64_t{rcu::kDeferrableWaitMs} / 2) << "ran long before their deadline";
+
+  std::atomic<int> many{0};
+  const size_t each = rcu::kDeferrableBytes / 16;
+  {
+    rcu::RetireList list;
+    for (int i = 0; i < 17; i++) list.AddDeferrable(&CountUp, &many, each);
+  }
+  const int64_t many_ms = MsUntil(many, 17);
+  ASSERT_GE(many_ms, 0) << "deferrable items never ran";
+  EXPECT_LT(many_ms, int64_t{rcu::kDeferrableWaitMs} * 3 / 4)
+      << "over kDeferrableBytes waited for the deadline";
+}
+
 // Callbacks run on ringdb's reclaimer thread, named as such and at the nice value of
 // the thread that opened the runtime, even when a shard thread (niced down) retires
 // first.
