@@ -267,6 +267,35 @@ Status TableReader::BuildIndexPrefixes() {
   return Status::OK();
 }
 
+// Each level's answer is the first sample >= p; the next level's range lies after the
+// sample before it.
+TableReader::MidRange TableReader::SearchTop(uint64_t p) const {
+  const uint32_t j = static_cast<uint32_t>(
+      std::lower_bound(index_top_.begin(), index_top_.end(), p) - index_top_.begin());
+  const uint32_t per_top = kTopStride / kMidStride;
+  const uint32_t nmid = static_cast<uint32_t>(index_mid_.size());
+  MidRange r{j > 0 ? (j - 1) * per_top + 1 : 0, std::min(nmid, j * per_top)};
+  if (r.begin < r.end) __builtin_prefetch(&index_mid_[r.begin]);
+  return r;
+}
+
+uint32_t TableReader::SearchMidAndBottom(uint64_t p, MidRange mid) const {
+  const uint32_t m = static_cast<uint32_t>(
+      std::lower_bound(index_mid_.begin() + mid.begin, index_mid_.begin() + mid.end, p) -
+      index_mid_.begin());
+  const uint32_t n = static_cast<uint32_t>(index_prefix_.size());
+  const uint32_t begin = m > 0 ? (m - 1) * kMidStride + 1 : 0;
+  const uint32_t end = std::min<uint64_t>(n, uint64_t{m} * kMidStride);
+  if (begin < end) {  // at most 7 entries of 16 bytes: two lines, asked for at once
+    __builtin_prefetch(&index_prefix_[begin]);
+    __builtin_prefetch(&index_prefix_[end - 1]);
+  }
+  const auto below = [](const IndexEntry& e, uint64_t v) { return e.prefix < v; };
+  return static_cast<uint32_t>(
+      std::lower_bound(index_prefix_.begin() + begin, index_prefix_.begin() + end, p, below) -
+      index_prefix_.begin());
+}
+
 Status TableReader::FindIndexEntry(std::string_view ikey, const uint64_t* filter_hash,
                                    bool* filtered, uint32_t* entry) const {
   const std::string_view ukey = ExtractUserKey(ikey);
@@ -278,28 +307,9 @@ Status TableReader::FindIndexEntry(std::string_view ikey, const uint64_t* filter
   uint32_t lo = 0, hi = 0;  // full comparisons needed in [lo, hi); answer in [lo, hi]
   if (ukey.substr(0, index_common_.size()) == index_common_) {
     const uint64_t p = Prefix8(ukey, index_common_.size());
-    // Three levels, each the first sample >= p: the answer lies after the sample before.
-    const uint32_t j = static_cast<uint32_t>(
-        std::lower_bound(index_top_.begin(), index_top_.end(), p) - index_top_.begin());
-    const uint32_t per_top = kTopStride / kMidStride;
-    const uint32_t nmid = static_cast<uint32_t>(index_mid_.size());
-    const uint32_t mid_begin = j > 0 ? (j - 1) * per_top + 1 : 0;
-    const uint32_t mid_end = std::min(nmid, j * per_top);
-    if (mid_begin < mid_end) __builtin_prefetch(&index_mid_[mid_begin]);
+    const MidRange mid = SearchTop(p);
     if (ruled_out()) return Status::OK();
-    const uint32_t m = static_cast<uint32_t>(
-        std::lower_bound(index_mid_.begin() + mid_begin, index_mid_.begin() + mid_end, p) -
-        index_mid_.begin());
-    const uint32_t begin = m > 0 ? (m - 1) * kMidStride + 1 : 0;
-    const uint32_t end = std::min<uint64_t>(n, uint64_t{m} * kMidStride);
-    if (begin < end) {  // at most 7 entries of 16 bytes: two lines, asked for at once
-      __builtin_prefetch(&index_prefix_[begin]);
-      __builtin_prefetch(&index_prefix_[end - 1]);
-    }
-    const auto below = [](const IndexEntry& e, uint64_t v) { return e.prefix < v; };
-    lo = static_cast<uint32_t>(
-        std::lower_bound(index_prefix_.begin() + begin, index_prefix_.begin() + end, p, below) -
-        index_prefix_.begin());
+    lo = SearchMidAndBottom(p, mid);
     hi = lo;
     while (hi < n && hi - lo < 8 && index_prefix_[hi].prefix == p) hi++;
     if (hi < n && index_prefix_[hi].prefix == p) {

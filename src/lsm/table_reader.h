@@ -111,6 +111,14 @@ class TableReader {
   // rules the key out.
   Status FindIndexEntry(std::string_view ikey, const uint64_t* filter_hash, bool* filtered,
                         uint32_t* entry) const;
+  // FindIndexEntry's search of the prefix arrays for p (the key's 8 bytes after
+  // index_common_): the top level, which returns the range of index_mid_ to search and
+  // has asked for its line; then the middle level and the entries (the first >= p).
+  struct MidRange {
+    uint32_t begin, end;
+  };
+  MidRange SearchTop(uint64_t p) const;
+  uint32_t SearchMidAndBottom(uint64_t p, MidRange mid) const;
 
   uint64_t file_size_ = 0;
   Footer footer_;
