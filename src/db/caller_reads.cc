@@ -142,7 +142,7 @@ void Finish(rt::Runtime* rt, const CallerIoConfig& io, const CallerRead& c, cons
   done->sqpoll = sqpoll;
   if (admit) done->block = r.block;
   // The shard frees it; nobody waits for it, so it does not wake the shard each time.
-  rt->PushForeign(c.shard, done.release(), rt::Runtime::Wake::kLazy);
+  rt->PushForeign(c.shard, done.release(), rt::Runtime::Wake::kDeferred);
 }
 
 }  // namespace

@@ -73,10 +73,10 @@ void Reactor::WakeIfSleeping() {
   }
 }
 
-void Reactor::WakeIfSleepingUnbounded() {
+void Reactor::WakeIfSleepingLongerThan(int64_t max_wait_ns) {
   san::FullFence();
   if (sleeping_.load(std::memory_order_relaxed) &&
-      !sleep_bounded_.load(std::memory_order_relaxed) &&
+      sleep_bound_ns_.load(std::memory_order_relaxed) > max_wait_ns &&
       sleeping_.exchange(false, std::memory_order_acq_rel)) {
     backend_->Wake();
   }
@@ -113,11 +113,18 @@ bool Reactor::DrainInbound() {
   ForeignRing* prev = nullptr;
   uint64_t foreign = 0;
   bool foreign_handled = false;
+  bool prompt_handled = false;
   for (ForeignRing* n = foreign_head_.load(std::memory_order_acquire); n != nullptr;) {
     ForeignRing* next = n->next;
     const size_t k = n->ring.PopN(buf, burst, &waiting);
     if (k > 0) ring_occupancy_.Record(waiting);
     foreign_handled |= k > 0;
+    if (k > 0) {
+      // Read after the pop: a count raised before a push we popped is visible.
+      const uint64_t prompt = n->prompt_pushes.load(std::memory_order_relaxed);
+      prompt_handled |= prompt != n->prompt_seen;
+      n->prompt_seen = prompt;
+    }
     for (size_t i = 0; i < k; i++) buf[i]->handler(buf[i], this);
     handled += k;
     // The producer thread exited (it dropped its reference) and everything it sent has
@@ -135,7 +142,8 @@ bool Reactor::DrainInbound() {
   }
   stats_.foreign_rings = foreign;
   stats_.messages += handled;
-  if (foreign_handled) last_foreign_ns_ = now_ns_ != 0 ? now_ns_ : 1;
+  if (foreign_handled)
+    (prompt_handled ? last_foreign_ns_ : last_deferred_ns_) = now_ns_ != 0 ? now_ns_ : 1;
   return handled > 0;
 }
 

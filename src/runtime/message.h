@@ -42,6 +42,10 @@ struct ForeignRing {
 
   MessageRing ring;
   std::unique_ptr<PostBuffer> post;  // posted messages' bytes; null until first used
+  // Messages pushed other than as Runtime::Wake::kDeferred: the producer counts them
+  // before each push; the reactor compares the count after a drain with prompt_seen to
+  // tell whether it handled only deferred ones (Reactor::Sleep's bound).
+  std::atomic<uint64_t> prompt_pushes{0};
   // Messages of this thread that a later posted message must not overtake and that are
   // not done yet (the engine counts its async writes until they completed: a posted
   // write takes its order on the calling thread, they take theirs on the shard). The
@@ -50,6 +54,7 @@ struct ForeignRing {
   // (Its own cache line: the reactor writes it, the producer reads `post` per post.)
   alignas(kCacheLine) std::atomic<uint32_t> ordered_in_flight{0};
   ForeignRing* next = nullptr;
+  uint64_t prompt_seen = 0;  // reactor only: prompt_pushes at its last drain
   std::atomic<int> refs{2};  // producer thread + reactor
 
   // Drops one reference; deletes the node when it was the last.

@@ -199,10 +199,14 @@ bool Reactor::Pass() {
 }
 
 void Reactor::Sleep() {
-  // Foreign threads are active: their lazy pushes do not wake us, so this sleep is
-  // bounded and the loop looks again within kLazyDrainNs (published with sleeping_).
-  const bool bounded = last_foreign_ns_ != 0 && now_ns_ - last_foreign_ns_ < kLazyWindowNs;
-  sleep_bounded_.store(bounded, std::memory_order_relaxed);
+  // Foreign threads are active: their lazy (deferred) pushes do not wake us, so this
+  // sleep is bounded and the loop looks again within kLazyDrainNs (kDeferredDrainNs
+  // when they sent only deferred messages); the bound is published with sleeping_.
+  const auto recent = [&](uint64_t t) { return t != 0 && now_ns_ - t < kLazyWindowNs; };
+  const int64_t bound = recent(last_foreign_ns_)    ? kLazyDrainNs
+                        : recent(last_deferred_ns_) ? kDeferredDrainNs
+                                                    : INT64_MAX;
+  sleep_bound_ns_.store(bound, std::memory_order_relaxed);
   sleeping_.store(true, std::memory_order_relaxed);
   san::FullFence();
   // Anything pushed before a producer's fence is visible now; anything pushed after it
@@ -221,7 +225,7 @@ void Reactor::Sleep() {
   if (stop_seen_ && (timeout_ns < 0 || timeout_ns > kStopPollNs)) timeout_ns = kStopPollNs;
   // A peer that frees ring slots does not wake us; poll while senders wait for room.
   if (send_waiting_ > 0 && (timeout_ns < 0 || timeout_ns > kSendPollNs)) timeout_ns = kSendPollNs;
-  if (bounded && (timeout_ns < 0 || timeout_ns > kLazyDrainNs)) timeout_ns = kLazyDrainNs;
+  if (bound != INT64_MAX && (timeout_ns < 0 || timeout_ns > bound)) timeout_ns = bound;
   stats_.sleeps++;
   backend_->Wait(timeout_ns);
   sleeping_.store(false, std::memory_order_relaxed);

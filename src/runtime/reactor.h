@@ -176,13 +176,15 @@ class Reactor {
   void RegisterForeign(ForeignRing* r);
   // Thread-safe: called by a producer after it pushed to one of our rings.
   void WakeIfSleeping();
-  // Thread-safe: the same for a message that may wait a little (a "lazy" push, see
-  // Runtime::PushForeign): wakes the reactor only if it sleeps without a bound. While
-  // foreign messages keep arriving (one in the last kLazyWindowNs) the reactor sleeps at
-  // most kLazyDrainNs, so a lazy message is handled within about that time, and a
-  // stream of them costs one wake-up per kLazyDrainNs instead of one per message.
-  void WakeIfSleepingUnbounded();
+  // Thread-safe: the same for a message that may wait up to max_wait_ns (a "lazy" or
+  // "deferred" push, see Runtime::PushForeign): wakes the reactor only if its sleep may
+  // last longer. While foreign messages keep arriving (one in the last kLazyWindowNs)
+  // the reactor sleeps at most kLazyDrainNs, or kDeferredDrainNs when all of them were
+  // deferred, so such a message is handled within about that time, and a stream of
+  // them costs one wake-up per bound instead of one per message.
+  void WakeIfSleepingLongerThan(int64_t max_wait_ns);
   static constexpr int64_t kLazyDrainNs = 1'000'000;
+  static constexpr int64_t kDeferredDrainNs = 20'000'000;
   static constexpr uint64_t kLazyWindowNs = 100'000'000;
 
   // Queues req for this loop pass's submission, foreground first: background requests
@@ -340,7 +342,8 @@ class Reactor {
   uint32_t send_waiting_ = 0;
   std::atomic<ForeignRing*> foreign_head_{nullptr};
   std::vector<Message*> drain_buf_;
-  uint64_t last_foreign_ns_ = 0;  // when the loop last handled a foreign message
+  uint64_t last_foreign_ns_ = 0;   // when the loop last handled a foreign message
+  uint64_t last_deferred_ns_ = 0;  // ... one whose ring had pushed only deferred ones
   // Adaptive spin: a score in [0, kSpinScoreMax], raised by spins that caught the end
   // of their idle period and lowered by spins that ran out (an exponential average,
   // weight 1/8).
@@ -352,8 +355,8 @@ class Reactor {
   bool SpinPays();
 
   alignas(kCacheLine) std::atomic<bool> sleeping_{false};
-  // Set with sleeping_: this sleep ends within kLazyDrainNs (WakeIfSleepingUnbounded).
-  std::atomic<bool> sleep_bounded_{false};
+  // Set with sleeping_: this sleep ends within this many ns (INT64_MAX: no bound).
+  std::atomic<int64_t> sleep_bound_ns_{INT64_MAX};
   std::atomic<bool> stop_requested_{false};
   detail::StopGroup own_stop_group_;
   detail::StopGroup* stop_group_ = nullptr;

@@ -363,6 +363,10 @@ void Runtime::PushForeign(uint32_t shard, Message* msg, Wake wake) {
                     "PushForeign from one of the runtime's own shards");
   ForeignRing* fr = ForeignRingFor(shard);
   Reactor* target = reactors_[shard].get();
+  if (wake != Wake::kDeferred) {  // only this thread writes it
+    fr->prompt_pushes.store(fr->prompt_pushes.load(std::memory_order_relaxed) + 1,
+                            std::memory_order_relaxed);
+  }
   if (!fr->ring.TryPush(msg)) {
     Backoff backoff;
     do {
@@ -375,8 +379,9 @@ void Runtime::PushForeign(uint32_t shard, Message* msg, Wake wake) {
     } while (!fr->ring.TryPush(msg));
   }
   const size_t half = fr->ring.capacity() / 2;
-  if (wake == Wake::kLazy && (fr->ring.FreeSlots() > half || fr->ring.FreeSlotsNow() > half)) {
-    target->WakeIfSleepingUnbounded();
+  if (wake != Wake::kNow && (fr->ring.FreeSlots() > half || fr->ring.FreeSlotsNow() > half)) {
+    target->WakeIfSleepingLongerThan(wake == Wake::kLazy ? Reactor::kLazyDrainNs
+                                                         : Reactor::kDeferredDrainNs);
     return;
   }
   target->WakeIfSleeping();

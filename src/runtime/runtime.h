@@ -252,10 +252,12 @@ class Runtime {
   // registered on first use), waiting for room if the ring is full. The shard runs
   // msg->handler(msg, reactor) on its thread. REQUIRES: not on this runtime's shards.
   // Wake::kLazy: msg may wait up to about Reactor::kLazyDrainNs (a hand-off nobody waits
-  // for, such as a block read on this thread, to cache): the shard is woken only if it
-  // sleeps without a bound or the ring is half full, so a stream of such messages does
-  // not wake the shard once per message.
-  enum class Wake { kNow, kLazy };
+  // for at once, such as a write joining a held sync round): the shard is woken only if
+  // its sleep may last longer or the ring is half full, so a stream of such messages
+  // does not wake the shard once per message. Wake::kDeferred: the same, up to about
+  // Reactor::kDeferredDrainNs (housekeeping: a block read on this thread, for the cache;
+  // while only such messages come, an idle shard wakes every 20 ms, not every 1 ms).
+  enum class Wake { kNow, kLazy, kDeferred };
   void PushForeign(uint32_t shard, Message* msg, Wake wake = Wake::kNow);
   // The calling thread's post buffer to `shard` (runtime/post_buffer.h), or null until
   // the thread installs one. Messages carved from it travel by PushForeign; the ring

@@ -263,6 +263,54 @@ TEST(RuntimeTest, LazyPushesAreAllHandled) {
   EXPECT_GT(sleeps, sleeps_before);  // it did sleep between them, and still saw them
 }
 
+// Deferred pushes (Runtime::Wake::kDeferred) are all handled too, and while only they
+// come an idle reactor sleeps up to kDeferredDrainNs at a time instead of kLazyDrainNs;
+// a lazy push among them brings the shorter bound back.
+TEST(RuntimeTest, DeferredPushesAreAllHandledWithFewerWakeUps) {
+  RuntimeOptions opt = Shards(2);
+  opt.spin_ns = 0;
+  auto rt = StartRuntime(opt);
+  ASSERT_TRUE(rt);
+  struct Counted : Message {
+    std::atomic<int>* handled = nullptr;
+    Counted() {
+      handler = [](Message* m, Reactor*) {
+        auto* c = static_cast<Counted*>(m);
+        c->handled->fetch_add(1, std::memory_order_release);
+        delete c;
+      };
+    }
+  };
+  std::atomic<int> handled{0};
+  auto push = [&](Runtime::Wake wake) {
+    auto* m = new Counted;
+    m->handled = &handled;
+    rt->PushForeign(1, m, wake);
+  };
+  auto sleeps = [&] { return rt->SubmitTo(1, [] { return CurrentReactor()->stats().sleeps; }); };
+  // One push a millisecond for 300 ms, then until every one is handled.
+  auto stream = [&](Runtime::Wake wake) {
+    const int before = handled.load();
+    const uint64_t slept = sleeps();
+    for (int i = 0; i < 300; i++) {
+      push(wake);
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    for (int i = 0; i < 100'000 && handled.load(std::memory_order_acquire) < before + 300; i++) {
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+    }
+    EXPECT_EQ(handled.load(std::memory_order_acquire), before + 300) << "pushes were lost";
+    return sleeps() - slept;
+  };
+  // Past the lazy window the shard sleeps with no bound: the first push wakes it.
+  std::this_thread::sleep_for(std::chrono::nanoseconds(Reactor::kLazyWindowNs + 20 * kMs));
+  const uint64_t deferred = stream(Runtime::Wake::kDeferred);
+  const uint64_t lazy = stream(Runtime::Wake::kLazy);
+  // About 300 / 20 against about 300 wake-ups (each bounded sleep ends one); slow
+  // machines sleep longer than asked, which lowers both.
+  EXPECT_LT(deferred * 4, lazy) << "deferred " << deferred << ", lazy " << lazy;
+}
+
 // ForeignWaiter::Notify inside a WakeBatch defers the futex wake-ups to the batch's
 // end, where the backend issues them together (io_uring: one submission of
 // IORING_OP_FUTEX_WAKE where the kernel has it; libaio: one system call each). More
