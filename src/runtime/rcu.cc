@@ -72,9 +72,10 @@ using Callback = std::pair<void (*)(void*), void*>;  // RetireList's items too
 // default call_rcu thread): callbacks still queued at exit do not run.
 class Reclaimer {
  public:
-  // Memory: what waits here is freed up to kInterval (plus a grace period) late; at most
-  // kMaxQueued items wait before a grace period starts at once (2048 evicted 4 KiB
-  // blocks are 8 MiB on top of the cache's budget).
+  // Memory: what waits here is freed up to kPromptWaitMs (deferrable items alone:
+  // kDeferrableWaitMs) plus a grace period late; a grace period starts at once when
+  // kMaxQueued items or kDeferrableBytes of deferrable ones wait (evicted blocks: at
+  // most about 8 MiB on top of the cache's budget).
   using Clock = std::chrono::steady_clock;
   static constexpr size_t kMaxQueued = 2048;
 
@@ -92,7 +93,8 @@ class Reclaimer {
     queue_.push_back(std::move(items));
     added_++;
     // The reclaimer sleeps until the earliest deadline; tell it when this one is earlier.
-    bool wake = due < deadline_ || queued_ >= kMaxQueued || deferrable_bytes_ >= kDeferrableBytes;
+    const bool wake =
+        due < deadline_ || queued_ >= kMaxQueued || deferrable_bytes_ >= kDeferrableBytes;
     deadline_ = std::min(deadline_, due);
     if (wake) work_.notify_one();
   }
