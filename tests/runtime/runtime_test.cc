@@ -218,30 +218,31 @@ TEST(RuntimeTest, SleepingReactorWakesOnPush) {
   EXPECT_GE(slept_before_push, 10);
 }
 
+RuntimeOptions NoSpin(RuntimeOptions opt) {
+  opt.spin_ns = 0;  // an idle reactor goes straight to sleep
+  return opt;
+}
+
+// A message that counts itself handled and deletes itself.
+struct CountedMessage : Message {
+  explicit CountedMessage(std::atomic<int>* n) : handled(n) {
+    handler = [](Message* m, Reactor*) {
+      auto* c = static_cast<CountedMessage*>(m);
+      c->handled->fetch_add(1, std::memory_order_release);
+      delete c;
+    };
+  }
+  std::atomic<int>* handled;
+};
+
 // A lazy push (Runtime::Wake::kLazy) is never lost: to a reactor asleep with no bound it
 // wakes it as a normal push does, and a stream of them is handled without a wake-up per
 // message (the reactor's sleeps are bounded while foreign messages keep coming).
 TEST(RuntimeTest, LazyPushesAreAllHandled) {
-  RuntimeOptions opt = Shards(2);
-  opt.spin_ns = 0;
-  auto rt = StartRuntime(opt);
+  auto rt = StartRuntime(NoSpin(Shards(2)));
   ASSERT_TRUE(rt);
-  struct Counted : Message {
-    std::atomic<int>* handled = nullptr;
-    Counted() {
-      handler = [](Message* m, Reactor*) {
-        auto* c = static_cast<Counted*>(m);
-        c->handled->fetch_add(1, std::memory_order_release);
-        delete c;
-      };
-    }
-  };
   std::atomic<int> handled{0};
-  auto push = [&] {
-    auto* m = new Counted;
-    m->handled = &handled;
-    rt->PushForeign(1, m, Runtime::Wake::kLazy);
-  };
+  auto push = [&] { rt->PushForeign(1, new CountedMessage(&handled), Runtime::Wake::kLazy); };
   auto wait_for = [&](int want) {
     for (int i = 0; i < 100'000 && handled.load(std::memory_order_acquire) < want; i++) {
       std::this_thread::sleep_for(std::chrono::microseconds(100));
@@ -267,26 +268,10 @@ TEST(RuntimeTest, LazyPushesAreAllHandled) {
 // come an idle reactor sleeps up to kDeferredDrainNs at a time instead of kLazyDrainNs;
 // a lazy push among them brings the shorter bound back.
 TEST(RuntimeTest, DeferredPushesAreAllHandledWithFewerWakeUps) {
-  RuntimeOptions opt = Shards(2);
-  opt.spin_ns = 0;
-  auto rt = StartRuntime(opt);
+  auto rt = StartRuntime(NoSpin(Shards(2)));
   ASSERT_TRUE(rt);
-  struct Counted : Message {
-    std::atomic<int>* handled = nullptr;
-    Counted() {
-      handler = [](Message* m, Reactor*) {
-        auto* c = static_cast<Counted*>(m);
-        c->handled->fetch_add(1, std::memory_order_release);
-        delete c;
-      };
-    }
-  };
   std::atomic<int> handled{0};
-  auto push = [&](Runtime::Wake wake) {
-    auto* m = new Counted;
-    m->handled = &handled;
-    rt->PushForeign(1, m, wake);
-  };
+  auto push = [&](Runtime::Wake wake) { rt->PushForeign(1, new CountedMessage(&handled), wake); };
   auto sleeps = [&] { return rt->SubmitTo(1, [] { return CurrentReactor()->stats().sleeps; }); };
   // One push a millisecond for 300 ms, then until every one is handled.
   auto stream = [&](Runtime::Wake wake) {
