@@ -11,9 +11,10 @@ namespace {
 // Buckets per expected 4 KiB block: chains stay around one entry long.
 constexpr size_t kMinBuckets = 64;
 constexpr size_t kMaxBuckets = size_t{1} << 22;
-// The doorkeeper's window (new bits between clears) is the capacity in 4 KiB blocks,
-// within these bounds, and it has 16 bits per block of the window: at most 1 in 16 set,
-// so at most about 1 in 16 blocks read once gets in by a false positive.
+// The doorkeeper's window (new blocks between clears) is the capacity in 4 KiB blocks,
+// within these bounds, and it has 32 bits per block of the window, two set per block:
+// at most 1 in 16 set, so at most about 1 in 256 blocks read once gets in by a false
+// positive (both of its bits set by others).
 constexpr size_t kMinDoorWindow = 1024;
 constexpr size_t kMaxDoorWindow = size_t{1} << 22;
 constexpr size_t kDoorBitsPerBlock = 32;

@@ -78,8 +78,8 @@ void Synchronize();
 void Retire(void (*fn)(void*), void* arg);
 
 // How long a retired item may wait for its grace period.
-//  - kPrompt: up to kPromptWait (memtables, versions: whatever may hold much memory).
-//  - kDeferrable: up to kDeferrableWait, or until kDeferrableBytes of such items wait.
+//  - kPrompt: up to kPromptWaitMs (memtables, versions: whatever may hold much memory).
+//  - kDeferrable: up to kDeferrableWaitMs, or until kDeferrableBytes of such items wait.
 //    For items that are many, small, and whose bytes the caller knows (cache entries
 //    evicted while cold reads run: each grace period then costs the reading threads,
 //    which sit in read-side sections while they wait for the disk, a wake-up each).
